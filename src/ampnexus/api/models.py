@@ -1,0 +1,301 @@
+"""Request and response bodies of the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ampnexus.domain.api_key import ApiKey
+from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
+from ampnexus.domain.transaction import Transaction
+from ampnexus.services.charge_points import ChargePointView
+from ampnexus.services.ports import StatusRecord
+
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+# --- charge points ---------------------------------------------------------------------------
+class ChargePointCreate(Strict):
+    id: str = Field(min_length=1, max_length=48, examples=["CP-0001"])
+    password: str | None = Field(
+        None, min_length=16, max_length=40, description="HTTP Basic password (profile 1)"
+    )
+    security_profile: Literal[0, 1, 2] | None = Field(
+        None, description="0: no auth; 1/2: HTTP Basic. Default 1 when a password is given."
+    )
+    description: str | None = None
+
+
+class ChargePointUpdate(Strict):
+    description: str | None = None
+    password: str | None = Field(None, min_length=16, max_length=40)
+    security_profile: Literal[0, 1, 2] | None = None
+    registration_status: Literal["Accepted", "Pending", "Rejected"] | None = None
+
+
+class ConnectorOut(BaseModel):
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+    timestamp: datetime | None = None
+
+
+class ChargePointOut(BaseModel):
+    id: str
+    description: str | None
+    security_profile: int
+    registration_status: str
+    connected: bool
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    firmware_version: str | None
+    last_seen: datetime | None
+    last_boot: datetime | None
+    created_at: datetime | None
+    connectors: list[ConnectorOut]
+
+    @classmethod
+    def of(cls, view: ChargePointView) -> ChargePointOut:
+        cp = view.charge_point
+        return cls(
+            id=cp.id,
+            description=cp.description,
+            security_profile=cp.security_profile,
+            registration_status=cp.registration_status.value,
+            connected=view.connected,
+            vendor=cp.vendor,
+            model=cp.model,
+            serial_number=cp.serial_number,
+            firmware_version=cp.firmware_version,
+            last_seen=cp.last_seen,
+            last_boot=cp.last_boot,
+            created_at=cp.created_at,
+            connectors=[
+                ConnectorOut.model_validate(c, from_attributes=True) for c in cp.connectors
+            ],
+        )
+
+
+class StatusOut(ConnectorOut):
+    received_at: datetime
+
+    @classmethod
+    def of(cls, record: StatusRecord) -> StatusOut:
+        c = record.connector
+        return cls(
+            connector_id=c.connector_id,
+            status=c.status,
+            error_code=c.error_code,
+            info=c.info,
+            vendor_id=c.vendor_id,
+            vendor_error_code=c.vendor_error_code,
+            timestamp=c.timestamp,
+            received_at=record.received_at,
+        )
+
+
+# --- commands --------------------------------------------------------------------------------
+class RemoteStart(Strict):
+    connector_id: int | None = Field(None, ge=1)
+    id_tag: str = Field(min_length=1, max_length=20)
+    charging_profile: dict[str, Any] | None = Field(
+        None, description="An OCPP 1.6 ChargingProfile (camelCase), purpose TxProfile"
+    )
+
+
+class RemoteStop(Strict):
+    transaction_id: int
+
+
+class ResetRequest(Strict):
+    type: Literal["Hard", "Soft"]
+
+
+class UnlockRequest(Strict):
+    connector_id: int = Field(ge=1)
+
+
+class AvailabilityRequest(Strict):
+    connector_id: int = Field(ge=0, description="0 means the whole charge point")
+    type: Literal["Inoperative", "Operative"]
+
+
+class ConfigurationChange(Strict):
+    key: str = Field(min_length=1, max_length=50)
+    value: str = Field(max_length=500)
+
+
+class DataTransferRequest(Strict):
+    vendor_id: str = Field(min_length=1, max_length=255)
+    message_id: str | None = Field(None, max_length=50)
+    data: str | None = None
+
+
+class CommandReply(BaseModel):
+    status: str | None = Field(description="The charger's status, when its answer has one")
+    payload: dict[str, Any] = Field(description="The charger's whole answer, as sent")
+
+    @classmethod
+    def of(cls, payload: Any) -> CommandReply:
+        payload = payload if isinstance(payload, dict) else {}
+        return cls(status=payload.get("status"), payload=payload)
+
+
+# --- transactions ----------------------------------------------------------------------------
+class SampledValueOut(BaseModel):
+    value: str
+    measurand: str
+    unit: str | None
+    phase: str | None
+    context: str | None
+    location: str | None
+    format: str | None
+
+
+class MeterValueOut(BaseModel):
+    timestamp: datetime
+    sampled_values: list[SampledValueOut]
+
+
+class TransactionSummary(BaseModel):
+    id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    started_at: datetime
+    stopped_at: datetime | None
+    meter_start: int
+    meter_stop: int | None
+    energy_wh: int | None
+    stop_reason: str | None
+    active: bool
+
+    @classmethod
+    def of(cls, t: Transaction) -> TransactionSummary:
+        return cls(**_transaction_fields(t))
+
+
+class TransactionOut(TransactionSummary):
+    meter_values: list[MeterValueOut]
+
+    @classmethod
+    def of(cls, t: Transaction) -> TransactionOut:
+        readings = [
+            MeterValueOut(
+                timestamp=r.timestamp,
+                sampled_values=[
+                    SampledValueOut.model_validate(s, from_attributes=True)
+                    for s in r.sampled_values
+                ],
+            )
+            for r in t.meter_values
+        ]
+        return cls(**_transaction_fields(t), meter_values=readings)
+
+
+def _transaction_fields(t: Transaction) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "charge_point_id": t.charge_point_id,
+        "connector_id": t.connector_id,
+        "id_tag": t.id_tag,
+        "started_at": t.started_at,
+        "stopped_at": t.stopped_at,
+        "meter_start": t.meter_start,
+        "meter_stop": t.meter_stop,
+        "energy_wh": t.energy_wh,
+        "stop_reason": t.stop_reason,
+        "active": t.active,
+    }
+
+
+# --- id tags ---------------------------------------------------------------------------------
+TagStatus = Literal["Accepted", "Blocked", "Expired", "Invalid"]
+
+
+class IdTagCreate(Strict):
+    id_tag: str = Field(min_length=1, max_length=20)
+    status: TagStatus = "Accepted"
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = Field(None, min_length=1, max_length=20)
+    description: str | None = None
+
+    def to_domain(self) -> IdTag:
+        return IdTag(
+            id_tag=self.id_tag,
+            status=AuthorizationStatus(self.status),
+            expiry_date=self.expiry_date,
+            parent_id_tag=self.parent_id_tag,
+            description=self.description,
+        )
+
+
+class IdTagUpdate(Strict):
+    status: TagStatus | None = None
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = Field(None, min_length=1, max_length=20)
+    description: str | None = None
+
+
+class IdTagOut(BaseModel):
+    id_tag: str
+    status: str
+    expiry_date: datetime | None
+    parent_id_tag: str | None
+    description: str | None
+
+    @classmethod
+    def of(cls, tag: IdTag) -> IdTagOut:
+        return cls(
+            id_tag=tag.id_tag,
+            status=tag.status.value,
+            expiry_date=tag.expiry_date,
+            parent_id_tag=tag.parent_id_tag,
+            description=tag.description,
+        )
+
+
+# --- API keys ---------------------------------------------------------------------------------
+class ApiKeyCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    active: bool
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyOut:
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+            active=key.active,
+        )
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The secret. Shown this once; store it now.")

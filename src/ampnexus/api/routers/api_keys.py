@@ -1,0 +1,27 @@
+"""API keys: create (the secret is shown once), list, revoke."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from ampnexus.api.deps import ServicesDep
+from ampnexus.api.models import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+
+router = APIRouter(prefix="/api-keys", tags=["api keys"])
+
+
+@router.post("", status_code=201, response_model=ApiKeyCreated)
+async def create(body: ApiKeyCreate, services: ServicesDep) -> ApiKeyCreated:
+    key, secret = await services.api_keys.create(body.name)
+    return ApiKeyCreated(**ApiKeyOut.of(key).model_dump(), key=secret)
+
+
+@router.get("", response_model=list[ApiKeyOut])
+async def list_keys(services: ServicesDep) -> list[ApiKeyOut]:
+    return [ApiKeyOut.of(key) for key in await services.api_keys.list()]
+
+
+@router.delete("/{key_id}", status_code=204)
+async def revoke(key_id: int, services: ServicesDep) -> Response:
+    await services.api_keys.revoke(key_id)
+    return Response(status_code=204)

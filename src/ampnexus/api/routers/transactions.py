@@ -1,0 +1,34 @@
+"""Charging sessions and their meter values."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ampnexus.api.deps import PagingDep, ServicesDep
+from ampnexus.api.models import Page, TransactionOut, TransactionSummary
+
+router = APIRouter(prefix="/transactions", tags=["transactions"])
+
+
+@router.get("", response_model=Page[TransactionSummary])
+async def list_transactions(
+    services: ServicesDep,
+    paging: PagingDep,
+    charge_point_id: Annotated[str | None, Query()] = None,
+    active: Annotated[bool | None, Query(description="true: running; false: finished")] = None,
+) -> Page[TransactionSummary]:
+    """Newest first. Meter values are in the single-transaction view."""
+    page = await services.transactions.list(charge_point_id, active, paging.limit, paging.offset)
+    return Page(
+        items=[TransactionSummary.of(t) for t in page.items],
+        total=page.total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.get("/{transaction_id}", response_model=TransactionOut)
+async def show(transaction_id: int, services: ServicesDep) -> TransactionOut:
+    return TransactionOut.of(await services.transactions.get(transaction_id))

@@ -1,0 +1,171 @@
+"""Composition root: builds storage, services, the OCPP gateway and the HTTP API, and
+runs them in one process on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from ampnexus.config import Settings
+from ampnexus.domain.time import Clock, SystemClock
+from ampnexus.services.api_keys import ApiKeyService
+from ampnexus.services.authorization import AuthorizationService
+from ampnexus.services.charge_points import ChargePointService, UnknownChargers
+from ampnexus.services.commands import CommandService
+from ampnexus.services.data_transfer import DataTransferService
+from ampnexus.services.ports import CommandPort
+from ampnexus.services.presence import Presence
+from ampnexus.services.transactions import TransactionService
+from ampnexus.store.api_keys import SqlApiKeyStore
+from ampnexus.store.charge_points import SqlChargePointStore
+from ampnexus.store.data_transfers import SqlDataTransferStore
+from ampnexus.store.database import Database
+from ampnexus.store.id_tags import SqlIdTagStore
+from ampnexus.store.transactions import SqlTransactionStore
+
+log = logging.getLogger("ampnexus")
+
+LAST_SEEN_FLUSH_SECONDS = 15.0
+
+
+@dataclass
+class Services:
+    clock: Clock
+    charge_points: ChargePointService
+    authorization: AuthorizationService
+    transactions: TransactionService
+    data_transfer: DataTransferService
+    api_keys: ApiKeyService
+    commands: CommandService
+
+
+def build_services(db: Database, settings: Settings, clock: Clock, port: CommandPort) -> Services:
+    charge_points = ChargePointService(
+        SqlChargePointStore(db),
+        Presence(),
+        clock,
+        heartbeat_interval=settings.heartbeat_interval,
+        unknown_chargers=UnknownChargers(settings.unknown_chargers),
+    )
+    authorization = AuthorizationService(SqlIdTagStore(db), clock)
+    data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
+    return Services(
+        clock=clock,
+        charge_points=charge_points,
+        authorization=authorization,
+        transactions=TransactionService(SqlTransactionStore(db), authorization, clock),
+        data_transfer=data_transfer,
+        api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
+        commands=CommandService(port, charge_points, data_transfer),
+    )
+
+
+class _LateCommandPort:
+    """Breaks the services <-> gateway cycle: the gateway is built after the services."""
+
+    target: CommandPort | None = None
+
+    async def call(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> Any:
+        assert self.target is not None
+        return await self.target.call(charge_point_id, action, payload)
+
+    def is_connected(self, charge_point_id: str) -> bool:
+        return self.target is not None and self.target.is_connected(charge_point_id)
+
+
+class AmpNexus:
+    """The whole server. `start()` binds both ports; `stop()` lets every write land."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        from ampnexus.api.app import create_api
+        from ampnexus.ocpp.gateway import Gateway
+
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        port = _LateCommandPort()
+        self.services = build_services(self.db, settings, clock or SystemClock(), port)
+        self.gateway = Gateway(self.services, command_timeout=settings.command_timeout)
+        port.target = self.gateway
+        self.api = create_api(self.services, self.gateway)
+        self.ocpp_port = 0
+        self.http_port = 0
+        self._http: uvicorn.Server | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.db.migrate)
+        self.db.start()
+        self.ocpp_port = await self.gateway.start(self.settings.host, self.settings.ocpp_port)
+        sock = _bind(self.settings.host, self.settings.http_port)
+        self.http_port = sock.getsockname()[1]
+        config = uvicorn.Config(self.api, log_config=None, access_log=False, lifespan="off")
+        self._http = _QuietServer(config)
+        self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
+        self._flush_task = asyncio.create_task(self._flush_last_seen())
+        while not self._http.started:  # uvicorn offers no event to wait on
+            await asyncio.sleep(0.01)  # noqa: ASYNC110
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            self._http.should_exit = True
+        await self.gateway.stop()
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+        await asyncio.gather(
+            *filter(None, (self._http_task, self._flush_task)), return_exceptions=True
+        )
+        await self.services.charge_points.flush_last_seen()
+        await asyncio.to_thread(self.db.close)
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        log.info(
+            "AmpNexus serving OCPP on ws://%s:%d/ocpp/{id} and HTTP on http://%s:%d (%s)",
+            self.settings.host,
+            self.ocpp_port,
+            self.settings.host,
+            self.http_port,
+            self.db.dialect,
+        )
+        await stop.wait()
+        log.info("shutting down")
+        await self.stop()
+
+    async def _flush_last_seen(self) -> None:
+        while True:
+            await asyncio.sleep(LAST_SEEN_FLUSH_SECONDS)
+            try:
+                await self.services.charge_points.flush_last_seen()
+            except Exception:
+                log.exception("could not store last-seen times")
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn inside our loop: AmpNexus owns the signals, not uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock

@@ -1,0 +1,150 @@
+"""`ampnexus serve | apikey | migrate`: every command honours --database-url."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from ampnexus.config import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = {
+        name: value
+        for name in (
+            "host",
+            "ocpp_port",
+            "http_port",
+            "database_url",
+            "log_level",
+            "unknown_chargers",
+        )
+        if (value := getattr(args, name, None)) is not None
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        print(f"ampnexus: invalid setting: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return int(args.run(settings, args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ampnexus", description="AmpNexus CSMS")
+    parser.add_argument(
+        "--database-url",
+        help="sqlite:///path or postgresql://user@host/db (env AMPNEXUS_DATABASE_URL; "
+        "default sqlite:///data/ampnexus.sqlite3)",
+    )
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the OCPP gateway and the HTTP API")
+    serve.add_argument("--host", help="address to bind (env AMPNEXUS_HOST; default 0.0.0.0)")
+    serve.add_argument("--ocpp-port", type=int, help="OCPP WebSocket port (default 9000)")
+    serve.add_argument("--http-port", type=int, help="HTTP API port (default 8000)")
+    serve.add_argument(
+        "--unknown-chargers",
+        choices=["reject", "pending"],
+        help="reject unregistered chargers (default) or admit them as Pending for review",
+    )
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
+    migrate.set_defaults(run=_migrate)
+
+    apikey = commands.add_parser("apikey", help="manage API keys")
+    keys = apikey.add_subparsers(required=True, metavar="ACTION")
+    create = keys.add_parser("create", help="create a key; its last output line is the key")
+    create.add_argument("--name", required=True)
+    create.set_defaults(run=_apikey_create)
+    keys.add_parser("list", help="list keys").set_defaults(run=_apikey_list)
+    revoke = keys.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(run=_apikey_revoke)
+    return parser
+
+
+def _serve(settings: Settings, _: Any) -> int:
+    from ampnexus.app import AmpNexus
+
+    asyncio.run(AmpNexus(settings).run_until_signalled())
+    return 0
+
+
+def _migrate(settings: Settings, _: Any) -> int:
+    from ampnexus.store.database import Database
+
+    db = Database(settings.database_url)
+    db.migrate()
+    db.close()
+    print(f"database at the newest schema ({db.dialect})")
+    return 0
+
+
+def _offline(settings: Settings, work: Any) -> Any:
+    """Run a use case against the database without starting the server."""
+    from ampnexus.app import build_services
+    from ampnexus.domain.time import SystemClock
+    from ampnexus.store.database import Database
+
+    db = Database(settings.database_url)
+    try:
+        db.migrate()
+        services = build_services(db, settings, SystemClock(), port=None)  # type: ignore[arg-type]
+        return asyncio.run(work(services))
+    finally:
+        db.close()
+
+
+def _apikey_create(settings: Settings, args: Any) -> int:
+    from ampnexus.domain.errors import DomainError
+
+    try:
+        key, secret = _offline(settings, lambda s: s.api_keys.create(args.name))
+    except DomainError as error:
+        print(f"ampnexus: {error}", file=sys.stderr)
+        return 2
+    print(f"Created API key {key.id} ({key.name}). Store it now; it is not shown again:")
+    print(secret)
+    return 0
+
+
+def _apikey_list(settings: Settings, _: Any) -> int:
+    keys = _offline(settings, lambda s: s.api_keys.list())
+    for key in keys:
+        state = "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}Z"
+        print(
+            f"{key.id:>4}  {key.prefix}…  {key.name}  (created {key.created_at:%Y-%m-%d}, {state})"
+        )
+    if not keys:
+        print("no API keys yet: ampnexus apikey create --name NAME")
+    return 0
+
+
+def _apikey_revoke(settings: Settings, args: Any) -> int:
+    from ampnexus.domain.errors import DomainError
+
+    try:
+        _offline(settings, lambda s: s.api_keys.revoke(args.id))
+    except DomainError as error:
+        print(f"ampnexus: {error}", file=sys.stderr)
+        return 1
+    print(f"revoked API key {args.id}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""One typed settings object, from AMPNEXUS_* environment variables and CLI options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path('data') / 'ampnexus.sqlite3'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AMPNEXUS_", extra="ignore")
+
+    host: str = "0.0.0.0"
+    ocpp_port: int = Field(9000, ge=0, le=65535)
+    http_port: int = Field(8000, ge=0, le=65535)
+    database_url: str = Field(default_factory=default_database_url)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    unknown_chargers: Literal["reject", "pending"] = "reject"
+    heartbeat_interval: int = Field(300, ge=10, le=86400)
+    command_timeout: float = Field(30.0, gt=0, le=600)

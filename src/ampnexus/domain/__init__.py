@@ -1,0 +1,1 @@
+"""The pure model of AmpNexus: value objects and rules, no I/O and no frameworks."""

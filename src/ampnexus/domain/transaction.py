@@ -1,0 +1,96 @@
+"""Charging sessions and the meter readings taken during them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SampledValue:
+    """One OCPP sampled value, kept as the charger sent it plus a parsed number."""
+
+    value: str
+    measurand: str = "Energy.Active.Import.Register"
+    unit: str | None = None
+    phase: str | None = None
+    context: str | None = None
+    location: str | None = None
+    format: str | None = None
+
+    @property
+    def number(self) -> float | None:
+        try:
+            return float(self.value)
+        except ValueError:  # SignedData values are not numbers
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReading:
+    timestamp: datetime
+    sampled_values: tuple[SampledValue, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStart:
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    timestamp: datetime
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStop:
+    charge_point_id: str
+    transaction_id: int
+    meter_stop: int
+    timestamp: datetime
+    id_tag: str | None = None
+    reason: str | None = None
+    transaction_data: tuple[MeterReading, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    started_at: datetime
+    stopped_at: datetime | None = None
+    meter_stop: int | None = None
+    stop_reason: str | None = None
+    stop_id_tag: str | None = None
+    meter_values: tuple[MeterReading, ...] = field(default_factory=tuple)
+
+    @property
+    def active(self) -> bool:
+        return self.stopped_at is None
+
+    @property
+    def energy_wh(self) -> int | None:
+        return energy_wh(self.meter_start, self.meter_stop)
+
+
+def energy_wh(meter_start: int, meter_stop: int | None) -> int | None:
+    """Energy of a session from the charger's register; a meter reset never goes negative."""
+    if meter_stop is None:
+        return None
+    return max(0, meter_stop - meter_start)
+
+
+# OCPP's default unit per measurand, used when a sampled value names none.
+DEFAULT_UNITS = {
+    "Energy.Active.Import.Register": "Wh",
+    "Energy.Active.Export.Register": "Wh",
+    "Power.Active.Import": "W",
+    "Power.Active.Export": "W",
+    "Current.Import": "A",
+    "Current.Export": "A",
+    "Voltage": "V",
+    "SoC": "Percent",
+}

@@ -1,0 +1,313 @@
+"""The OCPP WebSocket gateway: admission at the upgrade, one session per charger,
+frame routing, and the command port through which services call chargers.
+
+    ws://HOST:9000/ocpp/{chargePointId}     subprotocol ocpp1.6
+
+Admission happens before the upgrade so that an unknown charger gets HTTP 404
+and a wrong password HTTP 401, as OCPP security profile 1 requires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextvars
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, NegotiationError
+from websockets.http11 import Request, Response
+
+from ampnexus.domain.charge_point import RegistrationStatus
+from ampnexus.domain.errors import ChargerNotConnected, CommandFailed, CommandTimeout, Invalid
+from ampnexus.ocpp.errors import (
+    INTERNAL_ERROR,
+    NOT_IMPLEMENTED,
+    NOT_SUPPORTED,
+    SECURITY_ERROR,
+    CallError,
+)
+from ampnexus.ocpp.framing import (
+    Call,
+    CallErrorFrame,
+    CallResult,
+    FrameError,
+    decode,
+    encode_call,
+    encode_error,
+    encode_result,
+)
+from ampnexus.ocpp.routing import Context
+from ampnexus.ocpp.v16 import schemas
+from ampnexus.ocpp.v16.handlers import router
+from ampnexus.services.charge_points import Admission
+
+if TYPE_CHECKING:
+    from ampnexus.app import Services
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+PATH_PREFIX = "/ocpp/"
+# Whose message is being handled right now, so a handler cannot call its own charger.
+_handling: contextvars.ContextVar[str | None] = contextvars.ContextVar("handling", default=None)
+
+
+@dataclass(eq=False)
+class Session:
+    """One charger's live connection and its protocol state."""
+
+    charge_point_id: str
+    websocket: ServerConnection
+    registration: RegistrationStatus | None
+    call_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: tuple[str, str, asyncio.Future[Any]] | None = None  # (unique id, action, answer)
+
+    async def send(self, frame: bytes) -> None:
+        await self.websocket.send(frame, text=True)
+
+
+class Gateway:
+    def __init__(self, services: Services, command_timeout: float = 30.0) -> None:
+        self._services = services
+        self._command_timeout = command_timeout
+        self._sessions: dict[str, Session] = {}
+        self._server: Server | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        schemas.precompile()
+        services.charge_points.on_registration_changed(self._registration_changed)
+
+    # --- serving -------------------------------------------------------------------------
+    async def start(self, host: str, port: int) -> int:
+        self._server = await serve(
+            self._serve_charger,
+            host,
+            port,
+            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+            select_subprotocol=_select_subprotocol,
+            process_request=self._admit,
+            server_header="AmpNexus",
+            ping_interval=60,
+            ping_timeout=60,
+        )
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._background):
+            task.cancel()
+
+    def is_connected(self, charge_point_id: str) -> bool:
+        return charge_point_id in self._sessions
+
+    async def disconnect(self, charge_point_id: str) -> None:
+        session = self._sessions.get(charge_point_id)
+        if session is not None:
+            await session.websocket.close(1000, "closed by the operator")
+
+    async def _registration_changed(self, charge_point_id: str, status: RegistrationStatus) -> None:
+        """An operator decided on a charger: a connected one learns it by booting again."""
+        session = self._sessions.get(charge_point_id)
+        if session is None:
+            return
+        session.registration = status
+        if status is RegistrationStatus.ACCEPTED:
+            self._spawn(
+                lambda: self.call(
+                    charge_point_id, "TriggerMessage", {"requestedMessage": "BootNotification"}
+                )
+            )
+        elif status is RegistrationStatus.REJECTED:
+            await session.websocket.close(1008, "rejected by the operator")
+
+    # --- admission -----------------------------------------------------------------------
+    async def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        charge_point_id = charge_point_id_from_path(request.path)
+        if charge_point_id is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Use ws://host:port/ocpp/{id}\n")
+        username, password = basic_credentials(request.headers)
+        if username is not None and username != charge_point_id:
+            return _unauthorized(connection)
+        admission = await self._services.charge_points.admit(charge_point_id, password)
+        if admission is Admission.UNKNOWN:
+            log.warning("refused unknown charge point %r", charge_point_id)
+            return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charge point\n")
+        if admission is Admission.UNAUTHORIZED:
+            log.warning("refused charge point %r: bad or missing credentials", charge_point_id)
+            return _unauthorized(connection)
+        return None
+
+    # --- a charger's connection ------------------------------------------------------------
+    async def _serve_charger(self, websocket: ServerConnection) -> None:
+        assert websocket.request is not None
+        charge_point_id = charge_point_id_from_path(websocket.request.path)
+        assert charge_point_id is not None
+        services = self._services
+        registration = await services.charge_points.registration_status(charge_point_id)
+        session = Session(charge_point_id, websocket, registration)
+        replaced = self._sessions.get(charge_point_id)
+        self._sessions[charge_point_id] = session
+        if replaced is not None:
+            log.info("%s reconnected; closing its previous connection", charge_point_id)
+            await replaced.websocket.close(1000, "replaced by a new connection")
+        services.charge_points.connected(charge_point_id)
+        log.info("%s connected (%s)", charge_point_id, websocket.subprotocol or "no subprotocol")
+        try:
+            async for raw in websocket:
+                await self._on_frame(session, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            if self._sessions.get(charge_point_id) is session:
+                del self._sessions[charge_point_id]
+                services.charge_points.disconnected(charge_point_id)
+            if session.pending is not None and not session.pending[2].done():
+                session.pending[2].set_exception(ChargerNotConnected("charger disconnected"))
+            log.info("%s disconnected", charge_point_id)
+
+    async def _on_frame(self, session: Session, raw: str | bytes) -> None:
+        self._services.charge_points.seen(session.charge_point_id)
+        try:
+            frame = decode(raw)
+        except FrameError as error:
+            log.warning("%s sent a malformed frame: %s", session.charge_point_id, error)
+            await session.send(encode_error(error.unique_id, error))
+            return
+        if isinstance(frame, Call):
+            await self._on_call(session, frame)
+        else:
+            self._on_answer(session, frame)
+
+    async def _on_call(self, session: Session, call: Call) -> None:
+        ctx = Context(session.charge_point_id, self._services, session)
+        token = _handling.set(session.charge_point_id)
+        try:
+            reply = encode_result(call.unique_id, await self._handle(ctx, call))
+        except CallError as error:
+            log.warning("%s %s: %s", session.charge_point_id, call.action, error)
+            reply = encode_error(call.unique_id, error)
+        except Exception:
+            log.exception("%s %s failed", session.charge_point_id, call.action)
+            reply = encode_error(
+                call.unique_id, CallError(INTERNAL_ERROR, f"{call.action} could not be processed")
+            )
+        finally:
+            _handling.reset(token)
+        await session.send(reply)
+        for action in ctx._after:
+            self._spawn(action)
+
+    async def _handle(self, ctx: Context, call: Call) -> dict[str, Any]:
+        handler = router.handlers.get(call.action)
+        if handler is None:
+            if call.action in schemas.ACTIONS:
+                raise CallError(NOT_SUPPORTED, f"{call.action} is not supported by this CSMS")
+            raise CallError(NOT_IMPLEMENTED, f"{call.action} is not an OCPP 1.6 action")
+        schemas.validate_request(call.action, call.payload)
+        if call.action != "BootNotification" and ctx.session.registration in (
+            RegistrationStatus.PENDING,
+            RegistrationStatus.REJECTED,
+        ):
+            raise CallError(
+                SECURITY_ERROR, "charge point is not accepted: send a BootNotification first"
+            )
+        return await handler(ctx, call.payload)
+
+    def _on_answer(self, session: Session, frame: CallResult | CallErrorFrame) -> None:
+        pending = session.pending
+        if pending is None or pending[0] != frame.unique_id or pending[2].done():
+            log.warning("%s answered an unknown call %s", session.charge_point_id, frame.unique_id)
+            return
+        pending[2].set_result(frame)
+
+    # --- calling a charger (the services' command port) ---------------------------------------
+    async def call(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> Any:
+        if _handling.get() == charge_point_id:
+            raise RuntimeError(f"{action} to {charge_point_id} from inside its own message")
+        try:
+            schemas.validate_request(action, payload)
+        except CallError as error:
+            raise Invalid(f"{action} would be invalid OCPP: {error.description}") from None
+        session = self._sessions.get(charge_point_id)
+        if session is None:
+            raise ChargerNotConnected(f"charge point {charge_point_id!r} is not connected")
+        async with session.call_lock:  # OCPP-J: one outstanding CALL per direction
+            unique_id = str(uuid.uuid4())
+            answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            session.pending = (unique_id, action, answer)
+            try:
+                await session.send(encode_call(unique_id, action, payload))
+                frame = await asyncio.wait_for(answer, self._command_timeout)
+            except TimeoutError:
+                raise CommandTimeout(
+                    f"{charge_point_id} did not answer {action} within {self._command_timeout:g} s"
+                ) from None
+            except ConnectionClosed:
+                raise ChargerNotConnected(f"charge point {charge_point_id!r} went away") from None
+            finally:
+                session.pending = None
+        if isinstance(frame, CallErrorFrame):
+            raise CommandFailed(frame.code, frame.description)
+        try:
+            schemas.validate_response(action, frame.payload)
+        except CallError as error:
+            log.warning("%s answered %s off-schema: %s", charge_point_id, action, error)
+        return frame.payload
+
+    def _spawn(self, action: Callable[[], Awaitable[None]]) -> None:
+        async def run() -> None:
+            try:
+                await action()
+            except Exception:
+                log.exception("deferred action failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def charge_point_id_from_path(path: str) -> str | None:
+    path = path.split("?", 1)[0]
+    if not path.startswith(PATH_PREFIX):
+        return None
+    charge_point_id = unquote(path[len(PATH_PREFIX) :])
+    if not charge_point_id or "/" in charge_point_id:
+        return None
+    return charge_point_id
+
+
+def basic_credentials(headers: Headers) -> tuple[str | None, str | None]:
+    value = headers.get("Authorization")
+    if not value or not value.lower().startswith("basic "):
+        return None, None
+    try:
+        decoded = base64.b64decode(value[6:].strip(), validate=True).decode()
+    except ValueError:
+        return None, None
+    username, _, password = decoded.partition(":")
+    return username, password
+
+
+def _unauthorized(connection: ServerConnection) -> Response:
+    response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+    response.headers["WWW-Authenticate"] = 'Basic realm="AmpNexus OCPP", charset="UTF-8"'
+    return response
+
+
+def _select_subprotocol(connection: ServerConnection, offered: Any) -> Any:
+    """Serve chargers that offer no subprotocol (many do); refuse ones that offer only others."""
+    if SUBPROTOCOL in offered:
+        return SUBPROTOCOL
+    if not offered:
+        return None
+    raise NegotiationError(f"unsupported subprotocol; this server speaks {SUBPROTOCOL}")

@@ -1,0 +1,1 @@
+"""OCPP 1.6J: schemas, inbound handlers and outbound commands."""

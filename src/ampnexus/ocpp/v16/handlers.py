@@ -1,0 +1,154 @@
+"""What AmpNexus answers to each OCPP 1.6 Core message a charger sends.
+
+Each handler receives a payload that already passed its JSON schema, turns it
+into domain values, calls one service and shapes the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ampnexus.domain.charge_point import BootInfo, Connector, RegistrationStatus
+from ampnexus.domain.id_tag import IdTagInfo
+from ampnexus.domain.time import format_timestamp, parse_timestamp
+from ampnexus.domain.transaction import (
+    MeterReading,
+    SampledValue,
+    TransactionStart,
+    TransactionStop,
+)
+from ampnexus.ocpp.routing import Context, Router
+
+router = Router()
+
+# Boot retry interval for a Pending or Rejected charger, in seconds.
+RETRY_INTERVAL = 60
+
+
+@router.on("BootNotification")
+async def boot_notification(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    boot = BootInfo(
+        vendor=payload["chargePointVendor"],
+        model=payload["chargePointModel"],
+        serial_number=payload.get("chargePointSerialNumber"),
+        charge_box_serial_number=payload.get("chargeBoxSerialNumber"),
+        firmware_version=payload.get("firmwareVersion"),
+        iccid=payload.get("iccid"),
+        imsi=payload.get("imsi"),
+        meter_type=payload.get("meterType"),
+        meter_serial_number=payload.get("meterSerialNumber"),
+    )
+    charge_points = ctx.services.charge_points
+    status = await charge_points.boot(ctx.charge_point_id, boot)
+    ctx.session.registration = status
+    accepted = status is RegistrationStatus.ACCEPTED
+    return {
+        "status": status.value,
+        "currentTime": format_timestamp(ctx.services.clock.now()),
+        "interval": charge_points.heartbeat_interval if accepted else RETRY_INTERVAL,
+    }
+
+
+@router.on("Heartbeat")
+async def heartbeat(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"currentTime": format_timestamp(ctx.services.clock.now())}
+
+
+@router.on("StatusNotification")
+async def status_notification(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    timestamp = payload.get("timestamp")
+    connector = Connector(
+        connector_id=payload["connectorId"],
+        status=payload["status"],
+        error_code=payload["errorCode"],
+        info=payload.get("info"),
+        vendor_id=payload.get("vendorId"),
+        vendor_error_code=payload.get("vendorErrorCode"),
+        timestamp=parse_timestamp(timestamp) if timestamp else None,
+    )
+    await ctx.services.charge_points.status_notification(ctx.charge_point_id, connector)
+    return {}
+
+
+@router.on("Authorize")
+async def authorize(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    info = await ctx.services.authorization.authorize(payload["idTag"])
+    return {"idTagInfo": id_tag_info(info)}
+
+
+@router.on("StartTransaction")
+async def start_transaction(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    start = TransactionStart(
+        charge_point_id=ctx.charge_point_id,
+        connector_id=payload["connectorId"],
+        id_tag=payload["idTag"],
+        meter_start=payload["meterStart"],
+        timestamp=parse_timestamp(payload["timestamp"]),
+        reservation_id=payload.get("reservationId"),
+    )
+    transaction_id, info = await ctx.services.transactions.start(start)
+    return {"transactionId": transaction_id, "idTagInfo": id_tag_info(info)}
+
+
+@router.on("StopTransaction")
+async def stop_transaction(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    stop = TransactionStop(
+        charge_point_id=ctx.charge_point_id,
+        transaction_id=payload["transactionId"],
+        meter_stop=payload["meterStop"],
+        timestamp=parse_timestamp(payload["timestamp"]),
+        id_tag=payload.get("idTag"),
+        reason=payload.get("reason"),
+        transaction_data=meter_readings(payload.get("transactionData", ())),
+    )
+    info = await ctx.services.transactions.stop(stop)
+    return {"idTagInfo": id_tag_info(info)} if info else {}
+
+
+@router.on("MeterValues")
+async def meter_values(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    await ctx.services.transactions.meter_values(
+        ctx.charge_point_id,
+        payload["connectorId"],
+        payload.get("transactionId"),
+        meter_readings(payload["meterValue"]),
+    )
+    return {}
+
+
+@router.on("DataTransfer")
+async def data_transfer(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    reply = await ctx.services.data_transfer.received(
+        ctx.charge_point_id, payload["vendorId"], payload.get("messageId"), payload.get("data")
+    )
+    return {"status": reply.status} | ({"data": reply.data} if reply.data is not None else {})
+
+
+def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
+    answer: dict[str, Any] = {"status": info.status.value}
+    if info.expiry_date is not None:
+        answer["expiryDate"] = format_timestamp(info.expiry_date)
+    if info.parent_id_tag is not None:
+        answer["parentIdTag"] = info.parent_id_tag
+    return answer
+
+
+def meter_readings(meter_value: Any) -> tuple[MeterReading, ...]:
+    return tuple(
+        MeterReading(
+            parse_timestamp(reading["timestamp"]),
+            tuple(
+                SampledValue(
+                    value=sample["value"],
+                    measurand=sample.get("measurand", "Energy.Active.Import.Register"),
+                    unit=sample.get("unit"),
+                    phase=sample.get("phase"),
+                    context=sample.get("context"),
+                    location=sample.get("location"),
+                    format=sample.get("format"),
+                )
+                for sample in reading["sampledValue"]
+            ),
+        )
+        for reading in meter_value
+    )

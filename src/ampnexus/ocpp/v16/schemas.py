@@ -1,0 +1,87 @@
+"""Validators compiled once from the `ocpp` package's own OCPP 1.6 JSON schemas.
+
+fastjsonschema turns each schema into Python code at start-up; validating a
+frame then costs microseconds instead of the jsonschema interpreter's
+milliseconds. Schema failures map onto the OCPP-J CALLERROR codes.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import ocpp.v16
+
+from ampnexus.domain.time import parse_timestamp
+from ampnexus.ocpp.errors import (
+    FORMATION_VIOLATION,
+    OCCURENCE_CONSTRAINT_VIOLATION,
+    PROPERTY_CONSTRAINT_VIOLATION,
+    TYPE_CONSTRAINT_VIOLATION,
+    CallError,
+)
+
+SCHEMA_DIR = Path(ocpp.v16.__file__).parent / "schemas"
+
+# Every OCPP 1.6 action (including the security extensions) with a request schema.
+ACTIONS = frozenset(
+    path.stem for path in SCHEMA_DIR.glob("*.json") if not path.stem.endswith("Response")
+)
+
+_RULE_CODES = {
+    "required": OCCURENCE_CONSTRAINT_VIOLATION,
+    "type": TYPE_CONSTRAINT_VIOLATION,
+    "additionalProperties": FORMATION_VIOLATION,
+}
+
+
+def _is_timestamp(value: str) -> bool:
+    """Chargers often omit the offset; accept what we can parse (taken as UTC)."""
+    try:
+        parse_timestamp(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _relax(schema: Any) -> Any:
+    """Drop `multipleOf: 0.1`: with binary floats 21.4 % 0.1 != 0, so it rejects good values."""
+    if isinstance(schema, dict):
+        return {key: _relax(value) for key, value in schema.items() if key != "multipleOf"}
+    if isinstance(schema, list):
+        return [_relax(item) for item in schema]
+    return schema
+
+
+@cache
+def validator(schema_name: str) -> Any:
+    schema = json.loads((SCHEMA_DIR / f"{schema_name}.json").read_text(encoding="utf-8-sig"))
+    return fastjsonschema.compile(_relax(schema), formats={"date-time": _is_timestamp})
+
+
+def validate_request(action: str, payload: Any) -> None:
+    _validate(action, payload)
+
+
+def validate_response(action: str, payload: Any) -> None:
+    _validate(f"{action}Response", payload)
+
+
+def _validate(schema_name: str, payload: Any) -> None:
+    try:
+        validator(schema_name)(payload)
+    except fastjsonschema.JsonSchemaValueException as error:
+        code = _RULE_CODES.get(error.rule or "", PROPERTY_CONSTRAINT_VIOLATION)
+        field = (error.name or "data").removeprefix("data").lstrip(".") or "payload"
+        message = error.message.replace("data.", "", 1).replace("data ", "payload ", 1)
+        raise CallError(code, message, {"field": field, "rule": error.rule}) from None
+
+
+def precompile(actions: set[str] | frozenset[str] = ACTIONS) -> None:
+    """Compile every validator now, so no first message pays for it."""
+    for action in actions:
+        validator(action)
+        validator(f"{action}Response")

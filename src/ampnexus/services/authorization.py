@@ -1,0 +1,60 @@
+"""Id tags: the operator's list and the decision whether one may charge."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ampnexus.domain.errors import Conflict, Invalid, NotFound
+from ampnexus.domain.id_tag import AuthorizationStatus, IdTag, IdTagInfo, authorize
+from ampnexus.domain.time import Clock
+from ampnexus.services.ports import IdTagStore, Page
+
+ID_TAG_MAX = 20  # OCPP IdToken is CiString20
+
+
+class AuthorizationService:
+    def __init__(self, store: IdTagStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def authorize(self, id_tag: str) -> IdTagInfo:
+        return authorize(await self._store.get(id_tag), self._clock.now())
+
+    async def add(self, tag: IdTag) -> IdTag:
+        _check(tag)
+        if await self._store.get(tag.id_tag) is not None:
+            raise Conflict(f"id tag {tag.id_tag!r} already exists")
+        await self._store.add(tag, self._clock.now())
+        return tag
+
+    async def get(self, id_tag: str) -> IdTag:
+        tag = await self._store.get(id_tag)
+        if tag is None:
+            raise NotFound(f"id tag {id_tag!r} does not exist")
+        return tag
+
+    async def list(self, limit: int, offset: int) -> Page[IdTag]:
+        return await self._store.list(limit, offset)
+
+    async def update(self, id_tag: str, changes: dict[str, Any]) -> IdTag:
+        tag = await self.get(id_tag)
+        if "status" in changes:
+            changes = {**changes, "status": AuthorizationStatus(changes["status"])}
+        updated = replace(tag, **changes)
+        _check(updated)
+        await self._store.replace(updated)
+        return updated
+
+    async def delete(self, id_tag: str) -> None:
+        if not await self._store.delete(id_tag):
+            raise NotFound(f"id tag {id_tag!r} does not exist")
+
+
+def _check(tag: IdTag) -> None:
+    if not 1 <= len(tag.id_tag) <= ID_TAG_MAX:
+        raise Invalid(f"id tag must be 1 to {ID_TAG_MAX} characters")
+    if tag.parent_id_tag is not None and not 1 <= len(tag.parent_id_tag) <= ID_TAG_MAX:
+        raise Invalid(f"parent id tag must be 1 to {ID_TAG_MAX} characters")
+    if tag.status is AuthorizationStatus.CONCURRENT_TX:
+        raise Invalid("ConcurrentTx is an answer, not a status an id tag can have")

@@ -1,0 +1,253 @@
+"""Registering chargers, admitting their connections, and what they report about themselves."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector, RegistrationStatus
+from ampnexus.domain.errors import Conflict, Invalid, NotFound
+from ampnexus.domain.time import Clock
+from ampnexus.services.ports import ChargePointStore, Page, StatusRecord
+from ampnexus.services.presence import Presence
+from ampnexus.services.secrets import hash_password, verify_password
+
+# Identity travels in the URL and as the Basic-auth user name, so no ':' or '/'.
+CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9._\-]{1,48}$")
+# OCPP security whitepaper: the AuthorizationKey is 16 to 40 characters.
+PASSWORD_LENGTH = range(16, 41)
+
+
+RegistrationListener = Callable[[str, RegistrationStatus], Awaitable[None]]
+
+
+class UnknownChargers(Enum):
+    REJECT = "reject"
+    PENDING = "pending"
+
+
+class Admission(Enum):
+    ADMITTED = "admitted"
+    UNKNOWN = "unknown"
+    UNAUTHORIZED = "unauthorized"
+
+
+@dataclass(frozen=True, slots=True)
+class ChargePointView:
+    """A charger as the API shows it: stored facts plus live presence."""
+
+    charge_point: ChargePoint
+    connected: bool
+
+
+class ChargePointService:
+    def __init__(
+        self,
+        store: ChargePointStore,
+        presence: Presence,
+        clock: Clock,
+        heartbeat_interval: int,
+        unknown_chargers: UnknownChargers = UnknownChargers.REJECT,
+    ) -> None:
+        self._store = store
+        self._presence = presence
+        self._clock = clock
+        self.heartbeat_interval = heartbeat_interval
+        self.unknown_chargers = unknown_chargers
+        # Successful password checks, keyed by a per-process HMAC of the secret, so a
+        # reconnect storm does not pay scrypt once per charger and per reconnect.
+        self._verified: dict[str, bytes] = {}
+        self._cache_key = secrets.token_bytes(32)
+        self._registration_listeners: list[RegistrationListener] = []
+
+    def on_registration_changed(self, listener: RegistrationListener) -> None:
+        """Called after an operator accepts, rejects or parks a charger."""
+        self._registration_listeners.append(listener)
+
+    # --- operator side -------------------------------------------------------------
+    async def register(
+        self,
+        charge_point_id: str,
+        *,
+        password: str | None,
+        security_profile: int | None,
+        description: str | None = None,
+        registration_status: RegistrationStatus = RegistrationStatus.ACCEPTED,
+    ) -> ChargePointView:
+        check_charge_point_id(charge_point_id)
+        profile = _security_profile(password, security_profile)
+        charge_point = ChargePoint(
+            id=charge_point_id,
+            security_profile=profile,
+            registration_status=registration_status,
+            description=description,
+            password_hash=hash_password(password) if password else None,
+            created_at=self._clock.now(),
+        )
+        if await self._store.get(charge_point_id) is not None:
+            raise Conflict(f"charge point {charge_point_id!r} is already registered")
+        await self._store.add(charge_point)
+        return await self.get(charge_point_id)
+
+    async def get(self, charge_point_id: str) -> ChargePointView:
+        charge_point = await self._store.get(charge_point_id)
+        if charge_point is None:
+            raise NotFound(f"charge point {charge_point_id!r} is not registered")
+        return self._view(charge_point)
+
+    async def list(self, limit: int, offset: int) -> Page[ChargePointView]:
+        page = await self._store.list(limit, offset)
+        return Page([self._view(cp) for cp in page.items], page.total)
+
+    async def update(self, charge_point_id: str, changes: dict[str, Any]) -> ChargePointView:
+        current = (await self.get(charge_point_id)).charge_point
+        stored: dict[str, Any] = {}
+        if "description" in changes:
+            stored["description"] = changes["description"]
+        if "registration_status" in changes:
+            stored["registration_status"] = RegistrationStatus(changes["registration_status"])
+        if "password" in changes or "security_profile" in changes:
+            password = changes.get("password")
+            profile = changes.get("security_profile", current.security_profile)
+            if password is None and profile >= 1 and current.password_hash is None:
+                raise Invalid("security profile 1 or higher needs a password")
+            stored["security_profile"] = _security_profile(password, profile, update=True)
+            if password is not None:
+                stored["password_hash"] = hash_password(password)
+            elif stored["security_profile"] == 0:
+                stored["password_hash"] = None
+            self._forget_verified(charge_point_id)
+        if stored:
+            await self._store.update(charge_point_id, stored)
+        status = stored.get("registration_status")
+        if status is not None and status is not current.registration_status:
+            for listener in self._registration_listeners:
+                await listener(charge_point_id, status)
+        return await self.get(charge_point_id)
+
+    async def delete(self, charge_point_id: str) -> None:
+        if not await self._store.delete(charge_point_id):
+            raise NotFound(f"charge point {charge_point_id!r} is not registered")
+        self._forget_verified(charge_point_id)
+        self._presence.forget(charge_point_id)
+
+    async def status_history(
+        self, charge_point_id: str, limit: int, offset: int
+    ) -> Page[StatusRecord]:
+        await self.get(charge_point_id)
+        return await self._store.status_history(charge_point_id, limit, offset)
+
+    # --- charger side ----------------------------------------------------------------
+    async def admit(self, charge_point_id: str, password: str | None) -> Admission:
+        """Decide on a WebSocket upgrade before it happens (security profiles 0 and 1)."""
+        charge_point = await self._store.get(charge_point_id)
+        if charge_point is None:
+            if self.unknown_chargers is UnknownChargers.REJECT:
+                return Admission.UNKNOWN
+            if not CHARGE_POINT_ID.match(charge_point_id):
+                return Admission.UNKNOWN
+            await self._register_pending(charge_point_id)
+            return Admission.ADMITTED
+        if not charge_point.needs_password:
+            return Admission.ADMITTED
+        if password is None or charge_point.password_hash is None:
+            return Admission.UNAUTHORIZED
+        if self._password_matches(charge_point, password):
+            return Admission.ADMITTED
+        return Admission.UNAUTHORIZED
+
+    async def boot(self, charge_point_id: str, boot: BootInfo) -> RegistrationStatus:
+        charge_point = await self._store.get(charge_point_id)
+        if charge_point is None:  # deleted while connected
+            return RegistrationStatus.REJECTED
+        await self._store.record_boot(
+            charge_point_id, boot, self._clock.now(), self.heartbeat_interval
+        )
+        return charge_point.registration_status
+
+    async def registration_status(self, charge_point_id: str) -> RegistrationStatus | None:
+        charge_point = await self._store.get(charge_point_id)
+        return charge_point.registration_status if charge_point else None
+
+    async def status_notification(self, charge_point_id: str, connector: Connector) -> None:
+        await self._store.record_status(charge_point_id, StatusRecord(connector, self._clock.now()))
+
+    def connected(self, charge_point_id: str) -> None:
+        self._presence.connected(charge_point_id, self._clock.now())
+
+    def disconnected(self, charge_point_id: str) -> None:
+        self._presence.disconnected(charge_point_id)
+
+    def seen(self, charge_point_id: str) -> None:
+        self._presence.seen(charge_point_id, self._clock.now())
+
+    async def flush_last_seen(self) -> None:
+        dirty = self._presence.take_dirty()
+        if dirty:
+            await self._store.record_last_seen(dirty)
+
+    # --- helpers ---------------------------------------------------------------------
+    async def _register_pending(self, charge_point_id: str) -> None:
+        charge_point = ChargePoint(
+            id=charge_point_id,
+            security_profile=0,
+            registration_status=RegistrationStatus.PENDING,
+            description="Connected unannounced; accept it to let it charge.",
+            created_at=self._clock.now(),
+        )
+        with contextlib.suppress(Conflict):  # two connections raced; the first one won
+            await self._store.add(charge_point)
+
+    def _view(self, charge_point: ChargePoint) -> ChargePointView:
+        live = self._presence.last_seen(charge_point.id)
+        if live and (charge_point.last_seen is None or live > charge_point.last_seen):
+            charge_point = replace(charge_point, last_seen=live)
+        return ChargePointView(charge_point, self._presence.is_connected(charge_point.id))
+
+    def _password_matches(self, charge_point: ChargePoint, password: str) -> bool:
+        assert charge_point.password_hash is not None
+        token = hmac.new(
+            self._cache_key, f"{charge_point.password_hash}\0{password}".encode(), hashlib.sha256
+        ).digest()
+        cached = self._verified.get(charge_point.id)
+        if cached is not None and hmac.compare_digest(cached, token):
+            return True
+        if verify_password(password, charge_point.password_hash):
+            self._verified[charge_point.id] = token
+            return True
+        return False
+
+    def _forget_verified(self, charge_point_id: str) -> None:
+        self._verified.pop(charge_point_id, None)
+
+
+def check_charge_point_id(charge_point_id: str) -> None:
+    if not CHARGE_POINT_ID.match(charge_point_id):
+        raise Invalid(
+            "charge point id must be 1 to 48 characters of letters, digits, '.', '_' or '-'"
+        )
+
+
+def _security_profile(
+    password: str | None, security_profile: int | None, update: bool = False
+) -> int:
+    if security_profile is None and password:
+        security_profile = 1
+    if security_profile is None:
+        raise Invalid("give a password (security profile 1) or security_profile: 0")
+    if security_profile not in (0, 1, 2):
+        raise Invalid("security_profile must be 0 (none), 1 or 2 (HTTP Basic auth)")
+    if security_profile == 0 and password:
+        raise Invalid("security profile 0 takes no password")
+    if security_profile >= 1 and not password and not update:
+        raise Invalid(f"security profile {security_profile} needs a password")
+    if password is not None and len(password) not in PASSWORD_LENGTH:
+        raise Invalid("password must be 16 to 40 characters (OCPP AuthorizationKey)")
+    return security_profile

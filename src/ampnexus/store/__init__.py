@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy tables, a group-committing writer, repositories and migrations."""

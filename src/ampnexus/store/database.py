@@ -1,0 +1,187 @@
+"""Engine, migrations and the group-committing writer.
+
+Every write is a function of a SQLAlchemy connection. The writer thread runs all
+writes that are waiting in one transaction and commits once, so a burst of meter
+values costs one commit (one fsync) instead of hundreds. A caller's future is
+resolved only after the commit: a charger is answered only once its data is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Work = Callable[[Connection], T]
+
+MAX_BATCH = 512
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` means psycopg 3; a bare path means an SQLite file."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser()}"
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_db_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@dataclass(slots=True)
+class _Job:
+    work: Work[Any]
+    future: asyncio.Future[Any]
+
+
+class GroupWriter:
+    """One thread, one transaction per batch of waiting writes."""
+
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
+        self._engine = engine
+        self._loop = loop
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="ampnexus-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Work[T]) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._queue.put(_Job(work, future))
+        return future
+
+    def close(self) -> None:
+        """Finish every write already submitted, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            batch = [job]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Job]) -> None:
+        try:
+            with self._engine.begin() as connection:
+                results = [job.work(connection) for job in batch]
+        except Exception as error:
+            if len(batch) == 1:
+                self._settle(batch, [], error)
+            else:
+                # One bad write must not fail its neighbours: retry each on its own.
+                for job in batch:
+                    self._commit([job])
+            return
+        self._settle(batch, results, None)
+
+    def _settle(self, batch: list[_Job], results: list[Any], error: Exception | None) -> None:
+        def resolve() -> None:
+            for index, job in enumerate(batch):
+                if job.future.done():
+                    continue
+                if error is not None:
+                    job.future.set_exception(error)
+                else:
+                    job.future.set_result(results[index])
+
+        try:
+            self._loop.call_soon_threadsafe(resolve)
+        except RuntimeError:  # the loop is already closed: nobody waits any more
+            pass
+
+
+class Database:
+    """Reads run in worker threads; writes go through the group writer."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.engine = create_db_engine(self.url)
+        self._writer: GroupWriter | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        migrate(self.engine)
+
+    def start(self) -> None:
+        self._writer = GroupWriter(self.engine, asyncio.get_running_loop())
+
+    async def write(self, work: Work[T]) -> T:
+        if self._writer is None:
+            return await asyncio.to_thread(self.write_now, work)
+        return await self._writer.submit(work)
+
+    async def read(self, work: Work[T]) -> T:
+        return await asyncio.to_thread(self.read_now, work)
+
+    def write_now(self, work: Work[T]) -> T:
+        with self.engine.begin() as connection:
+            return work(connection)
+
+    def read_now(self, work: Work[T]) -> T:
+        with self.engine.connect() as connection:
+            return work(connection)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.engine.dispose()

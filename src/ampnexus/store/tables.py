@@ -1,0 +1,192 @@
+"""The database schema. Alembic migrations under `migrations/` create exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+charge_points = Table(
+    "charge_points",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("security_profile", Integer, nullable=False),
+    Column("password_hash", String(255)),
+    Column("description", Text),
+    Column("registration_status", String(16), nullable=False),
+    Column("vendor", String(20)),
+    Column("model", String(20)),
+    Column("serial_number", String(25)),
+    Column("charge_box_serial_number", String(25)),
+    Column("firmware_version", String(50)),
+    Column("iccid", String(20)),
+    Column("imsi", String(20)),
+    Column("meter_type", String(25)),
+    Column("meter_serial_number", String(25)),
+    Column("heartbeat_interval", Integer),
+    Column("last_boot", UtcDateTime),
+    Column("last_seen", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+connectors = Table(
+    "connectors",
+    metadata,
+    Column(
+        "charge_point_id",
+        String(255),
+        ForeignKey("charge_points.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("connector_id", Integer, primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("error_code", String(30), nullable=False),
+    Column("info", String(50)),
+    Column("vendor_id", String(255)),
+    Column("vendor_error_code", String(50)),
+    Column("timestamp", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Every StatusNotification as received: the history an operator reads at 2 a.m.
+status_notifications = Table(
+    "status_notifications",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("error_code", String(30), nullable=False),
+    Column("info", String(50)),
+    Column("vendor_id", String(255)),
+    Column("vendor_error_code", String(50)),
+    Column("timestamp", UtcDateTime),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "charge_point_id", "connector_id", "id"),
+)
+
+id_tags = Table(
+    "id_tags",
+    metadata,
+    Column("id_tag", String(20), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("expiry_date", UtcDateTime),
+    Column("parent_id_tag", String(20)),
+    Column("description", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("id_tag", String(20), nullable=False),
+    Column("meter_start", BigInteger, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("reservation_id", Integer),
+    Column("stopped_at", UtcDateTime),
+    Column("meter_stop", BigInteger),
+    Column("stop_reason", String(20)),
+    Column("stop_id_tag", String(20)),
+    Column("created_at", UtcDateTime, nullable=False),
+    # A StartTransaction replayed after a reconnect must find its first copy.
+    UniqueConstraint("charge_point_id", "connector_id", "id_tag", "meter_start", "started_at"),
+    Index(None, "charge_point_id", "stopped_at"),
+)
+
+meter_values = Table(
+    "meter_values",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("transaction_id", Integer),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("number", Float),
+    Column("measurand", String(40), nullable=False),
+    Column("unit", String(20)),
+    Column("phase", String(8)),
+    Column("context", String(24)),
+    Column("location", String(8)),
+    Column("format", String(12)),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "transaction_id", "timestamp"),
+    Index(None, "charge_point_id", "timestamp"),
+)
+
+data_transfers = Table(
+    "data_transfers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("vendor_id", String(255), nullable=False),
+    Column("message_id", String(50)),
+    Column("data", Text),
+    Column("status", String(20)),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "charge_point_id", "id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Column("last_used_at", UtcDateTime),
+)

@@ -1,0 +1,213 @@
+"""Transactions and meter values in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from ampnexus.domain.transaction import (
+    DEFAULT_UNITS,
+    MeterReading,
+    SampledValue,
+    Transaction,
+    TransactionStart,
+    TransactionStop,
+)
+from ampnexus.services.ports import Page
+from ampnexus.store.database import Database
+from ampnexus.store.tables import meter_values, transactions
+
+
+class SqlTransactionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def start(self, start: TransactionStart, at: datetime) -> int:
+        def work(conn: Connection) -> int:
+            existing = conn.execute(
+                select(transactions.c.id).where(
+                    transactions.c.charge_point_id == start.charge_point_id,
+                    transactions.c.connector_id == start.connector_id,
+                    transactions.c.id_tag == start.id_tag,
+                    transactions.c.meter_start == start.meter_start,
+                    transactions.c.started_at == start.timestamp,
+                )
+            ).scalar()
+            if existing is not None:
+                return int(existing)
+            return int(
+                conn.execute(
+                    insert(transactions)
+                    .values(
+                        charge_point_id=start.charge_point_id,
+                        connector_id=start.connector_id,
+                        id_tag=start.id_tag,
+                        meter_start=start.meter_start,
+                        started_at=start.timestamp,
+                        reservation_id=start.reservation_id,
+                        created_at=at,
+                    )
+                    .returning(transactions.c.id)
+                ).scalar_one()
+            )
+
+        return await self._db.write(work)
+
+    async def stop(self, stop: TransactionStop, at: datetime) -> bool:
+        def work(conn: Connection) -> bool:
+            row = conn.execute(
+                select(transactions.c.connector_id, transactions.c.stopped_at).where(
+                    transactions.c.id == stop.transaction_id,
+                    transactions.c.charge_point_id == stop.charge_point_id,
+                )
+            ).first()
+            if row is None:
+                return False
+            if row.stopped_at is not None:  # a replayed stop: already recorded
+                return True
+            conn.execute(
+                update(transactions)
+                .where(transactions.c.id == stop.transaction_id)
+                .values(
+                    stopped_at=stop.timestamp,
+                    meter_stop=stop.meter_stop,
+                    stop_reason=stop.reason or "Local",
+                    stop_id_tag=stop.id_tag,
+                )
+            )
+            _insert_readings(
+                conn,
+                stop.charge_point_id,
+                row.connector_id,
+                stop.transaction_id,
+                stop.transaction_data,
+                at,
+            )
+            return True
+
+        return await self._db.write(work)
+
+    async def add_meter_values(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        readings: Sequence[MeterReading],
+        at: datetime,
+    ) -> None:
+        await self._db.write(
+            lambda conn: _insert_readings(
+                conn, charge_point_id, connector_id, transaction_id, readings, at
+            )
+        )
+
+    async def get(self, transaction_id: int) -> Transaction | None:
+        def work(conn: Connection) -> Transaction | None:
+            row = conn.execute(
+                select(transactions).where(transactions.c.id == transaction_id)
+            ).first()
+            if row is None:
+                return None
+            samples = conn.execute(
+                select(meter_values)
+                .where(meter_values.c.transaction_id == transaction_id)
+                .order_by(meter_values.c.timestamp, meter_values.c.id)
+            ).all()
+            return _transaction(row, _readings(samples))
+
+        return await self._db.read(work)
+
+    async def list(
+        self, charge_point_id: str | None, active: bool | None, limit: int, offset: int
+    ) -> Page[Transaction]:
+        conditions = []
+        if charge_point_id is not None:
+            conditions.append(transactions.c.charge_point_id == charge_point_id)
+        if active is not None:
+            stopped = transactions.c.stopped_at
+            conditions.append(stopped.is_(None) if active else stopped.is_not(None))
+
+        def work(conn: Connection) -> Page[Transaction]:
+            total = conn.scalar(select(func.count()).select_from(transactions).where(*conditions))
+            rows = conn.execute(
+                select(transactions)
+                .where(*conditions)
+                .order_by(transactions.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return Page([_transaction(row, ()) for row in rows], total or 0)
+
+        return await self._db.read(work)
+
+
+def _insert_readings(
+    conn: Connection,
+    charge_point_id: str,
+    connector_id: int,
+    transaction_id: int | None,
+    readings: Sequence[MeterReading],
+    at: datetime,
+) -> None:
+    rows = [
+        {
+            "charge_point_id": charge_point_id,
+            "connector_id": connector_id,
+            "transaction_id": transaction_id,
+            "timestamp": reading.timestamp,
+            "value": sample.value,
+            "number": sample.number,
+            "measurand": sample.measurand,
+            "unit": sample.unit or DEFAULT_UNITS.get(sample.measurand),
+            "phase": sample.phase,
+            "context": sample.context,
+            "location": sample.location,
+            "format": sample.format,
+            "received_at": at,
+        }
+        for reading in readings
+        for sample in reading.sampled_values
+    ]
+    if rows:
+        conn.execute(insert(meter_values), rows)
+
+
+def _readings(rows: Sequence[Row[Any]]) -> tuple[MeterReading, ...]:
+    return tuple(
+        MeterReading(
+            timestamp,
+            tuple(
+                SampledValue(
+                    value=row.value,
+                    measurand=row.measurand,
+                    unit=row.unit,
+                    phase=row.phase,
+                    context=row.context,
+                    location=row.location,
+                    format=row.format,
+                )
+                for row in group
+            ),
+        )
+        for timestamp, group in groupby(rows, key=lambda row: row.timestamp)
+    )
+
+
+def _transaction(row: Row[Any], readings: tuple[MeterReading, ...]) -> Transaction:
+    return Transaction(
+        id=row.id,
+        charge_point_id=row.charge_point_id,
+        connector_id=row.connector_id,
+        id_tag=row.id_tag,
+        meter_start=row.meter_start,
+        started_at=row.started_at,
+        stopped_at=row.stopped_at,
+        meter_stop=row.meter_stop,
+        stop_reason=row.stop_reason,
+        stop_id_tag=row.stop_id_tag,
+        meter_values=readings,
+    )
