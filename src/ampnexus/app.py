@@ -111,8 +111,8 @@ class AmpNexus:
         self._http = _QuietServer(config)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
         self._flush_task = asyncio.create_task(self._flush_last_seen())
-        while not self._http.started:  # uvicorn offers no event to wait on
-            await asyncio.sleep(0.01)  # noqa: ASYNC110
+        while not self._http.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
+            await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
         if self._http is not None:

@@ -15,7 +15,11 @@ _N, _R, _P = 2**13, 8, 1
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P)
-    return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    encoded_salt, encoded_digest = (
+        base64.b64encode(salt).decode(),
+        base64.b64encode(digest).decode(),
+    )
+    return f"scrypt${_N}${_R}${_P}${encoded_salt}${encoded_digest}"
 
 
 def verify_password(password: str, stored: str) -> bool:

@@ -9,6 +9,7 @@ resolved only after the commit: a charger is answered only once its data is safe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -140,10 +141,8 @@ class GroupWriter:
                 else:
                     job.future.set_result(results[index])
 
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
             self._loop.call_soon_threadsafe(resolve)
-        except RuntimeError:  # the loop is already closed: nobody waits any more
-            pass
 
 
 class Database:
