@@ -246,8 +246,10 @@ class Gateway:
             answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             session.pending = (unique_id, action, answer)
             try:
-                await session.send(encode_call(unique_id, action, payload))
-                frame = await asyncio.wait_for(answer, self._command_timeout)
+                # The send is timed too: to a charger that stopped reading it can block.
+                async with asyncio.timeout(self._command_timeout):
+                    await session.send(encode_call(unique_id, action, payload))
+                    frame = await answer
             except TimeoutError:
                 raise CommandTimeout(
                     f"{charge_point_id} did not answer {action} within {self._command_timeout:g} s"

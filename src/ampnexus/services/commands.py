@@ -39,6 +39,8 @@ class CommandService:
         if connector_id is not None:
             payload["connectorId"] = connector_id
         if charging_profile is not None:
+            if charging_profile.get("chargingProfilePurpose") != "TxProfile":
+                raise Invalid("a remote start's charging profile must have purpose TxProfile")
             payload["chargingProfile"] = charging_profile
         return await self.send(charge_point_id, "RemoteStartTransaction", payload)
 

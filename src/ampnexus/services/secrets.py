@@ -29,10 +29,14 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    candidate = hashlib.scrypt(
-        password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
-    )
-    return hmac.compare_digest(candidate, base64.b64decode(digest))
+    try:  # a malformed stored hash matches nothing (binascii.Error is a ValueError)
+        candidate = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
+        )
+        expected = base64.b64decode(digest)
+    except ValueError:
+        return False
+    return hmac.compare_digest(candidate, expected)
 
 
 def new_api_key() -> str:

@@ -1,0 +1,89 @@
+"""Shared fixtures: a real AmpNexus server on real sockets, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from ampnexus.app import AmpNexus
+from ampnexus.config import Settings
+
+POSTGRES_URL = os.environ.get(
+    "AMPNEXUS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind. PostgreSQL must be reachable: no skip."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ampnexus.sqlite3'}"
+        return
+    yield from fresh_postgres_database()
+
+
+def fresh_postgres_database() -> Iterator[str]:
+    name = f"ampnexus_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg.connect(POSTGRES_URL, autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "ocpp_port": 0,
+        "http_port": 0,
+        "database_url": database_url,
+        "command_timeout": 2.0,
+        "heartbeat_interval": 120,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def server(database_url: str) -> AsyncIterator[AmpNexus]:
+    app = AmpNexus(test_settings(database_url))
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+@pytest.fixture
+def ocpp_url(server: AmpNexus) -> str:
+    return f"ws://127.0.0.1:{server.ocpp_port}/ocpp"
+
+
+@pytest.fixture
+async def api(server: AmpNexus) -> AsyncIterator[httpx.AsyncClient]:
+    _, secret = await server.services.api_keys.create("tests")
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{server.http_port}/api/v1",
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=10,
+    ) as client:
+        yield client
+
+
+PASSWORD = "correct-horse-battery-staple"  # 16..40 characters, as OCPP requires
+
+
+@pytest.fixture
+async def registered(api: httpx.AsyncClient) -> str:
+    """A charger registered with security profile 1; connect with PASSWORD."""
+    response = await api.post("/charge-points", json={"id": "CP-1", "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    return "CP-1"

@@ -1,0 +1,252 @@
+"""A test charge point built on the `ocpp` package's ChargePoint, over a real WebSocket.
+
+It answers every Core command the CSMS sends with a status the test chooses, and
+records what it received so tests can assert on the CSMS's exact requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+from websockets.asyncio.client import ClientConnection, connect
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class TestCharger(ChargePoint):
+    __test__ = False  # not a pytest class
+
+    def __init__(self, charge_point_id: str, websocket: ClientConnection) -> None:
+        super().__init__(charge_point_id, websocket, response_timeout=10)
+        self.websocket = websocket
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self._arrived = asyncio.Condition()
+        # Status each command is answered with; tests override per case.
+        self.answers: dict[str, str] = {
+            "RemoteStartTransaction": "Accepted",
+            "RemoteStopTransaction": "Accepted",
+            "Reset": "Accepted",
+            "UnlockConnector": "Unlocked",
+            "ChangeAvailability": "Accepted",
+            "ChangeConfiguration": "Accepted",
+            "ClearCache": "Accepted",
+            "DataTransfer": "Accepted",
+            "TriggerMessage": "Accepted",
+        }
+        self.configuration: dict[str, tuple[str, bool]] = {
+            "HeartbeatInterval": ("300", False),
+            "MeterValueSampleInterval": ("60", False),
+            "NumberOfConnectors": ("2", True),
+            "SupportedFeatureProfiles": ("Core,SmartCharging,RemoteTrigger", True),
+        }
+        self.silent = False  # when True, commands are received but never answered
+
+    async def _record(self, action: str, payload: dict[str, Any]) -> None:
+        async with self._arrived:
+            self.received.append((action, payload))
+            self._arrived.notify_all()
+        if self.silent:
+            await asyncio.sleep(3600)
+
+    async def wait_for(self, action: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """The payload of the first `action` the CSMS sent (waiting for it if needed)."""
+
+        def found() -> dict[str, Any] | None:
+            return next((p for a, p in self.received if a == action), None)
+
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: found() is not None), timeout)
+        payload = found()
+        assert payload is not None
+        return payload
+
+    # --- Core, as sent by the CSMS ---------------------------------------------------------
+    @on("RemoteStartTransaction")
+    async def on_remote_start(self, **payload: Any) -> Any:
+        await self._record("RemoteStartTransaction", payload)
+        return call_result.RemoteStartTransaction(status=self.answers["RemoteStartTransaction"])
+
+    @on("RemoteStopTransaction")
+    async def on_remote_stop(self, **payload: Any) -> Any:
+        await self._record("RemoteStopTransaction", payload)
+        return call_result.RemoteStopTransaction(status=self.answers["RemoteStopTransaction"])
+
+    @on("Reset")
+    async def on_reset(self, **payload: Any) -> Any:
+        await self._record("Reset", payload)
+        return call_result.Reset(status=self.answers["Reset"])
+
+    @on("UnlockConnector")
+    async def on_unlock(self, **payload: Any) -> Any:
+        await self._record("UnlockConnector", payload)
+        return call_result.UnlockConnector(status=self.answers["UnlockConnector"])
+
+    @on("ChangeAvailability")
+    async def on_change_availability(self, **payload: Any) -> Any:
+        await self._record("ChangeAvailability", payload)
+        return call_result.ChangeAvailability(status=self.answers["ChangeAvailability"])
+
+    @on("GetConfiguration")
+    async def on_get_configuration(self, **payload: Any) -> Any:
+        await self._record("GetConfiguration", payload)
+        keys = payload.get("key") or list(self.configuration)
+        known = [k for k in keys if k in self.configuration]
+        return call_result.GetConfiguration(
+            configuration_key=[
+                {"key": k, "readonly": self.configuration[k][1], "value": self.configuration[k][0]}
+                for k in known
+            ],
+            unknown_key=[k for k in keys if k not in self.configuration] or None,
+        )
+
+    @on("ChangeConfiguration")
+    async def on_change_configuration(self, **payload: Any) -> Any:
+        await self._record("ChangeConfiguration", payload)
+        return call_result.ChangeConfiguration(status=self.answers["ChangeConfiguration"])
+
+    @on("ClearCache")
+    async def on_clear_cache(self, **payload: Any) -> Any:
+        await self._record("ClearCache", payload)
+        return call_result.ClearCache(status=self.answers["ClearCache"])
+
+    @on("DataTransfer")
+    async def on_data_transfer(self, **payload: Any) -> Any:
+        await self._record("DataTransfer", payload)
+        return call_result.DataTransfer(status=self.answers["DataTransfer"], data="pong")
+
+    @on("TriggerMessage")
+    async def on_trigger_message(self, **payload: Any) -> Any:
+        await self._record("TriggerMessage", payload)
+        return call_result.TriggerMessage(status=self.answers["TriggerMessage"])
+
+    # --- what a charger sends, as one-liners for the tests ------------------------------------
+    async def boot(self, vendor: str = "AmpNexusTest", model: str = "TC-1") -> Any:
+        return await self.call(
+            call.BootNotification(
+                charge_point_vendor=vendor,
+                charge_point_model=model,
+                charge_point_serial_number="SN-001",
+                firmware_version="1.2.3",
+            )
+        )
+
+    async def status(self, connector_id: int, status: str, error_code: str = "NoError") -> Any:
+        return await self.call(
+            call.StatusNotification(
+                connector_id=connector_id,
+                error_code=error_code,
+                status=status,
+                timestamp=now_iso(),
+            )
+        )
+
+    async def authorize(self, id_tag: str) -> Any:
+        return await self.call(call.Authorize(id_tag=id_tag))
+
+    async def start_transaction(
+        self, connector_id: int, id_tag: str, meter_start: int = 1000, timestamp: str | None = None
+    ) -> Any:
+        return await self.call(
+            call.StartTransaction(
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start=meter_start,
+                timestamp=timestamp or now_iso(),
+            )
+        )
+
+    async def stop_transaction(
+        self,
+        transaction_id: int,
+        meter_stop: int,
+        reason: str | None = None,
+        id_tag: str | None = None,
+        transaction_data: list[dict[str, Any]] | None = None,
+        timestamp: str | None = None,
+    ) -> Any:
+        return await self.call(
+            call.StopTransaction(
+                meter_stop=meter_stop,
+                timestamp=timestamp or now_iso(),
+                transaction_id=transaction_id,
+                reason=reason,
+                id_tag=id_tag,
+                transaction_data=transaction_data,
+            )
+        )
+
+    async def meter_values(
+        self,
+        connector_id: int,
+        transaction_id: int | None,
+        energy_wh: float,
+        power_w: float,
+        timestamp: str | None = None,
+    ) -> Any:
+        return await self.call(
+            call.MeterValues(
+                connector_id=connector_id,
+                transaction_id=transaction_id,
+                meter_value=[
+                    {
+                        "timestamp": timestamp or now_iso(),
+                        "sampledValue": [
+                            {
+                                "value": str(energy_wh),
+                                "measurand": "Energy.Active.Import.Register",
+                                "unit": "Wh",
+                                "context": "Sample.Periodic",
+                                "location": "Outlet",
+                            },
+                            {
+                                "value": str(power_w),
+                                "measurand": "Power.Active.Import",
+                                "unit": "W",
+                                "phase": "L1",
+                            },
+                        ],
+                    }
+                ],
+            )
+        )
+
+    async def heartbeat(self) -> Any:
+        return await self.call(call.Heartbeat())
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@contextlib.asynccontextmanager
+async def charger(
+    ocpp_url: str,
+    charge_point_id: str,
+    password: str | None = None,
+    subprotocols: list[str] | None = None,
+) -> AsyncIterator[TestCharger]:
+    """A connected test charger whose receive loop runs for the block's duration."""
+    headers = basic_auth(charge_point_id, password) if password else None
+    async with connect(
+        f"{ocpp_url}/{charge_point_id}",
+        subprotocols=subprotocols if subprotocols is not None else ["ocpp1.6"],  # type: ignore[list-item]
+        additional_headers=headers,
+    ) as websocket:
+        cp = TestCharger(charge_point_id, websocket)
+        task = asyncio.create_task(cp.start())
+        try:
+            yield cp
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
