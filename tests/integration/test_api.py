@@ -248,6 +248,71 @@ async def test_invalid_id_tag_is_422(api: httpx.AsyncClient):
     assert (await api.get("/id-tags")).json()["total"] == 0
 
 
+async def test_out_of_range_numbers_are_422_not_500(api: httpx.AsyncClient, registered: str):
+    huge = 10**20
+    assert_error(await api.get("/transactions/3000000000"), 422, "transaction_id")
+    assert_error(await api.get(f"/transactions/{huge}"), 422, "transaction_id")
+    assert_error(await api.delete(f"/api-keys/{huge}"), 422, "key_id")
+    assert_error(await api.get("/charge-points", params={"offset": huge}), 422, "offset")
+    assert_error(await api.get("/transactions", params={"offset": huge}), 422, "offset")
+    for command, body in [
+        ("unlock", {"connector_id": huge}),
+        ("remote-stop", {"transaction_id": huge}),
+        ("remote-start", {"id_tag": "TAG", "connector_id": huge}),
+        ("availability", {"connector_id": huge, "type": "Operative"}),
+    ]:
+        response = await api.post(f"/charge-points/{registered}/{command}", json=body)
+        assert_error(response, 422)
+
+
+async def test_null_for_a_required_field_is_422_not_500(api: httpx.AsyncClient, registered: str):
+    for field in ("security_profile", "registration_status"):
+        response = await api.patch(f"/charge-points/{registered}", json={field: None})
+        assert_error(response, 422, field)
+    shown = (await api.get(f"/charge-points/{registered}")).json()
+    assert (shown["security_profile"], shown["registration_status"]) == (1, "Accepted")
+
+    assert (await api.post("/id-tags", json={"id_tag": "TAG-N"})).status_code == 201
+    assert_error(await api.patch("/id-tags/TAG-N", json={"status": None}), 422, "status")
+    assert (await api.get("/id-tags/TAG-N")).json()["status"] == "Accepted"
+    # Null where it means "none" still clears the field.
+    cleared = await api.patch(f"/charge-points/{registered}", json={"description": None})
+    assert cleared.status_code == 200, cleared.text
+
+
+async def test_naive_expiry_is_taken_as_utc(api: httpx.AsyncClient):
+    created = await api.post(
+        "/id-tags", json={"id_tag": "TAG-U", "expiry_date": "2031-05-01T08:00:00"}
+    )
+    assert created.status_code == 201, created.text
+    expected = datetime(2031, 5, 1, 8, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(created.json()["expiry_date"]) == expected
+    assert (
+        datetime.fromisoformat((await api.get("/id-tags/TAG-U")).json()["expiry_date"]) == expected
+    )
+
+    patched = await api.patch("/id-tags/TAG-U", json={"expiry_date": "2032-01-01T00:00:00"})
+    assert patched.status_code == 200, patched.text
+    shown = (await api.get("/id-tags/TAG-U")).json()
+    assert datetime.fromisoformat(shown["expiry_date"]) == datetime(2032, 1, 1, tzinfo=UTC)
+
+    offset = await api.patch("/id-tags/TAG-U", json={"expiry_date": "2032-01-01T02:00:00+02:00"})
+    assert offset.status_code == 200, offset.text
+    shown = (await api.get("/id-tags/TAG-U")).json()
+    assert datetime.fromisoformat(shown["expiry_date"]) == datetime(2032, 1, 1, tzinfo=UTC)
+
+
+async def test_expired_id_tag_is_refused_to_a_charger(
+    api: httpx.AsyncClient, ocpp_url: str, registered: str
+):
+    past = iso(datetime.now(UTC) - timedelta(days=1))
+    created = await api.post("/id-tags", json={"id_tag": "TAG-OLD", "expiry_date": past})
+    assert created.status_code == 201, created.text
+    async with charger(ocpp_url, registered, PASSWORD) as cp:
+        await cp.boot()
+        assert (await cp.authorize("TAG-OLD")).id_tag_info["status"] == "Expired"
+
+
 # --- charge points CRUD -------------------------------------------------------------------------
 async def test_charge_point_crud(api: httpx.AsyncClient, ocpp_url: str):
     created = await api.post(

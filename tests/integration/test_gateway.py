@@ -33,9 +33,9 @@ async def refused(url: str, headers: dict[str, str] | None = None, **options: An
     return caught.value.response.status_code
 
 
-async def poll(check: Any, timeout: float = 5.0) -> Any:
-    """Await `check()` until it returns something truthy, or fail after `timeout` s."""
-    deadline = asyncio.get_running_loop().time() + timeout
+async def poll(check: Any, within: float = 5.0) -> Any:
+    """Await `check()` until it returns something truthy, or fail after `within` s."""
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         result = await check()
         if result:
@@ -247,6 +247,18 @@ async def test_rejecting_a_pending_charger_closes_its_connection(
         assert response.status_code == 200, response.text
         await asyncio.wait_for(cp.websocket.wait_closed(), 5)
         assert cp.websocket.close_code == 1008
+
+
+async def test_deleting_a_connected_charger_closes_its_connection(
+    api: httpx.AsyncClient, ocpp_url: str, registered: str
+) -> None:
+    async with charger(ocpp_url, registered, PASSWORD) as cp:
+        assert (await cp.boot()).status == "Accepted"
+        response = await api.delete(f"/charge-points/{registered}")
+        assert response.status_code == 204, response.text
+        await asyncio.wait_for(cp.websocket.wait_closed(), 5)
+        assert cp.websocket.close_code == 1008
+    assert await refused(f"{ocpp_url}/{registered}", basic_auth(registered, PASSWORD)) == 404
 
 
 async def test_pending_mode_still_refuses_invalid_ids(pending_server: AmpNexus) -> None:

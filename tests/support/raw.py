@@ -29,9 +29,9 @@ async def raw_charger(
         yield websocket
 
 
-async def receive(websocket: ClientConnection, timeout: float = 5.0) -> Any:
-    """The next frame the CSMS sends, decoded."""
-    raw = await asyncio.wait_for(websocket.recv(), timeout)
+async def receive(websocket: ClientConnection, within: float = 5.0) -> Any:
+    """The next frame the CSMS sends (waiting at most `within` s), decoded."""
+    raw = await asyncio.wait_for(websocket.recv(), within)
     assert isinstance(raw, str), f"CSMS sent a binary frame: {raw!r}"
     return json.loads(raw)
 

@@ -23,7 +23,7 @@ class Paging:
 
 def paging(
     limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Items to skip")] = 0,
 ) -> Paging:
     return Paging(limit, offset)
 

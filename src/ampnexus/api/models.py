@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ampnexus.domain.api_key import ApiKey
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
+from ampnexus.domain.time import utc
 from ampnexus.domain.transaction import Transaction
 from ampnexus.services.charge_points import ChargePointView
 from ampnexus.services.ports import StatusRecord
 
 T = TypeVar("T")
+
+# OCPP integers (connector and transaction ids) and our id columns are 32-bit: larger
+# numbers are refused as invalid input instead of failing in the database or encoder.
+INT32_MAX = 2**31 - 1
+# An expiry without an offset is taken as UTC, like every timestamp AmpNexus receives.
+UtcDatetime = Annotated[datetime, AfterValidator(utc)]
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("may be left out, but not null")
+    return value
 
 
 class Strict(BaseModel):
@@ -44,6 +57,8 @@ class ChargePointUpdate(Strict):
     password: str | None = Field(None, min_length=16, max_length=40)
     security_profile: Literal[0, 1, 2] | None = None
     registration_status: Literal["Accepted", "Pending", "Rejected"] | None = None
+
+    _no_nulls = field_validator("security_profile", "registration_status")(_not_null)
 
 
 class ConnectorOut(BaseModel):
@@ -113,7 +128,7 @@ class StatusOut(ConnectorOut):
 
 # --- commands --------------------------------------------------------------------------------
 class RemoteStart(Strict):
-    connector_id: int | None = Field(None, ge=1)
+    connector_id: int | None = Field(None, ge=1, le=INT32_MAX)
     id_tag: str = Field(min_length=1, max_length=20)
     charging_profile: dict[str, Any] | None = Field(
         None, description="An OCPP 1.6 ChargingProfile (camelCase), purpose TxProfile"
@@ -121,7 +136,7 @@ class RemoteStart(Strict):
 
 
 class RemoteStop(Strict):
-    transaction_id: int
+    transaction_id: int = Field(ge=-INT32_MAX - 1, le=INT32_MAX)
 
 
 class ResetRequest(Strict):
@@ -129,11 +144,11 @@ class ResetRequest(Strict):
 
 
 class UnlockRequest(Strict):
-    connector_id: int = Field(ge=1)
+    connector_id: int = Field(ge=1, le=INT32_MAX)
 
 
 class AvailabilityRequest(Strict):
-    connector_id: int = Field(ge=0, description="0 means the whole charge point")
+    connector_id: int = Field(ge=0, le=INT32_MAX, description="0 means the whole charge point")
     type: Literal["Inoperative", "Operative"]
 
 
@@ -233,7 +248,7 @@ TagStatus = Literal["Accepted", "Blocked", "Expired", "Invalid"]
 class IdTagCreate(Strict):
     id_tag: str = Field(min_length=1, max_length=20)
     status: TagStatus = "Accepted"
-    expiry_date: datetime | None = None
+    expiry_date: UtcDatetime | None = None
     parent_id_tag: str | None = Field(None, min_length=1, max_length=20)
     description: str | None = None
 
@@ -249,9 +264,11 @@ class IdTagCreate(Strict):
 
 class IdTagUpdate(Strict):
     status: TagStatus | None = None
-    expiry_date: datetime | None = None
+    expiry_date: UtcDatetime | None = None
     parent_id_tag: str | None = Field(None, min_length=1, max_length=20)
     description: str | None = None
+
+    _no_nulls = field_validator("status")(_not_null)
 
 
 class IdTagOut(BaseModel):

@@ -115,8 +115,11 @@ class Gateway:
         if session is not None:
             await session.websocket.close(1000, "closed by the operator")
 
-    async def _registration_changed(self, charge_point_id: str, status: RegistrationStatus) -> None:
-        """An operator decided on a charger: a connected one learns it by booting again."""
+    async def _registration_changed(
+        self, charge_point_id: str, status: RegistrationStatus | None
+    ) -> None:
+        """An operator decided on a charger: a connected one learns it by booting again;
+        a rejected or deleted one is disconnected."""
         session = self._sessions.get(charge_point_id)
         if session is None:
             return
@@ -127,8 +130,8 @@ class Gateway:
                     charge_point_id, "TriggerMessage", {"requestedMessage": "BootNotification"}
                 )
             )
-        elif status is RegistrationStatus.REJECTED:
-            await session.websocket.close(1008, "rejected by the operator")
+        elif status is RegistrationStatus.REJECTED or status is None:
+            await session.websocket.close(1008, "rejected or removed by the operator")
 
     # --- admission -----------------------------------------------------------------------
     async def _admit(self, connection: ServerConnection, request: Request) -> Response | None:

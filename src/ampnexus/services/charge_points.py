@@ -25,7 +25,8 @@ CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9._\-]{1,48}$")
 PASSWORD_LENGTH = range(16, 41)
 
 
-RegistrationListener = Callable[[str, RegistrationStatus], Awaitable[None]]
+# Called with None when the charge point was deleted.
+RegistrationListener = Callable[[str, RegistrationStatus | None], Awaitable[None]]
 
 
 class UnknownChargers(Enum):
@@ -68,7 +69,7 @@ class ChargePointService:
         self._registration_listeners: list[RegistrationListener] = []
 
     def on_registration_changed(self, listener: RegistrationListener) -> None:
-        """Called after an operator accepts, rejects or parks a charger."""
+        """Called after an operator accepts, rejects, parks or deletes a charger."""
         self._registration_listeners.append(listener)
 
     # --- operator side -------------------------------------------------------------
@@ -137,6 +138,8 @@ class ChargePointService:
             raise NotFound(f"charge point {charge_point_id!r} is not registered")
         self._forget_verified(charge_point_id)
         self._presence.forget(charge_point_id)
+        for listener in self._registration_listeners:
+            await listener(charge_point_id, None)
 
     async def status_history(
         self, charge_point_id: str, limit: int, offset: int

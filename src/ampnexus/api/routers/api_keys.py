@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 
 from ampnexus.api.deps import ServicesDep
-from ampnexus.api.models import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from ampnexus.api.models import INT32_MAX, ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
@@ -22,6 +24,6 @@ async def list_keys(services: ServicesDep) -> list[ApiKeyOut]:
 
 
 @router.delete("/{key_id}", status_code=204)
-async def revoke(key_id: int, services: ServicesDep) -> Response:
+async def revoke(key_id: Annotated[int, Path(le=INT32_MAX)], services: ServicesDep) -> Response:
     await services.api_keys.revoke(key_id)
     return Response(status_code=204)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from ampnexus.api.deps import PagingDep, ServicesDep
-from ampnexus.api.models import Page, TransactionOut, TransactionSummary
+from ampnexus.api.models import INT32_MAX, Page, TransactionOut, TransactionSummary
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
 
@@ -30,5 +30,7 @@ async def list_transactions(
 
 
 @router.get("/{transaction_id}", response_model=TransactionOut)
-async def show(transaction_id: int, services: ServicesDep) -> TransactionOut:
+async def show(
+    transaction_id: Annotated[int, Path(le=INT32_MAX)], services: ServicesDep
+) -> TransactionOut:
     return TransactionOut.of(await services.transactions.get(transaction_id))
