@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from ampnexus.api.deps import Paging
 from ampnexus.domain.api_key import ApiKey
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
 from ampnexus.domain.time import utc
 from ampnexus.domain.transaction import Transaction
 from ampnexus.services.charge_points import ChargePointView
+from ampnexus.services.ports import Page as ServicePage
 from ampnexus.services.ports import StatusRecord
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 # OCPP integers (connector and transaction ids) and our id columns are 32-bit: larger
 # numbers are refused as invalid input instead of failing in the database or encoder.
@@ -38,6 +42,16 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+def page_of(found: ServicePage[S], paging: Paging, show: Callable[[S], T]) -> Page[T]:
+    """One page of service results as the API shows it."""
+    return Page(
+        items=[show(item) for item in found.items],
+        total=found.total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
 
 
 # --- charge points ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ampnexus.api.models import (
     ResetRequest,
     StatusOut,
     UnlockRequest,
+    page_of,
 )
 from ampnexus.domain.charge_point import RegistrationStatus
 
@@ -53,12 +54,7 @@ async def register(body: ChargePointCreate, services: ServicesDep) -> ChargePoin
 @router.get("", response_model=Page[ChargePointOut])
 async def list_charge_points(services: ServicesDep, paging: PagingDep) -> Page[ChargePointOut]:
     page = await services.charge_points.list(paging.limit, paging.offset)
-    return Page(
-        items=[ChargePointOut.of(v) for v in page.items],
-        total=page.total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(page, paging, ChargePointOut.of)
 
 
 @router.get("/{charge_point_id}", response_model=ChargePointOut)
@@ -88,12 +84,7 @@ async def status_history(
 ) -> Page[StatusOut]:
     """Every StatusNotification the charger sent, newest first."""
     page = await services.charge_points.status_history(charge_point_id, paging.limit, paging.offset)
-    return Page(
-        items=[StatusOut.of(r) for r in page.items],
-        total=page.total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(page, paging, StatusOut.of)
 
 
 # --- commands ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from ampnexus.api.deps import PagingDep, ServicesDep
-from ampnexus.api.models import IdTagCreate, IdTagOut, IdTagUpdate, Page
+from ampnexus.api.models import IdTagCreate, IdTagOut, IdTagUpdate, Page, page_of
 
 router = APIRouter(prefix="/id-tags", tags=["id tags"])
 
@@ -18,12 +18,7 @@ async def create(body: IdTagCreate, services: ServicesDep) -> IdTagOut:
 @router.get("", response_model=Page[IdTagOut])
 async def list_id_tags(services: ServicesDep, paging: PagingDep) -> Page[IdTagOut]:
     page = await services.authorization.list(paging.limit, paging.offset)
-    return Page(
-        items=[IdTagOut.of(t) for t in page.items],
-        total=page.total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(page, paging, IdTagOut.of)
 
 
 @router.get("/{id_tag}", response_model=IdTagOut)

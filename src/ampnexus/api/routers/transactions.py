@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from ampnexus.api.deps import PagingDep, ServicesDep
-from ampnexus.api.models import INT32_MAX, Page, TransactionOut, TransactionSummary
+from ampnexus.api.models import INT32_MAX, Page, TransactionOut, TransactionSummary, page_of
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
 
@@ -21,12 +21,7 @@ async def list_transactions(
 ) -> Page[TransactionSummary]:
     """Newest first. Meter values are in the single-transaction view."""
     page = await services.transactions.list(charge_point_id, active, paging.limit, paging.offset)
-    return Page(
-        items=[TransactionSummary.of(t) for t in page.items],
-        total=page.total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(page, paging, TransactionSummary.of)
 
 
 @router.get("/{transaction_id}", response_model=TransactionOut)
