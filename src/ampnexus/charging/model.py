@@ -1,0 +1,127 @@
+"""What the planner is given and what it returns. Plain values, SI units inside:
+power in W, energy in Wh, current in A, money per kWh, carbon in g/kWh, time in UTC.
+
+A plan covers a grid of equal slots starting at `SlotGrid.start`. Every series
+(base load, solar, prices, carbon, cap) has one value per slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import IntEnum
+
+PHASES = (1, 2, 3)
+
+
+class Priority(IntEnum):
+    """Higher is served first; the planner weights unmet energy by this."""
+
+    STANDARD = 1
+    PREMIUM = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SlotGrid:
+    start: datetime
+    slot_seconds: int
+    count: int
+
+    @property
+    def slot_hours(self) -> float:
+        return self.slot_seconds / 3600
+
+    def slot_start(self, index: int) -> datetime:
+        return self.start + timedelta(seconds=index * self.slot_seconds)
+
+    @property
+    def end(self) -> datetime:
+        return self.slot_start(self.count)
+
+    def index_at(self, moment: datetime) -> int:
+        """The slot containing `moment` (may be < 0 or >= count)."""
+        return int((moment - self.start).total_seconds() // self.slot_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Circuit:
+    """A node of the site's fuse tree. `parent_id` None means the grid connection itself."""
+
+    id: str
+    parent_id: str | None
+    max_power_w: float | None = None
+    max_current_a: float | None = None  # per phase
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A plugged-in (or expected) EV at a connector, as the planner sees it."""
+
+    id: str
+    circuit_id: str
+    arrival: datetime
+    departure: datetime
+    energy_wh: float  # still needed
+    max_power_w: float
+    min_power_w: float = 0.0  # lowest non-zero rate the charger can hold (6 A)
+    phases: tuple[int, ...] = (1, 2, 3)  # grid phases it draws on, after phase rotation
+    priority: Priority = Priority.STANDARD
+    # Slots in which charging is not allowed (modes, regulation windows); indices into the grid.
+    blocked_slots: frozenset[int] = frozenset()
+    # True when the charger refuses profiles: it draws max_power_w, the plan works around it.
+    uncontrollable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSeries:
+    """Per-slot forecasts and prices. Empty tuples mean 'zero' (or 'no limit' for cap_w)."""
+
+    base_load_w: tuple[float, ...] = ()
+    solar_w: tuple[float, ...] = ()
+    import_price: tuple[float, ...] = ()  # per kWh
+    export_price: tuple[float, ...] = ()  # per kWh
+    carbon_g_per_kwh: tuple[float, ...] = ()
+    cap_w: tuple[float, ...] = ()  # extra import cap per slot (grid signals, demand response)
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    carbon_per_kg: float = 0.0  # money per kg CO2 the site is willing to pay to avoid
+    demand_charge_per_kw: float = 0.0  # money per kW of peak import over the horizon
+    unmet_per_kwh: float = 10.0  # penalty per kWh not delivered, times the session priority
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRequest:
+    grid: SlotGrid
+    circuits: tuple[Circuit, ...]
+    sessions: tuple[Session, ...]
+    series: SiteSeries = field(default_factory=SiteSeries)
+    voltage: float = 230.0
+    safety_margin: float = 0.0  # fraction of every limit kept free
+    weights: Weights = field(default_factory=Weights)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotExplanation:
+    """Why a slot looks the way it does: the constraint that binds, if any."""
+
+    cap_w: float
+    base_load_w: float
+    solar_w: float
+    import_price: float | None
+    binding: str | None  # e.g. "site power", "circuit C1 phase L2", "price", None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    grid: SlotGrid
+    power_w: dict[str, tuple[float, ...]]  # session id -> W per slot
+    unmet_wh: dict[str, float]
+    method: str  # "highs", "heuristic", ...
+    solve_ms: float
+    slots: tuple[SlotExplanation, ...] = ()
+    status: str = "optimal"
+
+    def energy_wh(self, session_id: str) -> float:
+        return sum(self.power_w[session_id]) * self.grid.slot_hours
