@@ -94,6 +94,9 @@ class Gateway:
             select_subprotocol=_select_subprotocol,
             process_request=self._admit,
             server_header="AmpNexus",
+            # permessage-deflate costs CPU and ~100 KiB of zlib state per socket; OCPP
+            # frames are small, and one node must hold thousands of chargers.
+            compression=None,
             ping_interval=60,
             ping_timeout=60,
         )

@@ -1,9 +1,11 @@
 """Engine, migrations and the group-committing writer.
 
-Every write is a function of a SQLAlchemy connection. The writer thread runs all
-writes that are waiting in one transaction and commits once, so a burst of meter
-values costs one commit (one fsync) instead of hundreds. A caller's future is
-resolved only after the commit: a charger is answered only once its data is safe.
+Every write is a function of a SQLAlchemy connection, or rows appended to a table.
+The writer thread runs all writes that are waiting in one transaction and commits
+once, so a burst of meter values costs one commit (one fsync) instead of hundreds;
+appended rows of a batch go to each table in a single multi-row INSERT. A caller's
+future is resolved only after the commit: a charger is answered only once its data
+is safe.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -73,8 +75,10 @@ def migrate(engine: Engine) -> None:
 
 @dataclass(slots=True)
 class _Job:
-    work: Work[Any]
+    work: Work[Any] | None
     future: asyncio.Future[Any]
+    table: Table | None = None
+    rows: list[dict[str, Any]] | None = None
 
 
 class GroupWriter:
@@ -90,6 +94,11 @@ class GroupWriter:
     def submit(self, work: Work[T]) -> asyncio.Future[T]:
         future: asyncio.Future[T] = self._loop.create_future()
         self._queue.put(_Job(work, future))
+        return future
+
+    def append(self, table: Table, rows: list[dict[str, Any]]) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._queue.put(_Job(None, future, table, rows))
         return future
 
     def close(self) -> None:
@@ -120,7 +129,8 @@ class GroupWriter:
     def _commit(self, batch: list[_Job]) -> None:
         try:
             with self._engine.begin() as connection:
-                results = [job.work(connection) for job in batch]
+                results = [job.work(connection) if job.work else None for job in batch]
+                _insert_appended(connection, batch)
         except Exception as error:
             if len(batch) == 1:
                 self._settle(batch, [], error)
@@ -145,6 +155,15 @@ class GroupWriter:
             self._loop.call_soon_threadsafe(resolve)
 
 
+def _insert_appended(connection: Connection, batch: list[_Job]) -> None:
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for job in batch:
+        if job.table is not None and job.rows:
+            by_table.setdefault(job.table, []).extend(job.rows)
+    for table, rows in by_table.items():
+        connection.execute(insert(table), rows)
+
+
 class Database:
     """Reads run in worker threads; writes go through the group writer."""
 
@@ -167,6 +186,15 @@ class Database:
         if self._writer is None:
             return await asyncio.to_thread(self.write_now, work)
         return await self._writer.submit(work)
+
+    async def append(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows (append-only data such as meter values), batched with other writes."""
+        if not rows:
+            return
+        if self._writer is None:
+            await asyncio.to_thread(self.write_now, lambda conn: conn.execute(insert(table), rows))
+            return
+        await self._writer.append(table, rows)
 
     async def read(self, work: Work[T]) -> T:
         return await asyncio.to_thread(self.read_now, work)

@@ -99,10 +99,8 @@ class SqlTransactionStore:
         readings: Sequence[MeterReading],
         at: datetime,
     ) -> None:
-        await self._db.write(
-            lambda conn: _insert_readings(
-                conn, charge_point_id, connector_id, transaction_id, readings, at
-            )
+        await self._db.append(
+            meter_values, _reading_rows(charge_point_id, connector_id, transaction_id, readings, at)
         )
 
     async def get(self, transaction_id: int) -> Transaction | None:
@@ -153,7 +151,19 @@ def _insert_readings(
     readings: Sequence[MeterReading],
     at: datetime,
 ) -> None:
-    rows = [
+    rows = _reading_rows(charge_point_id, connector_id, transaction_id, readings, at)
+    if rows:
+        conn.execute(insert(meter_values), rows)
+
+
+def _reading_rows(
+    charge_point_id: str,
+    connector_id: int,
+    transaction_id: int | None,
+    readings: Sequence[MeterReading],
+    at: datetime,
+) -> list[dict[str, Any]]:
+    return [
         {
             "charge_point_id": charge_point_id,
             "connector_id": connector_id,
@@ -172,8 +182,6 @@ def _insert_readings(
         for reading in readings
         for sample in reading.sampled_values
     ]
-    if rows:
-        conn.execute(insert(meter_values), rows)
 
 
 def _readings(rows: Sequence[Row[Any]]) -> tuple[MeterReading, ...]:
