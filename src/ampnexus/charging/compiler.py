@@ -1,0 +1,158 @@
+"""From a plan to the OCPP 1.6 charging profiles that make chargers follow it.
+
+- A running transaction gets a TxProfile: Absolute, starting at the plan's first slot,
+  one period per change of power, in the unit the charger accepts (amps per phase when it
+  takes only Current), floored to 0.1 so rounding never raises a limit. A charger holding
+  fewer periods (ChargingScheduleMaxPeriods) gets neighbouring periods merged at the lower
+  limit: it may charge less than planned, never more. After the plan's horizon the
+  schedule ends and the charger falls back to its fail-safe TxDefaultProfile.
+- Every charger holds a fail-safe TxDefaultProfile on connector 0 (stack level 0, no end):
+  the share of the site's capacity that is safe even if every charger draws it at once
+  while AmpNexus is unreachable.
+- Commands are ordered reductions first, so the site never passes through a state above
+  its limits while profiles are being replaced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ampnexus.charging.model import Plan
+from ampnexus.domain.charging_profile import (
+    ChargingProfile,
+    ChargingRateUnit,
+    ChargingSchedule,
+    ProfileKind,
+    ProfilePurpose,
+    SchedulePeriod,
+    convert,
+    floor_tenth,
+)
+
+PLAN_STACK_LEVEL = 1
+FAIL_SAFE_STACK_LEVEL = 0
+PLAN_PROFILE_ID = 7100  # + connector id: one planned TxProfile per connector, replaced in place
+FAIL_SAFE_PROFILE_ID = 7000
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerCapabilities:
+    """What a charger told us in its smart-charging configuration keys."""
+
+    max_periods: int = 24  # ChargingScheduleMaxPeriods
+    units: tuple[ChargingRateUnit, ...] = (ChargingRateUnit.A,)  # ...AllowedChargingRateUnit
+    max_stack_level: int = 8  # ChargeProfileMaxStackLevel
+    voltage: float = 230.0
+    phases: int = 3
+
+    @property
+    def unit(self) -> ChargingRateUnit:
+        """Power when the charger takes it (no rounding through amps), else current."""
+        return ChargingRateUnit.W if ChargingRateUnit.W in self.units else ChargingRateUnit.A
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileCommand:
+    charge_point_id: str
+    connector_id: int
+    profile: ChargingProfile
+    limit_now_w: float  # what the profile allows at the time it is sent
+
+    def reduces(self, previous_limit_w: float | None) -> bool:
+        return previous_limit_w is None or self.limit_now_w < previous_limit_w
+
+
+def tx_profile(
+    plan: Plan,
+    session_id: str,
+    transaction_id: int,
+    connector_id: int,
+    capabilities: ChargerCapabilities,
+) -> ChargingProfile:
+    unit = capabilities.unit
+    limits = [
+        floor_tenth(
+            convert(watts, ChargingRateUnit.W, unit, capabilities.phases, capabilities.voltage)
+        )
+        for watts in plan.power_w[session_id]
+    ]
+    periods = _merge_to(_periods(limits, plan.grid.slot_seconds), max(1, capabilities.max_periods))
+    schedule = ChargingSchedule(
+        unit=unit,
+        periods=tuple(
+            SchedulePeriod(start, limit, capabilities.phases) for start, limit in periods
+        ),
+        duration=plan.grid.slot_seconds * plan.grid.count,
+        start_schedule=plan.grid.start,
+    )
+    return ChargingProfile(
+        id=PLAN_PROFILE_ID + connector_id,
+        stack_level=min(PLAN_STACK_LEVEL, capabilities.max_stack_level),
+        purpose=ProfilePurpose.TX,
+        kind=ProfileKind.ABSOLUTE,
+        schedule=schedule,
+        transaction_id=transaction_id,
+    )
+
+
+def fail_safe_profile(limit_w: float, capabilities: ChargerCapabilities) -> ChargingProfile:
+    unit = capabilities.unit
+    limit = floor_tenth(
+        convert(limit_w, ChargingRateUnit.W, unit, capabilities.phases, capabilities.voltage)
+    )
+    return ChargingProfile(
+        id=FAIL_SAFE_PROFILE_ID,
+        stack_level=FAIL_SAFE_STACK_LEVEL,
+        purpose=ProfilePurpose.TX_DEFAULT,
+        kind=ProfileKind.RELATIVE,
+        schedule=ChargingSchedule(unit, (SchedulePeriod(0, limit, capabilities.phases),)),
+    )
+
+
+def limit_now_w(plan: Plan, session_id: str, now: datetime) -> float:
+    index = min(max(plan.grid.index_at(now), 0), plan.grid.count - 1)
+    return plan.power_w[session_id][index]
+
+
+def reductions_first(
+    commands: list[ProfileCommand], previous_w: dict[tuple[str, int], float]
+) -> list[ProfileCommand]:
+    """Lowering limits before raising any keeps every intermediate state within the plan's
+    limits (the old plan was safe, and each step only moves one charger toward the new one)."""
+    return sorted(
+        commands,
+        key=lambda c: not c.reduces(previous_w.get((c.charge_point_id, c.connector_id))),
+    )
+
+
+def _periods(limits: list[float], slot_seconds: int) -> list[tuple[int, float]]:
+    periods: list[tuple[int, float]] = []
+    for index, limit in enumerate(limits):
+        if not periods or periods[-1][1] != limit:
+            periods.append((index * slot_seconds, limit))
+    return periods or [(0, 0.0)]
+
+
+def _merge_to(periods: list[tuple[int, float]], max_periods: int) -> list[tuple[int, float]]:
+    """Merge neighbours at the lower limit, cheapest loss first, until few enough remain."""
+    periods = list(periods)
+    while len(periods) > max_periods:
+        ends = [start for start, _ in periods[1:]] + [None]
+        best, best_loss = 0, float("inf")
+        for i in range(len(periods) - 1):
+            (start_a, limit_a), (start_b, limit_b) = periods[i], periods[i + 1]
+            end_b = ends[i + 1]
+            length_b = (end_b - start_b) if end_b is not None else 1
+            loss = (
+                (start_b - start_a) * (limit_a - limit_b)
+                if limit_a > limit_b
+                else (length_b * (limit_b - limit_a))
+            )
+            if loss < best_loss:
+                best, best_loss = i, loss
+        (start_a, limit_a), (_, limit_b) = periods[best], periods[best + 1]
+        periods[best : best + 2] = [(start_a, min(limit_a, limit_b))]
+        # Merging can make equal neighbours: fold them so no period is wasted.
+        periods = [p for j, p in enumerate(periods) if j == 0 or periods[j - 1][1] != p[1]]
+    return periods

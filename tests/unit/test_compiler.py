@@ -1,0 +1,109 @@
+"""The plan -> OCPP profile compiler: exact periods, units, merging, fail-safe, ordering."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ampnexus.charging.compiler import (
+    ChargerCapabilities,
+    ProfileCommand,
+    fail_safe_profile,
+    reductions_first,
+    tx_profile,
+)
+from ampnexus.charging.model import Plan, SlotGrid
+from ampnexus.domain.charging_profile import (
+    ChargingRateUnit,
+    InstalledProfiles,
+    ProfileKind,
+    ProfilePurpose,
+    limit_at,
+    profile_to_ocpp,
+)
+from ampnexus.ocpp.v16.schemas import validate_request
+
+START = datetime(2026, 11, 21, 22, 0, tzinfo=UTC)
+GRID = SlotGrid(START, 900, 8)
+
+
+def plan(*powers: float) -> Plan:
+    return Plan(GRID, {"s": tuple(powers)}, {"s": 0.0}, "test", 0.0)
+
+
+def test_power_charger_gets_one_period_per_change_in_watts() -> None:
+    caps = ChargerCapabilities(units=(ChargingRateUnit.W, ChargingRateUnit.A))
+    profile = tx_profile(plan(0, 0, 7400, 7400, 3680, 3680, 0, 0), "s", 42, 1, caps)
+    assert profile.purpose is ProfilePurpose.TX and profile.kind is ProfileKind.ABSOLUTE
+    assert profile.transaction_id == 42
+    assert profile.schedule.unit is ChargingRateUnit.W
+    assert profile.schedule.start_schedule == START
+    assert profile.schedule.duration == 8 * 900
+    assert [(p.start_period, p.limit) for p in profile.schedule.periods] == [
+        (0, 0.0),
+        (1800, 7400.0),
+        (3600, 3680.0),
+        (5400, 0.0),
+    ]
+
+
+def test_current_only_charger_gets_amps_per_phase_floored() -> None:
+    caps = ChargerCapabilities(units=(ChargingRateUnit.A,), phases=3, voltage=230)
+    profile = tx_profile(plan(*[11_000] * 4, *[4140] * 4), "s", 1, 2, caps)
+    # 11 kW / (3 x 230 V) = 15.94 A -> 15.9 A (floored, never up); 4140 W = 6.0 A exactly.
+    assert [(p.start_period, p.limit) for p in profile.schedule.periods] == [(0, 15.9), (3600, 6.0)]
+    assert all(p.number_phases == 3 for p in profile.schedule.periods)
+
+
+def test_too_many_periods_are_merged_at_the_lower_limit() -> None:
+    caps = ChargerCapabilities(units=(ChargingRateUnit.W,), max_periods=3)
+    powers = (1000, 5000, 1000, 5000, 1000, 5000, 1000, 5000)
+    profile = tx_profile(plan(*powers), "s", 1, 1, caps)
+    periods = profile.schedule.periods
+    assert len(periods) <= 3
+    # Never above the plan at any slot.
+    for slot, planned in enumerate(powers):
+        active = [p for p in periods if p.start_period <= slot * 900][-1]
+        assert active.limit <= planned
+
+
+def test_charger_obeys_the_compiled_profile() -> None:
+    caps = ChargerCapabilities(units=(ChargingRateUnit.W,))
+    profile = tx_profile(plan(0, 7400, 7400, 0, 0, 0, 0, 0), "s", 9, 1, caps)
+    held = InstalledProfiles()
+    assert held.install(1, profile, active_transaction_id=9) == "Accepted"
+
+    def at(minutes: int) -> float | None:
+        moment = START + timedelta(minutes=minutes)
+        return limit_at(held, 1, moment, ChargingRateUnit.W, now_transaction_id=9)
+
+    assert at(5) == 0.0
+    assert at(20) == 7400.0
+    assert at(50) == 0.0
+
+
+def test_profiles_are_valid_ocpp() -> None:
+    caps = ChargerCapabilities(units=(ChargingRateUnit.A,))
+    for profile in (
+        tx_profile(plan(7400, 0, 3680, 3680, 0, 0, 22000, 0), "s", 5, 1, caps),
+        fail_safe_profile(4140, caps),
+    ):
+        validate_request(
+            "SetChargingProfile",
+            {"connectorId": 1, "csChargingProfiles": profile_to_ocpp(profile)},
+        )
+
+
+def test_fail_safe_is_an_open_ended_tx_default_on_stack_level_0() -> None:
+    profile = fail_safe_profile(4140, ChargerCapabilities(units=(ChargingRateUnit.A,)))
+    assert profile.purpose is ProfilePurpose.TX_DEFAULT and profile.stack_level == 0
+    assert profile.schedule.duration is None
+    assert [(p.start_period, p.limit) for p in profile.schedule.periods] == [(0, 6.0)]
+
+
+def test_reductions_are_sent_before_increases() -> None:
+    caps = ChargerCapabilities()
+    raise_a = ProfileCommand("A", 1, fail_safe_profile(7000, caps), limit_now_w=7000)
+    lower_b = ProfileCommand("B", 1, fail_safe_profile(1000, caps), limit_now_w=1000)
+    new_c = ProfileCommand("C", 1, fail_safe_profile(3000, caps), limit_now_w=3000)
+    ordered = reductions_first([raise_a, lower_b, new_c], {("A", 1): 3000, ("B", 1): 5000})
+    assert [c.charge_point_id for c in ordered] == ["B", "C", "A"]
