@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from ampnexus.bus.local import LocalBus
 from ampnexus.config import Settings
 from ampnexus.domain.time import Clock, SystemClock
 from ampnexus.services.api_keys import ApiKeyService
@@ -39,6 +40,7 @@ LAST_SEEN_FLUSH_SECONDS = 15.0
 @dataclass
 class Services:
     clock: Clock
+    bus: LocalBus
     charge_points: ChargePointService
     authorization: AuthorizationService
     transactions: TransactionService
@@ -48,23 +50,26 @@ class Services:
 
 
 def build_services(db: Database, settings: Settings, clock: Clock, port: CommandPort) -> Services:
+    bus = LocalBus()
     charge_points = ChargePointService(
         SqlChargePointStore(db),
         Presence(),
         clock,
         heartbeat_interval=settings.heartbeat_interval,
         unknown_chargers=UnknownChargers(settings.unknown_chargers),
+        events=bus,
     )
     authorization = AuthorizationService(SqlIdTagStore(db), clock)
     data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
     return Services(
         clock=clock,
+        bus=bus,
         charge_points=charge_points,
         authorization=authorization,
-        transactions=TransactionService(SqlTransactionStore(db), authorization, clock),
+        transactions=TransactionService(SqlTransactionStore(db), authorization, clock, bus),
         data_transfer=data_transfer,
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
-        commands=CommandService(port, charge_points, data_transfer),
+        commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db), clock),
     )
 
 

@@ -1,1 +1,1 @@
-"""Reserved for a later issue; see ARCHITECTURE in the README."""
+"""Events and command routing between parts of AmpNexus: in-process for one node."""

@@ -94,3 +94,27 @@ DEFAULT_UNITS = {
     "Voltage": "V",
     "SoC": "Percent",
 }
+
+
+_POWER_SCALE = {"W": 1.0, "kW": 1000.0}
+
+
+def import_power_w(reading: MeterReading) -> float | None:
+    """Active import power of one reading in W: the total if the charger sent one, else the
+    sum of its phases (L1, L2, L3; line-to-line or neutral values are not power per phase)."""
+    total: float | None = None
+    phases: dict[str, float] = {}
+    for sample in reading.sampled_values:
+        if sample.measurand != "Power.Active.Import":
+            continue
+        number = sample.number
+        scale = _POWER_SCALE.get(sample.unit or "W")
+        if number is None or scale is None:
+            continue
+        if sample.phase is None:
+            total = number * scale
+        elif sample.phase in ("L1", "L2", "L3"):
+            phases[sample.phase] = number * scale
+    if total is not None:
+        return total
+    return sum(phases.values()) if phases else None

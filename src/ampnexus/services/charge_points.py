@@ -14,8 +14,9 @@ from typing import Any
 
 from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector, RegistrationStatus
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
+from ampnexus.domain.events import ChargerBooted, ConnectorStatusChanged
 from ampnexus.domain.time import Clock
-from ampnexus.services.ports import ChargePointStore, Page, StatusRecord
+from ampnexus.services.ports import ChargePointStore, EventPublisher, Page, StatusRecord
 from ampnexus.services.presence import Presence
 from ampnexus.services.secrets import hash_password, verify_password
 
@@ -56,7 +57,9 @@ class ChargePointService:
         clock: Clock,
         heartbeat_interval: int,
         unknown_chargers: UnknownChargers = UnknownChargers.REJECT,
+        events: EventPublisher | None = None,
     ) -> None:
+        self._events = events
         self._store = store
         self._presence = presence
         self._clock = clock
@@ -170,9 +173,10 @@ class ChargePointService:
         charge_point = await self._store.get(charge_point_id)
         if charge_point is None:  # deleted while connected
             return RegistrationStatus.REJECTED
-        await self._store.record_boot(
-            charge_point_id, boot, self._clock.now(), self.heartbeat_interval
-        )
+        now = self._clock.now()
+        await self._store.record_boot(charge_point_id, boot, now, self.heartbeat_interval)
+        if self._events is not None:
+            self._events.publish(ChargerBooted(charge_point_id, now))
         return charge_point.registration_status
 
     async def registration_status(self, charge_point_id: str) -> RegistrationStatus | None:
@@ -180,7 +184,14 @@ class ChargePointService:
         return charge_point.registration_status if charge_point else None
 
     async def status_notification(self, charge_point_id: str, connector: Connector) -> None:
-        await self._store.record_status(charge_point_id, StatusRecord(connector, self._clock.now()))
+        now = self._clock.now()
+        await self._store.record_status(charge_point_id, StatusRecord(connector, now))
+        if self._events is not None:
+            self._events.publish(
+                ConnectorStatusChanged(
+                    charge_point_id, connector.connector_id, connector.status, now
+                )
+            )
 
     def connected(self, charge_point_id: str) -> None:
         self._presence.connected(charge_point_id, self._clock.now())

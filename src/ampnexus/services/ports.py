@@ -99,6 +99,10 @@ class ApiKeyStore(Protocol):
     async def revoke(self, key_id: int, at: datetime) -> bool: ...
 
 
+class EventPublisher(Protocol):
+    def publish(self, event: object) -> None: ...
+
+
 class CommandPort(Protocol):
     """Sends a CALL to a connected charger and returns its CALLRESULT payload.
 

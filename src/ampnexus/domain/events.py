@@ -1,0 +1,53 @@
+"""What happened: domain events that services publish and others (replanning, webhooks,
+the portal's live view) react to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerBooted:
+    charge_point_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorStatusChanged:
+    charge_point_id: str
+    connector_id: int
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStarted:
+    transaction_id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStopped:
+    transaction_id: int
+    charge_point_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PowerMeasured:
+    """The latest power a connector draws, from its MeterValues (W, summed over phases)."""
+
+    charge_point_id: str
+    connector_id: int
+    transaction_id: int | None
+    power_w: float
+    at: datetime
+
+
+Event = (
+    ChargerBooted | ConnectorStatusChanged | TransactionStarted | TransactionStopped | PowerMeasured
+)
