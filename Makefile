@@ -31,7 +31,8 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	@echo "No benchmarks yet: the OCPP load and planner benchmarks arrive with issues 3 and 4."
+	$(BIN)/python bench/ocpp_load.py --chargers 1000 --rate 3 --duration 30 --closed-loop
+	$(BIN)/python bench/planner.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

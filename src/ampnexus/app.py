@@ -22,14 +22,24 @@ from ampnexus.services.authorization import AuthorizationService
 from ampnexus.services.charge_points import ChargePointService, UnknownChargers
 from ampnexus.services.commands import CommandService
 from ampnexus.services.data_transfer import DataTransferService
+from ampnexus.services.drivers import DriverProfileService
+from ampnexus.services.needs import NeedService
 from ampnexus.services.ports import CommandPort
 from ampnexus.services.presence import Presence
+from ampnexus.services.site_series import SeriesService
+from ampnexus.services.sites import SiteService
+from ampnexus.services.tariffs import TariffService
 from ampnexus.services.transactions import TransactionService
 from ampnexus.store.api_keys import SqlApiKeyStore
 from ampnexus.store.charge_points import SqlChargePointStore
 from ampnexus.store.data_transfers import SqlDataTransferStore
 from ampnexus.store.database import Database
+from ampnexus.store.drivers import SqlDriverProfileStore
 from ampnexus.store.id_tags import SqlIdTagStore
+from ampnexus.store.needs import SqlNeedStore
+from ampnexus.store.series import SqlSeriesStore
+from ampnexus.store.sites import SqlSiteStore
+from ampnexus.store.tariffs import SqlTariffStore
 from ampnexus.store.transactions import SqlTransactionStore
 
 log = logging.getLogger("ampnexus")
@@ -47,6 +57,11 @@ class Services:
     data_transfer: DataTransferService
     api_keys: ApiKeyService
     commands: CommandService
+    sites: SiteService
+    tariffs: TariffService
+    site_series: SeriesService
+    drivers: DriverProfileService
+    needs: NeedService
 
 
 def build_services(db: Database, settings: Settings, clock: Clock, port: CommandPort) -> Services:
@@ -70,7 +85,22 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
         data_transfer=data_transfer,
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
         commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db), clock),
+        **_site_services(db, clock),
     )
+
+
+def _site_services(db: Database, clock: Clock) -> dict[str, Any]:
+    """Sites, tariffs, series, driver profiles and needs: what plans are made from."""
+    sites, drivers = SqlSiteStore(db), SqlDriverProfileStore(db)
+    return {
+        "sites": SiteService(sites, clock),
+        "tariffs": TariffService(SqlTariffStore(db), sites, clock),
+        "site_series": SeriesService(SqlSeriesStore(db), sites, clock),
+        "drivers": DriverProfileService(drivers, clock),
+        "needs": NeedService(
+            SqlNeedStore(db), SqlTransactionStore(db), SqlIdTagStore(db), drivers, clock
+        ),
+    }
 
 
 class _LateCommandPort:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -74,6 +75,30 @@ def _parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(run=_apikey_revoke)
+
+    simulate = commands.add_parser(
+        "simulate", help="run simulated OCPP 1.6J charge points against a CSMS"
+    )
+    simulate.add_argument("--url", required=True, help="the CSMS, e.g. ws://HOST:9000/ocpp")
+    simulate.add_argument("--chargers", type=int, default=1, help="how many (default 1)")
+    simulate.add_argument("--id-prefix", default="SIM", help="ids PREFIX-0001... (default SIM)")
+    simulate.add_argument("--password", help="HTTP Basic password of every charger (16-40)")
+    simulate.add_argument("--script", type=Path, help="a JSON file of timed events")
+    simulate.add_argument("--speed", type=float, default=1.0, help="simulated time factor")
+    simulate.set_defaults(run=_simulate)
+
+    demo = commands.add_parser(
+        "demo", help="the server, simulated chargers and drivers: AmpNexus at work"
+    )
+    demo.add_argument("--chargers", type=int, default=4, help="how many (default 4)")
+    demo.add_argument("--speed", type=float, default=60.0, help="simulated time factor (60)")
+    demo.add_argument("--duration", type=float, help="stop after this many real seconds")
+    demo.add_argument("--data-dir", type=Path, help="keep the database here (default: a temp dir)")
+    demo.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    demo.add_argument("--ocpp-port", type=int, help="OCPP WebSocket port (default 9000)")
+    demo.add_argument("--http-port", type=int, help="HTTP API port (default 8000)")
+    demo.add_argument("--seed", type=int, help="seed for the drivers' randomness")
+    demo.set_defaults(run=_demo)
 
     simulate_site = commands.add_parser(
         "simulate-site", help="replay a scenario file with a charging strategy; print metrics"
@@ -195,6 +220,49 @@ def _simulate_site(_: Settings, args: Any) -> int:
     else:
         for key, value in metrics.items():
             print(f"{key:>22}  {round(value, 3) if isinstance(value, float) else value}")
+    return 0
+
+
+def _simulate(settings: Settings, args: Any) -> int:
+    from ampnexus.sim.fleet import simulate
+
+    if args.chargers < 1 or args.speed <= 0:
+        print("ampnexus: --chargers must be at least 1 and --speed positive", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(
+            simulate(
+                args.url,
+                args.chargers,
+                id_prefix=args.id_prefix,
+                password=args.password,
+                script=args.script,
+                speed=args.speed,
+            )
+        )
+    except (OSError, ValueError) as error:  # a script it cannot read or run
+        print(f"ampnexus: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _demo(settings: Settings, args: Any) -> int:
+    from ampnexus.sim.demo import DemoOptions, run_demo
+
+    if args.log_level is None:  # the demo's own story, not the server's log lines
+        for name in ("ampnexus", "uvicorn", "websockets"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    options = DemoOptions(
+        chargers=args.chargers,
+        speed=args.speed,
+        duration=args.duration,
+        data_dir=args.data_dir,
+        host=args.host or "127.0.0.1",
+        http_port=settings.http_port,
+        ocpp_port=settings.ocpp_port,
+        seed=args.seed,
+    )
+    asyncio.run(run_demo(options))
     return 0
 
 

@@ -41,7 +41,17 @@ class TestCharger(ChargePoint):
             "ClearCache": "Accepted",
             "DataTransfer": "Accepted",
             "TriggerMessage": "Accepted",
+            "SetChargingProfile": "Accepted",
+            "ClearChargingProfile": "Accepted",
+            "GetCompositeSchedule": "Accepted",
         }
+        # An accepted GetCompositeSchedule answers this schedule (camelCase) for the requested
+        # duration, with `composite_start` as its scheduleStart (None: left out).
+        self.composite: dict[str, Any] = {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6.0}],
+        }
+        self.composite_start: str | None = None
         self.configuration: dict[str, tuple[str, bool]] = {
             "HeartbeatInterval": ("300", False),
             "MeterValueSampleInterval": ("60", False),
@@ -127,6 +137,30 @@ class TestCharger(ChargePoint):
     async def on_trigger_message(self, **payload: Any) -> Any:
         await self._record("TriggerMessage", payload)
         return call_result.TriggerMessage(status=self.answers["TriggerMessage"])
+
+    # --- Smart Charging, as sent by the CSMS -------------------------------------------------
+    @on("SetChargingProfile")
+    async def on_set_charging_profile(self, **payload: Any) -> Any:
+        await self._record("SetChargingProfile", payload)
+        return call_result.SetChargingProfile(status=self.answers["SetChargingProfile"])
+
+    @on("ClearChargingProfile")
+    async def on_clear_charging_profile(self, **payload: Any) -> Any:
+        await self._record("ClearChargingProfile", payload)
+        return call_result.ClearChargingProfile(status=self.answers["ClearChargingProfile"])
+
+    @on("GetCompositeSchedule")
+    async def on_get_composite_schedule(self, **payload: Any) -> Any:
+        await self._record("GetCompositeSchedule", payload)
+        status = self.answers["GetCompositeSchedule"]
+        if status != "Accepted":
+            return call_result.GetCompositeSchedule(status=status)
+        return call_result.GetCompositeSchedule(
+            status=status,
+            connector_id=payload["connector_id"],
+            schedule_start=self.composite_start,
+            charging_schedule={"duration": payload["duration"], **self.composite},
+        )
 
     # --- what a charger sends, as one-liners for the tests ------------------------------------
     async def boot(self, vendor: str = "AmpNexusTest", model: str = "TC-1") -> Any:

@@ -14,7 +14,18 @@ from fastapi.staticfiles import StaticFiles
 from ampnexus import __version__
 from ampnexus.api.auth import require_api_key
 from ampnexus.api.errors import install_error_handlers
-from ampnexus.api.routers import api_keys, charge_points, health, id_tags, transactions
+from ampnexus.api.routers import (
+    api_keys,
+    charge_points,
+    driver_profiles,
+    health,
+    id_tags,
+    needs,
+    site_series,
+    sites,
+    tariffs,
+    transactions,
+)
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
@@ -51,6 +62,8 @@ def create_api(services: Services, gateway: Any = None) -> FastAPI:
     app.include_router(health.router, prefix=PREFIX)
     secured = APIRouter(prefix=PREFIX, dependencies=[Depends(require_api_key)])
     for module in (charge_points, transactions, id_tags, api_keys):
+        secured.include_router(module.router)
+    for module in (sites, tariffs, site_series, driver_profiles, needs):
         secured.include_router(module.router)
     app.include_router(secured)
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ampnexus.api.deps import Paging
 from ampnexus.domain.api_key import ApiKey
+from ampnexus.domain.charging_profile import ChargingSchedule
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
 from ampnexus.domain.time import utc
 from ampnexus.domain.transaction import Transaction
 from ampnexus.services.charge_points import ChargePointView
+from ampnexus.services.commands import CompositeReply
 from ampnexus.services.ports import Page as ServicePage
 from ampnexus.services.ports import StatusRecord
 
@@ -185,6 +187,185 @@ class CommandReply(BaseModel):
     def of(cls, payload: Any) -> CommandReply:
         payload = payload if isinstance(payload, dict) else {}
         return cls(status=payload.get("status"), payload=payload)
+
+
+# --- smart charging and remote trigger -------------------------------------------------------
+TX_DEFAULT_EXAMPLE = {
+    "chargingProfileId": 100,
+    "stackLevel": 0,
+    "chargingProfilePurpose": "TxDefaultProfile",
+    "chargingProfileKind": "Absolute",
+    "validFrom": "2025-01-01T00:00:00Z",
+    "validTo": "2026-01-01T00:00:00Z",
+    "chargingSchedule": {
+        "duration": 86400,
+        "startSchedule": "2025-01-01T00:00:00Z",
+        "chargingRateUnit": "A",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6.0, "numberPhases": 3}],
+    },
+}
+TX_PROFILE_EXAMPLE = {
+    "chargingProfileId": 200,
+    "stackLevel": 1,
+    "chargingProfilePurpose": "TxProfile",
+    "chargingProfileKind": "Relative",
+    "chargingSchedule": {
+        "chargingRateUnit": "W",
+        "chargingSchedulePeriod": [
+            {"startPeriod": 0, "limit": 11000.0},
+            {"startPeriod": 3600, "limit": 4200.0},
+        ],
+    },
+}
+
+
+class ChargingProfileRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"connector_id": 1, "charging_profile": TX_DEFAULT_EXAMPLE},
+                {"connector_id": 1, "charging_profile": TX_PROFILE_EXAMPLE},
+            ]
+        },
+    )
+
+    connector_id: int = Field(
+        ge=0,
+        le=INT32_MAX,
+        description="0: the whole charge point (ChargePointMaxProfile, or a TxDefaultProfile "
+        "for every connector); > 0: one connector",
+    )
+    charging_profile: dict[str, Any] = Field(
+        description="An OCPP 1.6 csChargingProfiles object, camelCase as in the OCPP schema. "
+        "A TxProfile is bound to the transaction running on the connector: its "
+        "transactionId may be left out and is filled in.",
+    )
+
+
+class TriggerMessageRequest(Strict):
+    requested_message: Literal[
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    ] = Field(examples=["StatusNotification"])
+    connector_id: int | None = Field(
+        None,
+        ge=0,
+        le=INT32_MAX,
+        description="The connector the message is about; left out: every connector",
+        examples=[1],
+    )
+
+
+class AbsolutePeriodOut(BaseModel):
+    start: datetime = Field(description="When the period starts (UTC)")
+    end: datetime | None = Field(description="When it ends; null: open-ended")
+    limit: float = Field(description="In the schedule's unit: A per phase, or W in total")
+    number_phases: int | None
+
+
+class ScheduleOut(BaseModel):
+    connector_id: int | None
+    charging_rate_unit: str
+    start: datetime = Field(
+        description="scheduleStart; when the charger sent none, the moment it was asked (UTC)"
+    )
+    end: datetime | None = Field(description="start + duration; null without a duration")
+    min_charging_rate: float | None
+    periods: list[AbsolutePeriodOut]
+
+    @classmethod
+    def of(cls, connector_id: int | None, schedule: ChargingSchedule) -> ScheduleOut:
+        start = schedule.start_schedule
+        assert start is not None, "a composite schedule always has an absolute start"
+        end = None if schedule.duration is None else start + timedelta(seconds=schedule.duration)
+        # Periods starting at or after the end are never executed (§5.16).
+        moments = [(start + timedelta(seconds=p.start_period), p) for p in schedule.periods]
+        starts = [(moment, p) for moment, p in moments if end is None or moment < end]
+        ends = [moment for moment, _ in starts[1:]] + [end]
+        return cls(
+            connector_id=connector_id,
+            charging_rate_unit=schedule.unit.value,
+            start=start,
+            end=end,
+            min_charging_rate=schedule.min_charging_rate,
+            periods=[
+                AbsolutePeriodOut(
+                    start=begins, end=until, limit=p.limit, number_phases=p.number_phases
+                )
+                for (begins, p), until in zip(starts, ends, strict=True)
+            ],
+        )
+
+
+class CompositeScheduleReply(CommandReply):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "Accepted",
+                    "payload": {
+                        "status": "Accepted",
+                        "connectorId": 1,
+                        "scheduleStart": "2025-01-01T10:00:00Z",
+                        "chargingSchedule": {
+                            "duration": 3600,
+                            "chargingRateUnit": "A",
+                            "chargingSchedulePeriod": [
+                                {"startPeriod": 0, "limit": 16.0},
+                                {"startPeriod": 1800, "limit": 6.0},
+                            ],
+                        },
+                    },
+                    "schedule": {
+                        "connector_id": 1,
+                        "charging_rate_unit": "A",
+                        "start": "2025-01-01T10:00:00Z",
+                        "end": "2025-01-01T11:00:00Z",
+                        "min_charging_rate": None,
+                        "periods": [
+                            {
+                                "start": "2025-01-01T10:00:00Z",
+                                "end": "2025-01-01T10:30:00Z",
+                                "limit": 16.0,
+                                "number_phases": None,
+                            },
+                            {
+                                "start": "2025-01-01T10:30:00Z",
+                                "end": "2025-01-01T11:00:00Z",
+                                "limit": 6.0,
+                                "number_phases": None,
+                            },
+                        ],
+                    },
+                    "problem": None,
+                }
+            ]
+        }
+    )
+
+    schedule: ScheduleOut | None = Field(
+        description="The composite schedule with absolute times; null when Rejected"
+    )
+    problem: str | None = Field(
+        None, description="Why a schedule the charger sent could not be read, if it could not"
+    )
+
+    @classmethod
+    def of_composite(cls, reply: CompositeReply) -> CompositeScheduleReply:
+        connector_id = reply.payload.get("connectorId")
+        connector_id = connector_id if isinstance(connector_id, int) else None
+        schedule = reply.schedule and ScheduleOut.of(connector_id, reply.schedule)
+        return cls(
+            status=reply.payload.get("status"),
+            payload=reply.payload,
+            schedule=schedule,
+            problem=reply.problem,
+        )
 
 
 # --- transactions ----------------------------------------------------------------------------

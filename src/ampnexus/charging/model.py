@@ -20,6 +20,11 @@ class Priority(IntEnum):
     STANDARD = 1
     PREMIUM = 2
 
+    @property
+    def unmet_weight(self) -> float:
+        """Multiplier on `Weights.unmet_per_kwh`: each class counts ten times the one below."""
+        return 10.0 ** (self - 1)
+
 
 @dataclass(frozen=True, slots=True)
 class SlotGrid:
@@ -88,7 +93,7 @@ class SiteSeries:
 class Weights:
     carbon_per_kg: float = 0.0  # money per kg CO2 the site is willing to pay to avoid
     demand_charge_per_kw: float = 0.0  # money per kW of peak import over the horizon
-    unmet_per_kwh: float = 10.0  # penalty per kWh not delivered, times the session priority
+    unmet_per_kwh: float = 10.0  # penalty per kWh not delivered, times Priority.unmet_weight
 
 
 @dataclass(frozen=True, slots=True)

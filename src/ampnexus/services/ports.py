@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from ampnexus.domain.api_key import ApiKey
 from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector
+from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.id_tag import IdTag
+from ampnexus.domain.needs import PastSession, SessionNeed
+from ampnexus.domain.series import Point, SeriesKind
+from ampnexus.domain.site import Placement, Site, SiteLayout
+from ampnexus.domain.tariff import PricePeriod, Tariff
 from ampnexus.domain.transaction import (
     MeterReading,
     Transaction,
@@ -112,3 +117,111 @@ class CommandPort(Protocol):
     async def call(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> Any: ...
 
     def is_connected(self, charge_point_id: str) -> bool: ...
+
+
+# --- sites, tariffs, series, driver profiles and needs ------------------------------------------
+LayoutEdit = Callable[[SiteLayout], SiteLayout]
+
+
+class SiteStore(Protocol):
+    async def get(self, site_id: str) -> Site | None: ...
+    async def list(self, limit: int, offset: int) -> Page[Site]: ...
+    async def add(self, site: Site) -> None: ...
+    async def replace(self, site: Site) -> None: ...
+    async def delete(self, site_id: str) -> bool:
+        """Delete the site, its circuits, tariffs and series; its chargers stay, unplaced."""
+        ...
+
+    async def layout(self, site_id: str) -> SiteLayout | None: ...
+    async def edit_layout(self, site_id: str, edit: LayoutEdit) -> SiteLayout:
+        """Apply `edit` to the current layout and store the result, in one transaction;
+        whatever `edit` raises is raised. NotFound for an unknown site or charge point."""
+        ...
+
+    async def placement(self, charge_point_id: str) -> Placement | None:
+        """None for an unknown charge point."""
+        ...
+
+    async def set_placement(self, placement: Placement) -> None:
+        """Store a placement on no site; NotFound for an unknown charge point."""
+        ...
+
+
+class TariffStore(Protocol):
+    async def add(self, tariff: Tariff) -> Tariff:
+        """Store a tariff with its bands; returns it with its id."""
+        ...
+
+    async def get(self, site_id: str, tariff_id: int) -> Tariff | None: ...
+    async def list(self, site_id: str, limit: int, offset: int) -> Page[Tariff]: ...
+    async def delete(self, site_id: str, tariff_id: int) -> bool: ...
+    async def replace_periods(self, tariff_id: int, periods: Sequence[PricePeriod]) -> int:
+        """Store dynamic prices; stored periods overlapping their span are replaced.
+        Returns how many were replaced."""
+        ...
+
+    async def periods(
+        self,
+        tariff_id: int,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int | None,
+        offset: int = 0,
+    ) -> Page[PricePeriod]:
+        """Periods overlapping [start, end), in time order; `limit` None: all of them."""
+        ...
+
+
+class SeriesStore(Protocol):
+    async def add(
+        self, site_id: str, kind: SeriesKind, points: Sequence[Point], at: datetime
+    ) -> None: ...
+    async def points(
+        self,
+        site_id: str,
+        kind: SeriesKind,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Page[Point]:
+        """Points in [start, end) in time order; of equal timestamps, the newest only."""
+        ...
+
+    async def window(
+        self, site_id: str, kind: SeriesKind, start: datetime, end: datetime
+    ) -> list[Point]:
+        """What resampling [start, end) needs: the points in it and the last one before."""
+        ...
+
+
+class DriverProfileStore(Protocol):
+    async def add(self, profile: DriverProfile) -> DriverProfile:
+        """Store a profile and bind its id tags; returns it with its id. Invalid for an
+        unknown id tag, Conflict for one bound to another profile."""
+        ...
+
+    async def get(self, profile_id: int) -> DriverProfile | None: ...
+    async def list(self, limit: int, offset: int) -> Page[DriverProfile]: ...
+    async def replace(self, profile: DriverProfile) -> None:
+        """Like add, for an existing profile (its id tags are replaced too)."""
+        ...
+
+    async def delete(self, profile_id: int) -> bool: ...
+    async def bind(self, profile_id: int, id_tag: str) -> None: ...
+    async def unbind(self, profile_id: int, id_tag: str) -> bool: ...
+    async def by_id_tag(self, id_tag: str) -> DriverProfile | None: ...
+
+
+class NeedStore(Protocol):
+    async def put(self, need: SessionNeed) -> None:
+        """Store the need of its transaction or id tag, replacing the one before."""
+        ...
+
+    async def for_transaction(self, transaction_id: int) -> SessionNeed | None: ...
+    async def for_id_tag(self, id_tag: str) -> SessionNeed | None: ...
+    async def delete_for_transaction(self, transaction_id: int) -> bool: ...
+    async def delete_for_id_tag(self, id_tag: str) -> bool: ...
+    async def history(self, id_tags: Sequence[str], limit: int) -> list[PastSession]:
+        """The latest finished sessions of these id tags, newest first."""
+        ...

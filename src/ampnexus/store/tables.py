@@ -11,12 +11,15 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
+    Time,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -75,6 +78,12 @@ charge_points = Table(
     Column("last_boot", UtcDateTime),
     Column("last_seen", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    # Placement (migration 0002): where the charger hangs in a site's fuse tree.
+    Column("site_id", String(48), ForeignKey("sites.id", ondelete="SET NULL"), index=True),
+    Column("circuit_id", String(48)),  # of site_id; composite key kept by the service
+    Column("phases", Integer),
+    Column("max_power_w", Float),
+    Column("phase_rotation", String(16)),
 )
 
 connectors = Table(
@@ -189,4 +198,141 @@ api_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
     Column("last_used_at", UtcDateTime),
+)
+
+
+# --- sites, tariffs, series, drivers and needs (migration 0002) --------------------------------
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("grid_limit_w", Float),
+    Column("grid_limit_a", Float),
+    Column("phases", Integer, nullable=False),
+    Column("voltage", Float, nullable=False),
+    Column("safety_margin", Float, nullable=False),
+    Column("default_energy_wh", Float, nullable=False),
+    Column("default_departure", Time, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# The fuse tree: circuit ids are unique within their site.
+circuits = Table(
+    "circuits",
+    metadata,
+    Column("site_id", String(48), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("id", String(48), nullable=False),
+    Column("parent_id", String(48)),
+    Column("name", String(100)),
+    Column("max_power_w", Float),
+    Column("max_current_a", Float),
+    PrimaryKeyConstraint("site_id", "id"),
+    ForeignKeyConstraint(
+        ["site_id", "parent_id"],
+        ["circuits.site_id", "circuits.id"],
+        name="fk_circuits_site_id_parent_id_circuits",
+    ),
+)
+
+tariffs = Table(
+    "tariffs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(48), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("import_price", Float),
+    Column("export_price", Float),
+    Column("valid_from", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "site_id"),
+)
+
+tariff_bands = Table(
+    "tariff_bands",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tariff_id", Integer, ForeignKey("tariffs.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("start_time", Time, nullable=False),
+    Column("end_time", Time, nullable=False),
+    Column("days", Integer, nullable=False),  # bit 0 Monday ... bit 6 Sunday
+    Column("import_price", Float, nullable=False),
+    Column("export_price", Float),
+    Index(None, "tariff_id", "position"),
+)
+
+tariff_prices = Table(
+    "tariff_prices",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("tariff_id", Integer, ForeignKey("tariffs.id", ondelete="CASCADE"), nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("import_price", Float, nullable=False),
+    Column("export_price", Float),
+    Index(None, "tariff_id", "starts_at"),
+)
+
+# Append-only: solar (measured, forecast), carbon intensity and site meter readings. Of two
+# points with the same timestamp the newer (higher id) wins, so a new forecast replaces an old.
+series_points = Table(
+    "series_points",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("site_id", String(48), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "site_id", "kind", "timestamp"),
+)
+
+driver_profiles = Table(
+    "driver_profiles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("max_power_w", Float),
+    Column("default_energy_wh", Float),
+    Column("default_departure", Time),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# A card has at most one driver; a driver may have several cards.
+driver_id_tags = Table(
+    "driver_id_tags",
+    metadata,
+    Column(
+        "id_tag", String(20), ForeignKey("id_tags.id_tag", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "driver_profile_id",
+        Integer,
+        ForeignKey("driver_profiles.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+)
+
+# What a driver needs, for one transaction or for an id tag's sessions; one each at most.
+session_needs = Table(
+    "session_needs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "transaction_id",
+        Integer,
+        ForeignKey("transactions.id", ondelete="CASCADE"),
+        unique=True,
+    ),
+    Column("id_tag", String(20), ForeignKey("id_tags.id_tag", ondelete="CASCADE"), unique=True),
+    Column("energy_wh", Float),
+    Column("target_soc", Float),
+    Column("battery_wh", Float),
+    Column("departure", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

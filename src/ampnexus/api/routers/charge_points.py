@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
 from ampnexus.api.deps import PagingDep, ServicesDep
 from ampnexus.api.models import (
+    INT32_MAX,
     AvailabilityRequest,
     ChargePointCreate,
     ChargePointOut,
     ChargePointUpdate,
+    ChargingProfileRequest,
     CommandReply,
+    CompositeScheduleReply,
     ConfigurationChange,
     DataTransferRequest,
     Page,
@@ -20,9 +23,11 @@ from ampnexus.api.models import (
     RemoteStop,
     ResetRequest,
     StatusOut,
+    TriggerMessageRequest,
     UnlockRequest,
     page_of,
 )
+from ampnexus.api.site_models import PlacementIn, PlacementOut
 from ampnexus.domain.charge_point import RegistrationStatus
 
 router = APIRouter(prefix="/charge-points", tags=["charge points"])
@@ -76,6 +81,22 @@ async def update(
 async def delete(charge_point_id: ChargePointId, services: ServicesDep) -> Response:
     await services.charge_points.delete(charge_point_id)
     return Response(status_code=204)
+
+
+@router.put("/{charge_point_id}", response_model=PlacementOut)
+async def place(
+    charge_point_id: ChargePointId, body: PlacementIn, services: ServicesDep
+) -> PlacementOut:
+    """Place the charger: its site, the circuit feeding it (one of that site's), the phases
+    it uses, its maximum power and phase rotation. The body is the whole placement: a field
+    left out is cleared, so `{}` takes the charger off its site."""
+    return PlacementOut.of(await services.sites.place(body.to_domain(charge_point_id)))
+
+
+@router.get("/{charge_point_id}/placement", response_model=PlacementOut)
+async def placement(charge_point_id: ChargePointId, services: ServicesDep) -> PlacementOut:
+    """Where the charger is placed (set with PUT /charge-points/{id})."""
+    return PlacementOut.of(await services.sites.placement(charge_point_id))
 
 
 @router.get("/{charge_point_id}/status-history", response_model=Page[StatusOut])
@@ -163,4 +184,84 @@ async def change_configuration(
 ) -> CommandReply:
     return CommandReply.of(
         await services.commands.change_configuration(charge_point_id, body.key, body.value)
+    )
+
+
+# --- smart charging and remote trigger --------------------------------------------------------
+@router.post("/{charge_point_id}/charging-profiles", responses=COMMAND_ERRORS)
+async def set_charging_profile(
+    charge_point_id: ChargePointId, body: ChargingProfileRequest, services: ServicesDep
+) -> CommandReply:
+    """SetChargingProfile. The profile is checked against OCPP 1.6 first (422 with the field at
+    fault). A TxProfile needs a transaction running on the connector (409 otherwise) and is
+    sent with that transaction's id. Answers the charger's status: Accepted, Rejected or
+    NotSupported."""
+    return CommandReply.of(
+        await services.commands.set_charging_profile(
+            charge_point_id, body.connector_id, body.charging_profile
+        )
+    )
+
+
+@router.delete("/{charge_point_id}/charging-profiles", responses=COMMAND_ERRORS)
+async def clear_charging_profile(
+    charge_point_id: ChargePointId,
+    services: ServicesDep,
+    profile_id: Annotated[
+        int | None, Query(alias="id", ge=0, le=INT32_MAX, description="Clear this profile")
+    ] = None,
+    connector_id: Annotated[
+        int | None, Query(ge=0, le=INT32_MAX, description="Only profiles on this connector")
+    ] = None,
+    purpose: Annotated[
+        Literal["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"] | None,
+        Query(description="Only profiles of this purpose"),
+    ] = None,
+    stack_level: Annotated[
+        int | None, Query(ge=0, le=INT32_MAX, description="Only profiles at this stack level")
+    ] = None,
+) -> CommandReply:
+    """ClearChargingProfile: the profiles matching every given criterion, or all of them when
+    none is given. Answers Accepted, or Unknown when the charger held no such profile."""
+    return CommandReply.of(
+        await services.commands.clear_charging_profile(
+            charge_point_id,
+            profile_id=profile_id,
+            connector_id=connector_id,
+            purpose=purpose,
+            stack_level=stack_level,
+        )
+    )
+
+
+@router.get("/{charge_point_id}/composite-schedule", responses=COMMAND_ERRORS)
+async def composite_schedule(
+    charge_point_id: ChargePointId,
+    services: ServicesDep,
+    connector_id: Annotated[
+        int, Query(ge=0, le=INT32_MAX, description="0: what the whole charge point may draw")
+    ],
+    duration: Annotated[int, Query(gt=0, le=INT32_MAX, description="Seconds from now")],
+    unit: Annotated[
+        Literal["A", "W"] | None, Query(description="A or W; default: the charger's choice")
+    ] = None,
+) -> CompositeScheduleReply:
+    """GetCompositeSchedule: the limits the charger will apply from now on, as it sent them
+    (`payload`) and with absolute UTC times per period (`schedule`)."""
+    reply = await services.commands.get_composite_schedule(
+        charge_point_id, connector_id, duration, unit
+    )
+    return CompositeScheduleReply.of_composite(reply)
+
+
+@router.post("/{charge_point_id}/trigger-message", responses=COMMAND_ERRORS)
+async def trigger_message(
+    charge_point_id: ChargePointId, body: TriggerMessageRequest, services: ServicesDep
+) -> CommandReply:
+    """TriggerMessage: ask the charger to send a message now. Answers Accepted, Rejected or
+    NotImplemented; the message itself arrives over OCPP after the answer."""
+    return CommandReply.of(
+        await services.commands.trigger_message(
+            charge_point_id, body.requested_message, body.connector_id
+        )
     )

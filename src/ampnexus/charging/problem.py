@@ -1,0 +1,305 @@
+"""A plan request compiled into arrays, shared by the LP planner and the heuristic.
+
+Conventions every planner and the checker follow:
+
+- A controllable session may charge only in slots lying wholly inside [arrival, departure)
+  and not in its `blocked_slots`. An uncontrollable one is reserved at `max_power_w` in every
+  slot its plug-in window touches, blocked or not: it ignores profiles, so the plan must not
+  count on it stopping, even once its energy estimate is reached.
+- Limits: the grid connection (every circuit without a parent, together with
+  `SiteSeries.cap_w`) carries the base load minus solar; each circuit carries the sessions
+  below it. A power limit bounds the sum of power; a phase-current limit bounds, per phase,
+  the sum of p / len(phases) over sessions drawing on that phase (in W, i.e. current times
+  voltage); base load and solar count as balanced over three phases. Every limit is reduced
+  by `safety_margin`.
+- A limit is a row `coef @ p[:, t] <= headroom_w[t]`, where headroom is what the limit leaves
+  for controllable sessions after the base load, solar and uncontrollable sessions (never
+  below zero: a limit broken by load the plan does not control just leaves no room).
+- Money: a kWh imported costs price + carbon weight * carbon; a kWh exported earns the
+  export price, never valued above the import cost (keeps the cost convex); a kWh not
+  delivered costs `unmet_per_kwh * priority.unmet_weight`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ampnexus.charging.model import (
+    PHASES,
+    Circuit,
+    Plan,
+    PlanRequest,
+    Session,
+    SlotExplanation,
+    SlotGrid,
+)
+
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
+
+SLACK_W = 1.0  # a limit with less room than this is "tight"
+
+
+def charging_slots(grid: SlotGrid, session: Session) -> range:
+    """Slots wholly inside the plug-in window (blocked slots are not removed here)."""
+    first = math.ceil((session.arrival - grid.start).total_seconds() / grid.slot_seconds)
+    end = math.floor((session.departure - grid.start).total_seconds() / grid.slot_seconds)
+    return _clipped(first, end, grid.count)
+
+
+def present_slots(grid: SlotGrid, session: Session) -> range:
+    """Slots the plug-in window touches at all."""
+    first = math.floor((session.arrival - grid.start).total_seconds() / grid.slot_seconds)
+    end = math.ceil((session.departure - grid.start).total_seconds() / grid.slot_seconds)
+    return _clipped(first, end, grid.count)
+
+
+def _clipped(first: int, end: int, count: int) -> range:
+    first = min(max(first, 0), count)
+    return range(first, min(max(end, first), count))
+
+
+def series(values: tuple[float, ...], count: int, default: float) -> Floats:
+    if not values:
+        return np.full(count, default)
+    if len(values) != count:
+        raise ValueError(f"a series has {len(values)} values for {count} slots")
+    return np.asarray(values, dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    request: PlanRequest
+    allowed: Bools  # (S, T): controllable session s may charge in slot t
+    fixed_w: Floats  # (S, T): reserved draw of uncontrollable sessions
+    max_w: Floats  # (S,)
+    min_w: Floats  # (S,)
+    need_wh: Floats  # (S,)
+    unmet_cost: Floats  # (S,) money per kWh not delivered
+    import_cost: Floats  # (T,) money per kWh imported
+    export_value: Floats  # (T,) money per kWh exported
+    site_fixed_w: Floats  # (T,) base - solar + uncontrollable sessions
+    site_cap_w: Floats  # (T,) import cap after the margin (inf: none)
+    limit_names: tuple[str, ...]
+    coef: Floats  # (G, S)
+    headroom_w: Floats  # (G, T)
+
+    @property
+    def slots(self) -> int:
+        return self.request.grid.count
+
+    @property
+    def hours(self) -> float:
+        return self.request.grid.slot_hours
+
+    def marginal_cost(self, extra_w: Floats) -> Floats:
+        """Money per kWh of one more kW in each slot after `extra_w` of charging."""
+        exporting = self.site_fixed_w + extra_w < 0
+        return np.where(exporting, self.export_value, self.import_cost)
+
+
+def compile_problem(request: PlanRequest) -> Problem:
+    grid, sessions = request.grid, request.sessions
+    count, keep = grid.count, 1.0 - request.safety_margin
+    s = request.series
+    base, solar = series(s.base_load_w, count, 0.0), series(s.solar_w, count, 0.0)
+    carbon_cost = series(s.carbon_g_per_kwh, count, 0.0) / 1000 * request.weights.carbon_per_kg
+    import_cost = series(s.import_price, count, 0.0) + carbon_cost
+    export_value = np.minimum(series(s.export_price, count, 0.0), import_cost)
+
+    allowed = np.zeros((len(sessions), count), dtype=np.bool_)
+    fixed_w = np.zeros((len(sessions), count))
+    for i, session in enumerate(sessions):
+        if session.uncontrollable:
+            window = present_slots(grid, session)
+            fixed_w[i, window.start : window.stop] = session.max_power_w
+        else:
+            window = charging_slots(grid, session)
+            allowed[i, window.start : window.stop] = True
+            blocked = [t for t in session.blocked_slots if 0 <= t < count]
+            allowed[i, blocked] = False
+
+    roots = [c for c in request.circuits if c.parent_id is None]
+    site_cap = series(s.cap_w, count, math.inf)
+    site_cap = np.minimum(site_cap, min((_or_inf(c.max_power_w) for c in roots), default=math.inf))
+    site_amps = min((_or_inf(c.max_current_a) for c in roots), default=math.inf)
+    members = _members(request)
+    volts, net = request.voltage, base - solar
+    names, coefs, limits, site_shares = [], [], [], []
+
+    def add(name: str, coef: Floats, limit: Floats, site_share: Floats | float) -> None:
+        names.append(name)
+        coefs.append(coef)
+        limits.append(limit * keep)
+        site_shares.append(np.broadcast_to(site_share, (count,)))
+
+    # Share of a session's power on each phase: 1/len(phases) on the phases it uses.
+    share = np.array(
+        [[1 / len(x.phases) if f in x.phases else 0.0 for x in sessions] for f in PHASES]
+    )
+    add("site power", np.ones(len(sessions)), site_cap, net)
+    if site_amps < math.inf:
+        for phase in PHASES:
+            limit = np.full(count, site_amps * volts)
+            add(f"site phase L{phase}", share[phase - 1], limit, net / 3)
+    for circuit in request.circuits:
+        below = members[circuit.id]
+        if circuit.parent_id is None:
+            continue
+        if circuit.max_power_w is not None:
+            limit = np.full(count, circuit.max_power_w)
+            add(f"circuit {circuit.id} power", below.astype(np.float64), limit, 0.0)
+        if circuit.max_current_a is not None:
+            for phase in PHASES:
+                coef = np.where(below, share[phase - 1], 0.0)
+                limit = np.full(count, circuit.max_current_a * volts)
+                add(f"circuit {circuit.id} phase L{phase}", coef, limit, 0.0)
+
+    coef = np.array(coefs).reshape(len(names), len(sessions))
+    fixed_share = coef @ fixed_w + np.array(site_shares).reshape(len(names), count)
+    headroom = np.maximum(np.array(limits).reshape(len(names), count) - fixed_share, 0.0)
+    weights = request.weights
+    return Problem(
+        request=request,
+        allowed=allowed,
+        fixed_w=fixed_w,
+        max_w=np.array([x.max_power_w for x in sessions], dtype=np.float64),
+        min_w=np.array([min(x.min_power_w, x.max_power_w) for x in sessions], dtype=np.float64),
+        need_wh=np.array([max(x.energy_wh, 0.0) for x in sessions], dtype=np.float64),
+        unmet_cost=np.array(
+            [weights.unmet_per_kwh * x.priority.unmet_weight for x in sessions], dtype=np.float64
+        ),
+        import_cost=import_cost,
+        export_value=export_value,
+        site_fixed_w=net + fixed_w.sum(axis=0),
+        site_cap_w=site_cap * keep,
+        limit_names=tuple(names),
+        coef=coef,
+        headroom_w=headroom,
+    )
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
+def _members(request: PlanRequest) -> dict[str, Bools]:
+    """For every circuit, which sessions are fed through it."""
+    circuits: dict[str, Circuit] = {c.id: c for c in request.circuits}
+    members = {cid: np.zeros(len(request.sessions), dtype=np.bool_) for cid in circuits}
+    for i, session in enumerate(request.sessions):
+        node: str | None = session.circuit_id
+        if node not in circuits:
+            raise ValueError(f"session {session.id} is on unknown circuit {node}")
+        seen: set[str] = set()
+        while node is not None:
+            if node in seen or node not in circuits:
+                raise ValueError(f"circuit {node} has a broken or circular parent chain")
+            seen.add(node)
+            members[node][i] = True
+            node = circuits[node].parent_id
+    return members
+
+
+class Ledger:
+    """A plan being filled: power so far, and room left in every limit and energy need."""
+
+    def __init__(self, problem: Problem, power_w: Floats | None = None) -> None:
+        self.problem = problem
+        self.power_w = np.zeros(problem.allowed.shape) if power_w is None else power_w.copy()
+        self.total_w = self.power_w.sum(axis=0)
+        self.room_w = problem.headroom_w - problem.coef @ self.power_w
+        self.left_wh = problem.need_wh - self.power_w.sum(axis=1) * problem.hours
+        self.limits_of = [np.flatnonzero(column) for column in problem.coef.T]
+
+    def room(self, session: int, slots: npt.NDArray[np.intp]) -> Floats:
+        """How much more `session` may draw in each of `slots`, by every limit and its own max."""
+        p = self.problem
+        rows = self.limits_of[session]
+        by_limits = self.room_w[np.ix_(rows, slots)] / p.coef[rows, session, None]
+        by_self = p.max_w[session] - self.power_w[session, slots]
+        room: Floats = np.maximum(np.minimum(by_limits.min(axis=0, initial=math.inf), by_self), 0)
+        return room
+
+    def add(self, session: int, slots: npt.NDArray[np.intp], extra_w: Floats) -> None:
+        p = self.problem
+        rows = self.limits_of[session]
+        self.power_w[session, slots] += extra_w
+        self.total_w[slots] += extra_w
+        self.room_w[np.ix_(rows, slots)] -= p.coef[rows, session, None] * extra_w
+        self.left_wh[session] -= extra_w.sum() * p.hours
+
+    def cheapest_first(self, session: int) -> npt.NDArray[np.intp]:
+        """The session's allowed slots by marginal cost now, earlier first on ties."""
+        slots = np.flatnonzero(self.problem.allowed[session])
+        cost = self.problem.marginal_cost(self.total_w)[slots]
+        return slots[np.lexsort((slots, cost))]
+
+    def top_up(self, session: int) -> None:
+        """Deliver what the session still needs in its cheapest slots with room, never
+        starting a slot below the session's minimum rate. A last piece smaller than the
+        minimum is taken at the minimum, the difference coming from the slot charging most."""
+        p, low = self.problem, self.problem.min_w[session]
+        wanted = self.left_wh[session] / p.hours
+        if wanted <= 1e-9:
+            return
+        slots = self.cheapest_first(session)
+        current = self.power_w[session, slots]
+        room = self.room(session, slots)
+        usable = np.where((current > 0) | (room >= low), room, 0.0)
+        extra = np.clip(wanted - (np.cumsum(usable) - usable), 0.0, usable)
+        last = np.flatnonzero((current == 0) & (extra > 0) & (extra < low))
+        if last.size:
+            extra[last] = 0.0
+            after = current + extra
+            donor = int(np.argmax(after))
+            shortfall = low - (wanted - extra.sum())
+            if after[donor] - shortfall >= low:
+                extra[last] = low
+                extra[donor] -= shortfall
+        self.add(session, slots, extra)
+
+
+def explain(problem: Problem, power_w: Floats) -> tuple[SlotExplanation, ...]:
+    """Per slot: the tight limit holding back a session that could take more, else "price"
+    when some session could take more but the plan put its energy elsewhere, else None."""
+    request = problem.request
+    room = problem.headroom_w - problem.coef @ power_w
+    hungry = problem.allowed & (power_w < problem.max_w[:, None] - SLACK_W)
+    held = (problem.coef != 0).astype(np.float64) @ hungry.astype(np.float64) > 0
+    binding = (room < SLACK_W) & held
+    s = request.series
+    count = problem.slots
+    base, solar = series(s.base_load_w, count, 0.0), series(s.solar_w, count, 0.0)
+    prices = s.import_price or (None,) * count
+    out = []
+    for t in range(count):
+        tight = np.flatnonzero(binding[:, t])
+        reason = problem.limit_names[tight[0]] if tight.size else None
+        if reason is None and hungry[:, t].any():
+            reason = "price"
+        out.append(
+            SlotExplanation(float(problem.site_cap_w[t]), base[t], solar[t], prices[t], reason)
+        )
+    return tuple(out)
+
+
+def to_plan(problem: Problem, power_w: Floats, method: str, solve_ms: float, status: str) -> Plan:
+    request = problem.request
+    total = power_w + problem.fixed_w
+    delivered = total.sum(axis=1) * problem.hours
+    unmet = np.maximum(problem.need_wh - delivered, 0.0)
+    return Plan(
+        grid=request.grid,
+        power_w={x.id: tuple(total[i].tolist()) for i, x in enumerate(request.sessions)},
+        unmet_wh={x.id: float(unmet[i]) for i, x in enumerate(request.sessions)},
+        method=method,
+        solve_ms=solve_ms,
+        slots=explain(problem, power_w),
+        status=status,
+    )

@@ -1,0 +1,239 @@
+"""`ampnexus demo`: AmpNexus at work, end to end, on this machine.
+
+It starts the real server on a fresh SQLite database, registers simulated chargers (each
+with its own password) and drivers' id tags through the services, and lets the chargers
+speak OCPP 1.6J over real WebSockets to it while simulated drivers arrive, charge and
+leave. Server and simulation share one clock, sped up, so an evening passes in minutes
+and every timestamp the API shows is in that same simulated time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import TextIO
+
+from ampnexus.app import AmpNexus
+from ampnexus.config import Settings
+from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
+from ampnexus.sim.charge_point import SimChargePoint
+from ampnexus.sim.charger import ChargerSpec
+from ampnexus.sim.clock import SimClock
+from ampnexus.sim.ev import EV
+from ampnexus.sim.fleet import Fleet, fleet_specs
+
+CARDS = [f"DEMO-CARD-{n:02d}" for n in range(1, 21)]
+LOST_CARD = "DEMO-LOST"  # blocked: the occasional driver is turned away
+MINUTE = 60.0
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    chargers: int = 4
+    speed: float = 60.0  # simulated seconds per real second
+    duration: float | None = None  # real seconds; None: until Ctrl-C
+    data_dir: Path | None = None  # None: a temporary directory, removed afterwards
+    host: str = "127.0.0.1"
+    http_port: int = 8000
+    ocpp_port: int = 9000
+    seed: int | None = None
+
+
+async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
+    with _data_dir(options.data_dir) as data_dir:
+        clock = SimClock(options.speed)
+        settings = Settings(
+            host=options.host,
+            http_port=options.http_port,
+            ocpp_port=options.ocpp_port,
+            database_url=f"sqlite:///{data_dir / 'ampnexus.sqlite3'}",
+        )
+        app = AmpNexus(settings, clock=clock)
+        await app.start()
+        say = _printer(out, clock)
+        try:
+            specs = fleet_specs(options.chargers, "DEMO", None)
+            specs = [_with_password(spec) for spec in specs]
+            key = await _register(app, specs)
+            url = f"ws://{_reachable(options.host)}:{app.ocpp_port}/ocpp"
+            async with Fleet(url, specs, clock=clock) as fleet:
+                _banner(out, app, options, key, data_dir)
+                rng, wallet = random.Random(options.seed), Wallet(set(CARDS))
+                drivers = [
+                    asyncio.create_task(_driver(cp, n, rng, wallet, say))
+                    for cp in fleet.values()
+                    for n in cp.charger.connectors
+                ]
+                await _until_stopped(options.duration)
+                for task in drivers:
+                    task.cancel()
+                await asyncio.gather(*drivers, return_exceptions=True)
+                await _end_sessions(fleet)
+            await _summary(app, out)
+        finally:
+            await app.stop()
+
+
+@contextlib.contextmanager
+def _data_dir(chosen: Path | None) -> Iterator[Path]:
+    if chosen is not None:
+        chosen.mkdir(parents=True, exist_ok=True)
+        yield chosen
+        return
+    with tempfile.TemporaryDirectory(prefix="ampnexus-demo-") as temporary:
+        yield Path(temporary)
+
+
+def _with_password(spec: ChargerSpec) -> ChargerSpec:
+    return replace(spec, password=secrets.token_hex(12))  # 24 hex digits, OCPP's 16..40
+
+
+async def _register(app: AmpNexus, specs: list[ChargerSpec]) -> str:
+    """What an operator does first: an API key, the chargers, the drivers' cards."""
+    services = app.services
+    _, key = await services.api_keys.create("demo")
+    for spec in specs:
+        await services.charge_points.register(
+            spec.id,
+            password=spec.password,
+            security_profile=1,
+            description=f"Simulated {spec.model}, {spec.max_power_w / 1000:g} kW",
+        )
+    for card in CARDS:
+        await services.authorization.add(IdTag(card, description="a demo driver"))
+    await services.authorization.add(
+        IdTag(LOST_CARD, AuthorizationStatus.BLOCKED, description="reported lost")
+    )
+    return key
+
+
+def _reachable(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def _banner(out: TextIO, app: AmpNexus, options: DemoOptions, key: str, data_dir: Path) -> None:
+    host = _reachable(options.host)
+    api = f"http://{host}:{app.http_port}/api/v1"
+    lines = [
+        f"AmpNexus demo: {options.chargers} simulated chargers, drivers arriving and leaving.",
+        f"Simulated time runs {options.speed:g}x real time (server and chargers alike).",
+        "",
+        f"  API          {api}",
+        f"  API docs     {api}/docs",
+        f"  API key      {key}",
+        f"  OCPP         ws://{host}:{app.ocpp_port}/ocpp/{{id}}",
+        f"  database     {data_dir / 'ampnexus.sqlite3'}",
+        "",
+        "Try:",
+        f'  curl -s -H "Authorization: Bearer {key}" {api}/charge-points',
+        f'  curl -s -H "Authorization: Bearer {key}" "{api}/transactions?active=true"',
+        "",
+        "Press Ctrl-C to stop."
+        if options.duration is None
+        else f"Stops in {options.duration:g} s.",
+        "",
+    ]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+def _printer(out: TextIO, clock: SimClock) -> Callable[[str], None]:
+    def say(text: str) -> None:
+        out.write(f"[{clock.now():%H:%M}] {text}\n")
+        out.flush()
+
+    return say
+
+
+@dataclass
+class Wallet:
+    """The drivers' cards not in a charger right now: one card, one car at a time."""
+
+    free: set[str]
+
+    def take(self, rng: random.Random) -> str:
+        card = rng.choice(sorted(self.free)) if self.free else LOST_CARD
+        self.free.discard(card)
+        return card
+
+    def give_back(self, card: str) -> None:
+        if card != LOST_CARD:
+            self.free.add(card)
+
+
+async def _driver(
+    cp: SimChargePoint,
+    connector_id: int,
+    rng: random.Random,
+    wallet: Wallet,
+    say: Callable[[str], None],
+) -> None:
+    """One parking bay: drivers arrive, plug in, swipe, charge until they leave, repeat."""
+    clock, where = cp.clock, f"{cp.id}/{connector_id}"
+    await clock.sleep(rng.uniform(0, 10 * MINUTE))
+    while True:
+        ev = EV(
+            capacity_kwh=rng.choice([40.0, 52.0, 64.0, 77.0]),
+            soc=round(rng.uniform(10, 60), 1),
+            max_power_w=rng.choice([7_400.0, 11_000.0, 11_000.0, 22_000.0]),
+            departure=clock.now() + timedelta(hours=rng.uniform(1.0, 4.0)),
+        )
+        card = LOST_CARD if rng.random() < 0.1 else wallet.take(rng)
+        await cp.plug_in(connector_id, ev)
+        await clock.sleep(rng.uniform(10, 60))
+        answer = await cp.present_tag(connector_id, card)
+        say(
+            f"{where}: a {ev.capacity_kwh:g} kWh car at {ev.soc:.0f} % plugs in; "
+            f"card {card}: {answer}"
+        )
+        tx = cp.connector(connector_id).transaction
+        if answer == "Accepted":
+            await cp.wait_until(lambda: cp.connector(connector_id).ev is None, timeout=None)
+            energy = f"{tx.energy_wh / 1000:.1f} kWh" if tx and tx.energy_wh is not None else "?"
+            say(f"{where}: the driver leaves with {energy}, car at {ev.soc:.0f} %")
+        else:
+            await clock.sleep(rng.uniform(1, 5) * MINUTE)
+            await cp.unplug(connector_id)
+            say(f"{where}: the driver gives up and leaves")
+        wallet.give_back(card)
+        await clock.sleep(rng.expovariate(1 / (40 * MINUTE)))
+
+
+async def _end_sessions(fleet: Fleet) -> None:
+    """Closing time: every driver stops their session, so the database tells it all."""
+    for cp in fleet.values():
+        for connector in cp.charger.connectors.values():
+            if connector.transaction is not None:
+                await cp.present_tag(connector.id, connector.transaction.id_tag)
+    for cp in fleet.values():
+        with contextlib.suppress(TimeoutError):
+            await cp.settled(timeout=5.0)
+
+
+async def _until_stopped(duration: float | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), duration)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _summary(app: AmpNexus, out: TextIO) -> None:
+    page = await app.services.transactions.list(None, None, 10_000, 0)
+    energy = sum(t.energy_wh or 0 for t in page.items) / 1000
+    out.write(f"\n{page.total} charging sessions, {energy:.1f} kWh delivered. Goodbye.\n")
+    out.flush()

@@ -1,0 +1,91 @@
+"""Session needs, and the past sessions a driver's default is learned from, in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, delete, select
+
+from ampnexus.domain.needs import PastSession, SessionNeed
+from ampnexus.domain.transaction import energy_wh
+from ampnexus.store.database import Database
+from ampnexus.store.tables import session_needs, transactions
+from ampnexus.store.upsert import upsert
+
+
+class SqlNeedStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def put(self, need: SessionNeed) -> None:
+        key: dict[str, Any] = (
+            {"transaction_id": need.transaction_id}
+            if need.transaction_id is not None
+            else {"id_tag": need.id_tag}
+        )
+        values = {
+            "energy_wh": need.energy_wh,
+            "target_soc": need.target_soc,
+            "battery_wh": need.battery_wh,
+            "departure": need.departure,
+            "updated_at": need.updated_at,
+        }
+        await self._db.write(lambda conn: upsert(conn, session_needs, key, values))
+
+    async def for_transaction(self, transaction_id: int) -> SessionNeed | None:
+        return await self._find(session_needs.c.transaction_id == transaction_id)
+
+    async def for_id_tag(self, id_tag: str) -> SessionNeed | None:
+        return await self._find(session_needs.c.id_tag == id_tag)
+
+    async def delete_for_transaction(self, transaction_id: int) -> bool:
+        return await self._delete(session_needs.c.transaction_id == transaction_id)
+
+    async def delete_for_id_tag(self, id_tag: str) -> bool:
+        return await self._delete(session_needs.c.id_tag == id_tag)
+
+    async def history(self, id_tags: Sequence[str], limit: int) -> list[PastSession]:
+        def work(conn: Connection) -> list[PastSession]:
+            rows = conn.execute(
+                select(transactions)
+                .where(
+                    transactions.c.id_tag.in_(list(id_tags)),
+                    transactions.c.stopped_at.is_not(None),
+                )
+                .order_by(transactions.c.started_at.desc())
+                .limit(limit)
+            )
+            return [
+                PastSession(
+                    row.started_at, row.stopped_at, energy_wh(row.meter_start, row.meter_stop) or 0
+                )
+                for row in rows
+            ]
+
+        return await self._db.read(work)
+
+    async def _find(self, where: ColumnElement[bool]) -> SessionNeed | None:
+        def work(conn: Connection) -> SessionNeed | None:
+            row = conn.execute(select(session_needs).where(where)).first()
+            return _need(row) if row else None
+
+        return await self._db.read(work)
+
+    async def _delete(self, where: ColumnElement[bool]) -> bool:
+        def work(conn: Connection) -> bool:
+            return conn.execute(delete(session_needs).where(where)).rowcount > 0
+
+        return await self._db.write(work)
+
+
+def _need(row: Row[Any]) -> SessionNeed:
+    return SessionNeed(
+        transaction_id=row.transaction_id,
+        id_tag=row.id_tag,
+        energy_wh=row.energy_wh,
+        target_soc=row.target_soc,
+        battery_wh=row.battery_wh,
+        departure=row.departure,
+        updated_at=row.updated_at,
+    )
