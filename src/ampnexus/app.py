@@ -9,12 +9,13 @@ import logging
 import signal
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 
 from ampnexus.bus.local import LocalBus
+from ampnexus.charging.planner import plan
 from ampnexus.config import Settings
 from ampnexus.domain.time import Clock, SystemClock
 from ampnexus.services.api_keys import ApiKeyService
@@ -28,6 +29,7 @@ from ampnexus.services.ports import CommandPort
 from ampnexus.services.presence import Presence
 from ampnexus.services.site_series import SeriesService
 from ampnexus.services.sites import SiteService
+from ampnexus.services.smart_charging import SmartChargingService
 from ampnexus.services.tariffs import TariffService
 from ampnexus.services.transactions import TransactionService
 from ampnexus.store.api_keys import SqlApiKeyStore
@@ -62,6 +64,7 @@ class Services:
     site_series: SeriesService
     drivers: DriverProfileService
     needs: NeedService
+    smart_charging: SmartChargingService = field(init=False)
 
 
 def build_services(db: Database, settings: Settings, clock: Clock, port: CommandPort) -> Services:
@@ -76,7 +79,7 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
     )
     authorization = AuthorizationService(SqlIdTagStore(db), clock)
     data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
-    return Services(
+    services = Services(
         clock=clock,
         bus=bus,
         charge_points=charge_points,
@@ -87,6 +90,15 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
         commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db), clock),
         **_site_services(db, clock),
     )
+    services.smart_charging = SmartChargingService(
+        services=services,
+        planner=plan,
+        clock=clock,
+        slot_seconds=settings.plan_slot_seconds,
+        horizon_slots=settings.plan_horizon_hours * 3600 // settings.plan_slot_seconds,
+    )
+    services.smart_charging.attach(bus)
+    return services
 
 
 def _site_services(db: Database, clock: Clock) -> dict[str, Any]:
@@ -135,6 +147,7 @@ class AmpNexus:
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
+        self._replan_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self.db.migrate)
@@ -146,6 +159,7 @@ class AmpNexus:
         self._http = _QuietServer(config)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
         self._flush_task = asyncio.create_task(self._flush_last_seen())
+        self._replan_task = asyncio.create_task(self._replan_periodically())
         while not self._http.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
             await asyncio.sleep(0.01)
 
@@ -153,10 +167,13 @@ class AmpNexus:
         if self._http is not None:
             self._http.should_exit = True
         await self.gateway.stop()
-        if self._flush_task is not None:
-            self._flush_task.cancel()
+        for task in (self._flush_task, self._replan_task):
+            if task is not None:
+                task.cancel()
+        await self.services.smart_charging.stop()
         await asyncio.gather(
-            *filter(None, (self._http_task, self._flush_task)), return_exceptions=True
+            *filter(None, (self._http_task, self._flush_task, self._replan_task)),
+            return_exceptions=True,
         )
         await self.services.charge_points.flush_last_seen()
         await asyncio.to_thread(self.db.close)
@@ -178,6 +195,11 @@ class AmpNexus:
         await stop.wait()
         log.info("shutting down")
         await self.stop()
+
+    async def _replan_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.replan_interval)
+            await self.services.smart_charging.replan_all()
 
     async def _flush_last_seen(self) -> None:
         while True:

@@ -21,6 +21,7 @@ from ampnexus.api.routers import (
     health,
     id_tags,
     needs,
+    plans,
     site_series,
     sites,
     tariffs,
@@ -63,7 +64,7 @@ def create_api(services: Services, gateway: Any = None) -> FastAPI:
     secured = APIRouter(prefix=PREFIX, dependencies=[Depends(require_api_key)])
     for module in (charge_points, transactions, id_tags, api_keys):
         secured.include_router(module.router)
-    for module in (sites, tariffs, site_series, driver_profiles, needs):
+    for module in (sites, tariffs, site_series, driver_profiles, needs, plans):
         secured.include_router(module.router)
     app.include_router(secured)
 

@@ -46,6 +46,7 @@ class PowerMeasured:
     transaction_id: int | None
     power_w: float
     at: datetime
+    register_wh: float | None = None  # Energy.Active.Import.Register, when sent with it
 
 
 Event = (

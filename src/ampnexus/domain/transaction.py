@@ -97,6 +97,18 @@ DEFAULT_UNITS = {
 
 
 _POWER_SCALE = {"W": 1.0, "kW": 1000.0}
+_ENERGY_SCALE = {"Wh": 1.0, "kWh": 1000.0}
+
+
+def import_register_wh(reading: MeterReading) -> float | None:
+    """The energy import register in Wh (the total, not a per-phase value)."""
+    for sample in reading.sampled_values:
+        if sample.measurand == "Energy.Active.Import.Register" and sample.phase is None:
+            scale = _ENERGY_SCALE.get(sample.unit or "Wh")
+            number = sample.number
+            if scale is not None and number is not None:
+                return number * scale
+    return None
 
 
 def import_power_w(reading: MeterReading) -> float | None:

@@ -14,6 +14,7 @@ from ampnexus.domain.transaction import (
     TransactionStart,
     TransactionStop,
     import_power_w,
+    import_register_wh,
 )
 from ampnexus.services.authorization import AuthorizationService
 from ampnexus.services.ports import EventPublisher, Page, TransactionStore
@@ -73,7 +74,12 @@ class TransactionService:
             if power is not None:
                 self._publish(
                     PowerMeasured(
-                        charge_point_id, connector_id, transaction_id, power, latest.timestamp
+                        charge_point_id,
+                        connector_id,
+                        transaction_id,
+                        power,
+                        latest.timestamp,
+                        import_register_wh(latest),
                     )
                 )
 

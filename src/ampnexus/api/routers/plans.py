@@ -1,0 +1,112 @@
+"""A site's current charging plan, and why it looks the way it does."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ampnexus.api.deps import ServicesDep
+from ampnexus.services.smart_charging import SitePlan
+
+router = APIRouter(prefix="/sites", tags=["plans"])
+
+
+class PlanSlot(BaseModel):
+    start: datetime
+    cap_kw: float = Field(description="What the site may import in this slot")
+    base_load_kw: float
+    solar_kw: float
+    import_price: float | None
+    binding: str | None = Field(description="The constraint that limits this slot, if any")
+
+
+class PlannedSession(BaseModel):
+    session_id: str
+    charge_point_id: str
+    connector_id: int
+    transaction_id: int
+    priority: str
+    departure: datetime
+    energy_needed_kwh: float
+    planned_kwh: float
+    unmet_kwh: float
+    power_kw: list[float] = Field(description="Planned power per slot")
+
+
+class PlanOut(BaseModel):
+    site_id: str
+    made_at: datetime
+    method: str = Field(description="highs (the LP) or heuristic (fallback)")
+    status: str
+    solve_ms: float
+    slot_seconds: int
+    alerts: list[str]
+    slots: list[PlanSlot]
+    sessions: list[PlannedSession]
+
+    @classmethod
+    def of(cls, site_plan: SitePlan) -> PlanOut:
+        plan, request = site_plan.plan, site_plan.request
+        grid = plan.grid
+        sessions = {s.id: s for s in request.sessions}
+        return cls(
+            site_id=site_plan.site_id,
+            made_at=site_plan.made_at,
+            method=plan.method,
+            status=plan.status,
+            solve_ms=round(plan.solve_ms, 1),
+            slot_seconds=grid.slot_seconds,
+            alerts=site_plan.alerts,
+            slots=[
+                PlanSlot(
+                    start=grid.slot_start(index),
+                    cap_kw=_kw(slot.cap_w),
+                    base_load_kw=_kw(slot.base_load_w),
+                    solar_kw=_kw(slot.solar_w),
+                    import_price=slot.import_price,
+                    binding=slot.binding,
+                )
+                for index, slot in enumerate(plan.slots)
+            ],
+            sessions=[
+                PlannedSession(
+                    session_id=session_id,
+                    charge_point_id=charger,
+                    connector_id=connector,
+                    transaction_id=transaction_id,
+                    priority=sessions[session_id].priority.name.lower(),
+                    departure=sessions[session_id].departure,
+                    energy_needed_kwh=round(sessions[session_id].energy_wh / 1000, 3),
+                    planned_kwh=round(plan.energy_wh(session_id) / 1000, 3),
+                    unmet_kwh=round(plan.unmet_wh.get(session_id, 0.0) / 1000, 3),
+                    power_kw=[_kw(w) for w in plan.power_w[session_id]],
+                )
+                for session_id, (charger, connector, transaction_id) in (
+                    site_plan.transactions.items()
+                )
+            ],
+        )
+
+
+def _kw(watts: float) -> float:
+    return round(watts / 1000, 3)
+
+
+@router.get("/{site_id}/plan", response_model=PlanOut)
+async def current_plan(site_id: str, services: ServicesDep) -> PlanOut:
+    """The plan in force: per session and slot the planned kW; per slot the site's cap, base
+    load, solar, price and the binding constraint. Made now if the site has none yet."""
+    await services.sites.get(site_id)  # 404 for an unknown site
+    site_plan = services.smart_charging.current_plan(site_id)
+    if site_plan is None:
+        site_plan = await services.smart_charging.replan(site_id)
+    return PlanOut.of(site_plan)
+
+
+@router.post("/{site_id}/plan", response_model=PlanOut)
+async def replan(site_id: str, services: ServicesDep) -> PlanOut:
+    """Replan now (plans are also remade on every relevant event and on a timer)."""
+    await services.sites.get(site_id)
+    return PlanOut.of(await services.smart_charging.replan(site_id))

@@ -1,0 +1,419 @@
+"""Smart charging at run time: turn a site's state into a plan, the plan into charging
+profiles, and keep both current.
+
+A replan is requested by events (a transaction starts or stops, a charger boots, measured
+power moves by more than a threshold) and by a timer; requests are debounced and each site
+has at most one planner running. The planner is pure CPU work and runs in a worker thread.
+
+Chargers that keep refusing profiles are planned as drawing their maximum (uncontrollable)
+and reported in the plan's alerts, so the rest of the site stays within its limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ampnexus.charging.compiler import (
+    ChargerCapabilities,
+    ProfileCommand,
+    fail_safe_profile,
+    limit_now_w,
+    reductions_first,
+    tx_profile,
+)
+from ampnexus.charging.model import (
+    Circuit,
+    Plan,
+    PlanRequest,
+    Priority,
+    Session,
+    SiteSeries,
+    SlotGrid,
+)
+from ampnexus.domain.charging_profile import ChargingRateUnit, convert
+from ampnexus.domain.driver import PriorityClass
+from ampnexus.domain.errors import DomainError
+from ampnexus.domain.events import (
+    ChargerBooted,
+    PowerMeasured,
+    TransactionStarted,
+    TransactionStopped,
+)
+from ampnexus.domain.series import SeriesKind
+from ampnexus.domain.site import Placement, SiteLayout
+from ampnexus.domain.time import Clock
+
+log = logging.getLogger(__name__)
+
+SITE = "site"  # the circuit id of the grid connection itself
+DEFAULT_MAX_POWER_W = 11_000.0
+MIN_CURRENT_A = 6.0  # IEC 61851: the lowest current a car can be told to draw
+REFUSALS_BEFORE_EXCLUDED = 2
+POWER_CHANGE_W = 1_000.0  # a measured change smaller than this does not trigger a replan
+METER_MAX_AGE = timedelta(minutes=15)
+CAPABILITY_KEYS = (
+    "ChargingScheduleAllowedChargingRateUnit",
+    "ChargingScheduleMaxPeriods",
+    "ChargeProfileMaxStackLevel",
+    "MaxChargingProfilesInstalled",
+)
+
+Planner = Callable[..., Plan]
+
+
+@dataclass
+class SitePlan:
+    """The latest plan of a site, what it was made from, and what went wrong applying it."""
+
+    site_id: str
+    made_at: datetime
+    request: PlanRequest
+    plan: Plan
+    transactions: dict[str, tuple[str, int, int]]  # session id -> (charger, connector, tx id)
+    alerts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _SiteState:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: asyncio.Task[None] | None = None
+
+
+class SmartChargingService:
+    def __init__(
+        self,
+        *,
+        services: Any,  # the composition root's Services: sites, tariffs, series, needs, ...
+        planner: Planner,
+        clock: Clock,
+        slot_seconds: int = 900,
+        horizon_slots: int = 96,
+        debounce_s: float = 1.0,
+        time_budget_s: float = 1.0,
+    ) -> None:
+        self._s = services
+        self._planner = planner
+        self._clock = clock
+        self.slot_seconds = slot_seconds
+        self.horizon_slots = horizon_slots
+        self.debounce_s = debounce_s
+        self.time_budget_s = time_budget_s
+        self._plans: dict[str, SitePlan] = {}
+        self._sites: dict[str, _SiteState] = {}
+        self._power: dict[tuple[str, int], tuple[float, float | None]] = {}  # W, register Wh
+        self._sent_w: dict[tuple[str, int], float] = {}
+        self._capabilities: dict[str, ChargerCapabilities] = {}
+        self._refusals: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- events ---------------------------------------------------------------------------------
+    def attach(self, bus: Any) -> None:
+        bus.subscribe(TransactionStarted, lambda e: self._charger_changed(e.charge_point_id))
+        bus.subscribe(TransactionStopped, lambda e: self._charger_changed(e.charge_point_id))
+        bus.subscribe(ChargerBooted, self._booted)
+        bus.subscribe(PowerMeasured, self._measured)
+
+    def _measured(self, event: PowerMeasured) -> None:
+        key = (event.charge_point_id, event.connector_id)
+        before = self._power.get(key)
+        self._power[key] = (event.power_w, event.register_wh)
+        if before is None or abs(before[0] - event.power_w) >= POWER_CHANGE_W:
+            self._charger_changed(event.charge_point_id)
+
+    def _booted(self, event: ChargerBooted) -> None:
+        self._capabilities.pop(event.charge_point_id, None)
+        self._refusals.pop(event.charge_point_id, None)
+        self._spawn(self._prepare_charger(event.charge_point_id))
+
+    def _charger_changed(self, charge_point_id: str) -> None:
+        self._spawn(self._replan_site_of(charge_point_id))
+
+    async def _replan_site_of(self, charge_point_id: str) -> None:
+        placement = await self._placement(charge_point_id)
+        if placement is not None and placement.site_id is not None:
+            self.request_replan(placement.site_id)
+
+    # --- replanning -----------------------------------------------------------------------------
+    def request_replan(self, site_id: str) -> None:
+        """Debounced: a burst of events makes one replan, `debounce_s` after the first."""
+        state = self._sites.setdefault(site_id, _SiteState())
+        if state.pending is None or state.pending.done():
+            state.pending = self._spawn(self._debounced(site_id))
+
+    async def _debounced(self, site_id: str) -> None:
+        await asyncio.sleep(self.debounce_s)
+        self._sites[site_id].pending = None
+        await self.replan(site_id)
+
+    async def replan(self, site_id: str) -> SitePlan:
+        state = self._sites.setdefault(site_id, _SiteState())
+        async with state.lock:  # one planner at a time per site
+            request, transactions = await self._request(site_id)
+            plan = await asyncio.to_thread(self._planner, request, time_budget_s=self.time_budget_s)
+            site_plan = SitePlan(site_id, self._clock.now(), request, plan, transactions)
+            await self._apply(site_plan)
+            self._plans[site_id] = site_plan
+            log.info(
+                "site %s planned %d sessions by %s in %.0f ms",
+                site_id,
+                len(request.sessions),
+                plan.method,
+                plan.solve_ms,
+            )
+            return site_plan
+
+    def current_plan(self, site_id: str) -> SitePlan | None:
+        return self._plans.get(site_id)
+
+    async def replan_all(self) -> None:
+        """The timer's replan: prices, forecasts and departures move even when chargers don't."""
+        for site_id in list(self._plans):
+            self.request_replan(site_id)
+
+    # --- building the request ----------------------------------------------------------------
+    async def _request(self, site_id: str) -> tuple[PlanRequest, dict[str, tuple[str, int, int]]]:
+        layout: SiteLayout = await self._s.sites.layout(site_id)
+        site = layout.site
+        now = self._clock.now()
+        start = now - timedelta(seconds=now.timestamp() % self.slot_seconds)
+        grid = SlotGrid(start, self.slot_seconds, self.horizon_slots)
+        circuits = [Circuit(SITE, None, _finite(site.limit_w), site.grid_limit_a)]
+        circuits += [
+            Circuit(c.id, c.parent_id or SITE, c.max_power_w, c.max_current_a)
+            for c in layout.circuits
+        ]
+        sessions: list[Session] = []
+        transactions: dict[str, tuple[str, int, int]] = {}
+        ev_now_w = 0.0
+        for placement in layout.placements:
+            page = await self._s.transactions.list(placement.charge_point_id, True, 100, 0)
+            for transaction in page.items:
+                session = await self._session(transaction, placement, layout, grid)
+                sessions.append(session)
+                transactions[session.id] = (
+                    placement.charge_point_id,
+                    transaction.connector_id,
+                    transaction.id,
+                )
+                measured = self._power.get((placement.charge_point_id, transaction.connector_id))
+                ev_now_w += measured[0] if measured else 0.0
+        series = await self._series(site_id, grid, ev_now_w)
+        request = PlanRequest(
+            grid=grid,
+            circuits=tuple(circuits),
+            sessions=tuple(sessions),
+            series=series,
+            voltage=site.voltage,
+            safety_margin=site.safety_margin,
+        )
+        return request, transactions
+
+    async def _session(
+        self, transaction: Any, placement: Placement, layout: SiteLayout, grid: SlotGrid
+    ) -> Session:
+        site = layout.site
+        need = await self._s.needs.resolve(transaction, site)
+        driver = await self._s.drivers.for_id_tag(transaction.id_tag)
+        phases = placement.grid_phases(site.phases)
+        max_power = placement.max_power_w or DEFAULT_MAX_POWER_W
+        if driver is not None and driver.max_power_w:
+            max_power = min(max_power, driver.max_power_w)
+        measured = self._power.get((placement.charge_point_id, transaction.connector_id))
+        delivered = (
+            measured[1] - transaction.meter_start if measured and measured[1] is not None else 0.0
+        )
+        departure = max(need.departure, grid.slot_start(1))
+        premium = driver is not None and driver.priority is PriorityClass.PREMIUM
+        return Session(
+            id=f"tx{transaction.id}",
+            circuit_id=placement.circuit_id or SITE,
+            arrival=min(transaction.started_at, grid.start),
+            departure=departure,
+            energy_wh=max(0.0, need.energy_wh - delivered),
+            max_power_w=max_power,
+            min_power_w=MIN_CURRENT_A * site.voltage * len(phases),
+            phases=phases,
+            priority=Priority.PREMIUM if premium else Priority.STANDARD,
+            uncontrollable=self._refusals.get(placement.charge_point_id, 0)
+            >= REFUSALS_BEFORE_EXCLUDED,
+        )
+
+    async def _series(self, site_id: str, grid: SlotGrid, ev_now_w: float) -> SiteSeries:
+        series = self._s.site_series
+        meter = await series.latest(site_id, SeriesKind.SITE_METER, METER_MAX_AGE)
+        base = max(0.0, meter - ev_now_w) if meter is not None else 0.0
+        solar = await series.resampled(site_id, SeriesKind.SOLAR_FORECAST, grid)
+        carbon = await series.resampled(site_id, SeriesKind.CARBON, grid)
+        prices = await self._s.tariffs.slot_prices(site_id, grid)
+        return SiteSeries(
+            base_load_w=(base,) * grid.count,
+            solar_w=solar,
+            import_price=prices[0] if prices else (),
+            export_price=prices[1] if prices else (),
+            carbon_g_per_kwh=carbon if any(carbon) else (),
+        )
+
+    # --- applying ---------------------------------------------------------------------------------
+    async def _apply(self, site_plan: SitePlan) -> None:
+        plan, now = site_plan.plan, self._clock.now()
+        commands = []
+        for session_id, (charger, connector, transaction_id) in site_plan.transactions.items():
+            if self._refusals.get(charger, 0) >= REFUSALS_BEFORE_EXCLUDED:
+                site_plan.alerts.append(
+                    f"{charger} refuses charging profiles: planned at its maximum power"
+                )
+                continue
+            capabilities = await self._capabilities_of(charger)
+            profile = tx_profile(plan, session_id, transaction_id, connector, capabilities)
+            commands.append(
+                ProfileCommand(charger, connector, profile, limit_now_w(plan, session_id, now))
+            )
+        for command in reductions_first(commands, self._sent_w):
+            await self._install(site_plan, command)
+
+    async def _install(self, site_plan: SitePlan, command: ProfileCommand) -> None:
+        charger, connector = command.charge_point_id, command.connector_id
+        try:
+            reply = await self._s.commands.install_profile(charger, connector, command.profile)
+            accepted = isinstance(reply, dict) and reply.get("status") == "Accepted"
+        except DomainError as error:
+            log.warning("%s: SetChargingProfile failed: %s", charger, error)
+            accepted = False
+        if accepted:
+            self._refusals.pop(charger, None)
+            self._sent_w[(charger, connector)] = command.limit_now_w
+            return
+        self._refusals[charger] = self._refusals.get(charger, 0) + 1
+        site_plan.alerts.append(f"{charger} connector {connector} refused its charging profile")
+        if self._refusals[charger] == REFUSALS_BEFORE_EXCLUDED:
+            log.warning("%s keeps refusing profiles: planning it at full power", charger)
+            self.request_replan(site_plan.site_id)
+
+    # --- chargers ------------------------------------------------------------------------------
+    async def _prepare_charger(self, charge_point_id: str) -> None:
+        """After a boot: learn what profiles it takes, give it its fail-safe, replan its site."""
+        placement = await self._placement(charge_point_id)
+        if placement is None or placement.site_id is None:
+            return
+        capabilities = await self._capabilities_of(charge_point_id)
+        layout: SiteLayout = await self._s.sites.layout(placement.site_id)
+        safe_w = fail_safe_share_w(layout, placement)
+        try:
+            await self._s.commands.install_profile(
+                charge_point_id, 0, fail_safe_profile(safe_w, capabilities)
+            )
+        except DomainError as error:
+            log.warning("%s: fail-safe profile not installed: %s", charge_point_id, error)
+        self.request_replan(placement.site_id)
+
+    async def _capabilities_of(self, charge_point_id: str) -> ChargerCapabilities:
+        known = self._capabilities.get(charge_point_id)
+        if known is not None:
+            return known
+        placement = await self._placement(charge_point_id)
+        phases = (placement.phases if placement else None) or 3
+        values: dict[str, str] = {}
+        try:
+            reply = await self._s.commands.get_configuration(charge_point_id, list(CAPABILITY_KEYS))
+            values = {
+                item["key"]: item.get("value", "")
+                for item in (reply or {}).get("configurationKey", [])
+            }
+        except DomainError as error:
+            log.warning("%s: could not read smart charging keys: %s", charge_point_id, error)
+        capabilities = capabilities_from(values, phases)
+        self._capabilities[charge_point_id] = capabilities
+        return capabilities
+
+    async def _placement(self, charge_point_id: str) -> Placement | None:
+        try:
+            placement: Placement = await self._s.sites.placement(charge_point_id)
+        except DomainError:
+            return None
+        return placement
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(_logged(coroutine))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _logged(coroutine: Any) -> None:
+    try:
+        await coroutine
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("smart charging task failed")
+
+
+def capabilities_from(values: dict[str, str], phases: int) -> ChargerCapabilities:
+    """ChargerCapabilities from GetConfiguration values; missing or odd values keep defaults."""
+    units_text = values.get("ChargingScheduleAllowedChargingRateUnit", "Current")
+    units = tuple(
+        unit
+        for word, unit in (("Current", ChargingRateUnit.A), ("Power", ChargingRateUnit.W))
+        if word in units_text
+    ) or (ChargingRateUnit.A,)
+    defaults = ChargerCapabilities()
+    return ChargerCapabilities(
+        max_periods=_int(values.get("ChargingScheduleMaxPeriods"), defaults.max_periods),
+        units=units,
+        max_stack_level=_int(values.get("ChargeProfileMaxStackLevel"), defaults.max_stack_level),
+        phases=phases,
+    )
+
+
+def fail_safe_share_w(layout: SiteLayout, placement: Placement) -> float:
+    """The power each charger may draw with AmpNexus unreachable: on every circuit from the
+    charger up to the grid connection, that circuit's limit split equally among all chargers
+    below it; the smallest share wins. Below the 6 A minimum it becomes 0 (no charging)."""
+    site = layout.site
+    by_id = {c.id: c for c in layout.circuits}
+    below: dict[str | None, int] = {}
+    for other in layout.placements:
+        circuit_id = other.circuit_id
+        while True:
+            below[circuit_id] = below.get(circuit_id, 0) + 1
+            if circuit_id is None:
+                break
+            circuit_id = by_id[circuit_id].parent_id if circuit_id in by_id else None
+    phases = len(placement.grid_phases(site.phases))
+    share = site.limit_w / max(1, below.get(None, 1))  # inf when the site has no limit
+    circuit_id = placement.circuit_id
+    while circuit_id is not None and circuit_id in by_id:
+        circuit = by_id[circuit_id]
+        limits = [
+            circuit.max_power_w,
+            circuit.max_current_a * site.voltage * phases if circuit.max_current_a else None,
+        ]
+        for limit in limits:
+            if limit is not None:
+                share = min(share, limit / below.get(circuit_id, 1))
+        circuit_id = circuit.parent_id
+    share = min(share, placement.max_power_w or DEFAULT_MAX_POWER_W)
+    minimum = convert(MIN_CURRENT_A, ChargingRateUnit.A, ChargingRateUnit.W, phases, site.voltage)
+    return share if share >= minimum else 0.0
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
