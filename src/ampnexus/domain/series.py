@@ -129,7 +129,7 @@ def _segments(
     ordered = _latest_per_timestamp(points)
     hold = math.inf if max_hold is None else max_hold.total_seconds()
     starts = [(point.timestamp - utc(origin)).total_seconds() for point in ordered]
-    ends = [*starts[1:], math.inf]
+    ends = [*starts[1:], math.inf][: len(starts)]  # no points: no segments
     return [
         (start, min(end, start + hold), point.value)
         for start, end, point in zip(starts, ends, ordered, strict=True)

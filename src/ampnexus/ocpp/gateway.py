@@ -57,7 +57,11 @@ log = logging.getLogger(__name__)
 SUBPROTOCOL = "ocpp1.6"
 PATH_PREFIX = "/ocpp/"
 # Whose message is being handled right now, so a handler cannot call its own charger.
-_handling: contextvars.ContextVar[str | None] = contextvars.ContextVar("handling", default=None)
+# Tasks spawned meanwhile inherit the variable, hence the task in it: only the handler's
+# own task is "inside" the message.
+_handling: contextvars.ContextVar[tuple[str, asyncio.Task[Any] | None] | None] = (
+    contextvars.ContextVar("handling", default=None)
+)
 
 
 @dataclass(eq=False)
@@ -196,7 +200,7 @@ class Gateway:
 
     async def _on_call(self, session: Session, call: Call) -> None:
         ctx = Context(session.charge_point_id, self._services, session)
-        token = _handling.set(session.charge_point_id)
+        token = _handling.set((session.charge_point_id, asyncio.current_task()))
         try:
             reply = encode_result(call.unique_id, await self._handle(ctx, call))
         except CallError as error:
@@ -209,7 +213,10 @@ class Gateway:
             )
         finally:
             _handling.reset(token)
-        await session.send(reply)
+        try:
+            await session.send(reply)
+        except ConnectionClosed:
+            return  # gone: frames it sent before closing (answers to our CALLs) are still read
         for action in ctx._after:
             self._spawn(action)
 
@@ -238,7 +245,7 @@ class Gateway:
 
     # --- calling a charger (the services' command port) ---------------------------------------
     async def call(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> Any:
-        if _handling.get() == charge_point_id:
+        if _handling.get() == (charge_point_id, asyncio.current_task()):
             raise RuntimeError(f"{action} to {charge_point_id} from inside its own message")
         try:
             schemas.validate_request(action, payload)

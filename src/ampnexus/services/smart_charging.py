@@ -291,9 +291,9 @@ class SmartChargingService:
             return
         self._refusals[charger] = self._refusals.get(charger, 0) + 1
         site_plan.alerts.append(f"{charger} connector {connector} refused its charging profile")
-        if self._refusals[charger] == REFUSALS_BEFORE_EXCLUDED:
+        if self._refusals[charger] >= REFUSALS_BEFORE_EXCLUDED:
             log.warning("%s keeps refusing profiles: planning it at full power", charger)
-            self.request_replan(site_plan.site_id)
+        self.request_replan(site_plan.site_id)  # retry; past the limit, plan around it
 
     # --- chargers ------------------------------------------------------------------------------
     async def _prepare_charger(self, charge_point_id: str) -> None:
