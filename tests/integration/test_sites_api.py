@@ -516,7 +516,8 @@ async def test_needs_for_id_tags_and_transactions(
     ok(await api.post("/id-tags", json={"id_tag": "ANN-1"}), 201)
     ok(await api.post("/driver-profiles", json={"name": "Ann", "id_tags": ["ANN-1"]}), 201)
 
-    departure = "2030-01-01T17:00:00Z"
+    now = datetime.now(UTC).replace(microsecond=0)
+    departure = iso(now + timedelta(hours=6))
     need = ok(await api.put("/id-tags/ANN-1/need", json={"energy_kwh": 12, "departure": departure}))
     assert (need["id_tag"], need["energy_kwh"], need["departure"]) == ("ANN-1", 12.0, departure)
     assert ok(await api.get("/id-tags/ANN-1/need")) == need
@@ -530,7 +531,6 @@ async def test_needs_for_id_tags_and_transactions(
     assert ok(await api.get("/id-tags/ANN-1/need")) == need
 
     # Three past sessions teach AmpNexus Ann's usual energy; a fourth is running.
-    now = datetime.now(UTC).replace(microsecond=0)
     async with charger(ocpp_url, registered, PASSWORD) as cp:
         await cp.boot()
         for days, kwh in ((4, 10), (3, 30), (2, 14)):
@@ -555,7 +555,10 @@ async def test_needs_for_id_tags_and_transactions(
         depot = await server.services.sites.get("depot")
         resolved = await server.services.needs.resolve(transaction, depot, soc_now=50)
         assert (resolved.energy_wh, resolved.energy_source) == (18_000, "transaction")
-        assert resolved.departure_source == "id_tag"
+        assert (resolved.departure, resolved.departure_source) == (
+            now + timedelta(hours=6),
+            "id_tag",
+        )
 
         ok(await api.delete(f"/transactions/{running}/need"), 204)
         ok(await api.delete("/id-tags/ANN-1/need"), 204)

@@ -435,6 +435,13 @@ def test_resampling_with_a_hold_limit_and_a_missing_value():
     assert resample(points, grid, missing=-1.0) == pytest.approx((299.5, 600.0, 600.0))
 
 
+def test_an_empty_series_is_missing_everywhere():
+    grid = SlotGrid(at("2023-06-01 12:00"), 600, 3)
+    assert resample([], grid) == (0.0, 0.0, 0.0)
+    assert resample([], grid, missing=250.0) == (250.0, 250.0, 250.0)
+    assert value_at([], at("2023-06-01 12:00")) is None
+
+
 def test_a_corrected_point_replaces_the_first_and_earlier_points_count():
     points = [
         Point(at("2023-06-01 11:00"), 50.0),  # before the grid: holds into it

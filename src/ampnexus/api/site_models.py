@@ -261,9 +261,11 @@ class BandIn(Strict):
     days: DaySet | list[DayName] = Field("all", description="The days the band starts on")
 
     def to_domain(self) -> Band:
-        days = DAY_SETS[self.days] if isinstance(self.days, str) else self.days
-        numbers = frozenset(d if isinstance(d, int) else DAY_NAMES.index(d) for d in days)
-        return Band(self.start, self.end, self.import_price, self.export_price, numbers)
+        if isinstance(self.days, str):
+            days = DAY_SETS[self.days]
+        else:
+            days = frozenset(DAY_NAMES.index(day) for day in self.days)
+        return Band(self.start, self.end, self.import_price, self.export_price, days)
 
 
 class BandOut(BaseModel):
