@@ -1,44 +1,49 @@
-"""Smart-charging planner: one LP over the horizon on HiGHS, re-solved at every replan
-(rolling horizon: only the first slots of each plan are ever executed).
+"""Smart-charging planner: one LP over the horizon on HiGHS, solved again at every replan
+(rolling horizon: only the first slots of a plan are ever carried out).
 
 Variables (kW inside the LP, W outside):
-  p[s,t] >= 0  power of controllable session s in slot t, only for the slots of its
-               plug-in window that are not blocked (see `problem` for the slot rules);
-               p[s,t] <= max_power_w.
-  imp[t] >= 0  grid import; peak >= 0 the highest import (only with a demand charge).
+  p[s,t] >= 0  power of controllable session s in slot t, only in the slots of its plug-in
+               window that are not blocked (slot rules in `problem`); p[s,t] <= max_power_w
+  imp[t] >= 0  grid import;  peak >= 0  the highest import (only with a demand charge)
 
 Objective (money; h = slot hours; c = import price + carbon weight * carbon; e = export
 price, at most c; w_s = unmet_per_kwh * priority weight; d = demand charge per kW):
-  min  sum_t h * (c[t] - e[t]) * imp[t]       import at c, export at e: with
-     + sum_s,t h * e[t] * p[s,t]              imp >= net this is c*max(0,net) - e*max(0,-net)
-     + d * peak
-     - sum_s,t h * w_s * p[s,t]               = unmet penalty, less its constant part
-     + sum_s,t h * tie[t] * p[s,t]            tie grows with t, 1e-3 of the price scale at the
-                                              end: among equal costs, charge earlier
+  min  sum_t h (c[t] - e[t]) imp[t] + sum_s,t h e[t] p[s,t]  import at c, export at e, since
+                                                             imp >= net at the optimum
+     + d peak
+     - sum_s,t h w_s p[s,t]       the unmet-energy penalty, less its constant part
+     + sum_s,t h tie[t] p[s,t]    tie rises with t to 1e-3 of the top price: of equal
+                                  plans, the one charging earlier
 Constraints, every slot t:
-  imp[t] - sum_s p[s,t] >= base[t] - solar[t] + uncontrollable[t]       (defines import)
-  peak - imp[t] >= 0                                                    (demand charge only)
-  for every limit (site import cap = min(root limit, cap_w[t]); each circuit's power; each
-  per-phase current of the site and of each circuit, as W per phase):
-      sum_s coef[limit,s] * p[s,t] <= limit * (1 - safety_margin) - fixed load on it
-  and for every session: h * sum_t p[s,t] <= energy_wh.
-Uncontrollable sessions are not variables: they are fixed load at max_power_w while present.
-Rows that cannot bind (all their sessions at full power fit) are left out.
+  imp[t] - sum_s p[s,t] >= base[t] - solar[t] + uncontrollable[t]     (import, net of solar)
+  peak - imp[t] >= 0                                                  (demand charge only)
+  sum_s coef[l,s] p[s,t] <= limit_l * (1 - safety_margin) - fixed load on l, for every limit
+      l: the site import cap min(root limits, cap_w[t]), each circuit's power, each
+      per-phase current of the site and of each circuit (as W per phase: coef 1/len(phases)
+      on the phases a session draws on); rows that cannot bind are left out
+  h * sum_t p[s,t] <= energy_wh, every session
+Uncontrollable sessions are no variables: they are fixed load at max_power_w while present.
 
-Minimum rate: the LP is continuous, so a session may get 0 < p < min_power_w. A rounding
-pass then visits those slots in time order (higher priority, then larger p first): p is
-raised to the minimum where every limit and the energy still needed leave room, otherwise
-set to 0; sessions that lost energy get it back in their cheapest slots with room without
-starting any slot below the minimum (the heuristic's fill). Every step only uses room that is
-left, so no limit can break; the result may be slightly off optimal.
+Time budget: the LP's solve time is estimated from its nonzeros. When the slot-by-slot LP
+does not fit, slots after the first FINE_HOURS are merged into periods of 2, 4 or 8 slots
+(power constant over a period, each limit at the period's tightest slot, costs and import
+still per slot), the finest that fits: only the near slots need to be exact, the next
+replan refines the rest. When even that does not fit, or HiGHS fails or ends without an
+optimum, method="auto" returns the heuristic's plan, the reason in `Plan.status`, so the
+site always has a safe plan; method="lp" raises instead.
 
-If the LP looks too large for the time budget (estimated from its nonzeros), fails, or ends
-without an optimal status, method="auto" returns the heuristic's plan instead, with the
-reason in `Plan.status`, so the site always has a safe plan.
+Minimum rate: the LP is continuous, so it may give 0 < p < min_power_w. A rounding pass
+visits those rates by slot (higher priority, then higher rate first) and raises each to the
+minimum where every limit and the energy still needed leave room, otherwise sets it to 0;
+sessions that lost energy then get it back in their cheapest slots with room, never starting
+a slot below the minimum and, with a demand charge, never above the LP's peak import. Each
+step only takes room that is left, so no limit can break; the plan may end slightly above
+the LP's optimum.
 """
 
 from __future__ import annotations
 
+import math
 from time import perf_counter
 
 import highspy
@@ -49,7 +54,10 @@ from ampnexus.charging.model import Plan, PlanRequest
 from ampnexus.charging.problem import Floats, Ints, Ledger, Problem, compile_problem, to_plan
 
 METHODS = ("auto", "lp", "heuristic")
-SECONDS_PER_NONZERO = 2e-6  # measured on a 2-core machine, with room to spare
+FINE_HOURS = 3.0  # always planned slot by slot
+MERGE = (1, 2, 4, 8)  # slots per period after FINE_HOURS, the finest that fits the budget
+BUDGET_SHARE = 0.4  # of the time budget for the estimated solve: estimates are off by up to 3x
+SECONDS_SCALE, SECONDS_EXPONENT = 3.9e-6, 0.96  # see estimated_seconds
 TIE_SPREAD = 1e-3  # of the price scale, from the first slot to the last
 INF = highspy.kHighsInf
 
@@ -63,25 +71,51 @@ def plan(request: PlanRequest, *, time_budget_s: float = 1.0, method: str = "aut
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     started = perf_counter()
     problem = compile_problem(request)
-    if method == "heuristic":
-        return _heuristic(problem, started, "feasible")
-    lp = LinearProgram(problem)
-    if method == "auto" and lp.nonzeros * SECONDS_PER_NONZERO > time_budget_s:
-        return _heuristic(problem, started, "fallback: too large for the time budget")
+    if method == "heuristic" or problem.slots == 0:
+        return _heuristic(problem, started, time_budget_s, "feasible")
     try:
-        power = np.zeros(problem.allowed.shape)
-        power[lp.session, lp.slot] = lp.solve(time_budget_s - (perf_counter() - started))
-        power = np.clip(power, 0.0, problem.max_w[:, None])
+        lp = _fitting_lp(problem, time_budget_s - (perf_counter() - started))
+        if lp is None and method == "auto":
+            return _heuristic(
+                problem, started, time_budget_s, "fallback: too large for the time budget"
+            )
+        lp = lp or LinearProgram(problem, periods(problem, MERGE[-1]))
+        power = lp.solve(time_budget_s - (perf_counter() - started))
     except Exception as error:  # any solver failure: the site still needs a safe plan
         if method == "lp":
             raise
-        return _heuristic(problem, started, f"fallback: {error}")
+        return _heuristic(problem, started, time_budget_s, f"fallback: {error}")
     power = respect_minimum(problem, power)
-    return to_plan(problem, power, "highs", _ms_since(started), "optimal")
+    merged = int(np.bincount(lp.period_of).max())
+    status = "optimal" if merged == 1 else f"optimal, merging {merged} slots after {FINE_HOURS:g} h"
+    return to_plan(problem, power, "highs", _ms_since(started), status)
 
 
-def _heuristic(problem: Problem, started: float, status: str) -> Plan:
-    return to_plan(problem, heuristic.fill(problem), "heuristic", _ms_since(started), status)
+def periods(problem: Problem, merge: int) -> Ints:
+    """Period of every slot: one slot each for the first FINE_HOURS, then `merge` slots."""
+    fine = math.ceil(FINE_HOURS / problem.hours - 1e-9)
+    slots = np.arange(problem.slots)
+    return np.where(slots < fine, slots, fine + (slots - fine) // merge)
+
+
+def estimated_seconds(lp: LinearProgram) -> float:
+    """HiGHS's time on this machine (2 cores) for the LP, fitted on random sites of 20 to
+    1,000 sessions; within a factor of three, on the pessimistic side."""
+    return float(SECONDS_SCALE * lp.nonzeros**SECONDS_EXPONENT)
+
+
+def _fitting_lp(problem: Problem, budget_s: float) -> LinearProgram | None:
+    """The finest LP whose estimated solve fits its share of the budget, or None."""
+    for merge in MERGE:
+        lp = LinearProgram(problem, periods(problem, merge))
+        if estimated_seconds(lp) <= BUDGET_SHARE * budget_s:
+            return lp
+    return None
+
+
+def _heuristic(problem: Problem, started: float, budget_s: float, status: str) -> Plan:
+    power = heuristic.fill(problem, budget_s - (perf_counter() - started))
+    return to_plan(problem, power, "heuristic", _ms_since(started), status)
 
 
 def _ms_since(started: float) -> float:
@@ -89,92 +123,54 @@ def _ms_since(started: float) -> float:
 
 
 class LinearProgram:
-    """The LP in HiGHS's column-wise form: p columns (in `session`, `slot` order), imp, peak."""
+    """The LP in HiGHS's column-wise form. Columns: p[s, period] for every session and period
+    it may charge in (`session`, `period`), then imp[t] per slot, then peak (demand charge).
+    Rows: limits per period (at the period's tightest slot; those that cannot bind are left
+    out), import per slot, energy per session, peak per slot. Sizing it is cheap; the matrix
+    is built by `solve`."""
 
-    def __init__(self, problem: Problem) -> None:
-        self.session, self.slot = np.nonzero(problem.allowed)
-        count, hours = problem.slots, problem.hours
-        demand = problem.request.weights.demand_charge_per_kw
-        limit_rows = _limit_row_numbers(problem)
-        first_import = int(limit_rows.max(initial=-1)) + 1
-        first_energy = first_import + count
-        first_peak = first_energy + len(problem.max_w)
-        n_rows = first_peak + (count if demand > 0 else 0)
-        slots = np.arange(count)
-
-        # Columns: p (limits, import, energy rows); imp[t] (import, peak rows); peak.
-        columns = [self._p_entries(problem, limit_rows, first_import, first_energy)]
-        imp_rows, imp_coef = [first_import + slots], [np.ones(count)]
-        if demand > 0:
-            imp_rows.append(first_peak + slots)
-            imp_coef.append(-np.ones(count))
-        per_imp = np.full(count, len(imp_rows))
-        columns.append(
-            (np.column_stack(imp_rows).ravel(), np.column_stack(imp_coef).ravel(), per_imp)
+    def __init__(self, problem: Problem, period_of: Ints) -> None:
+        self.problem, self.period_of = problem, period_of
+        self.firsts = np.flatnonzero(np.diff(period_of, prepend=-1))  # first slot of periods
+        self.slots_in = np.add.reduceat(problem.allowed, self.firsts, axis=1)  # (S, periods)
+        self.session, self.period = np.nonzero(self.slots_in)
+        self.column = np.full(self.slots_in.shape, -1)
+        self.column[self.session, self.period] = np.arange(len(self.session))
+        self.headroom_w = np.minimum.reduceat(problem.headroom_w, self.firsts, axis=1)
+        charging = (self.slots_in > 0).astype(np.float64)
+        at_full = problem.coef @ (charging * problem.max_w[:, None])
+        self.binds = at_full > self.headroom_w + 1e-6
+        self.demand = problem.request.weights.demand_charge_per_kw
+        in_limits = float(((problem.coef != 0) @ charging)[self.binds].sum())
+        per_slot = 1 + 2 * (self.demand > 0)  # imp in import (and peak) rows, peak in peak rows
+        self.nonzeros = int(
+            in_limits + problem.allowed.sum() + len(self.session) + per_slot * problem.slots
         )
-        if demand > 0:
-            columns.append((first_peak + slots, np.ones(count), np.array([count])))
-        self.index = np.concatenate([rows for rows, _, _ in columns])
-        self.value = np.concatenate([coef for _, coef, _ in columns])
-        lengths = np.concatenate([length for _, _, length in columns])
-        self.start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        self.nonzeros = len(self.index)
-
-        # Costs divided by the price scale keep the tie-break above HiGHS's tolerances.
-        scale = float(np.abs(problem.import_cost).max(initial=0.0)) or 1.0
-        tie = TIE_SPREAD * scale * slots / max(count - 1, 1)
-        c, e = problem.import_cost, problem.export_value
-        p_cost = hours * (e[self.slot] - problem.unmet_cost[self.session] + tie[self.slot])
-        extra_cost = [np.array([demand])] if demand > 0 else []
-        self.cost = np.concatenate([p_cost, hours * (c - e), *extra_cost]) / scale
-        self.lower = np.zeros(len(self.cost))
-        self.upper = np.full(len(self.cost), INF)
-        self.upper[: len(self.session)] = problem.max_w[self.session] / 1000
-
-        self.row_lower = np.full(n_rows, -INF)
-        self.row_upper = np.full(n_rows, INF)
-        kept = limit_rows >= 0
-        self.row_upper[limit_rows[kept]] = problem.headroom_w[kept] / 1000
-        self.row_lower[first_import:first_energy] = problem.site_fixed_w / 1000
-        self.row_upper[first_energy:first_peak] = problem.need_wh / 1000
-        self.row_lower[first_peak:] = 0.0
-
-    def _p_entries(
-        self, problem: Problem, limit_rows: Ints, first_import: int, first_energy: int
-    ) -> tuple[Ints, Floats, Ints]:
-        """Rows, coefficients and count of entries of every p column, all columns at once."""
-        involved = problem.coef != 0  # (limits, sessions)
-        width = int(involved.sum(axis=0).max(initial=0))
-        limits = np.argsort(~involved, axis=0, kind="stable")[:width].T[self.session]
-        rows = limit_rows[limits, self.slot[:, None]]
-        coef = problem.coef[limits, self.session[:, None]]
-        n = len(self.session)
-        rows = np.column_stack([rows, first_import + self.slot, first_energy + self.session])
-        coef = np.column_stack([coef, -np.ones(n), np.full(n, problem.hours)])
-        valid = (rows >= 0) & (coef != 0)
-        return rows[valid], coef[valid], valid.sum(axis=1)
 
     def solve(self, time_budget_s: float) -> Floats:
-        """p per column (W); raises PlanningError unless HiGHS reports an optimum."""
+        """Controllable power per session and slot (W); PlanningError unless optimal."""
         highs = highspy.Highs()  # type: ignore[no-untyped-call]
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("time_limit", max(time_budget_s, 0.01))
+        start, index, value = self._matrix()
+        cost, upper = self._costs_and_bounds()
+        row_lower, row_upper = self._row_bounds()
         status = highs.passModel(
-            len(self.cost),
-            len(self.row_lower),
-            self.nonzeros,
+            len(cost),
+            len(row_lower),
+            len(index),
             int(highspy.MatrixFormat.kColwise),
             int(highspy.ObjSense.kMinimize),
             0.0,
-            self.cost,
-            self.lower,
-            self.upper,
-            self.row_lower,
-            self.row_upper,
-            self.start.astype(np.int32),
-            self.index.astype(np.int32),
-            self.value,
-            np.zeros(len(self.cost), dtype=np.int32),  # all continuous
+            cost,
+            np.zeros(len(cost)),
+            upper,
+            row_lower,
+            row_upper,
+            start.astype(np.int32),
+            index.astype(np.int32),
+            value,
+            np.zeros(len(cost), dtype=np.int32),  # all continuous
         )
         if status != highspy.HighsStatus.kOk:
             raise PlanningError(f"HiGHS refused the model ({status})")
@@ -182,17 +178,88 @@ class LinearProgram:
         model_status = highs.getModelStatus()
         if model_status != highspy.HighsModelStatus.kOptimal:
             raise PlanningError(f"HiGHS: {highs.modelStatusToString(model_status)}")
-        values = np.asarray(highs.getSolution().col_value)[: len(self.session)]
-        return values * 1000
+        p_kw = np.append(np.asarray(highs.getSolution().col_value)[: len(self.session)], 0.0)
+        column = self.column[:, self.period_of]  # (sessions, slots); -1 picks the 0 appended
+        power: Floats = np.where(self.problem.allowed, p_kw[column] * 1000, 0.0)
+        return np.clip(power, 0.0, self.problem.max_w[:, None])
 
+    @property
+    def _first_rows(self) -> tuple[int, int, int, int]:
+        """First row of: import rows, energy rows, peak rows; and the row count."""
+        first_import = int(self.binds.sum())
+        first_energy = first_import + self.problem.slots
+        first_peak = first_energy + len(self.problem.max_w)
+        return (
+            first_import,
+            first_energy,
+            first_peak,
+            first_peak + self.problem.slots * (self.demand > 0),
+        )
 
-def _limit_row_numbers(problem: Problem) -> Ints:
-    """Row number of each (limit, slot), -1 where full power of everyone allowed still fits."""
-    at_full = problem.coef @ (problem.allowed * problem.max_w[:, None])
-    binds = at_full > problem.headroom_w + 1e-6
-    rows = np.full(binds.shape, -1, dtype=np.int64)
-    rows[binds] = np.arange(int(binds.sum()))
-    return rows
+    def _matrix(self) -> tuple[Ints, Ints, Floats]:
+        """Column starts, row indices and values, from (column, row, value) triplets."""
+        p, n_p, count = self.problem, len(self.session), self.problem.slots
+        first_import, first_energy, first_peak, _ = self._first_rows
+        limit_row = np.full(self.binds.shape, -1)
+        limit_row[self.binds] = np.arange(first_import)
+        slots = np.arange(count)
+        cols, rows, values = [], [], []
+
+        def put(col: Ints, row: Ints, value: Floats | float) -> None:
+            cols.append(col)
+            rows.append(row)
+            values.append(np.broadcast_to(value, col.shape))
+
+        # Each column's limits, padded with zero coefficients to the largest count.
+        involved = p.coef != 0
+        width = int(involved.sum(axis=0).max(initial=0))
+        limits = np.argsort(~involved, axis=0, kind="stable")[:width].T[self.session]
+        coef = p.coef[limits, self.session[:, None]]
+        row = limit_row[limits, self.period[:, None]]
+        used = (row >= 0) & (coef != 0)
+        put(np.broadcast_to(np.arange(n_p)[:, None], row.shape)[used], row[used], coef[used])
+        s_of, t_of = np.nonzero(p.allowed)
+        put(self.column[s_of, self.period_of[t_of]], first_import + t_of, -1.0)
+        put(np.arange(n_p), first_energy + self.session, self._energy_kwh_per_kw)
+        put(n_p + slots, first_import + slots, 1.0)
+        if self.demand > 0:
+            put(n_p + slots, first_peak + slots, -1.0)
+            put(np.full(count, n_p + count), first_peak + slots, 1.0)
+        col, index = np.concatenate(cols), np.concatenate(rows)
+        order = np.lexsort((index, col))
+        col, index, value = col[order], index[order], np.concatenate(values)[order]
+        n_cols = n_p + count + (self.demand > 0)
+        return np.searchsorted(col, np.arange(n_cols)), index, value
+
+    @property
+    def _energy_kwh_per_kw(self) -> Floats:
+        return self.problem.hours * self.slots_in[self.session, self.period]
+
+    def _costs_and_bounds(self) -> tuple[Floats, Floats]:
+        """Costs (divided by the price scale, which keeps the tie-break above HiGHS's
+        tolerances) and upper bounds of every column."""
+        p, count = self.problem, self.problem.slots
+        scale = float(np.abs(p.import_cost).max(initial=0.0)) or 1.0
+        c, e = p.import_cost, p.export_value
+        tie = TIE_SPREAD * scale * np.arange(count) / max(count - 1, 1)
+        slot_cost = np.add.reduceat(p.allowed * (p.hours * (e + tie)), self.firsts, axis=1)
+        p_cost = slot_cost[self.session, self.period]
+        p_cost -= p.unmet_cost[self.session] * self._energy_kwh_per_kw
+        demand_cost = [np.array([self.demand])] if self.demand > 0 else []
+        cost = np.concatenate([p_cost, p.hours * (c - e), *demand_cost]) / scale
+        upper = np.full(len(cost), INF)
+        upper[: len(self.session)] = p.max_w[self.session] / 1000
+        return cost, upper
+
+    def _row_bounds(self) -> tuple[Floats, Floats]:
+        p = self.problem
+        first_import, first_energy, first_peak, n_rows = self._first_rows
+        lower, upper = np.full(n_rows, -INF), np.full(n_rows, INF)
+        upper[:first_import] = self.headroom_w[self.binds] / 1000
+        lower[first_import:first_energy] = p.site_fixed_w / 1000
+        upper[first_energy:first_peak] = p.need_wh / 1000
+        lower[first_peak:] = 0.0
+        return lower, upper
 
 
 def respect_minimum(problem: Problem, power_w: Floats) -> Floats:
@@ -200,16 +267,18 @@ def respect_minimum(problem: Problem, power_w: Floats) -> Floats:
     its energy elsewhere (see the module docstring); never uses room that is not there."""
     tiny = 1e-6
     power_w = np.where(power_w > tiny, power_w, 0.0)
-    ledger = Ledger(problem, power_w)
+    peak_w = float((problem.site_fixed_w + power_w.sum(axis=0)).max())
+    with_demand_charge = problem.request.weights.demand_charge_per_kw > 0
+    ledger = Ledger(problem, power_w, peak_w if with_demand_charge else math.inf)
     sessions, slots = np.nonzero((power_w > 0) & (power_w < problem.min_w[:, None] - tiny))
     rates = power_w[sessions, slots]
     order = np.lexsort((-rates, -problem.unmet_cost[sessions], slots))
     dropped: set[int] = set()
     for s, t in zip(sessions[order].tolist(), slots[order].tolist(), strict=True):
-        rate, slot = ledger.power_w[s, t], np.array([t])
+        rate = ledger.power_w[s, t]
         lift = problem.min_w[s] - rate
-        fits = ledger.room(s, slot)[0] >= lift and ledger.left_wh[s] >= lift * problem.hours
-        ledger.add(s, slot, np.array([lift if fits else -rate]))
+        fits = ledger.room_at(s, t) >= lift and ledger.left_wh[s] >= lift * problem.hours
+        ledger.add_at(s, t, lift if fits else -rate)
         if not fits:
             dropped.add(s)
     for s in sorted(dropped, key=lambda s: -problem.unmet_cost[s]):

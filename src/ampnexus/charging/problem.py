@@ -43,6 +43,7 @@ Bools = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
 
 SLACK_W = 1.0  # a limit with less room than this is "tight"
+SITE_POWER = 0  # the first limit is always the site's import cap
 
 
 def charging_slots(grid: SlotGrid, session: Session) -> range:
@@ -64,16 +65,22 @@ def _clipped(first: int, end: int, count: int) -> range:
     return range(first, min(max(end, first), count))
 
 
-def series(values: tuple[float, ...], count: int, default: float) -> Floats:
+def per_slot(values: tuple[float, ...], count: int, default: float) -> Floats:
+    """A series as an array; empty means `default` in every slot."""
     if not values:
         return np.full(count, default)
     if len(values) != count:
         raise ValueError(f"a series has {len(values)} values for {count} slots")
-    return np.asarray(values, dtype=np.float64)
+    array = np.asarray(values, dtype=np.float64)
+    if np.isnan(array).any():
+        raise ValueError("a series holds NaN")
+    return array
 
 
 @dataclass(frozen=True, eq=False)
 class Problem:
+    """S sessions, T slots, G limits; power in W, energy in Wh, money per kWh."""
+
     request: PlanRequest
     allowed: Bools  # (S, T): controllable session s may charge in slot t
     fixed_w: Floats  # (S, T): reserved draw of uncontrollable sessions
@@ -97,6 +104,16 @@ class Problem:
     def hours(self) -> float:
         return self.request.grid.slot_hours
 
+    def objective(self, power_w: Floats) -> float:
+        """What the planners minimise (without the LP's tie-break), for controllable power."""
+        net_kw = (self.site_fixed_w + power_w.sum(axis=0)) / 1000
+        imports, exports = np.maximum(net_kw, 0.0), np.maximum(-net_kw, 0.0)
+        energy = self.hours * (self.import_cost @ imports - self.export_value @ exports)
+        peak = self.request.weights.demand_charge_per_kw * float(imports.max(initial=0.0))
+        delivered_wh = (power_w + self.fixed_w).sum(axis=1) * self.hours
+        unmet = self.unmet_cost @ np.maximum(self.need_wh - delivered_wh, 0.0) / 1000
+        return float(energy + peak + unmet)
+
     def marginal_cost(self, extra_w: Floats) -> Floats:
         """Money per kWh of one more kW in each slot after `extra_w` of charging."""
         exporting = self.site_fixed_w + extra_w < 0
@@ -105,12 +122,15 @@ class Problem:
 
 def compile_problem(request: PlanRequest) -> Problem:
     grid, sessions = request.grid, request.sessions
+    for x in sessions:
+        if not all(math.isfinite(v) for v in (x.energy_wh, x.max_power_w, x.min_power_w)):
+            raise ValueError(f"session {x.id}: energy and power must be finite numbers")
     count, keep = grid.count, 1.0 - request.safety_margin
     s = request.series
-    base, solar = series(s.base_load_w, count, 0.0), series(s.solar_w, count, 0.0)
-    carbon_cost = series(s.carbon_g_per_kwh, count, 0.0) / 1000 * request.weights.carbon_per_kg
-    import_cost = series(s.import_price, count, 0.0) + carbon_cost
-    export_value = np.minimum(series(s.export_price, count, 0.0), import_cost)
+    base, solar = per_slot(s.base_load_w, count, 0.0), per_slot(s.solar_w, count, 0.0)
+    carbon_cost = per_slot(s.carbon_g_per_kwh, count, 0.0) / 1000 * request.weights.carbon_per_kg
+    import_cost = per_slot(s.import_price, count, 0.0) + carbon_cost
+    export_value = np.minimum(per_slot(s.export_price, count, 0.0), import_cost)
 
     allowed = np.zeros((len(sessions), count), dtype=np.bool_)
     fixed_w = np.zeros((len(sessions), count))
@@ -125,7 +145,7 @@ def compile_problem(request: PlanRequest) -> Problem:
             allowed[i, blocked] = False
 
     roots = [c for c in request.circuits if c.parent_id is None]
-    site_cap = series(s.cap_w, count, math.inf)
+    site_cap = per_slot(s.cap_w, count, math.inf)
     site_cap = np.minimum(site_cap, min((_or_inf(c.max_power_w) for c in roots), default=math.inf))
     site_amps = min((_or_inf(c.max_current_a) for c in roots), default=math.inf)
     members = _members(request)
@@ -148,9 +168,9 @@ def compile_problem(request: PlanRequest) -> Problem:
             limit = np.full(count, site_amps * volts)
             add(f"site phase L{phase}", share[phase - 1], limit, net / 3)
     for circuit in request.circuits:
-        below = members[circuit.id]
         if circuit.parent_id is None:
-            continue
+            continue  # part of the site limits above
+        below = members[circuit.id]
         if circuit.max_power_w is not None:
             limit = np.full(count, circuit.max_power_w)
             add(f"circuit {circuit.id} power", below.astype(np.float64), limit, 0.0)
@@ -209,30 +229,46 @@ def _members(request: PlanRequest) -> dict[str, Bools]:
 class Ledger:
     """A plan being filled: power so far, and room left in every limit and energy need."""
 
-    def __init__(self, problem: Problem, power_w: Floats | None = None) -> None:
+    def __init__(
+        self, problem: Problem, power_w: Floats | None = None, import_cap_w: float = math.inf
+    ) -> None:
+        """`import_cap_w`: an extra cap on site import, on top of the request's limits."""
         self.problem = problem
         self.power_w = np.zeros(problem.allowed.shape) if power_w is None else power_w.copy()
         self.total_w = self.power_w.sum(axis=0)
         self.room_w = problem.headroom_w - problem.coef @ self.power_w
+        own_cap = import_cap_w - problem.site_fixed_w - self.total_w
+        self.room_w[SITE_POWER] = np.minimum(self.room_w[SITE_POWER], np.maximum(own_cap, 0.0))
         self.left_wh = problem.need_wh - self.power_w.sum(axis=1) * problem.hours
         self.limits_of = [np.flatnonzero(column) for column in problem.coef.T]
 
     def room(self, session: int, slots: npt.NDArray[np.intp]) -> Floats:
         """How much more `session` may draw in each of `slots`, by every limit and its own max."""
-        p = self.problem
-        rows = self.limits_of[session]
-        by_limits = self.room_w[np.ix_(rows, slots)] / p.coef[rows, session, None]
+        p, rows = self.problem, self.limits_of[session]
+        by_limits = self.room_w[rows[:, None], slots] / p.coef[rows, session, None]
         by_self = p.max_w[session] - self.power_w[session, slots]
         room: Floats = np.maximum(np.minimum(by_limits.min(axis=0, initial=math.inf), by_self), 0)
         return room
 
+    def room_at(self, session: int, slot: int) -> float:
+        p, rows = self.problem, self.limits_of[session]
+        by_limits = (self.room_w[rows, slot] / p.coef[rows, session]).min(initial=math.inf)
+        by_self = float(p.max_w[session] - self.power_w[session, slot])
+        return max(min(float(by_limits), by_self), 0.0)
+
     def add(self, session: int, slots: npt.NDArray[np.intp], extra_w: Floats) -> None:
-        p = self.problem
-        rows = self.limits_of[session]
+        p, rows = self.problem, self.limits_of[session]
         self.power_w[session, slots] += extra_w
         self.total_w[slots] += extra_w
-        self.room_w[np.ix_(rows, slots)] -= p.coef[rows, session, None] * extra_w
+        self.room_w[rows[:, None], slots] -= p.coef[rows, session, None] * extra_w
         self.left_wh[session] -= extra_w.sum() * p.hours
+
+    def add_at(self, session: int, slot: int, extra_w: float) -> None:
+        p, rows = self.problem, self.limits_of[session]
+        self.power_w[session, slot] += extra_w
+        self.total_w[slot] += extra_w
+        self.room_w[rows, slot] -= p.coef[rows, session] * extra_w
+        self.left_wh[session] -= extra_w * p.hours
 
     def cheapest_first(self, session: int) -> npt.NDArray[np.intp]:
         """The session's allowed slots by marginal cost now, earlier first on ties."""
@@ -275,7 +311,7 @@ def explain(problem: Problem, power_w: Floats) -> tuple[SlotExplanation, ...]:
     binding = (room < SLACK_W) & held
     s = request.series
     count = problem.slots
-    base, solar = series(s.base_load_w, count, 0.0), series(s.solar_w, count, 0.0)
+    base, solar = per_slot(s.base_load_w, count, 0.0), per_slot(s.solar_w, count, 0.0)
     prices = s.import_price or (None,) * count
     out = []
     for t in range(count):
@@ -283,9 +319,8 @@ def explain(problem: Problem, power_w: Floats) -> tuple[SlotExplanation, ...]:
         reason = problem.limit_names[tight[0]] if tight.size else None
         if reason is None and hungry[:, t].any():
             reason = "price"
-        out.append(
-            SlotExplanation(float(problem.site_cap_w[t]), base[t], solar[t], prices[t], reason)
-        )
+        cap, load, sun = float(problem.site_cap_w[t]), float(base[t]), float(solar[t])
+        out.append(SlotExplanation(cap, load, sun, prices[t], reason))
     return tuple(out)
 
 
