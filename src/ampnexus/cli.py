@@ -262,7 +262,11 @@ def _demo(settings: Settings, args: Any) -> int:
         ocpp_port=settings.ocpp_port,
         seed=args.seed,
     )
-    asyncio.run(run_demo(options))
+    try:
+        asyncio.run(run_demo(options))
+    except OSError as error:  # most likely a port in use: --http-port / --ocpp-port
+        print(f"ampnexus: the demo cannot start: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -99,7 +99,8 @@ class Link:
         self._wake = asyncio.Event()
         self._reconnect_after: float | None = None
         self._background: set[asyncio.Task[None]] = set()
-        self.connections = 0  # WebSocket connections opened so far
+        self.attempts = 0  # connections tried so far
+        self.connections = 0  # ... and opened
         self.last_activity = 0.0  # clock.elapsed() of the last answered CALL
         self.sent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=10_000)  # answered CALLs
 
@@ -117,6 +118,7 @@ class Link:
         delay = self._backoff[0]
         while True:
             await self._online.wait()
+            self.attempts += 1
             try:
                 async with connect(
                     self.url,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from ampnexus.app import AmpNexus
 from ampnexus.config import Settings
@@ -51,12 +51,13 @@ class DemoOptions:
 async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
     with _data_dir(options.data_dir) as data_dir:
         clock = SimClock(options.speed)
-        settings = Settings(
-            host=options.host,
-            http_port=options.http_port,
-            ocpp_port=options.ocpp_port,
-            database_url=f"sqlite:///{data_dir / 'ampnexus.sqlite3'}",
-        )
+        chosen: dict[str, Any] = {  # the rest from AMPNEXUS_* or the defaults
+            "host": options.host,
+            "http_port": options.http_port,
+            "ocpp_port": options.ocpp_port,
+            "database_url": f"sqlite:///{data_dir / 'ampnexus.sqlite3'}",
+        }
+        settings = Settings(**chosen)
         app = AmpNexus(settings, clock=clock)
         await app.start()
         say = _printer(out, clock)

@@ -8,7 +8,7 @@ FirmwareManagement) get the CALLERROR NotSupported.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ampnexus.domain.charging_profile import (
@@ -39,7 +39,7 @@ def handles(action: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def status(value: str, then: Any = None) -> Reply:
+def status(value: str, then: Callable[[], Awaitable[Any]] | None = None) -> Reply:
     return Reply({"status": value}, then)
 
 
