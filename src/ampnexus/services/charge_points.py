@@ -199,6 +199,9 @@ class ChargePointService:
     def disconnected(self, charge_point_id: str) -> None:
         self._presence.disconnected(charge_point_id)
 
+    def is_connected(self, charge_point_id: str) -> bool:
+        return self._presence.is_connected(charge_point_id)
+
     def seen(self, charge_point_id: str) -> None:
         self._presence.seen(charge_point_id, self._clock.now())
 

@@ -108,6 +108,7 @@ class SmartChargingService:
         self._sites: dict[str, _SiteState] = {}
         self._power: dict[tuple[str, int], tuple[float, float | None]] = {}  # W, register Wh
         self._sent_w: dict[tuple[str, int], float] = {}
+        self._fail_safe_w: dict[str, float] = {}  # the fail-safe each charger holds
         self._capabilities: dict[str, ChargerCapabilities] = {}
         self._refusals: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -130,6 +131,12 @@ class SmartChargingService:
         self._capabilities.pop(event.charge_point_id, None)
         self._refusals.pop(event.charge_point_id, None)
         self._spawn(self._prepare_charger(event.charge_point_id))
+
+    def placement_changed(self, site_ids: set[str | None]) -> None:
+        """A charger was placed, moved or removed: fail-safe shares and plans change."""
+        for site_id in site_ids - {None}:
+            assert site_id is not None
+            self.request_replan(site_id)
 
     def _charger_changed(self, charge_point_id: str) -> None:
         self._spawn(self._replan_site_of(charge_point_id))
@@ -154,10 +161,11 @@ class SmartChargingService:
     async def replan(self, site_id: str) -> SitePlan:
         state = self._sites.setdefault(site_id, _SiteState())
         async with state.lock:  # one planner at a time per site
-            request, transactions = await self._request(site_id)
+            layout: SiteLayout = await self._s.sites.layout(site_id)
+            request, transactions = await self._request(layout)
             plan = await asyncio.to_thread(self._planner, request, time_budget_s=self.time_budget_s)
             site_plan = SitePlan(site_id, self._clock.now(), request, plan, transactions)
-            await self._apply(site_plan)
+            await self._apply(site_plan, layout)
             self._plans[site_id] = site_plan
             log.info(
                 "site %s planned %d sessions by %s in %.0f ms",
@@ -177,8 +185,9 @@ class SmartChargingService:
             self.request_replan(site_id)
 
     # --- building the request ----------------------------------------------------------------
-    async def _request(self, site_id: str) -> tuple[PlanRequest, dict[str, tuple[str, int, int]]]:
-        layout: SiteLayout = await self._s.sites.layout(site_id)
+    async def _request(
+        self, layout: SiteLayout
+    ) -> tuple[PlanRequest, dict[str, tuple[str, int, int]]]:
         site = layout.site
         now = self._clock.now()
         start = now - timedelta(seconds=now.timestamp() % self.slot_seconds)
@@ -203,7 +212,7 @@ class SmartChargingService:
                 )
                 measured = self._power.get((placement.charge_point_id, transaction.connector_id))
                 ev_now_w += measured[0] if measured else 0.0
-        series = await self._series(site_id, grid, ev_now_w)
+        series = await self._series(site.id, grid, ev_now_w)
         request = PlanRequest(
             grid=grid,
             circuits=tuple(circuits),
@@ -260,7 +269,13 @@ class SmartChargingService:
         )
 
     # --- applying ---------------------------------------------------------------------------------
-    async def _apply(self, site_plan: SitePlan) -> None:
+    async def _apply(self, site_plan: SitePlan, layout: SiteLayout) -> None:
+        """Fail-safes that go down, then the plan's profiles (reductions first), then
+        fail-safes that go up: no moment in between exceeds either the old or the new limits."""
+        fail_safes = self._fail_safe_changes(layout)
+        for charger, watts in fail_safes:
+            if watts < self._fail_safe_w.get(charger, math.inf):
+                await self._install_fail_safe(charger, watts)
         plan, now = site_plan.plan, self._clock.now()
         commands = []
         for session_id, (charger, connector, transaction_id) in site_plan.transactions.items():
@@ -276,6 +291,34 @@ class SmartChargingService:
             )
         for command in reductions_first(commands, self._sent_w):
             await self._install(site_plan, command)
+        for charger, watts in fail_safes:
+            if watts != self._fail_safe_w.get(charger):
+                await self._install_fail_safe(charger, watts)
+
+    def _fail_safe_changes(self, layout: SiteLayout) -> list[tuple[str, float]]:
+        """Every connected charger whose fail-safe share changed (chargers were added, moved
+        or removed, or a limit changed)."""
+        changes = []
+        for placement in layout.placements:
+            charger = placement.charge_point_id
+            if not self._s.charge_points.is_connected(charger):
+                continue
+            watts = fail_safe_share_w(layout, placement)
+            if self._fail_safe_w.get(charger) != watts:
+                changes.append((charger, watts))
+        return changes
+
+    async def _install_fail_safe(self, charge_point_id: str, watts: float) -> None:
+        capabilities = await self._capabilities_of(charge_point_id)
+        try:
+            reply = await self._s.commands.install_profile(
+                charge_point_id, 0, fail_safe_profile(watts, capabilities)
+            )
+        except DomainError as error:
+            log.warning("%s: fail-safe profile not installed: %s", charge_point_id, error)
+            return
+        if isinstance(reply, dict) and reply.get("status") == "Accepted":
+            self._fail_safe_w[charge_point_id] = watts
 
     async def _install(self, site_plan: SitePlan, command: ProfileCommand) -> None:
         charger, connector = command.charge_point_id, command.connector_id
@@ -297,19 +340,14 @@ class SmartChargingService:
 
     # --- chargers ------------------------------------------------------------------------------
     async def _prepare_charger(self, charge_point_id: str) -> None:
-        """After a boot: learn what profiles it takes, give it its fail-safe, replan its site."""
+        """After a boot: learn what profiles it takes, give it its fail-safe at once (a
+        rebooted charger may have lost it), then replan its site."""
+        self._fail_safe_w.pop(charge_point_id, None)
         placement = await self._placement(charge_point_id)
         if placement is None or placement.site_id is None:
             return
-        capabilities = await self._capabilities_of(charge_point_id)
         layout: SiteLayout = await self._s.sites.layout(placement.site_id)
-        safe_w = fail_safe_share_w(layout, placement)
-        try:
-            await self._s.commands.install_profile(
-                charge_point_id, 0, fail_safe_profile(safe_w, capabilities)
-            )
-        except DomainError as error:
-            log.warning("%s: fail-safe profile not installed: %s", charge_point_id, error)
+        await self._install_fail_safe(charge_point_id, fail_safe_share_w(layout, placement))
         self.request_replan(placement.site_id)
 
     async def _capabilities_of(self, charge_point_id: str) -> ChargerCapabilities:
