@@ -21,6 +21,10 @@
    - carbon: CAISO SCE marginal emission rate (5-minute, averaged per slot), same instants.
    - horizon: local midnight to the last departure; no carbon price, no demand charge, so the
      planner's objective is the bill that `cost` measures.
+   - forecast (`forecast_sessions`, for `smart`): the sessions of the same weekday in each of
+     the FORECAST_WEEKS weeks before, moved to the day at the same local times, each one's
+     energy and maximum divided by the number of weeks (an average day of expected EVs, no
+     minimum rate). Only earlier days: nothing of the day itself is known in advance.
    - site limit: the grid connection is the highest (base load - solar) of the day plus a
      fraction (10%...100%) of the EVs' uncontrolled peak, so at 100% uncontrolled charging
      just fits the site connection, and at 10% the EVs always keep at least a tenth of it.
@@ -66,6 +70,7 @@ QUICK_DAYS, QUICK_FRACTIONS = DAYS[:2], (10, 30, 60, 100)
 EVSE_KW, MIN_KW, VOLTAGE = 6.656, 1.38, 230.0
 BASE_SCALE, PV_SCALE, FEEDER_SHARE = 0.3, 0.45, 0.75
 SPEED_SIZES = (100, 1000, 3000)
+FORECAST_WEEKS = 4
 
 
 # --- reference data ----------------------------------------------------------------------------
@@ -173,7 +178,36 @@ def day_scenario(reference: Reference, day: date) -> dict[str, Any]:
     end = max(datetime.fromisoformat(s["departure"]) for s in sessions)
     data = site_scenario(reference, f"caltech {day}", start, end, ["garage-3", "garage-4"], 1.0)
     data["sessions"] = sessions
+    data["forecast_sessions"] = forecast_sessions(reference, day, FORECAST_WEEKS)
     return data
+
+
+def local_time(text: str) -> datetime:
+    """Site-local, so that adding weeks keeps the clock time across a DST change."""
+    return datetime.fromisoformat(text).astimezone(SITE_ZONE)
+
+
+def forecast_sessions(reference: Reference, day: date, weeks: int) -> list[dict[str, Any]]:
+    """Expected sessions for `day`: those of the same weekday in the `weeks` weeks before,
+    at the same local times on `day`, each carrying 1/`weeks` of its energy and power."""
+    expected = []
+    for back in range(1, weeks + 1):
+        for session in day_sessions(reference, day - timedelta(weeks=back)):
+            moved = {
+                key: (local_time(session[key]) + timedelta(weeks=back)).isoformat()
+                for key in ("arrival", "departure")
+            }
+            expected.append(
+                {
+                    **session,
+                    **moved,
+                    "id": f"expected-{back}-{session['id']}",
+                    "energy_kwh": session["energy_kwh"] / weeks,
+                    "max_kw": session["max_kw"] / weeks,
+                    "min_kw": 0.0,
+                }
+            )
+    return expected
 
 
 def site_scenario(

@@ -12,6 +12,7 @@ import pytest
 
 from ampnexus.charging.check import cost, violations
 from ampnexus.charging.model import (
+    EXPECTED_WEIGHT,
     Circuit,
     Plan,
     PlanRequest,
@@ -126,6 +127,28 @@ def test_demand_charge_flattens_the_import_peak(method: str):
 def test_without_demand_charge_equal_prices_charge_as_early_as_possible():
     result = planned(site_request(4, [ev("a", 10, 7)]), "lp")
     assert kw_of(result, "a") == [7, 3, 0, 0]
+
+
+@pytest.mark.parametrize("method", BOTH)
+def test_a_plugged_in_ev_is_never_sacrificed_for_an_expected_one(method: str):
+    real, expected = ev("real", 14, 7), ev("expected", 14, 7, expected=True)
+    request = site_request(2, [expected, real], site_kw=7)
+    result = planned(request, method)
+    assert result.energy_wh("real") == pytest.approx(14_000)
+    assert result.unmet_wh["expected"] == pytest.approx(14_000)
+    assert cost(request, result) == pytest.approx(14 * 10.0 * EXPECTED_WEIGHT)
+
+
+def test_the_lp_keeps_the_cheap_slots_an_expected_ev_will_need():
+    # The plugged-in EV could take the cheap slots; the expected one can only charge then.
+    later = ev("expected", 14, 7, arrival=START + timedelta(hours=2), expected=True)
+    prices = SiteSeries(import_price=(0.5, 0.5, 0.1, 0.1))
+    request = site_request(4, [ev("real", 14, 7), later], site_kw=7, series=prices)
+    result = planned(request, "lp")
+    assert kw_of(result, "real") == [7, 7, 0, 0]
+    assert kw_of(result, "expected") == [0, 0, 7, 7]
+    alone = planned(site_request(4, [ev("real", 14, 7)], site_kw=7, series=prices), "lp")
+    assert kw_of(alone, "real") == [0, 0, 7, 7]
 
 
 @pytest.mark.parametrize("method", BOTH)

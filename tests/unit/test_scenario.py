@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from ampnexus.charging import baselines
 from ampnexus.charging.model import Priority
-from ampnexus.charging.replay import replay
+from ampnexus.charging.replay import replay, rolling_view, with_expected
 from ampnexus.charging.scenario import Scenario, ScenarioError, parse_scenario
 
 SMALL = Path(__file__).parents[1] / "data" / "small_scenario.json"
@@ -112,6 +113,15 @@ def _broken(change: Any) -> dict[str, Any]:
         (lambda d: d["sessions"][3].pop("energy_kwh"), "sessions[3].energy_kwh: missing"),
         (lambda d: d["sessions"][3].update(id="ev-1"), "sessions: duplicate id ev-1"),
         (lambda d: d["weights"].update(carbon_per_kg=True), "expected a number"),
+        (lambda d: d.update(forecast_sessions={}), "forecast_sessions: expected a list"),
+        (
+            lambda d: d.update(forecast_sessions=[{**d["sessions"][0], "id": "ev-2"}]),
+            "forecast_sessions: duplicate id ev-2",
+        ),
+        (
+            lambda d: d.update(forecast_sessions=[{**d["sessions"][0], "max_kw": 0}]),
+            "forecast_sessions[0].max_kw: must be positive",
+        ),
     ],
 )
 def test_malformed_scenarios_are_refused_with_the_field_named(change: Any, message: str):
@@ -233,6 +243,50 @@ def test_offline_optimal_knows_the_future_and_delivers_at_least_as_much_as_smart
     assert smart.energy_delivered_kwh <= offline.energy_delivered_kwh + 1e-6
     assert smart.decisions >= 2  # planned at the start, again when b arrived
     assert offline.decisions == 1
+
+
+def contended_site_with_forecast() -> Scenario:
+    """The contended site, with b's coming forecast (say, from earlier days)."""
+    data = site([ev("a", 0, 4, kwh=14), ev("b", 2, 4, kwh=14)], hours=4, limit_kw=7)
+    data["series"] = {"import_price": [0.5, 0.5, 0.1, 0.1]}
+    data["forecast_sessions"] = [ev("usual-b", 2, 4, kwh=14)]
+    return parse_scenario(data)
+
+
+def test_forecast_sessions_are_expected_and_not_part_of_the_offline_view():
+    scenario = contended_site_with_forecast()
+    assert [s.id for s in scenario.request.sessions] == ["a", "b"]
+    (usual,) = scenario.forecast
+    assert usual.id == "usual-b" and usual.expected and usual.energy_wh == 14_000
+    assert not any(s.expected for s in scenario.request.sessions)
+    assert parse_scenario(json.loads(SMALL.read_text())).forecast == ()
+
+
+def test_smart_keeps_room_for_a_forecast_arrival():
+    # Without the forecast a waits for the cheap hours b needs too (14 kWh in all); expecting
+    # b, a charges 7 kW in the dear hours and b gets the cheap ones, as offline_optimal plans.
+    blind = replay(contended_site(), "smart")
+    informed = replay(contended_site_with_forecast(), "smart")
+    assert blind.metrics.energy_delivered_kwh == pytest.approx(14)
+    assert informed.metrics.energy_delivered_kwh == pytest.approx(28)
+    assert informed.power_w["a"] == pytest.approx((7000, 7000, 0, 0))
+    assert informed.metrics.sessions == 2  # the forecast is never counted as a session
+    assert informed.metrics.energy_requested_kwh == pytest.approx(28)
+    assert informed.violations == ()
+
+
+def test_an_expected_session_leaves_the_plan_once_its_arrival_has_passed():
+    scenario = contended_site_with_forecast()
+    outlook = replace(scenario.request, sessions=())
+    a = scenario.request.sessions[0]
+    at = {
+        slot: rolling_view(scenario.request, slot, [a], {"a": 14_000}, {"a": range(4)})
+        for slot in (0, 2)
+    }
+    before = with_expected(outlook, 0, at[0], scenario.forecast)
+    assert [(s.id, s.expected) for s in before.sessions] == [("a", False), ("usual-b", True)]
+    assert before.grid.count == 4 and before.series.import_price == (0.5, 0.5, 0.1, 0.1)
+    assert with_expected(outlook, 2, at[2], scenario.forecast) is at[2]
 
 
 def test_uncontrolled_gets_its_energy_only_by_breaking_the_cap():

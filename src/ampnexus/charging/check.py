@@ -52,7 +52,7 @@ def cost(request: PlanRequest, plan: Plan) -> float:
     money += weights.demand_charge_per_kw * peak_w / 1000
     for session in request.sessions:
         unmet_wh = max(session.energy_wh - plan.energy_wh(session.id), 0.0)
-        money += unmet_wh / 1000 * weights.unmet_per_kwh * session.priority.unmet_weight
+        money += unmet_wh / 1000 * weights.unmet_per_kwh * session.unmet_weight
     return money
 
 

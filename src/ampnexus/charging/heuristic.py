@@ -1,7 +1,8 @@
 """A fast, always-feasible plan: priority first, then least laxity, cheapest slots first.
 
-Sessions are served one at a time: higher priority first and, within a priority, least
-laxity first (laxity = hours it may still charge minus hours it needs at full power, so the
+Sessions are served one at a time: higher unmet-energy weight first (premium, then
+standard, then expected sessions, forecasts of EVs not yet plugged in) and, within a weight,
+least laxity first (laxity = hours it may still charge minus hours it needs at full power, so the
 session with the least spare time picks first). Each session takes the room every limit
 leaves it (site import cap, every circuit's power and per-phase current, its own maximum)
 in its allowed slots, cheapest marginal cost first (a slot exporting solar costs the export
@@ -77,11 +78,10 @@ def fill_under(problem: Problem, import_cap_w: float) -> Floats:
 
 
 def serving_order(problem: Problem) -> npt.NDArray[np.intp]:
-    priority = np.array([s.priority for s in problem.request.sessions], dtype=np.float64)
     hours_allowed = problem.allowed.sum(axis=1) * problem.hours
     hours_needed = problem.need_wh / np.maximum(problem.max_w, 1e-9)
     laxity = hours_allowed - hours_needed
-    return np.lexsort((laxity, -priority))
+    return np.lexsort((laxity, -problem.unmet_cost))  # priority first, forecast EVs last
 
 
 def water_level(problem: Problem) -> float:

@@ -12,6 +12,10 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 
 PHASES = (1, 2, 3)
+# Unmet energy of an expected (forecast) session, relative to a real one of its priority: low
+# enough that a real EV is never sacrificed for a forecast one, high enough (with the default
+# unmet_per_kwh of 10, 1 per kWh) to outweigh any price difference, so room is kept for it.
+EXPECTED_WEIGHT = 0.1
 
 
 class Priority(IntEnum):
@@ -75,6 +79,14 @@ class Session:
     blocked_slots: frozenset[int] = frozenset()
     # True when the charger refuses profiles: it draws max_power_w, the plan works around it.
     uncontrollable: bool = False
+    # True for a forecast of an EV not yet plugged in: the plan reserves room for it, but its
+    # unmet energy weighs only EXPECTED_WEIGHT of a real session's, so real EVs come first.
+    expected: bool = False
+
+    @property
+    def unmet_weight(self) -> float:
+        """Multiplier on `Weights.unmet_per_kwh` for this session's unmet energy."""
+        return self.priority.unmet_weight * (EXPECTED_WEIGHT if self.expected else 1.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ Conventions every planner and the checker follow:
   below zero: a limit broken by load the plan does not control just leaves no room).
 - Money: a kWh imported costs price + carbon weight * carbon; a kWh exported earns the
   export price, never valued above the import cost (keeps the cost convex); a kWh not
-  delivered costs `unmet_per_kwh * priority.unmet_weight`.
+  delivered costs `unmet_per_kwh * Session.unmet_weight` (priority, and far less for an
+  expected session, a forecast EV not yet plugged in).
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def compile_problem(request: PlanRequest) -> Problem:
         min_w=np.array([min(x.min_power_w, x.max_power_w) for x in sessions], dtype=np.float64),
         need_wh=np.array([max(x.energy_wh, 0.0) for x in sessions], dtype=np.float64),
         unmet_cost=np.array(
-            [weights.unmet_per_kwh * x.priority.unmet_weight for x in sessions], dtype=np.float64
+            [weights.unmet_per_kwh * x.unmet_weight for x in sessions], dtype=np.float64
         ),
         import_cost=import_cost,
         export_value=export_value,

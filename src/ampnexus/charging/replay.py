@@ -10,7 +10,12 @@ still needs; EVs on chargers that refuse profiles (`uncontrollable`) draw their 
 Strategies:
 - `smart`: the planner on the rolling horizon. It plans again whenever the set of known
   sessions changes (an arrival, a departure, an EV full) and every `replan_every` slots
-  (default 1: every slot); between replans it follows its last plan.
+  (default 1: every slot); between replans it follows its last plan. With a forecast (the
+  scenario's `forecast_sessions`), every plan also holds the expected sessions not yet due
+  (arriving after the slot starts), the horizon stretched to their departures: their low
+  unmet weight (`Session.unmet_weight`) keeps room for later arrivals without ever taking it
+  from an EV that is there. Only the real sessions' powers are applied; an expected session
+  leaves the plan once its arrival has passed, whether or not a real EV came.
 - `offline_optimal`: the planner once, at the start, with every session known in advance
   (perfect foresight); its plan is then applied slot by slot like any other.
 - `uncontrolled`, `equal_share`, `edf`: the baselines, deciding every slot.
@@ -113,11 +118,21 @@ class Baseline:
 
 
 class Smart:
-    """The planner on the rolling horizon, following its last plan between replans."""
+    """The planner on the rolling horizon, following its last plan between replans.
+    `outlook`: a request whose grid and series (never sessions) are the forecasts over the
+    whole horizon, and `expected` the forecast sessions; without them, only what has arrived
+    is planned."""
 
-    def __init__(self, planner: Planner, replan_every: int = 1) -> None:
+    def __init__(
+        self,
+        planner: Planner,
+        replan_every: int = 1,
+        outlook: PlanRequest | None = None,
+        expected: tuple[Session, ...] = (),
+    ) -> None:
         self.planner = planner
         self.replan_every = max(1, replan_every)
+        self.outlook, self.expected = outlook, expected
         self.plan: Plan | None = None
         self.planned_at = 0
 
@@ -129,6 +144,8 @@ class Smart:
         stale = self.plan is None or offset >= min(self.replan_every, self.plan.grid.count)
         if not (changed or stale):
             return Decision(_slot_powers(self.plan, offset), solved=False)
+        if self.outlook is not None and self.expected:
+            view = with_expected(self.outlook, slot, view, self.expected)
         self.plan, self.planned_at = self.planner(view), slot
         return Decision(_slot_powers(self.plan, 0), solved=True, method=self.plan.method)
 
@@ -166,7 +183,9 @@ def make_policy(
     if name in STRATEGIES:
         return Baseline(STRATEGIES[name])
     if name == "smart":
-        return Smart(planner or default_planner(time_budget_s), replan_every)
+        outlook = replace(scenario.request, sessions=())  # forecasts only, no future sessions
+        planner = planner or default_planner(time_budget_s)
+        return Smart(planner, replan_every, outlook, scenario.forecast)
     if name == "offline_optimal":
         offline = planner or default_planner(OFFLINE_BUDGET_S)
         return OfflineOptimal(offline, scenario.request)
@@ -234,6 +253,20 @@ def rolling_view(
     known sessions with the energy they still need, and the forecasts over that grid."""
     end = max((windows[s.id].stop for s in known), default=slot + 1)
     return _excerpt(request, slot, end, known, remaining)
+
+
+def with_expected(
+    outlook: PlanRequest, slot: int, view: PlanRequest, expected: tuple[Session, ...]
+) -> PlanRequest:
+    """`view` (starting at `slot` of `outlook`'s grid) plus the expected sessions arriving
+    after that slot starts and able to charge before the horizon ends, the grid stretched to
+    their last charging slot, the series taken from `outlook`."""
+    due = [s for s in expected if s.arrival > view.grid.start and charging_slots(outlook.grid, s)]
+    if not due:
+        return view
+    end = max(slot + view.grid.count, *(charging_slots(outlook.grid, s).stop for s in due))
+    extended = _excerpt(outlook, slot, end, due, {s.id: s.energy_wh for s in due})
+    return replace(extended, sessions=(*view.sessions, *extended.sessions))
 
 
 def _excerpt(

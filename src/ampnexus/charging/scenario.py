@@ -1,15 +1,18 @@
 """Scenario files: a site, its circuits, per-slot series and EV sessions, as one JSON object.
 
 `parse_scenario` turns the decoded JSON (a dict) into a `Scenario` whose `request` is the
-offline view: every session known in advance, over the whole horizon. Units in the file are
-the ones people use (kW, kWh, minutes, local times); the model gets W, Wh, seconds and UTC.
-The format is documented with an example in docs/scenarios.md.
+offline view: every session known in advance, over the whole horizon. `forecast_sessions`,
+optional, are EVs expected to come (e.g. learned from earlier days), in the session format:
+they become `Scenario.forecast`, sessions marked `expected`, never part of `request`; the
+online `smart` strategy reserves room for those not yet due (see `charging/replay.py`).
+Units in the file are the ones people use (kW, kWh, minutes, local times); the model gets
+W, Wh, seconds and UTC. The format is documented with an example in docs/scenarios.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +37,16 @@ SERIES_KEYS = {
     "export_price": ("export_price", 1.0),
     "carbon_g_per_kwh": ("carbon_g_per_kwh", 1.0),
     "cap_kw": ("cap_w", 1000.0),
+}
+TOP_KEYS = {
+    "name",
+    "site",
+    "circuits",
+    "slots",
+    "series",
+    "weights",
+    "sessions",
+    "forecast_sessions",
 }
 SITE_KEYS = {
     "id",
@@ -69,6 +82,7 @@ class Scenario:
     site_phases: int  # phases of the grid connection; base load and solar spread evenly on them
     peak_window: tuple[time, time]  # local time, [start, end)
     request: PlanRequest  # everything known in advance (the offline view)
+    forecast: tuple[Session, ...] = ()  # expected sessions (`Session.expected`), a forecast
 
     @property
     def site_id(self) -> str:
@@ -82,7 +96,7 @@ class Scenario:
 
 def parse_scenario(data: Mapping[str, Any]) -> Scenario:
     """Validate and convert a decoded scenario; raises ScenarioError on the first problem."""
-    _only(data, {"name", "site", "circuits", "slots", "series", "weights", "sessions"}, "")
+    _only(data, TOP_KEYS, "")
     site = _mapping(_required(data, "site", ""), "site")
     _only(site, SITE_KEYS, "site")
     zone = _zone(_required(site, "time_zone", "site"))
@@ -94,7 +108,12 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
         _session(item, f"sessions[{i}]", zone, circuit_ids)
         for i, item in enumerate(_sequence(data.get("sessions", []), "sessions"))
     )
+    forecast = tuple(
+        replace(_session(item, f"forecast_sessions[{i}]", zone, circuit_ids), expected=True)
+        for i, item in enumerate(_sequence(data.get("forecast_sessions", []), "forecast_sessions"))
+    )
     _unique([s.id for s in sessions], "sessions")
+    _unique([s.id for s in (*sessions, *forecast)], "forecast_sessions")
     margin = _number(site.get("safety_margin", 0.0), "site.safety_margin")
     if not 0 <= margin < 1:
         raise ScenarioError("site.safety_margin: must be in [0, 1)")
@@ -113,6 +132,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
         site_phases=_site_phases(site.get("phases", 3)),
         peak_window=_peak_window(site.get("peak_window")),
         request=request,
+        forecast=forecast,
     )
 
 
