@@ -38,7 +38,7 @@ from ampnexus.charging.model import (
 )
 from ampnexus.domain.charging_profile import ChargingRateUnit, convert
 from ampnexus.domain.driver import PriorityClass
-from ampnexus.domain.errors import DomainError
+from ampnexus.domain.errors import Conflict, DomainError
 from ampnexus.domain.events import (
     ChargerBooted,
     PowerMeasured,
@@ -325,6 +325,9 @@ class SmartChargingService:
         try:
             reply = await self._s.commands.install_profile(charger, connector, command.profile)
             accepted = isinstance(reply, dict) and reply.get("status") == "Accepted"
+        except Conflict as error:  # offline, or the session ended meanwhile: not a refusal
+            log.info("%s: plan not applied: %s", charger, error)
+            return
         except DomainError as error:
             log.warning("%s: SetChargingProfile failed: %s", charger, error)
             accepted = False

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from ampnexus.app import AmpNexus
 from ampnexus.config import Settings
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
+from ampnexus.domain.site import Placement, Site
 from ampnexus.sim.charge_point import SimChargePoint
 from ampnexus.sim.charger import ChargerSpec
 from ampnexus.sim.clock import SimClock
@@ -34,6 +35,8 @@ from ampnexus.sim.fleet import Fleet, fleet_specs
 CARDS = [f"DEMO-CARD-{n:02d}" for n in range(1, 21)]
 LOST_CARD = "DEMO-LOST"  # blocked: the occasional driver is turned away
 MINUTE = 60.0
+DEMO_SITE = "demo-site"
+SITE_SHARE = 0.6  # of what all chargers could draw at once
 
 
 @dataclass(frozen=True)
@@ -109,12 +112,28 @@ async def _register(app: AmpNexus, specs: list[ChargerSpec]) -> str:
             security_profile=1,
             description=f"Simulated {spec.model}, {spec.max_power_w / 1000:g} kW",
         )
+    await _site(app, specs)
     for card in CARDS:
         await services.authorization.add(IdTag(card, description="a demo driver"))
     await services.authorization.add(
         IdTag(LOST_CARD, AuthorizationStatus.BLOCKED, description="reported lost")
     )
     return key
+
+
+async def _site(app: AmpNexus, specs: list[ChargerSpec]) -> None:
+    """One site whose grid connection cannot feed every charger at once: smart charging
+    shares it, and GET /sites/demo-site/plan shows how."""
+    services = app.services
+    total_w = sum(spec.max_power_w * spec.connectors for spec in specs)
+    limit_w = round(total_w * SITE_SHARE / 1000) * 1000
+    await services.sites.create(
+        Site(DEMO_SITE, "Demo car park", "Europe/London", grid_limit_w=limit_w)
+    )
+    for spec in specs:
+        await services.sites.place(
+            Placement(spec.id, DEMO_SITE, phases=spec.phases, max_power_w=spec.max_power_w)
+        )
 
 
 def _reachable(host: str) -> str:
@@ -137,6 +156,7 @@ def _banner(out: TextIO, app: AmpNexus, options: DemoOptions, key: str, data_dir
         "Try:",
         f'  curl -s -H "Authorization: Bearer {key}" {api}/charge-points',
         f'  curl -s -H "Authorization: Bearer {key}" "{api}/transactions?active=true"',
+        f'  curl -s -H "Authorization: Bearer {key}" {api}/sites/{DEMO_SITE}/plan',
         "",
         "Press Ctrl-C to stop."
         if options.duration is None
