@@ -7,8 +7,9 @@ CALL and waits for its answer (OCPP-J allows one outstanding CALL per direction)
 
 The plan (JSON on stdin):
     url, ids, password (or null), id_tag, connectors, mix {heartbeat, status, session},
-    meter_values_per_session, phases [{name, duration, rate (msg/s per charger, or null
-    for closed loop)}], server_pid, connect_concurrency, timeout
+    meter_values_per_session, prime_sessions (start each charger mid-session),
+    phases [{name, duration, rate (msg/s per charger, or null for closed loop)}],
+    server_pid, connect_concurrency, timeout, compression, profile (py-spy output or null)
 
 The result (JSON on stdout): connection figures, the server's memory, one entry per phase
 (throughput, latency percentiles, server and client CPU, errors) and, per charger, what
@@ -117,6 +118,7 @@ class Script:
         self._transaction_id: int | None = None
         self._authorized = False
         self._meter_values_sent = 0
+        self._session_amps = 16.0
         self._statuses: dict[int, str] = {}
 
     def timestamp(self) -> str:
@@ -152,7 +154,7 @@ class Script:
             return "Heartbeat", {}
         if kind == "status":
             return self._status_change()
-        return self._session_step()
+        return self.session_step()
 
     def _status_change(self) -> tuple[str, dict[str, Any]]:
         connector = self._connector
@@ -161,7 +163,7 @@ class Script:
             return self.status(connector, "SuspendedEV" if current == "Charging" else "Charging")
         return self.status(connector, "Preparing" if current == "Available" else "Available")
 
-    def _session_step(self) -> tuple[str, dict[str, Any]]:
+    def session_step(self) -> tuple[str, dict[str, Any]]:
         if self._transaction_id is None and not self._authorized:
             return "Authorize", {"idTag": self._id_tag}
         if self._transaction_id is None:
@@ -183,8 +185,14 @@ class Script:
         }
         return "StopTransaction", payload
 
+    def somewhere_into_the_session(self) -> None:
+        """Pretend part of the running session has passed, so that a fleet primed together
+        does not stop (and start again) together."""
+        self._meter_values_sent = self._rng.randrange(self._meter_values_per_session + 1)
+
     def _meter_values(self) -> dict[str, Any]:
-        amps = round(self._rng.uniform(6.0, 16.0), 1)
+        # An EV draws a steady current through a session, with a little noise.
+        amps = round(self._session_amps + self._rng.uniform(-0.3, 0.3), 1)
         watts = round(amps * 230 * 3)
         self._energy_wh += watts // 60  # a minute's worth between samples
         samples = [
@@ -205,6 +213,7 @@ class Script:
         elif action == "StartTransaction":
             self._transaction_id = reply["transactionId"]
             self._meter_values_sent = 0
+            self._session_amps = self._rng.uniform(6.0, 16.0)
             acknowledged.starts += 1
         elif action == "MeterValues":
             self._meter_values_sent += 1
@@ -343,17 +352,28 @@ async def connect_and_boot(charger: Charger, plan: dict[str, Any], errors: Count
         errors[type(error).__name__] += 1
         return
     try:
-        for action, payload in charger.script.boot():
-            reply = await charger.call(action, payload, None)
-            if reply is None or reply.get("status", "Accepted") != "Accepted":
-                errors[f"{action} not accepted"] += 1
-                break
-        else:
+        if await opened(charger, plan["prime_sessions"]):
             return
+        errors["boot refused"] += 1
     except Unanswered as error:
         errors[str(error)] += 1
     charger.websocket = None
     await websocket.close()
+
+
+async def opened(charger: Charger, prime_session: bool) -> bool:
+    """Boot, report every connector's status and, to start in a steady state, have a
+    session under way: a fleet's drivers arrived at different times."""
+    for action, payload in charger.script.boot():
+        reply = await charger.call(action, payload, None)
+        if reply is None or reply.get("status", "Accepted") != "Accepted":
+            return False
+    if prime_session:
+        for _ in ("Authorize", "StartTransaction"):
+            if await charger.call(*charger.script.session_step(), None) is None:
+                return False
+        charger.script.somewhere_into_the_session()
+    return True
 
 
 async def connect_all(chargers: list[Charger], plan: dict[str, Any]) -> Counter[str]:

@@ -15,10 +15,13 @@ dropped afterwards; SQLite: a temporary file) it
 2. registers K chargers (security profile 0, or profile 1 with --passwords) and an id tag
    through the REST API;
 3. runs the load generator: K chargers connect (at most --connect-concurrency at a time),
-   send BootNotification and a StatusNotification per connector, then for --duration
-   seconds per phase send a mix of Heartbeat, StatusNotification changes and charging
-   sessions (Authorize, StartTransaction, MeterValues with energy register, power and
-   current on three phases, StopTransaction), drawn by --mix weights;
+   send BootNotification and a StatusNotification per connector, start a session and
+   pretend a random part of it has passed (so that the fleet starts in a steady state, not
+   with a thousand sessions starting in the same second), then for --duration seconds per
+   phase send a mix of Heartbeat, StatusNotification changes and charging sessions
+   (Authorize, StartTransaction, --meter-values-per-session MeterValues with energy
+   register, power and current on three phases, StopTransaction), drawn by --mix weights;
+   with --connect-only they only send heartbeats (default one per 10 s);
      - open loop (--rate R): each charger sends R messages/s, evenly spaced, at a random
        phase; the achieved rate falls short of the offered one when the server saturates;
      - closed loop (--closed-loop): each charger sends its next message the moment the
@@ -33,6 +36,9 @@ persisting anything: AmpNexus's closed-loop throughput over that one's is the ce
 
 Reading the output
 ------------------
+- The header says how busy the machine was before the run: other work on these two cores
+  lowers every figure. machine CPU busy % (all cores, /proc/stat) during each phase shows
+  it too; it includes PostgreSQL's own processes.
 - connected: chargers that connected and booted; connect + boot: seconds for all of them.
 - messages/s: CALLs answered per second within the phase window. AmpNexus answers only
   after the message's data is committed, so for writes answered means persisted;
@@ -46,7 +52,10 @@ Reading the output
 - peak RSS: the server's VmHWM; RSS per charger: (peak RSS - RSS before connecting) / K,
   so it includes the buffers of the busiest moment; idle RSS per charger uses the RSS
   right after every charger booted instead of the peak.
-- errors: CALLERRORs by action and code, failed connects, timeouts, dropped connections.
+- errors: CALLERRORs by action and code, failed connects, timeouts, dropped connections,
+  and the warnings and errors in the server's log (the last few are printed).
+- targets: the issue's targets, judged where this run measured them (memory with 5,000 or
+  more chargers, throughput and p99 with an open loop offering 3,000 messages/s or more).
 - lost / extra: acknowledged items missing from the database / rows beyond those
   acknowledged (duplicates). Both must be 0; the exit status is 1 when they are not.
 
@@ -62,6 +71,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -70,7 +80,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,8 +108,6 @@ def free_port() -> int:
 
 def raise_open_files_limit() -> None:
     """Children inherit it: the server needs a descriptor per charger."""
-    import resource
-
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -117,7 +125,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(command: list[str], log: Path, ready: Any, what: str) -> Iterator[subprocess.Popen]:
+def running(
+    command: list[str], log: Path, ready: Callable[[], bool], what: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start `command`, wait until `ready()` is true, and stop it with SIGTERM afterwards."""
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
@@ -201,7 +211,7 @@ def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
         with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
             return db.execute(sql).fetchall()
     with psycopg.connect(database_url) as db:
-        return db.execute(sql).fetchall()  # type: ignore[arg-type]
+        return db.execute(sql.encode()).fetchall()
 
 
 COUNTS = {
@@ -295,6 +305,7 @@ def plan(options: argparse.Namespace, server: Server, name: str) -> dict[str, An
         "connectors": options.connectors,
         "mix": {"heartbeat": 1} if options.connect_only else parse_mix(options.mix),
         "meter_values_per_session": options.meter_values_per_session,
+        "prime_sessions": not options.connect_only,
         "phases": phases,
         "server_pid": server.pid,
         "connect_concurrency": options.connect_concurrency,
@@ -339,9 +350,17 @@ def bench_ampnexus(backend: str, options: argparse.Namespace, workdir: Path) -> 
             registration = time.perf_counter() - began
             say(f"{backend}: registered in {registration:.1f} s; running the load")
             result = drive(plan(options, server, backend))
+        result["server_log"] = log_summary(server.log)
         result["registration_seconds"] = round(registration, 2)
         result["verification"] = verify(database_url, result.pop("acknowledged"))
     return result
+
+
+def log_summary(log: Path) -> dict[str, Any]:
+    """Warnings and errors the server logged under load point at what went wrong."""
+    lines = log.read_text(errors="replace").splitlines()
+    flagged = [line for line in lines if " WARNING " in line or " ERROR " in line]
+    return {"warnings_and_errors": len(flagged), "last": flagged[-5:]}
 
 
 def bench_bare(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -371,7 +390,8 @@ def machine_busy_pct(seconds: float = 1.0) -> float:
             values = [int(value) for value in stat.readline().split()[1:]]
         return sum(values) - values[3] - values[4], sum(values)  # busy (not idle/iowait), all
 
-    (busy, total), _ = ticks(), time.sleep(seconds)
+    busy, total = ticks()
+    time.sleep(seconds)
     busy_after, total_after = ticks()
     return round(100 * (busy_after - busy) / max(1, total_after - total), 1)
 
@@ -398,14 +418,14 @@ def closed_rate(result: dict[str, Any]) -> float | None:
 
 
 def ratios(runs: dict[str, Any]) -> dict[str, float]:
-    if "bare" not in runs or not closed_rate(runs["bare"]):
-        return {}
-    ceiling = closed_rate(runs["bare"])
-    return {
-        backend: round(closed_rate(result) / ceiling, 3)
-        for backend, result in runs.items()
-        if backend != "bare" and closed_rate(result) is not None
-    }
+    """Each backend's closed-loop throughput over the bare ceiling's."""
+    ceiling = closed_rate(runs["bare"]) if "bare" in runs else None
+    ratios = {}
+    for backend, result in runs.items():
+        rate = closed_rate(result)
+        if backend != "bare" and rate is not None and ceiling:
+            ratios[backend] = round(rate / ceiling, 3)
+    return ratios
 
 
 def config_of(options: argparse.Namespace) -> dict[str, Any]:
@@ -450,30 +470,51 @@ def report(outcome: dict[str, Any]) -> str:
     add("server peak RSS, MiB", lambda r: mib(r["memory"]["peak_rss_kib"]))
     add("RSS per charger (peak), KiB", lambda r: r["memory"]["rss_per_charger_kib"])
     add("RSS per charger (idle), KiB", lambda r: r["memory"]["idle_rss_per_charger_kib"])
-    phase_names = dict.fromkeys(p["name"] for r in runs.values() for p in r["phases"])
-    for phase in phase_names:
-        lines.append(f"-- {phase}")
-
-        def of(r: dict[str, Any], key: Any, phase: str = phase) -> Any:
-            found = [p for p in r["phases"] if p["name"] == phase]
-            return key(found[0]) if found else "-"
-
-        add("  offered messages/s", lambda r, of=of: of(r, lambda p: p["offered_per_s"] or "max"))
-        add("  answered messages/s", lambda r, of=of: of(r, lambda p: p["messages_per_s"]))
-        add("  persisted writes/s", lambda r, of=of: of(r, lambda p: p["writes_per_s"]))
-        add("  latency p50/p95/p99, ms", lambda r, of=of: of(r, latency))
-        add("  server CPU s (% core)", lambda r, of=of: of(r, server_cpu))
-        add("  load generator CPU %", lambda r, of=of: of(r, lambda p: p["client_cpu_pct"]))
-        add("  machine CPU busy %", lambda r, of=of: of(r, lambda p: p["machine_busy_pct"]))
-        add("  CALLERRORs", lambda r, of=of: of(r, lambda p: sum(p["call_errors"].values())))
-        add("  timeouts / disconnects", lambda r, of=of: of(r, failures))
+    for phase_name in dict.fromkeys(p["name"] for r in runs.values() for p in r["phases"]):
+        lines.append(f"-- {phase_name}")
+        lines += phase_rows([phase_of(runs[name], phase_name) for name in names])
     if outcome["ceiling_ratio"]:
         lines.append(row("ratio to bare ceiling", *(ratio(outcome, n) for n in names)))
     add("failed connects", lambda r: sum(r["connect_errors"].values()))
+    add(
+        "server log warnings+errors",
+        lambda r: r.get("server_log", {}).get("warnings_and_errors", "-"),
+    )
     for check in ("meter_values", "transactions", "stopped_transactions", "status_notifications"):
         add(f"{check.replace('_', ' ')} lost/extra", lambda r, c=check: lost(r, c))
     lines += ["", *targets(outcome), *error_details(runs)]
     return "\n".join(lines)
+
+
+Phase = dict[str, Any]
+THROUGHPUT_ROWS: list[tuple[str, Callable[[Phase], Any]]] = [
+    ("  offered messages/s", lambda p: p["offered_per_s"] or "max"),
+    ("  answered messages/s", lambda p: p["messages_per_s"]),
+    ("  persisted writes/s", lambda p: p["writes_per_s"]),
+    ("  latency p50/p95/p99, ms", lambda p: latency(p)),
+]
+COST_ROWS: list[tuple[str, Callable[[Phase], Any]]] = [
+    ("  server CPU s (% core)", lambda p: f"{p['server_cpu_s']} ({p['server_cpu_pct']}%)"),
+    ("  load generator CPU %", lambda p: p["client_cpu_pct"]),
+    ("  machine CPU busy %", lambda p: p["machine_busy_pct"]),
+    ("  CALLERRORs", lambda p: sum(p["call_errors"].values())),
+    ("  timeouts / disconnects", lambda p: f"{p['timeouts']}/{p['disconnects']}"),
+]
+
+
+def phase_of(result: dict[str, Any], name: str) -> Phase | None:
+    return next((phase for phase in result["phases"] if phase["name"] == name), None)
+
+
+def phase_rows(phases: list[Phase | None]) -> list[str]:
+    """One phase's figures side by side, with the latency of each action under the total."""
+
+    def line(label: str, value: Callable[[Phase], Any]) -> str:
+        return row(label, *(value(phase) if phase else "-" for phase in phases))
+
+    actions = dict.fromkeys(action for phase in phases if phase for action in phase["by_action"])
+    per_action = [(f"    {action}", lambda p, a=action: by_action(p, a)) for action in actions]
+    return [line(label, value) for label, value in THROUGHPUT_ROWS + per_action + COST_ROWS]
 
 
 def row(label: str, *cells: Any) -> str:
@@ -492,12 +533,9 @@ def latency(phase: dict[str, Any]) -> str:
     return "/".join(short(ms[p]) for p in ("p50", "p95", "p99"))
 
 
-def server_cpu(phase: dict[str, Any]) -> str:
-    return f"{phase['server_cpu_s']} ({phase['server_cpu_pct']}%)"
-
-
-def failures(phase: dict[str, Any]) -> str:
-    return f"{phase['timeouts']}/{phase['disconnects']}"
+def by_action(phase: dict[str, Any], action: str) -> str:
+    found = phase["by_action"].get(action)
+    return latency(found) if found else "-"
 
 
 def ratio(outcome: dict[str, Any], name: str) -> str:
@@ -545,6 +583,9 @@ def error_details(runs: dict[str, Any]) -> list[str]:
         for phase in result["phases"]:
             if phase["call_errors"]:
                 lines.append(f"{name} {phase['name']} CALLERRORs: {phase['call_errors']}")
+        lines += [
+            f"{name} server log: {line}" for line in result.get("server_log", {}).get("last", [])
+        ]
     return lines
 
 

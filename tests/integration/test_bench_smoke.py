@@ -28,6 +28,7 @@ def test_load_benchmark_reports_throughput_and_loses_nothing() -> None:
     for check, found in run["verification"].items():
         assert found["acknowledged"] > 0, check
         assert (found["lost"], found["extra"], found.get("duplicates", 0)) == (0, 0, 0), check
+    assert run["server_log"]["warnings_and_errors"] == 0, run["server_log"]["last"]
     assert run["memory"]["peak_rss_kib"] > run["memory"]["rss_before_connect_kib"] > 0
     assert outcome["runs"]["bare"]["phases"][0]["messages_per_s"] > 0
     assert outcome["ceiling_ratio"]["sqlite"] > 0
