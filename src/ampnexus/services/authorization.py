@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -11,21 +12,37 @@ from ampnexus.domain.time import Clock
 from ampnexus.services.ports import IdTagStore, Page
 
 ID_TAG_MAX = 20  # OCPP IdToken is CiString20
+# Authorize, StartTransaction and StopTransaction all look a tag up: keep answers briefly.
+# Changes made here take effect at once; changes made elsewhere within this many seconds.
+CACHE_SECONDS = 30.0
 
 
 class AuthorizationService:
     def __init__(self, store: IdTagStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        self._cache: dict[str, tuple[float, IdTag | None]] = {}
 
     async def authorize(self, id_tag: str) -> IdTagInfo:
-        return authorize(await self._store.get(id_tag), self._clock.now())
+        return authorize(await self._cached(id_tag), self._clock.now())
+
+    async def _cached(self, id_tag: str) -> IdTag | None:
+        now = time.monotonic()
+        hit = self._cache.get(id_tag)
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        tag = await self._store.get(id_tag)
+        if len(self._cache) > 100_000:  # bounded: unknown tags must not grow it forever
+            self._cache.clear()
+        self._cache[id_tag] = (now, tag)
+        return tag
 
     async def add(self, tag: IdTag) -> IdTag:
         _check(tag)
         if await self._store.get(tag.id_tag) is not None:
             raise Conflict(f"id tag {tag.id_tag!r} already exists")
         await self._store.add(tag, self._clock.now())
+        self._cache.pop(tag.id_tag, None)
         return tag
 
     async def get(self, id_tag: str) -> IdTag:
@@ -44,9 +61,11 @@ class AuthorizationService:
         updated = replace(tag, **changes)
         _check(updated)
         await self._store.replace(updated)
+        self._cache.pop(id_tag, None)
         return updated
 
     async def delete(self, id_tag: str) -> None:
+        self._cache.pop(id_tag, None)
         if not await self._store.delete(id_tag):
             raise NotFound(f"id tag {id_tag!r} does not exist")
 

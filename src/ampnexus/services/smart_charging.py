@@ -109,6 +109,7 @@ class SmartChargingService:
         self._power: dict[tuple[str, int], tuple[float, float | None]] = {}  # W, register Wh
         self._sent_w: dict[tuple[str, int], float] = {}
         self._fail_safe_w: dict[str, float] = {}  # the fail-safe each charger holds
+        self._site_of: dict[str, str | None] = {}  # charger -> site, until it is moved
         self._capabilities: dict[str, ChargerCapabilities] = {}
         self._refusals: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -134,6 +135,7 @@ class SmartChargingService:
 
     def placement_changed(self, site_ids: set[str | None]) -> None:
         """A charger was placed, moved or removed: fail-safe shares and plans change."""
+        self._site_of.clear()
         for site_id in site_ids - {None}:
             assert site_id is not None
             self.request_replan(site_id)
@@ -142,9 +144,12 @@ class SmartChargingService:
         self._spawn(self._replan_site_of(charge_point_id))
 
     async def _replan_site_of(self, charge_point_id: str) -> None:
-        placement = await self._placement(charge_point_id)
-        if placement is not None and placement.site_id is not None:
-            self.request_replan(placement.site_id)
+        if charge_point_id not in self._site_of:  # read once: this runs on every start/stop
+            placement = await self._placement(charge_point_id)
+            self._site_of[charge_point_id] = placement.site_id if placement else None
+        site_id = self._site_of[charge_point_id]
+        if site_id is not None:
+            self.request_replan(site_id)
 
     # --- replanning -----------------------------------------------------------------------------
     def request_replan(self, site_id: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector, RegistrationStatus
@@ -136,15 +136,14 @@ class SqlChargePointStore:
         await self._db.write(work)
 
     async def record_last_seen(self, seen: dict[str, datetime]) -> None:
-        def work(conn: Connection) -> None:
-            for charge_point_id, at in seen.items():
-                conn.execute(
-                    update(charge_points)
-                    .where(charge_points.c.id == charge_point_id)
-                    .values(last_seen=at)
-                )
-
-        await self._db.write(work)
+        rows = [{"key": charge_point_id, "at": at} for charge_point_id, at in seen.items()]
+        statement = (
+            update(charge_points)
+            .where(charge_points.c.id == bindparam("key"))
+            .values(last_seen=bindparam("at"))
+        )
+        # One executemany: thousands of chargers must not hold the writer for long.
+        await self._db.write(lambda conn: conn.execute(statement, rows))
 
     async def status_history(
         self, charge_point_id: str, limit: int, offset: int
