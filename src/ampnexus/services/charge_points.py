@@ -88,16 +88,16 @@ class ChargePointService:
     ) -> ChargePointView:
         check_charge_point_id(charge_point_id)
         profile = _security_profile(password, security_profile)
+        if await self._store.get(charge_point_id) is not None:
+            raise Conflict(f"charge point {charge_point_id!r} is already registered")
         charge_point = ChargePoint(
             id=charge_point_id,
             security_profile=profile,
             registration_status=registration_status,
             description=description,
-            password_hash=hash_password(password) if password else None,
+            password_hash=await _hashed(password) if password else None,
             created_at=self._clock.now(),
         )
-        if await self._store.get(charge_point_id) is not None:
-            raise Conflict(f"charge point {charge_point_id!r} is already registered")
         await self._store.add(charge_point)
         return await self.get(charge_point_id)
 
@@ -125,7 +125,7 @@ class ChargePointService:
                 raise Invalid("security profile 1 or higher needs a password")
             stored["security_profile"] = _security_profile(password, profile, update=True)
             if password is not None:
-                stored["password_hash"] = hash_password(password)
+                stored["password_hash"] = await _hashed(password)
             elif stored["security_profile"] == 0:
                 stored["password_hash"] = None
             self._forget_verified(charge_point_id)
@@ -245,6 +245,11 @@ class ChargePointService:
 
     def _forget_verified(self, charge_point_id: str) -> None:
         self._verified.pop(charge_point_id, None)
+
+
+async def _hashed(password: str) -> str:
+    """scrypt costs ~20 ms of CPU: in a worker thread, so chargers are not kept waiting."""
+    return await asyncio.to_thread(hash_password, password)
 
 
 def check_charge_point_id(charge_point_id: str) -> None:
