@@ -6,19 +6,21 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Table, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ampnexus.services.secrets import api_key_digest
 from ampnexus.store.api_keys import SqlApiKeyStore
+from ampnexus.store.bulk import Bulk
 from ampnexus.store.database import Database
-from ampnexus.store.tables import api_keys
+from ampnexus.store.tables import api_keys, charge_points, connectors, meter_values
 
 AT = datetime(2025, 1, 1, tzinfo=UTC)
+CP_ROW = {"security_profile": 0, "registration_status": "Accepted", "created_at": AT}
 
 
 @pytest.fixture
@@ -189,3 +191,91 @@ async def test_close_lets_queued_writes_finish(database_url: str):
         assert count == 40
     finally:
         reopened.close()
+
+
+# --- bulk statements ---------------------------------------------------------------------------
+SAMPLE_COLUMNS = (
+    "charge_point_id",
+    "connector_id",
+    "timestamp",
+    "value",
+    "measurand",
+    "received_at",
+)
+SAMPLES = Bulk(meter_values, SAMPLE_COLUMNS)
+STATES = Bulk(
+    connectors,
+    ("charge_point_id", "connector_id", "status", "error_code", "updated_at"),
+    conflict=("charge_point_id", "connector_id"),
+)
+
+
+def raw_rows(conn: Connection, table: Table) -> list[tuple[Any, ...]]:
+    """The rows exactly as the database holds them, without SQLAlchemy's type processing."""
+    columns = ", ".join(SAMPLE_COLUMNS)
+    return [tuple(row) for row in conn.exec_driver_sql(f"SELECT {columns} FROM {table.name}")]
+
+
+async def test_bulk_rows_are_stored_exactly_as_sqlalchemy_stores_them(db: Database):
+    at = datetime(2025, 3, 30, 0, 59, 59, 500000, tzinfo=timezone(timedelta(hours=-5)))
+    whole_second = datetime(2025, 3, 30, 1, 0, tzinfo=UTC)  # no microseconds to drop
+    row = ("CP-1", 1, at, "1234.5", "Energy.Active.Import.Register", whole_second)
+    as_dict = dict(zip(SAMPLE_COLUMNS, row, strict=True))
+    await db.write(lambda conn: conn.execute(insert(meter_values), as_dict))
+    by_sqlalchemy = await db.read(lambda conn: raw_rows(conn, meter_values))
+    await db.write(lambda conn: conn.execute(delete(meter_values)))
+
+    await db.append(SAMPLES, [row])
+    assert await db.read(lambda conn: raw_rows(conn, meter_values)) == by_sqlalchemy
+    read_back = await db.read(lambda conn: conn.execute(select(meter_values)).one())
+    assert read_back.timestamp == at and read_back.timestamp.tzinfo == UTC
+
+
+async def test_bulk_upserts_keep_the_last_row_per_key_and_batch_with_other_writes(db: Database):
+    await db.write(lambda conn: conn.execute(insert(charge_points).values(id="CP-1", **CP_ROW)))
+    gate = Gate()
+    held = await gate.hold(db)
+    key = ("CP-1", 1)
+    steps = ["Available", "Preparing", "Charging", "SuspendedEV", "Charging", "Finishing"]
+    tasks = [
+        asyncio.create_task(
+            db.append_many(
+                (STATES, [(*key, status, "NoError", AT + timedelta(seconds=i))]),
+                (SAMPLES, [(*key, AT, str(i), "Power.Active.Import", AT)]),
+            )
+        )
+        for i, status in enumerate(steps)
+    ]
+    other = asyncio.create_task(db.write(insert_key("alongside")))
+    await asyncio.sleep(0.05)
+    assert not any(task.done() for task in [*tasks, other])  # all wait for the next commit
+    gate.release.set()
+    await held
+    await asyncio.gather(*tasks, other)
+
+    def stored(conn: Connection) -> tuple[Any, ...]:
+        state = conn.execute(select(connectors)).one()
+        values = conn.execute(select(meter_values.c.value).order_by(meter_values.c.id))
+        return state.status, state.updated_at, values.scalars().all()
+
+    status, updated_at, values = await db.read(stored)
+    assert (status, updated_at) == ("Finishing", AT + timedelta(seconds=5))
+    assert values == [str(i) for i in range(len(steps))]  # every row, in the order given
+    assert await names(db) == ["alongside"]
+
+
+async def test_a_failing_bulk_row_fails_only_its_own_caller(db: Database):
+    gate = Gate()
+    held = await gate.hold(db)
+    unknown_charger = asyncio.create_task(  # connectors.charge_point_id is a foreign key
+        db.append(STATES, [("NOBODY", 1, "Available", "NoError", AT)])
+    )
+    fine = asyncio.create_task(db.append(SAMPLES, [("NOBODY", 1, AT, "1", "SoC", AT)]))
+    await asyncio.sleep(0.05)
+    gate.release.set()
+    await held
+    with pytest.raises(IntegrityError):
+        await unknown_charger
+    await fine
+    count = await db.read(lambda conn: conn.scalar(select(func.count()).select_from(meter_values)))
+    assert count == 1

@@ -11,9 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector, RegistrationStatus
 from ampnexus.domain.errors import Conflict
 from ampnexus.services.ports import Page, StatusRecord
+from ampnexus.store.bulk import Bulk
 from ampnexus.store.database import Database
 from ampnexus.store.tables import charge_points, connectors, status_notifications
-from ampnexus.store.upsert import upsert
+
+_STATE = ("status", "error_code", "info", "vendor_id", "vendor_error_code", "timestamp")
+_KEY = ("charge_point_id", "connector_id")
+STATUS_HISTORY_ROWS = Bulk(status_notifications, (*_KEY, *_STATE, "received_at"))
+CONNECTOR_STATE_ROWS = Bulk(connectors, (*_KEY, *_STATE, "updated_at"), conflict=_KEY)
 
 _CHARGE_POINT_FIELDS = (
     "id",
@@ -111,29 +116,13 @@ class SqlChargePointStore:
         )
 
     async def record_status(self, charge_point_id: str, record: StatusRecord) -> None:
-        connector = record.connector
-        values = {
-            "status": connector.status,
-            "error_code": connector.error_code,
-            "info": connector.info,
-            "vendor_id": connector.vendor_id,
-            "vendor_error_code": connector.vendor_error_code,
-            "timestamp": connector.timestamp,
-        }
-
-        def work(conn: Connection) -> None:
-            key = {"charge_point_id": charge_point_id, "connector_id": connector.connector_id}
-            conn.execute(
-                insert(status_notifications).values(**key, **values, received_at=record.received_at)
-            )
-            upsert(
-                conn,
-                connectors,
-                key,
-                {**values, "updated_at": record.received_at},
-            )
-
-        await self._db.write(work)
+        c = record.connector
+        state = (c.status, c.error_code, c.info, c.vendor_id, c.vendor_error_code, c.timestamp)
+        key = (charge_point_id, c.connector_id)
+        await self._db.append_many(
+            (STATUS_HISTORY_ROWS, [(*key, *state, record.received_at)]),
+            (CONNECTOR_STATE_ROWS, [(*key, *state, record.received_at)]),
+        )
 
     async def record_last_seen(self, seen: dict[str, datetime]) -> None:
         rows = [{"key": charge_point_id, "at": at} for charge_point_id, at in seen.items()]

@@ -1,11 +1,11 @@
 """Engine, migrations and the group-committing writer.
 
-Every write is a function of a SQLAlchemy connection, or rows appended to a table.
-The writer thread runs all writes that are waiting in one transaction and commits
-once, so a burst of meter values costs one commit (one fsync) instead of hundreds;
-appended rows of a batch go to each table in a single multi-row INSERT. A caller's
-future is resolved only after the commit: a charger is answered only once its data
-is safe.
+Every write is a function of a SQLAlchemy connection, or rows for a `Bulk` statement
+(store/bulk.py). The writer thread runs all writes that are waiting in one transaction
+and commits once, so a burst of meter values costs one commit (one fsync) instead of
+hundreds. Bulk rows of a batch go after its other writes, one executemany per statement,
+rows of one statement in the order they were given. A caller's future is resolved only
+after the commit: a charger is answered only once its data is safe.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from ampnexus.store.bulk import Bulk, Row
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,8 +79,7 @@ def migrate(engine: Engine) -> None:
 class _Job:
     work: Work[Any] | None
     future: asyncio.Future[Any]
-    table: Table | None = None
-    rows: list[dict[str, Any]] | None = None
+    parts: tuple[tuple[Bulk, list[Row]], ...] = ()
 
 
 class GroupWriter:
@@ -96,9 +97,9 @@ class GroupWriter:
         self._queue.put(_Job(work, future))
         return future
 
-    def append(self, table: Table, rows: list[dict[str, Any]]) -> asyncio.Future[None]:
+    def append(self, parts: tuple[tuple[Bulk, list[Row]], ...]) -> asyncio.Future[None]:
         future: asyncio.Future[None] = self._loop.create_future()
-        self._queue.put(_Job(None, future, table, rows))
+        self._queue.put(_Job(None, future, parts))
         return future
 
     def close(self) -> None:
@@ -130,7 +131,7 @@ class GroupWriter:
         try:
             with self._engine.begin() as connection:
                 results = [job.work(connection) if job.work else None for job in batch]
-                _insert_appended(connection, batch)
+                _run_bulk(connection, batch)
         except Exception as error:
             if len(batch) == 1:
                 self._settle(batch, [], error)
@@ -155,13 +156,17 @@ class GroupWriter:
             self._loop.call_soon_threadsafe(resolve)
 
 
-def _insert_appended(connection: Connection, batch: list[_Job]) -> None:
-    by_table: dict[Table, list[dict[str, Any]]] = {}
+def _run_bulk(connection: Connection, batch: list[_Job]) -> None:
+    by_statement: dict[Bulk, list[Row]] = {}
     for job in batch:
-        if job.table is not None and job.rows:
-            by_table.setdefault(job.table, []).extend(job.rows)
-    for table, rows in by_table.items():
-        connection.execute(insert(table), rows)
+        for bulk, rows in job.parts:
+            by_statement.setdefault(bulk, []).extend(rows)
+    _execute_parts(connection, tuple(by_statement.items()))
+
+
+def _execute_parts(connection: Connection, parts: tuple[tuple[Bulk, list[Row]], ...]) -> None:
+    for bulk, rows in parts:
+        bulk.execute(connection, rows)
 
 
 class Database:
@@ -187,14 +192,18 @@ class Database:
             return await asyncio.to_thread(self.write_now, work)
         return await self._writer.submit(work)
 
-    async def append(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Insert rows (append-only data such as meter values), batched with other writes."""
-        if not rows:
-            return
+    async def append(self, bulk: Bulk, rows: list[Row]) -> None:
+        """Write rows through a bulk statement (meter values, status history, connector
+        states), batched with other writes."""
+        if rows:
+            await self.append_many((bulk, rows))
+
+    async def append_many(self, *parts: tuple[Bulk, list[Row]]) -> None:
+        """Rows for several bulk statements, committed together."""
         if self._writer is None:
-            await asyncio.to_thread(self.write_now, lambda conn: conn.execute(insert(table), rows))
+            await asyncio.to_thread(self.write_now, lambda conn: _execute_parts(conn, parts))
             return
-        await self._writer.append(table, rows)
+        await self._writer.append(parts)
 
     async def read(self, work: Work[T]) -> T:
         return await asyncio.to_thread(self.read_now, work)

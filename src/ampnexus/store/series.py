@@ -11,8 +11,11 @@ from sqlalchemy import ColumnElement, Connection, func, select
 
 from ampnexus.domain.series import Point, SeriesKind
 from ampnexus.services.ports import Page
+from ampnexus.store.bulk import Bulk
 from ampnexus.store.database import Database
 from ampnexus.store.tables import series_points
+
+SERIES_ROWS = Bulk(series_points, ("site_id", "kind", "timestamp", "value", "received_at"))
 
 
 class SqlSeriesStore:
@@ -22,17 +25,8 @@ class SqlSeriesStore:
     async def add(
         self, site_id: str, kind: SeriesKind, points: Sequence[Point], at: datetime
     ) -> None:
-        rows = [
-            {
-                "site_id": site_id,
-                "kind": kind.value,
-                "timestamp": point.timestamp,
-                "value": point.value,
-                "received_at": at,
-            }
-            for point in points
-        ]
-        await self._db.append(series_points, rows)
+        rows = [(site_id, kind.value, point.timestamp, point.value, at) for point in points]
+        await self._db.append(SERIES_ROWS, rows)
 
     async def points(
         self,

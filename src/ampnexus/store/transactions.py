@@ -7,7 +7,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from ampnexus.domain.transaction import (
     DEFAULT_UNITS,
@@ -18,8 +18,44 @@ from ampnexus.domain.transaction import (
     TransactionStop,
 )
 from ampnexus.services.ports import Page
+from ampnexus.store.bulk import Bulk
+from ampnexus.store.bulk import Row as BulkRow
 from ampnexus.store.database import Database
 from ampnexus.store.tables import meter_values, transactions
+
+METER_VALUE_ROWS = Bulk(
+    meter_values,
+    (
+        "charge_point_id",
+        "connector_id",
+        "transaction_id",
+        "timestamp",
+        "value",
+        "number",
+        "measurand",
+        "unit",
+        "phase",
+        "context",
+        "location",
+        "format",
+        "received_at",
+    ),
+)
+
+
+# Built once: the hot path then skips building statements and their cache keys.
+_FIND_START = select(transactions.c.id).where(
+    *(
+        transactions.c[name] == bindparam(name)
+        for name in ("charge_point_id", "connector_id", "id_tag", "meter_start", "started_at")
+    )
+)
+_INSERT_START = insert(transactions).returning(transactions.c.id)
+_FIND_STOP = select(transactions.c.connector_id, transactions.c.stopped_at).where(
+    transactions.c.id == bindparam("id"),
+    transactions.c.charge_point_id == bindparam("charge_point_id"),
+)
+_RECORD_STOP = update(transactions).where(transactions.c.id == bindparam("key"))
 
 
 class SqlTransactionStore:
@@ -27,58 +63,39 @@ class SqlTransactionStore:
         self._db = db
 
     async def start(self, start: TransactionStart, at: datetime) -> int:
+        params = {
+            "charge_point_id": start.charge_point_id,
+            "connector_id": start.connector_id,
+            "id_tag": start.id_tag,
+            "meter_start": start.meter_start,
+            "started_at": start.timestamp,
+        }
+
         def work(conn: Connection) -> int:
-            existing = conn.execute(
-                select(transactions.c.id).where(
-                    transactions.c.charge_point_id == start.charge_point_id,
-                    transactions.c.connector_id == start.connector_id,
-                    transactions.c.id_tag == start.id_tag,
-                    transactions.c.meter_start == start.meter_start,
-                    transactions.c.started_at == start.timestamp,
-                )
-            ).scalar()
-            if existing is not None:
+            existing = conn.execute(_FIND_START, params).scalar()
+            if existing is not None:  # a replayed start: the same transaction again
                 return int(existing)
-            return int(
-                conn.execute(
-                    insert(transactions)
-                    .values(
-                        charge_point_id=start.charge_point_id,
-                        connector_id=start.connector_id,
-                        id_tag=start.id_tag,
-                        meter_start=start.meter_start,
-                        started_at=start.timestamp,
-                        reservation_id=start.reservation_id,
-                        created_at=at,
-                    )
-                    .returning(transactions.c.id)
-                ).scalar_one()
-            )
+            added = {**params, "reservation_id": start.reservation_id, "created_at": at}
+            return int(conn.execute(_INSERT_START, added).scalar_one())
 
         return await self._db.write(work)
 
     async def stop(self, stop: TransactionStop, at: datetime) -> bool:
+        key = {"id": stop.transaction_id, "charge_point_id": stop.charge_point_id}
+
         def work(conn: Connection) -> bool:
-            row = conn.execute(
-                select(transactions.c.connector_id, transactions.c.stopped_at).where(
-                    transactions.c.id == stop.transaction_id,
-                    transactions.c.charge_point_id == stop.charge_point_id,
-                )
-            ).first()
+            row = conn.execute(_FIND_STOP, key).first()
             if row is None:
                 return False
             if row.stopped_at is not None:  # a replayed stop: already recorded
                 return True
-            conn.execute(
-                update(transactions)
-                .where(transactions.c.id == stop.transaction_id)
-                .values(
-                    stopped_at=stop.timestamp,
-                    meter_stop=stop.meter_stop,
-                    stop_reason=stop.reason or "Local",
-                    stop_id_tag=stop.id_tag,
-                )
-            )
+            values = {
+                "stopped_at": stop.timestamp,
+                "meter_stop": stop.meter_stop,
+                "stop_reason": stop.reason or "Local",
+                "stop_id_tag": stop.id_tag,
+            }
+            conn.execute(_RECORD_STOP, {**values, "key": stop.transaction_id})
             _insert_readings(
                 conn,
                 stop.charge_point_id,
@@ -99,9 +116,8 @@ class SqlTransactionStore:
         readings: Sequence[MeterReading],
         at: datetime,
     ) -> None:
-        await self._db.append(
-            meter_values, _reading_rows(charge_point_id, connector_id, transaction_id, readings, at)
-        )
+        rows = _reading_rows(charge_point_id, connector_id, transaction_id, readings, at)
+        await self._db.append(METER_VALUE_ROWS, rows)
 
     async def get(self, transaction_id: int) -> Transaction | None:
         def work(conn: Connection) -> Transaction | None:
@@ -151,9 +167,9 @@ def _insert_readings(
     readings: Sequence[MeterReading],
     at: datetime,
 ) -> None:
-    rows = _reading_rows(charge_point_id, connector_id, transaction_id, readings, at)
-    if rows:
-        conn.execute(insert(meter_values), rows)
+    METER_VALUE_ROWS.execute(
+        conn, _reading_rows(charge_point_id, connector_id, transaction_id, readings, at)
+    )
 
 
 def _reading_rows(
@@ -162,23 +178,24 @@ def _reading_rows(
     transaction_id: int | None,
     readings: Sequence[MeterReading],
     at: datetime,
-) -> list[dict[str, Any]]:
+) -> list[BulkRow]:
+    """Rows in METER_VALUE_ROWS's column order."""
     return [
-        {
-            "charge_point_id": charge_point_id,
-            "connector_id": connector_id,
-            "transaction_id": transaction_id,
-            "timestamp": reading.timestamp,
-            "value": sample.value,
-            "number": sample.number,
-            "measurand": sample.measurand,
-            "unit": sample.unit or DEFAULT_UNITS.get(sample.measurand),
-            "phase": sample.phase,
-            "context": sample.context,
-            "location": sample.location,
-            "format": sample.format,
-            "received_at": at,
-        }
+        (
+            charge_point_id,
+            connector_id,
+            transaction_id,
+            reading.timestamp,
+            sample.value,
+            sample.number,
+            sample.measurand,
+            sample.unit or DEFAULT_UNITS.get(sample.measurand),
+            sample.phase,
+            sample.context,
+            sample.location,
+            sample.format,
+            at,
+        )
         for reading in readings
         for sample in reading.sampled_values
     ]
