@@ -151,6 +151,40 @@ def test_the_lp_keeps_the_cheap_slots_an_expected_ev_will_need():
     assert kw_of(alone, "real") == [0, 0, 7, 7]
 
 
+def hedged(kwh: float, risk: float) -> list[float]:
+    """An EV alone under a 10 kW site for 4 hours, the last hour 2p cheaper."""
+    prices = SiteSeries(import_price=(0.30, 0.30, 0.30, 0.28))
+    request = site_request(
+        4,
+        [ev("a", kwh, 10)],
+        site_kw=10,
+        series=prices,
+        weights=Weights(defer_risk_per_hour=risk),
+    )
+    return kw_of(planned(request, "lp"), "a")
+
+
+def test_a_congested_ev_charges_early_rather_than_wait_for_a_slightly_cheaper_hour():
+    # 30 of the 40 kWh the site can deliver: congestion 0.75, so waiting 3 hours risks
+    # 0.008 x 10 x 0.75^3 x 3 = 0.10 per kWh, more than the 0.02 it would save.
+    assert hedged(30, 0.008) == [10, 10, 10, 0]
+    assert hedged(30, 0.0) == [10, 10, 0, 10]  # costs alone (perfect foresight)
+
+
+def test_with_room_to_spare_the_hedge_leaves_the_cheapest_hour_alone():
+    # 5 of 40 kWh: congestion 0.125, the risk of waiting (0.0005 per kWh) is below the saving.
+    assert hedged(5, 0.008) == [0, 0, 0, 5]
+
+
+def test_congestion_is_the_need_over_what_the_tightest_limit_can_deliver():
+    feeder = Circuit("feeder", "site", max_power_w=5000)
+    sessions = [ev("on_feeder", 10, 7, circuit="feeder"), ev("on_site", 4, 7)]
+    request = site_request(4, sessions, site_kw=20, circuits=(feeder,))
+    # Feeder: 10 kWh of 4 h x 5 kW; site: 14 kWh of 4 h x min(20, 14) kW.
+    congestion = compile_problem(request).congestion()
+    assert congestion.tolist() == pytest.approx([10 / 20, 14 / 56])
+
+
 @pytest.mark.parametrize("method", BOTH)
 def test_unmet_energy_when_the_window_is_too_short(method: str):
     result = planned(site_request(2, [ev("a", 30, 7)]), method)
@@ -394,7 +428,9 @@ def random_request(seed: int, *, with_minimum: bool) -> PlanRequest:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_lp_never_costs_more_than_the_heuristic(seed: int):
+    # Costs alone: the deferral hedge deliberately pays a little to charge congested EVs early.
     request = random_request(seed, with_minimum=False)
+    request = replace(request, weights=replace(request.weights, defer_risk_per_hour=0.0))
     lp, greedy = planned(request, "lp"), planned(request, "heuristic")
     # The LP's tie-break may cost up to 1e-3 of the top price per kWh.
     top_price = max(request.series.import_price) + 0.4 * request.weights.carbon_per_kg

@@ -245,6 +245,18 @@ def test_offline_optimal_knows_the_future_and_delivers_at_least_as_much_as_smart
     assert offline.decisions == 1
 
 
+def test_smart_hedges_a_congested_ev_and_offline_optimal_plans_on_costs_alone():
+    # 30 of the 40 kWh a 10 kW site can deliver in 4 hours, the last hour slightly cheaper:
+    # online, waiting risks the room (an EV may come); with perfect foresight nothing can.
+    data = site([ev("a", 0, 4, kwh=30, max_kw=10)], hours=4, limit_kw=10)
+    data["series"] = {"import_price": [0.30, 0.30, 0.30, 0.295]}
+    scenario = parse_scenario(data)
+    smart = replay(scenario, "smart").power_w["a"]
+    offline = replay(scenario, "offline_optimal").power_w["a"]
+    assert [round(w / 1000, 3) for w in smart] == [10, 10, 10, 0]
+    assert [round(w / 1000, 3) for w in offline] == [10, 10, 0, 10]
+
+
 def contended_site_with_forecast() -> Scenario:
     """The contended site, with b's coming forecast (say, from earlier days)."""
     data = site([ev("a", 0, 4, kwh=14), ev("b", 2, 4, kwh=14)], hours=4, limit_kw=7)

@@ -14,6 +14,11 @@ price, at most c; w_s = unmet_per_kwh * priority weight; d = demand charge per k
      - sum_s,t h w_s p[s,t]       the unmet-energy penalty, less its constant part
      + sum_s,t h tie[t] p[s,t]    tie rises with t to 1e-3 of the top price: of equal
                                   plans, the one charging earlier
+     + sum_s,t h r a_t w_s k_s^3 p[s,t]   deferral hedge (ADR 0005): a_t hours ahead,
+                                  r = defer_risk_per_hour, k_s the congestion of the limits
+                                  s charges under (`Problem.congestion`): room left for later
+                                  may be claimed by EVs nobody foresaw, the likelier the
+                                  fuller those limits; r = 0 plans on costs alone
 Constraints, every slot t:
   imp[t] - sum_s p[s,t] >= base[t] - solar[t] + uncontrollable[t]     (import, net of solar)
   peak - imp[t] >= 0                                                  (demand charge only)
@@ -50,7 +55,7 @@ import highspy
 import numpy as np
 
 from ampnexus.charging import heuristic
-from ampnexus.charging.model import Plan, PlanRequest
+from ampnexus.charging.model import CONGESTION_EXPONENT, Plan, PlanRequest
 from ampnexus.charging.problem import Floats, Ints, Ledger, Problem, compile_problem, to_plan
 
 METHODS = ("auto", "lp", "heuristic")
@@ -245,11 +250,24 @@ class LinearProgram:
         slot_cost = np.add.reduceat(p.allowed * (p.hours * (e + tie)), self.firsts, axis=1)
         p_cost = slot_cost[self.session, self.period]
         p_cost -= p.unmet_cost[self.session] * self._energy_kwh_per_kw
+        p_cost += self._deferral_risk() * self._energy_kwh_per_kw
         demand_cost = [np.array([self.demand])] if self.demand > 0 else []
         cost = np.concatenate([p_cost, p.hours * (c - e), *demand_cost]) / scale
         upper = np.full(len(cost), INF)
         upper[: len(self.session)] = p.max_w[self.session] / 1000
         return cost, upper
+
+    def _deferral_risk(self) -> Floats:
+        """Money per kWh of every column for charging it later than the first slot: the hours
+        ahead x `defer_risk_per_hour` x the session's unmet value x its congestion cubed."""
+        p = self.problem
+        risk = p.request.weights.defer_risk_per_hour
+        if risk <= 0:
+            return np.zeros(len(self.session))
+        at_risk = p.unmet_cost * p.congestion() ** CONGESTION_EXPONENT  # (S,)
+        hours_ahead = self.firsts[self.period] * p.hours
+        hedge: Floats = risk * at_risk[self.session] * hours_ahead
+        return hedge
 
     def _row_bounds(self) -> tuple[Floats, Floats]:
         p = self.problem

@@ -115,6 +115,18 @@ class Problem:
         unmet = self.unmet_cost @ np.maximum(self.need_wh - delivered_wh, 0.0) / 1000
         return float(energy + peak + unmet)
 
+    def congestion(self) -> Floats:
+        """Per session, in [0, 1]: over the limits it charges under, the highest share of what
+        the limit can deliver over the horizon (its room in each slot, at most what the
+        sessions under it could draw there) that those sessions still need."""
+        under = (self.coef != 0).astype(np.float64)  # (G, S)
+        could_draw_w = under @ (self.allowed * self.max_w[:, None])  # (G, T)
+        deliverable_wh = np.minimum(could_draw_w, self.headroom_w).sum(axis=1) * self.hours
+        needed_wh = under @ self.need_wh
+        share = np.where(deliverable_wh > 0, needed_wh / np.maximum(deliverable_wh, 1e-9), 1.0)
+        congestion: Floats = (under * np.minimum(share, 1.0)[:, None]).max(axis=0, initial=0.0)
+        return congestion
+
     def marginal_cost(self, extra_w: Floats) -> Floats:
         """Money per kWh of one more kW in each slot after `extra_w` of charging."""
         exporting = self.site_fixed_w + extra_w < 0

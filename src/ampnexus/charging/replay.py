@@ -16,8 +16,11 @@ Strategies:
   unmet weight (`Session.unmet_weight`) keeps room for later arrivals without ever taking it
   from an EV that is there. Only the real sessions' powers are applied; an expected session
   leaves the plan once its arrival has passed, whether or not a real EV came.
+  Each plan hedges against EVs the forecast misses (`Weights.defer_risk_per_hour`, ADR
+  0005): energy planned later costs a little more, the more so the more congested the limits
+  the EV charges under.
 - `offline_optimal`: the planner once, at the start, with every session known in advance
-  (perfect foresight); its plan is then applied slot by slot like any other.
+  (perfect foresight, so without the hedge); its plan is then applied slot by slot.
 - `uncontrolled`, `equal_share`, `edf`: the baselines, deciding every slot.
 
 Metrics (`Metrics`), over the whole horizon, site bill view:
@@ -188,8 +191,14 @@ def make_policy(
         return Smart(planner, replan_every, outlook, scenario.forecast)
     if name == "offline_optimal":
         offline = planner or default_planner(OFFLINE_BUDGET_S)
-        return OfflineOptimal(offline, scenario.request)
+        return OfflineOptimal(offline, foreseen(scenario.request))
     raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGY_NAMES)}")
+
+
+def foreseen(request: PlanRequest) -> PlanRequest:
+    """The request as perfect foresight plans it: no EV can come unannounced, so no hedge
+    against deferring (`Weights.defer_risk_per_hour` 0), costs alone."""
+    return replace(request, weights=replace(request.weights, defer_risk_per_hour=0.0))
 
 
 def default_planner(time_budget_s: float, method: str = "auto") -> Planner:

@@ -251,7 +251,8 @@ def _series(section: Any, count: int) -> SiteSeries:
 
 def _weights(section: Any) -> Weights:
     entries = _mapping(section, "weights")
-    _only(entries, {"carbon_per_kg", "demand_charge_per_kw", "unmet_per_kwh"}, "weights")
+    keys = {"carbon_per_kg", "demand_charge_per_kw", "unmet_per_kwh", "defer_risk_per_hour"}
+    _only(entries, keys, "weights")
     return Weights(
         **{key: _non_negative(value, f"weights.{key}") for key, value in entries.items()}
     )
