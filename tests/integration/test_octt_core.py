@@ -670,3 +670,18 @@ async def test_TC_085_basic_authentication_valid(api, ocpp_url, registered):
             async with charger(ocpp_url, registered, password):
                 pass
         assert refused.value.response.status_code == 401
+
+
+async def test_a_replayed_stop_transaction_keeps_the_first_stop(api, ocpp_url, cp):
+    """A charger that lost the .conf of its StopTransaction sends it again (later, with
+    another reading): it is accepted, and the first stop stays the one recorded."""
+    transaction_id = await charging(cp, api, meter_start=1_000)
+    first = await cp.stop_transaction(transaction_id, 4_000, reason="EVDisconnected")
+    again = await cp.stop_transaction(transaction_id, 4_500, reason="Local")
+    assert first.id_tag_info == again.id_tag_info
+    shown = await transaction(api, transaction_id)
+    assert (shown["active"], shown["stop_reason"], shown["energy_wh"]) == (
+        False,
+        "EVDisconnected",
+        3_000,
+    )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 
 from ampnexus.domain.transaction import (
     DEFAULT_UNITS,
@@ -43,19 +46,36 @@ METER_VALUE_ROWS = Bulk(
 )
 
 
-# Built once: the hot path then skips building statements and their cache keys.
+# Built once: the hot path then skips building statements and their cache keys. Each
+# answer costs one statement in the usual case; a replayed start or stop (a charger back
+# online resending what it queued) takes a second one to find what is already there.
+_START_KEY = ("charge_point_id", "connector_id", "id_tag", "meter_start", "started_at")
 _FIND_START = select(transactions.c.id).where(
-    *(
-        transactions.c[name] == bindparam(name)
-        for name in ("charge_point_id", "connector_id", "id_tag", "meter_start", "started_at")
+    *(transactions.c[name] == bindparam(name) for name in _START_KEY)
+)
+_FIND_STOP = select(transactions.c.id).where(
+    transactions.c.id == bindparam("key"), transactions.c.charge_point_id == bindparam("cp")
+)
+_RECORD_STOP = (
+    update(transactions)
+    .where(
+        transactions.c.id == bindparam("key"),
+        transactions.c.charge_point_id == bindparam("cp"),
+        transactions.c.stopped_at.is_(None),
     )
+    .returning(transactions.c.connector_id)
 )
-_INSERT_START = insert(transactions).returning(transactions.c.id)
-_FIND_STOP = select(transactions.c.connector_id, transactions.c.stopped_at).where(
-    transactions.c.id == bindparam("id"),
-    transactions.c.charge_point_id == bindparam("charge_point_id"),
-)
-_RECORD_STOP = update(transactions).where(transactions.c.id == bindparam("key"))
+
+
+@cache
+def _insert_start(dialect: str) -> ReturningInsert[tuple[int]]:
+    """INSERT unless this very start is already stored (the unique key): then no row."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(transactions)
+        .on_conflict_do_nothing(index_elements=list(_START_KEY))
+        .returning(transactions.c.id)
+    )
 
 
 class SqlTransactionStore:
@@ -71,35 +91,34 @@ class SqlTransactionStore:
             "started_at": start.timestamp,
         }
 
+        added = {**params, "reservation_id": start.reservation_id, "created_at": at}
+
         def work(conn: Connection) -> int:
-            existing = conn.execute(_FIND_START, params).scalar()
-            if existing is not None:  # a replayed start: the same transaction again
-                return int(existing)
-            added = {**params, "reservation_id": start.reservation_id, "created_at": at}
-            return int(conn.execute(_INSERT_START, added).scalar_one())
+            new = conn.execute(_insert_start(conn.dialect.name), added).scalar()
+            if new is not None:
+                return int(new)
+            return int(conn.execute(_FIND_START, params).scalar_one())  # a replayed start
 
         return await self._db.write(work)
 
     async def stop(self, stop: TransactionStop, at: datetime) -> bool:
-        key = {"id": stop.transaction_id, "charge_point_id": stop.charge_point_id}
+        key = {"key": stop.transaction_id, "cp": stop.charge_point_id}
+        values = {
+            **key,
+            "stopped_at": stop.timestamp,
+            "meter_stop": stop.meter_stop,
+            "stop_reason": stop.reason or "Local",
+            "stop_id_tag": stop.id_tag,
+        }
 
         def work(conn: Connection) -> bool:
-            row = conn.execute(_FIND_STOP, key).first()
-            if row is None:
-                return False
-            if row.stopped_at is not None:  # a replayed stop: already recorded
-                return True
-            values = {
-                "stopped_at": stop.timestamp,
-                "meter_stop": stop.meter_stop,
-                "stop_reason": stop.reason or "Local",
-                "stop_id_tag": stop.id_tag,
-            }
-            conn.execute(_RECORD_STOP, {**values, "key": stop.transaction_id})
+            connector_id = conn.execute(_RECORD_STOP, values).scalar()
+            if connector_id is None:  # unknown, or a replayed stop that is already recorded
+                return conn.execute(_FIND_STOP, key).first() is not None
             _insert_readings(
                 conn,
                 stop.charge_point_id,
-                row.connector_id,
+                connector_id,
                 stop.transaction_id,
                 stop.transaction_data,
                 at,
