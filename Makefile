@@ -31,7 +31,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python bench/ocpp_load.py --chargers 1000 --rate 3 --duration 30 --closed-loop
+	$(BIN)/python bench/ocpp_load.py --chargers 1000 --rate 3.3 --duration 30 --closed-loop
 	$(BIN)/python bench/planner.py
 
 clean:

@@ -1,7 +1,7 @@
 """OCPP load benchmark: how many chargers, and how many messages per second, one AmpNexus
 node carries, and at what cost in latency, CPU and memory.
 
-    .venv/bin/python bench/ocpp_load.py --chargers 1000 --duration 30 --rate 3 --closed-loop
+    .venv/bin/python bench/ocpp_load.py --chargers 1000 --duration 30 --rate 3.3 --closed-loop
     .venv/bin/python bench/ocpp_load.py --connect-only --chargers 5000 --backend postgresql
 
 Design
