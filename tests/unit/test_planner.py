@@ -151,12 +151,14 @@ def test_the_lp_keeps_the_cheap_slots_an_expected_ev_will_need():
     assert kw_of(alone, "real") == [0, 0, 7, 7]
 
 
-def hedged(kwh: float, risk: float) -> list[float]:
-    """An EV alone under a 10 kW site for 4 hours, the last hour 2p cheaper."""
+def hedged(kwh: float, risk: float, *, forecast: bool = True) -> list[float]:
+    """EV a under a 10 kW site for 4 hours, the last hour 2p cheaper; with `forecast`, an EV
+    expected in the last hour needing 2 kWh at 2 kW."""
     prices = SiteSeries(import_price=(0.30, 0.30, 0.30, 0.28))
+    later = ev("b", 2, 2, arrival=START + timedelta(hours=3), expected=True)
     request = site_request(
         4,
-        [ev("a", kwh, 10)],
+        [ev("a", kwh, 10), *([later] if forecast else [])],
         site_kw=10,
         series=prices,
         weights=Weights(defer_risk_per_hour=risk),
@@ -165,15 +167,20 @@ def hedged(kwh: float, risk: float) -> list[float]:
 
 
 def test_a_congested_ev_charges_early_rather_than_wait_for_a_slightly_cheaper_hour():
-    # 30 of the 40 kWh the site can deliver: congestion 0.75, so waiting 3 hours risks
-    # 0.008 x 10 x 0.75^3 x 3 = 0.10 per kWh, more than the 0.02 it would save.
+    # 32 of the 40 kWh the site can deliver: congestion 0.8, so waiting 3 hours risks
+    # 0.008 x 10 x 0.8^3 x 3 = 0.12 per kWh, more than the 0.02 it would save.
     assert hedged(30, 0.008) == [10, 10, 10, 0]
-    assert hedged(30, 0.0) == [10, 10, 0, 10]  # costs alone (perfect foresight)
+    assert hedged(30, 0.0) == [10, 10, 2, 8]  # costs alone (perfect foresight)
 
 
 def test_with_room_to_spare_the_hedge_leaves_the_cheapest_hour_alone():
-    # 5 of 40 kWh: congestion 0.125, the risk of waiting (0.0005 per kWh) is below the saving.
+    # 7 of 40 kWh: congestion 0.175, the risk of waiting (0.0013 per kWh) is below the saving.
     assert hedged(5, 0.008) == [0, 0, 0, 5]
+
+
+def test_without_a_forecast_there_is_no_hedge():
+    # Nothing says another EV will come: the cheapest hour is taken, however full the site.
+    assert hedged(30, 0.008, forecast=False) == [10, 10, 0, 10]
 
 
 def test_congestion_is_the_need_over_what_the_tightest_limit_can_deliver():

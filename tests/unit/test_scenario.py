@@ -246,9 +246,11 @@ def test_offline_optimal_knows_the_future_and_delivers_at_least_as_much_as_smart
 
 
 def test_smart_hedges_a_congested_ev_and_offline_optimal_plans_on_costs_alone():
-    # 30 of the 40 kWh a 10 kW site can deliver in 4 hours, the last hour slightly cheaper:
-    # online, waiting risks the room (an EV may come); with perfect foresight nothing can.
+    # 30 of the 40 kWh a 10 kW site can deliver in 4 hours, the last hour slightly cheaper,
+    # an EV forecast (that never comes): online, waiting risks the room; with perfect
+    # foresight nothing can.
     data = site([ev("a", 0, 4, kwh=30, max_kw=10)], hours=4, limit_kw=10)
+    data["forecast_sessions"] = [ev("b", 3, 4, kwh=2, max_kw=2)]
     data["series"] = {"import_price": [0.30, 0.30, 0.30, 0.295]}
     scenario = parse_scenario(data)
     smart = replay(scenario, "smart").power_w["a"]

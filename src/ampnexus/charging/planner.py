@@ -18,7 +18,8 @@ price, at most c; w_s = unmet_per_kwh * priority weight; d = demand charge per k
                                   r = defer_risk_per_hour, k_s the congestion of the limits
                                   s charges under (`Problem.congestion`): room left for later
                                   may be claimed by EVs nobody foresaw, the likelier the
-                                  fuller those limits; r = 0 plans on costs alone
+                                  fuller those limits; only with expected sessions in the
+                                  request (a forecast); r = 0 plans on costs alone
 Constraints, every slot t:
   imp[t] - sum_s p[s,t] >= base[t] - solar[t] + uncontrollable[t]     (import, net of solar)
   peak - imp[t] >= 0                                                  (demand charge only)
@@ -259,10 +260,11 @@ class LinearProgram:
 
     def _deferral_risk(self) -> Floats:
         """Money per kWh of every column for charging it later than the first slot: the hours
-        ahead x `defer_risk_per_hour` x the session's unmet value x its congestion cubed."""
+        ahead x `defer_risk_per_hour` x the session's unmet value x its congestion cubed.
+        Only while a forecast expects more EVs: without one, nothing says any will come."""
         p = self.problem
         risk = p.request.weights.defer_risk_per_hour
-        if risk <= 0:
+        if risk <= 0 or not any(s.expected for s in p.request.sessions):
             return np.zeros(len(self.session))
         at_risk = p.unmet_cost * p.congestion() ** CONGESTION_EXPONENT  # (S,)
         hours_ahead = self.firsts[self.period] * p.hours
