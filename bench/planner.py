@@ -57,6 +57,8 @@ from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ampnexus.charging.forecast import PastSession, expected_sessions
+from ampnexus.charging.model import Priority, Session
 from ampnexus.charging.replay import Replay, make_policy, percentile, replay
 from ampnexus.charging.scenario import Scenario, parse_scenario
 
@@ -182,32 +184,50 @@ def day_scenario(reference: Reference, day: date) -> dict[str, Any]:
     return data
 
 
-def local_time(text: str) -> datetime:
-    """Site-local, so that adding weeks keeps the clock time across a DST change."""
-    return datetime.fromisoformat(text).astimezone(SITE_ZONE)
-
-
 def forecast_sessions(reference: Reference, day: date, weeks: int) -> list[dict[str, Any]]:
-    """Expected sessions for `day`: those of the same weekday in the `weeks` weeks before,
-    at the same local times on `day`, each carrying 1/`weeks` of its energy and power."""
-    expected = []
-    for back in range(1, weeks + 1):
-        for session in day_sessions(reference, day - timedelta(weeks=back)):
-            moved = {
-                key: (local_time(session[key]) + timedelta(weeks=back)).isoformat()
-                for key in ("arrival", "departure")
-            }
-            expected.append(
-                {
-                    **session,
-                    **moved,
-                    "id": f"expected-{back}-{session['id']}",
-                    "energy_kwh": session["energy_kwh"] / weeks,
-                    "max_kw": session["max_kw"] / weeks,
-                    "min_kw": 0.0,
-                }
-            )
-    return expected
+    """Expected sessions for `day` (`charging.forecast`, as the server makes them) from the
+    sessions of the same weekday in the `weeks` weeks before."""
+    history = [
+        _past_session(session)
+        for back in range(1, weeks + 1)
+        for session in day_sessions(reference, day - timedelta(weeks=back))
+    ]
+    midnight = datetime.combine(day, time(), SITE_ZONE)
+    expected = expected_sessions(
+        history,
+        now=midnight,
+        horizon_end=datetime.combine(day + timedelta(days=1), time(), SITE_ZONE),
+        zone=SITE_ZONE,
+        weeks=weeks,
+    )
+    return [_session_entry(session) for session in expected]
+
+
+def _past_session(entry: dict[str, Any]) -> PastSession:
+    return PastSession(
+        id=entry["id"],
+        circuit_id=entry["circuit"],
+        arrival=datetime.fromisoformat(entry["arrival"]),
+        departure=datetime.fromisoformat(entry["departure"]),
+        energy_wh=entry["energy_kwh"] * 1000,
+        max_power_w=entry["max_kw"] * 1000,
+        phases=tuple(entry["phases"]),
+        priority=Priority[entry["priority"].upper()],
+    )
+
+
+def _session_entry(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "circuit": session.circuit_id,
+        "arrival": session.arrival.isoformat(),
+        "departure": session.departure.isoformat(),
+        "energy_kwh": session.energy_wh / 1000,
+        "max_kw": session.max_power_w / 1000,
+        "min_kw": session.min_power_w / 1000,
+        "phases": list(session.phases),
+        "priority": session.priority.name.lower(),
+    }
 
 
 def site_scenario(

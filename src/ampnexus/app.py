@@ -97,6 +97,8 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
         clock=clock,
         slot_seconds=settings.plan_slot_seconds,
         horizon_slots=settings.plan_horizon_hours * 3600 // settings.plan_slot_seconds,
+        history=SqlTransactionStore(db),
+        forecast_weeks=settings.forecast_weeks,
     )
     services.smart_charging.attach(bus)
     return services

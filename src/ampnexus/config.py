@@ -27,3 +27,6 @@ class Settings(BaseSettings):
     plan_slot_seconds: int = Field(900, ge=60, le=3600)
     plan_horizon_hours: int = Field(24, ge=1, le=168)
     replan_interval: float = Field(300.0, gt=0, description="seconds between timed replans")
+    forecast_weeks: int = Field(
+        4, ge=0, le=52, description="weeks of history behind expected sessions (0: no forecast)"
+    )

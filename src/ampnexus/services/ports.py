@@ -82,6 +82,10 @@ class TransactionStore(Protocol):
     async def list(
         self, charge_point_id: str | None, active: bool | None, limit: int, offset: int
     ) -> Page[Transaction]: ...
+    async def finished_at_site(self, site_id: str, since: datetime) -> Sequence[Transaction]:
+        """Transactions started since `since` at chargers now placed on the site and closed
+        with a meter reading, oldest first (the history a session forecast is made from)."""
+        ...
 
 
 class DataTransferStore(Protocol):

@@ -7,6 +7,10 @@ has at most one planner running. The planner is pure CPU work and runs in a work
 
 Chargers that keep refusing profiles are planned as drawing their maximum (uncontrollable)
 and reported in the plan's alerts, so the rest of the site stays within its limits.
+
+Each plan also holds the EVs expected later in the horizon (`charging.forecast`: the site's
+sessions of the same weekday in the previous weeks). They keep room for arrivals and turn on
+the planner's deferral hedge (ADR 0005); only real sessions become charging profiles.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ampnexus.charging.compiler import (
     ChargerCapabilities,
@@ -26,6 +31,12 @@ from ampnexus.charging.compiler import (
     limit_now_w,
     reductions_first,
     tx_profile,
+)
+from ampnexus.charging.forecast import (
+    DEFAULT_WEEKS,
+    PastSession,
+    expected_sessions,
+    history_start,
 )
 from ampnexus.charging.model import (
     Circuit,
@@ -45,9 +56,11 @@ from ampnexus.domain.events import (
     TransactionStarted,
     TransactionStopped,
 )
-from ampnexus.domain.series import SeriesKind
-from ampnexus.domain.site import Placement, SiteLayout
+from ampnexus.domain.series import SeriesKind, zone_of
+from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.time import Clock
+from ampnexus.domain.transaction import Transaction
+from ampnexus.services.ports import TransactionStore
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +70,9 @@ MIN_CURRENT_A = 6.0  # IEC 61851: the lowest current a car can be told to draw
 REFUSALS_BEFORE_EXCLUDED = 2
 POWER_CHANGE_W = 1_000.0  # a measured change smaller than this does not trigger a replan
 METER_MAX_AGE = timedelta(minutes=15)
+# Replans come every few seconds; the history behind the forecast changes only when a
+# transaction stops (which drops it at once) or as days pass, so it is read this seldom.
+HISTORY_MAX_AGE = timedelta(minutes=15)
 CAPABILITY_KEYS = (
     "ChargingScheduleAllowedChargingRateUnit",
     "ChargingScheduleMaxPeriods",
@@ -96,6 +112,8 @@ class SmartChargingService:
         horizon_slots: int = 96,
         debounce_s: float = 1.0,
         time_budget_s: float = 1.0,
+        history: TransactionStore | None = None,
+        forecast_weeks: int = DEFAULT_WEEKS,
     ) -> None:
         self._s = services
         self._planner = planner
@@ -113,11 +131,16 @@ class SmartChargingService:
         self._capabilities: dict[str, ChargerCapabilities] = {}
         self._refusals: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # No store or no weeks: no forecast, plans hold only the EVs plugged in.
+        self._history_store = history if forecast_weeks > 0 else None
+        self.forecast_weeks = forecast_weeks
+        self._history: dict[str, tuple[datetime, Sequence[Transaction]]] = {}  # site -> read at
+        self._history_stops: dict[str, int] = {}  # site -> stops seen, to spot a read overtaken
 
     # --- events ---------------------------------------------------------------------------------
     def attach(self, bus: Any) -> None:
         bus.subscribe(TransactionStarted, lambda e: self._charger_changed(e.charge_point_id))
-        bus.subscribe(TransactionStopped, lambda e: self._charger_changed(e.charge_point_id))
+        bus.subscribe(TransactionStopped, self._stopped)
         bus.subscribe(ChargerBooted, self._booted)
         bus.subscribe(PowerMeasured, self._measured)
 
@@ -127,6 +150,9 @@ class SmartChargingService:
         self._power[key] = (event.power_w, event.register_wh)
         if before is None or abs(before[0] - event.power_w) >= POWER_CHANGE_W:
             self._charger_changed(event.charge_point_id)
+
+    def _stopped(self, event: TransactionStopped) -> None:
+        self._spawn(self._replan_site_of(event.charge_point_id, history_changed=True))
 
     def _booted(self, event: ChargerBooted) -> None:
         self._capabilities.pop(event.charge_point_id, None)
@@ -143,12 +169,15 @@ class SmartChargingService:
     def _charger_changed(self, charge_point_id: str) -> None:
         self._spawn(self._replan_site_of(charge_point_id))
 
-    async def _replan_site_of(self, charge_point_id: str) -> None:
+    async def _replan_site_of(self, charge_point_id: str, history_changed: bool = False) -> None:
         if charge_point_id not in self._site_of:  # read once: this runs on every start/stop
             placement = await self._placement(charge_point_id)
             self._site_of[charge_point_id] = placement.site_id if placement else None
         site_id = self._site_of[charge_point_id]
         if site_id is not None:
+            if history_changed:
+                self._history.pop(site_id, None)
+                self._history_stops[site_id] = self._history_stops.get(site_id, 0) + 1
             self.request_replan(site_id)
 
     # --- replanning -----------------------------------------------------------------------------
@@ -217,6 +246,7 @@ class SmartChargingService:
                 )
                 measured = self._power.get((placement.charge_point_id, transaction.connector_id))
                 ev_now_w += measured[0] if measured else 0.0
+        sessions += await self._expected(layout, grid, now)
         series = await self._series(site.id, grid, ev_now_w)
         request = PlanRequest(
             grid=grid,
@@ -257,6 +287,37 @@ class SmartChargingService:
             uncontrollable=self._refusals.get(placement.charge_point_id, 0)
             >= REFUSALS_BEFORE_EXCLUDED,
         )
+
+    async def _expected(self, layout: SiteLayout, grid: SlotGrid, now: datetime) -> list[Session]:
+        """The EVs the site's history says will arrive between now and the horizon's end."""
+        if self._history_store is None:
+            return []
+        zone = zone_of(layout.site.time_zone)
+        placements = {p.charge_point_id: p for p in layout.placements}
+        past = [
+            past_session(transaction, placements[transaction.charge_point_id], layout.site)
+            for transaction in await self._recent_history(layout.site.id, now, zone)
+            if transaction.charge_point_id in placements
+        ]
+        history = [p for p in past if p.energy_wh > 0 and p.departure > p.arrival]
+        expected = expected_sessions(
+            history, now=now, horizon_end=grid.end, zone=zone, weeks=self.forecast_weeks
+        )
+        return list(expected)
+
+    async def _recent_history(
+        self, site_id: str, now: datetime, zone: ZoneInfo
+    ) -> Sequence[Transaction]:
+        cached = self._history.get(site_id)
+        if cached is not None and now - cached[0] < HISTORY_MAX_AGE:
+            return cached[1]
+        assert self._history_store is not None
+        since = history_start(now, zone, self.forecast_weeks)
+        stops = self._history_stops.get(site_id, 0)
+        transactions = await self._history_store.finished_at_site(site_id, since)
+        if self._history_stops.get(site_id, 0) == stops:  # else a stop came during the read
+            self._history[site_id] = (now, transactions)
+        return transactions
 
     async def _series(self, site_id: str, grid: SlotGrid, ev_now_w: float) -> SiteSeries:
         series = self._s.site_series
@@ -452,6 +513,22 @@ def fail_safe_share_w(layout: SiteLayout, placement: Placement) -> float:
     share = min(share, placement.max_power_w or DEFAULT_MAX_POWER_W)
     minimum = convert(MIN_CURRENT_A, ChargingRateUnit.A, ChargingRateUnit.W, phases, site.voltage)
     return share if share >= minimum else 0.0
+
+
+def past_session(transaction: Transaction, placement: Placement, site: Site) -> PastSession:
+    """A finished transaction as the forecast sees it, on the charger's present placement:
+    energy from its meter readings, departure when it stopped (the EV may have stayed
+    plugged in longer; that is not recorded)."""
+    assert transaction.stopped_at is not None and transaction.meter_stop is not None
+    return PastSession(
+        id=f"tx{transaction.id}",
+        circuit_id=placement.circuit_id or SITE,
+        arrival=transaction.started_at,
+        departure=transaction.stopped_at,
+        energy_wh=float(transaction.meter_stop - transaction.meter_start),
+        max_power_w=placement.max_power_w or DEFAULT_MAX_POWER_W,
+        phases=placement.grid_phases(site.phases),
+    )
 
 
 def _finite(value: float) -> float | None:

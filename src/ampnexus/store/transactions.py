@@ -24,7 +24,7 @@ from ampnexus.services.ports import Page
 from ampnexus.store.bulk import Bulk
 from ampnexus.store.bulk import Row as BulkRow
 from ampnexus.store.database import Database
-from ampnexus.store.tables import meter_values, transactions
+from ampnexus.store.tables import charge_points, meter_values, transactions
 
 METER_VALUE_ROWS = Bulk(
     meter_values,
@@ -174,6 +174,24 @@ class SqlTransactionStore:
                 .offset(offset)
             )
             return Page([_transaction(row, ()) for row in rows], total or 0)
+
+        return await self._db.read(work)
+
+    async def finished_at_site(self, site_id: str, since: datetime) -> list[Transaction]:
+        query = (
+            select(transactions)
+            .join(charge_points, charge_points.c.id == transactions.c.charge_point_id)
+            .where(
+                charge_points.c.site_id == site_id,
+                transactions.c.started_at >= since,
+                transactions.c.stopped_at.is_not(None),
+                transactions.c.meter_stop.is_not(None),
+            )
+            .order_by(transactions.c.started_at, transactions.c.id)
+        )
+
+        def work(conn: Connection) -> list[Transaction]:
+            return [_transaction(row, ()) for row in conn.execute(query)]
 
         return await self._db.read(work)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ampnexus.api.deps import ServicesDep
+from ampnexus.charging.model import Plan, Session
 from ampnexus.services.smart_charging import SitePlan
 
 router = APIRouter(prefix="/sites", tags=["plans"])
@@ -24,9 +25,13 @@ class PlanSlot(BaseModel):
 
 class PlannedSession(BaseModel):
     session_id: str
-    charge_point_id: str
-    connector_id: int
-    transaction_id: int
+    expected: bool = Field(
+        False,
+        description="A forecast EV, not plugged in: room kept for it, no charger is told",
+    )
+    charge_point_id: str | None = Field(description="None for an expected session")
+    connector_id: int | None
+    transaction_id: int | None
     priority: str
     departure: datetime
     energy_needed_kwh: float
@@ -71,23 +76,35 @@ class PlanOut(BaseModel):
                 for index, slot in enumerate(plan.slots)
             ],
             sessions=[
-                PlannedSession(
-                    session_id=session_id,
-                    charge_point_id=charger,
-                    connector_id=connector,
-                    transaction_id=transaction_id,
-                    priority=sessions[session_id].priority.name.lower(),
-                    departure=sessions[session_id].departure,
-                    energy_needed_kwh=round(sessions[session_id].energy_wh / 1000, 3),
-                    planned_kwh=round(plan.energy_wh(session_id) / 1000, 3),
-                    unmet_kwh=round(plan.unmet_wh.get(session_id, 0.0) / 1000, 3),
-                    power_kw=[_kw(w) for w in plan.power_w[session_id]],
-                )
+                _planned(plan, sessions[session_id], charger, connector, transaction_id)
                 for session_id, (charger, connector, transaction_id) in (
                     site_plan.transactions.items()
                 )
-            ],
+            ]
+            + [_planned(plan, s, None, None, None) for s in request.sessions if s.expected],
         )
+
+
+def _planned(
+    plan: Plan,
+    session: Session,
+    charger: str | None,
+    connector: int | None,
+    transaction_id: int | None,
+) -> PlannedSession:
+    return PlannedSession(
+        session_id=session.id,
+        expected=session.expected,
+        charge_point_id=charger,
+        connector_id=connector,
+        transaction_id=transaction_id,
+        priority=session.priority.name.lower(),
+        departure=session.departure,
+        energy_needed_kwh=round(session.energy_wh / 1000, 3),
+        planned_kwh=round(plan.energy_wh(session.id) / 1000, 3),
+        unmet_kwh=round(plan.unmet_wh.get(session.id, 0.0) / 1000, 3),
+        power_kw=[_kw(w) for w in plan.power_w[session.id]],
+    )
 
 
 def _kw(watts: float) -> float:
