@@ -235,6 +235,11 @@ async def test_charge_point_placement(api: httpx.AsyncClient, depot: str, regist
     # PATCH still changes the registration, and leaves the placement alone.
     ok(await api.patch(f"/charge-points/{registered}", json={"description": "bay 4"}))
     assert ok(await api.get(f"/charge-points/{registered}/placement")) == placed
+    # The charger itself says where it is, alone and in the list.
+    shown = ok(await api.get(f"/charge-points/{registered}"))
+    assert (shown["site_id"], shown["circuit_id"]) == (depot, "row-a")
+    (listed,) = ok(await api.get("/charge-points"))["items"]
+    assert (listed["site_id"], listed["circuit_id"]) == (depot, "row-a")
 
     for wrong, status, words in [
         ({"site_id": depot, "circuit_id": "board"}, 422, ["board", "not a circuit", depot]),
@@ -257,6 +262,8 @@ async def test_charge_point_placement(api: httpx.AsyncClient, depot: str, regist
     ok(await api.delete(f"/sites/{depot}/circuits/row-a"), 204)
     cleared = ok(await api.put(f"/charge-points/{registered}", json={}))
     assert cleared["site_id"] is None
+    shown = ok(await api.get(f"/charge-points/{registered}"))
+    assert (shown["site_id"], shown["circuit_id"]) == (None, None)
     assert ok(await api.get("/sites/other/charge-points"))["total"] == 0
 
 

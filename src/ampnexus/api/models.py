@@ -100,6 +100,8 @@ class ChargePointOut(BaseModel):
     last_seen: datetime | None
     last_boot: datetime | None
     created_at: datetime | None
+    site_id: str | None = Field(description="The site it is placed on (PUT /charge-points/{id})")
+    circuit_id: str | None = Field(description="The circuit feeding it, on that site")
     connectors: list[ConnectorOut]
 
     @classmethod
@@ -118,6 +120,8 @@ class ChargePointOut(BaseModel):
             last_seen=cp.last_seen,
             last_boot=cp.last_boot,
             created_at=cp.created_at,
+            site_id=cp.site_id,
+            circuit_id=cp.circuit_id,
             connectors=[
                 ConnectorOut.model_validate(c, from_attributes=True) for c in cp.connectors
             ],

@@ -54,6 +54,8 @@ class ChargePoint:
     last_boot: datetime | None = None
     created_at: datetime | None = None
     connectors: tuple[Connector, ...] = field(default_factory=tuple)
+    site_id: str | None = None  # where it is placed (the rest of the placement: sites)
+    circuit_id: str | None = None
 
     @property
     def needs_password(self) -> bool:

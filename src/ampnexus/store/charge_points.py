@@ -193,4 +193,6 @@ def _charge_point(row: Row[Any], by_id: dict[str, list[Connector]]) -> ChargePoi
         last_boot=row.last_boot,
         created_at=row.created_at,
         connectors=tuple(by_id.get(row.id, ())),
+        site_id=row.site_id,
+        circuit_id=row.circuit_id,
     )
