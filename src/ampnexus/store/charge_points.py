@@ -118,11 +118,9 @@ class SqlChargePointStore:
     async def record_status(self, charge_point_id: str, record: StatusRecord) -> None:
         c = record.connector
         state = (c.status, c.error_code, c.info, c.vendor_id, c.vendor_error_code, c.timestamp)
-        key = (charge_point_id, c.connector_id)
-        await self._db.append_many(
-            (STATUS_HISTORY_ROWS, [(*key, *state, record.received_at)]),
-            (CONNECTOR_STATE_ROWS, [(*key, *state, record.received_at)]),
-        )
+        # One row serves both: the history keeps it, the connector's state becomes it.
+        row = (charge_point_id, c.connector_id, *state, record.received_at)
+        await self._db.append_many((STATUS_HISTORY_ROWS, [row]), (CONNECTOR_STATE_ROWS, [row]))
 
     async def record_last_seen(self, seen: dict[str, datetime]) -> None:
         rows = [{"key": charge_point_id, "at": at} for charge_point_id, at in seen.items()]

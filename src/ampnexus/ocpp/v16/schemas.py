@@ -90,7 +90,7 @@ def validate_response(action: str, payload: Any) -> None:
 def _validate(schema_name: str, payload: Any) -> None:
     if _is_valid(schema_name)(payload):
         return
-    try:
+    try:  # the explaining validator has the last word: it raises, or the frame passes
         validator(schema_name)(payload)
     except fastjsonschema.JsonSchemaValueException as error:
         code = _RULE_CODES.get(error.rule or "", PROPERTY_CONSTRAINT_VIOLATION)
