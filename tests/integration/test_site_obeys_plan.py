@@ -105,3 +105,23 @@ async def test_drawn_power_never_exceeds_the_site_limit(
     plan = (await api.get("/sites/yard/plan")).json()
     assert len(plan["sessions"]) == 3
     assert sum(s["power_kw"][0] for s in plan["sessions"]) <= SITE_LIMIT_W / 1000 + 1e-6
+
+
+def tx_limit_w(cp: SimChargePoint) -> float:
+    (limit,) = [
+        p.schedule.periods[0].limit
+        for _, p in cp.charger.profiles.profiles()
+        if p.purpose == "TxProfile"
+    ]
+    return limit
+
+
+async def test_idle_chargers_keep_their_fail_safe_room(fleet: list[SimChargePoint]) -> None:
+    """One car on the site: it is planned around what the two idle chargers may draw on
+    their own the moment a car plugs in (their fail-safe shares), not given all 16 kW."""
+    first, *idle = fleet
+    await first.plug_in(1, EV(capacity_kwh=80, soc=10, max_power_w=11_000))
+    assert await first.present_tag(1, CARD) == "Accepted"
+    await first.wait_until(lambda: has_planned_profile(first), timeout=20)
+    room = SITE_LIMIT_W - sum(fail_safe_w(cp) for cp in idle)
+    assert 0 < tx_limit_w(first) <= room + 1.0

@@ -116,7 +116,7 @@ def limit_now_w(plan: Plan, session_id: str, now: datetime) -> float:
 
 
 def reductions_first(
-    commands: list[ProfileCommand], previous_w: dict[tuple[str, int], float]
+    commands: list[ProfileCommand], previous_w: dict[tuple[str, int], float | None]
 ) -> list[ProfileCommand]:
     """Lowering limits before raising any keeps every intermediate state within the plan's
     limits (the old plan was safe, and each step only moves one charger toward the new one)."""

@@ -246,6 +246,8 @@ class SmartChargingService:
                 )
                 measured = self._power.get((placement.charge_point_id, transaction.connector_id))
                 ev_now_w += measured[0] if measured else 0.0
+        busy = {charger for charger, _, _ in transactions.values()}
+        sessions += self._standby(layout, grid, busy)
         sessions += await self._expected(layout, grid, now)
         series = await self._series(site.id, grid, ev_now_w)
         request = PlanRequest(
@@ -287,6 +289,30 @@ class SmartChargingService:
             uncontrollable=self._refusals.get(placement.charge_point_id, 0)
             >= REFUSALS_BEFORE_EXCLUDED,
         )
+
+    def _standby(self, layout: SiteLayout, grid: SlotGrid, busy: set[str]) -> list[Session]:
+        """A charger with no session holds its fail-safe share, and starts drawing it the
+        moment a car plugs in, before any replan can follow: the plan keeps that room free
+        (as an uncontrollable draw), or the sessions it plans plus that car exceed the site."""
+        standby = []
+        for placement in layout.placements:
+            charger = placement.charge_point_id
+            share = self._fail_safe_w.get(charger, 0.0)
+            if charger in busy or not (0.0 < share < math.inf):
+                continue
+            standby.append(
+                Session(
+                    id=f"standby-{charger}",
+                    circuit_id=placement.circuit_id or SITE,
+                    arrival=grid.start,
+                    departure=grid.end,
+                    energy_wh=0.0,
+                    max_power_w=share,
+                    phases=placement.grid_phases(layout.site.phases),
+                    uncontrollable=True,
+                )
+            )
+        return standby
 
     async def _expected(self, layout: SiteLayout, grid: SlotGrid, now: datetime) -> list[Session]:
         """The EVs the site's history says will arrive between now and the horizon's end."""
@@ -355,7 +381,13 @@ class SmartChargingService:
             commands.append(
                 ProfileCommand(charger, connector, profile, limit_now_w(plan, session_id, now))
             )
-        for command in reductions_first(commands, self._sent_w):
+        # A session that has no profile yet draws under its charger's fail-safe share: that
+        # is the limit its first profile raises or lowers, and lowering ones go first.
+        previous_w = {
+            key: self._sent_w.get(key, self._fail_safe_w.get(key[0]))
+            for key in ((c.charge_point_id, c.connector_id) for c in commands)
+        }
+        for command in reductions_first(commands, previous_w):
             await self._install(site_plan, command)
         for charger, watts in fail_safes:
             if watts != self._fail_safe_w.get(charger):
