@@ -1,0 +1,37 @@
+"""The planner benchmark in miniature, so that it cannot rot: one real Caltech day at one
+site limit, every strategy replayed on the reference data beside the repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "planner.py"
+
+
+def test_planner_benchmark_replays_every_strategy_within_the_limits(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    command = [sys.executable, str(BENCH), "--days", "2019-10-15", "--fractions", "20"]
+    command += ["--real-only", "--json", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {row["strategy"]: row for row in json.loads(out.read_text())}
+
+    expected = {"offline_optimal", "smart", "smart_known", "edf", "equal_share", "uncontrolled"}
+    assert set(rows) == expected
+    assert all(row["group"] == "20%" and row["sessions"] == 31 for row in rows.values())
+    for name in expected - {"uncontrolled"}:
+        assert rows[name]["cap_violations"] == 0, name
+    # At a fifth of the uncontrolled peak, charging as the EVs please breaks the site limit.
+    assert rows["uncontrolled"]["cap_violations"] > 0
+    # Perfect foresight plans the cheapest: no online strategy pays less per kWh while
+    # delivering as much.
+    best = rows["offline_optimal"]
+    for name in expected - {"offline_optimal"}:
+        row = rows[name]
+        assert (
+            row["cost_per_kwh"] >= best["cost_per_kwh"] - 1e-9
+            or row["energy_delivered_kwh"] < best["energy_delivered_kwh"] - 1e-6
+        ), name
