@@ -19,9 +19,10 @@ EXPECTED_WEIGHT = 0.1
 # Deferral hedge (ADR 0005): per hour a kWh is planned later, the share of its unmet value
 # taken as at risk when the limits it charges under are fully subscribed (congestion 1); EVs
 # no forecast knows of may claim that later room. Applied only when the request holds
-# expected sessions (a forecast says more EVs will come). Fitted on the October 2019 Caltech
-# replays (bench/planner.py): at 0.008/h smart stays within 1% of perfect foresight's energy
-# and 2% of its cost per kWh at every site limit; 0.006 falls short on energy at the tightest.
+# expected sessions (a forecast says more EVs will come). Fitted on five October 2019 Caltech
+# days (bench/planner.py DAYS): at 0.008/h smart stays within 1% of perfect foresight's energy
+# and 2% of its cost per kWh at every site limit there; 0.006 falls short on energy at the
+# tightest. On the other October weekdays the energy holds and the cost is 2.2-3.1% higher.
 DEFER_RISK_PER_HOUR = 0.008
 # The risk grows with the cube of congestion: negligible while the need is well under what
 # the limits can deliver (costs then rule alone), steep as it approaches it.

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table, bindparam
-from sqlalchemy.dialects import postgresql, sqlite
+
+from ampnexus.store.upsert import conflict_insert
 
 Row = tuple[Any, ...]
 Processor = Callable[[Any], Any]
@@ -54,8 +55,8 @@ class Bulk:
         return sql, _process(rows, processors)
 
     def _compile(self, dialect: Dialect) -> tuple[str, list[tuple[int, Processor]]]:
-        module = postgresql if dialect.name == "postgresql" else sqlite
-        statement = module.insert(self.table).values({c: bindparam(c) for c in self.columns})
+        insert = conflict_insert(self.table, dialect.name)
+        statement = insert.values({c: bindparam(c) for c in self.columns})
         if self.conflict:
             updated = {c: statement.excluded[c] for c in self.columns if c not in self.conflict}
             statement = statement.on_conflict_do_update(

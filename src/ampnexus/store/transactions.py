@@ -9,7 +9,6 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 
 from ampnexus.domain.transaction import (
@@ -25,6 +24,7 @@ from ampnexus.store.bulk import Bulk
 from ampnexus.store.bulk import Row as BulkRow
 from ampnexus.store.database import Database
 from ampnexus.store.tables import charge_points, meter_values, transactions
+from ampnexus.store.upsert import conflict_insert
 
 METER_VALUE_ROWS = Bulk(
     meter_values,
@@ -70,9 +70,8 @@ _RECORD_STOP = (
 @cache
 def _insert_start(dialect: str) -> ReturningInsert[tuple[int]]:
     """INSERT unless this very start is already stored (the unique key): then no row."""
-    module = postgresql if dialect == "postgresql" else sqlite
     return (
-        module.insert(transactions)
+        conflict_insert(transactions, dialect)
         .on_conflict_do_nothing(index_elements=list(_START_KEY))
         .returning(transactions.c.id)
     )
