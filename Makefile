@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/ampnexus serve
 
+# The tests mostly wait on sockets and databases: more workers than cores pays off.
+TEST_WORKERS ?= 4
+
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,6 +1,7 @@
 """Planner benchmark: every strategy side by side on real sessions, then planner speed.
 
-    .venv/bin/python bench/planner.py [--quick] [--reference ../shared/reference]
+    .venv/bin/python bench/planner.py [--quick] [--reference DIR]
+    .venv/bin/python bench/planner.py --reference tests/data/reference --days 2019-10-15
 
 1. Real sites (Caltech ACN garage, October 2019 weekdays). For every day:
    - sessions: the ACN-Data sessions arriving that day (US Pacific); need = `delivered_energy`
@@ -95,49 +96,73 @@ EVSE_KW, MIN_KW, VOLTAGE = 6.656, 1.38, 230.0
 BASE_SCALE, PV_SCALE, FEEDER_SHARE = 0.3, 0.45, 0.75
 SPEED_SIZES = (100, 1000, 3000)
 FORECAST_WEEKS = 4
+DEFAULT_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+WHERE_TO_GET_IT = """\
+The benchmark reads real sessions, prices, load and solar (see this file's docstring). The
+full set is ../shared/reference on the team's machines; its sources are public and listed in
+tests/data/reference/README.md. The repository carries a small extract of it, enough for one
+day: bench/planner.py --reference tests/data/reference --days 2019-10-15"""
 
 
 # --- reference data ----------------------------------------------------------------------------
+class MissingReference(LookupError):
+    """The reference directory lacks a file or the rows for a chosen day."""
+
+
 @dataclass(frozen=True)
 class Reference:
     sessions: list[dict[str, str]]
-    office_kw: list[float]  # hourly, 8760, reference year starting on a Sunday
-    pv_kw: list[float]  # 30-minute, 17520
+    office_kw: dict[tuple[int, int, int], float]  # (month, day, hour) of the DOE year
+    pv_kw: dict[tuple[int, int, int], float]  # (month, day, half hour)
     agile: dict[datetime, tuple[float, float]]  # UK local half-hour start -> (import, export)
     moer: dict[datetime, float]  # UTC 5-minute -> g/kWh
 
     @classmethod
     def load(cls, root: Path) -> Reference:
+        """The full set (../shared/reference on the team's machines) or an extract of it
+        in the same formats, such as tests/data/reference."""
         sessions: list[dict[str, str]] = []
-        for path in sorted(root.glob("sessions/acn_caltech_*.csv.gz")):
+        for path in _files(root, "sessions/acn_caltech_*.csv.gz"):
             with gzip.open(path, "rt", newline="") as file:
                 sessions += list(csv.DictReader(file))
         return cls(
             sessions=sessions,
-            office_kw=[float(r[1]) for r in _rows(root / "site/office_load_medium_la_hourly.csv")],
-            pv_kw=[float(r[1]) for r in _rows(root / "site/pv_jpl_220kWdc_30min.csv")],
+            office_kw={
+                _doe_hour(r[0]): float(r[1])
+                for path in _files(root, "site/office_load_medium_la_hourly.csv")
+                for r in _rows(path)
+            },
+            pv_kw={
+                _pv_half_hour(r[0]): float(r[1])
+                for path in _files(root, "site/pv_jpl_220kWdc_30min.csv")
+                for r in _rows(path)
+            },
             agile={
                 datetime.strptime(r[0], "%d/%m/%Y %H:%M"): (float(r[2]) / 100, float(r[3]) / 100)
-                for r in _rows(root / "tariffs/octopus_agile_2022-11_2023-12.csv")
+                for path in _files(root, "tariffs/octopus_agile_*.csv")
+                for r in _rows(path)
             },
             moer={
                 datetime.fromisoformat(r[0]): float(r[1]) * 1000
-                for r in _rows(root / "tariffs/moer_caiso_sce_2019-10.csv.gz")
+                for path in _files(root, "tariffs/moer_caiso_sce_*.csv.gz")
+                for r in _rows(path)
             },
         )
 
     def base_kw(self, local: datetime) -> float:
         day = _same_weekday(local.date(), 2023)  # 2023 starts on a Sunday, like the DOE year
-        return self.office_kw[(day.timetuple().tm_yday - 1) * 24 + local.hour] * BASE_SCALE
+        return (
+            _look_up(self.office_kw, (day.month, day.day, local.hour), "office load") * BASE_SCALE
+        )
 
     def solar_kw(self, local: datetime) -> float:
-        day_index = min(local.timetuple().tm_yday, 365) - 1
-        return self.pv_kw[day_index * 48 + local.hour * 2 + local.minute // 30] * PV_SCALE
+        key = (local.month, local.day, local.hour * 2 + local.minute // 30)
+        return _look_up(self.pv_kw, key, "solar") * PV_SCALE
 
     def prices(self, local: datetime) -> tuple[float, float]:
         day = _same_weekday(local.date(), 2023)
         half_hour = datetime.combine(day, time(local.hour, local.minute // 30 * 30))
-        return self.agile[half_hour]
+        return _look_up(self.agile, half_hour, "Agile prices")
 
     def carbon(self, start: datetime, minutes: int) -> float:
         values = [
@@ -146,6 +171,33 @@ class Reference:
             if (moment := start + timedelta(minutes=k)) in self.moer
         ]
         return sum(values) / len(values) if values else 0.0
+
+
+def _files(root: Path, pattern: str) -> list[Path]:
+    found = sorted(root.glob(pattern))
+    if not found:
+        raise MissingReference(f"no {pattern} in {root}")
+    return found
+
+
+def _look_up(table: dict[Any, Any], key: Any, what: str) -> Any:
+    try:
+        return table[key]
+    except KeyError:
+        raise MissingReference(f"the reference data has no {what} for {key}") from None
+
+
+def _doe_hour(label: str) -> tuple[int, int, int]:
+    """(month, day, hour) of " 10/15  01:00:00", the label of the hour that ends then."""
+    day, clock = label.split()
+    month, day_of_month = day.split("/")
+    return int(month), int(day_of_month), int(clock.split(":")[0]) - 1
+
+
+def _pv_half_hour(label: str) -> tuple[int, int, int]:
+    """(month, day, half hour of the day) of "Oct 15, 12:30 pm"."""
+    moment = datetime.strptime(f"2001 {label}", "%Y %b %d, %I:%M %p")  # any non-leap year
+    return moment.month, moment.day, moment.hour * 2 + moment.minute // 30
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -198,6 +250,8 @@ def day_sessions(reference: Reference, day: date) -> list[dict[str, Any]]:
 def day_scenario(reference: Reference, day: date) -> dict[str, Any]:
     """The day with no limits yet (see `with_limits`)."""
     sessions = day_sessions(reference, day)
+    if not sessions:
+        raise MissingReference(f"the reference data has no sessions on {day}")
     start = datetime.combine(day, time(), SITE_ZONE)
     end = max(datetime.fromisoformat(s["departure"]) for s in sessions)
     data = site_scenario(reference, f"caltech {day}", start, end, ["garage-3", "garage-4"], 1.0)
@@ -527,8 +581,12 @@ def replan_speed(reference: Reference, sizes: Sequence[int], quick: bool) -> Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    default_reference = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
-    parser.add_argument("--reference", type=Path, default=default_reference)
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=DEFAULT_REFERENCE,
+        help="the reference data (default ../shared/reference beside the repository)",
+    )
     parser.add_argument("--quick", action="store_true", help="2 days, 4 limits, fewer repeats")
     parser.add_argument("--days", help="comma-separated dates (default: five October 2019 days)")
     parser.add_argument("--fractions", help="comma-separated site limits, %% of uncontrolled peak")
@@ -538,7 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--real-only", action="store_true", help="only the real-site tables (no synthetic sites)"
     )
     args = parser.parse_args(argv)
-    days = args.days.split(",") if args.days else QUICK_DAYS if args.quick else DAYS
+    days = list(args.days.split(",") if args.days else QUICK_DAYS if args.quick else DAYS)
     fractions = (
         [int(f) for f in args.fractions.split(",")]
         if args.fractions
@@ -547,7 +605,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         else FRACTIONS
     )
     started = perf_counter()
-    reference = Reference.load(args.reference)
+    try:
+        rows = run(Reference.load(args.reference), args, days, fractions)
+    except MissingReference as error:
+        print(f"bench/planner.py: {error}.\n{WHERE_TO_GET_IT}", file=sys.stderr)
+        return 2
+    print(f"\n{perf_counter() - started:.0f} s in all", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+def run(
+    reference: Reference, args: argparse.Namespace, days: list[str], fractions: list[int]
+) -> list[dict[str, Any]]:
+    """Print every table; the rows of all of them."""
     day_sets = [("", days)]
     if not (args.days or args.quick):
         day_sets.append(("held-out days, ", list(HELD_OUT_DAYS)))
@@ -570,10 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if not args.real_only:
         replan_speed(reference, SPEED_SIZES, args.quick)
-    print(f"\n{perf_counter() - started:.0f} s in all", file=sys.stderr)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
-    return 0
+    return rows
 
 
 def _tally(result: Replay) -> Tally:

@@ -10,30 +10,40 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from sqlalchemy import make_url
 
 from ampnexus.app import AmpNexus
 from ampnexus.config import Settings
+from tests.support.postgres import TemporaryPostgres
 
-POSTGRES_URL = os.environ.get(
-    "AMPNEXUS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The PostgreSQL server the tests use: AMPNEXUS_TEST_POSTGRES_URL if set, else a
+    throwaway cluster of this test run's own (started only if a test needs it)."""
+    if external := os.environ.get("AMPNEXUS_TEST_POSTGRES_URL"):
+        yield external
+        return
+    with TemporaryPostgres() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database of each kind. PostgreSQL must be reachable: no skip."""
+    """A fresh, empty database of each kind. PostgreSQL always runs: nothing is skipped."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ampnexus.sqlite3'}"
         return
-    yield from fresh_postgres_database()
+    yield from fresh_postgres_database(request.getfixturevalue("postgres_server"))
 
 
-def fresh_postgres_database() -> Iterator[str]:
+def fresh_postgres_database(server_url: str) -> Iterator[str]:
     name = f"ampnexus_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg.connect(POSTGRES_URL, autocommit=True)
+    server = make_url(server_url)
+    admin = psycopg.connect(server_url, autocommit=True)
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

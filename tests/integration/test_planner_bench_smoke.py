@@ -1,5 +1,5 @@
 """The planner benchmark in miniature, so that it cannot rot: one real Caltech day at one
-site limit, every strategy replayed on the reference data beside the repository."""
+site limit, every strategy replayed on the extract of the reference data in tests/data."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "planner.py"
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench" / "planner.py"
+REFERENCE = ROOT / "tests" / "data" / "reference"
 
 
 def test_planner_benchmark_replays_every_strategy_within_the_limits(tmp_path: Path) -> None:
     out = tmp_path / "rows.json"
     command = [sys.executable, str(BENCH), "--days", "2019-10-15", "--fractions", "20"]
-    command += ["--real-only", "--json", str(out)]
+    command += ["--reference", str(REFERENCE), "--real-only", "--json", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {row["strategy"]: row for row in json.loads(out.read_text())}
@@ -35,3 +37,21 @@ def test_planner_benchmark_replays_every_strategy_within_the_limits(tmp_path: Pa
             row["cost_per_kwh"] >= best["cost_per_kwh"] - 1e-9
             or row["energy_delivered_kwh"] < best["energy_delivered_kwh"] - 1e-6
         ), name
+
+
+def test_without_reference_data_the_benchmark_says_where_to_get_it(tmp_path: Path) -> None:
+    command = [sys.executable, str(BENCH), "--reference", str(tmp_path / "nowhere")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "no sessions/acn_caltech_*.csv.gz in" in done.stderr
+    assert "--reference tests/data/reference --days 2019-10-15" in done.stderr
+
+
+def test_a_day_missing_from_the_extract_is_named(tmp_path: Path) -> None:
+    command = [sys.executable, str(BENCH), "--reference", str(REFERENCE)]
+    command += ["--days", "2019-10-22", "--fractions", "20", "--real-only"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "the reference data has no sessions on 2019-10-22" in done.stderr

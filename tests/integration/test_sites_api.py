@@ -34,8 +34,9 @@ from tests.conftest import PASSWORD
 from tests.integration.test_api import assert_error
 from tests.support.charger import charger
 
-AGILE_FILE = Path(__file__).resolve().parents[3] / "shared/reference/tariffs"
-AGILE_FILE = AGILE_FILE / "octopus_agile_2022-11_2023-12.csv"
+AGILE_FILE = (
+    Path(__file__).resolve().parents[1] / "data/reference/tariffs/octopus_agile_extract.csv"
+)
 DEPOT = {
     "id": "depot",
     "name": "North depot",

@@ -53,8 +53,9 @@ from ampnexus.domain.tariff import (
 )
 
 LONDON = ZoneInfo("Europe/London")
-AGILE = Path(__file__).resolve().parents[3] / "shared/reference/tariffs"
-AGILE_FILE = AGILE / "octopus_agile_2022-11_2023-12.csv"
+AGILE_FILE = (
+    Path(__file__).resolve().parents[1] / "data/reference/tariffs/octopus_agile_extract.csv"
+)
 
 
 def at(text: str) -> datetime:
@@ -365,11 +366,17 @@ def test_agile_csv_first_days_of_the_real_file():
 
 
 def test_agile_csv_clock_change_days_of_the_real_file():
+    """Real Agile rows: three stretches of the published file (tests/data/reference)."""
     periods = parse_agile_csv(AGILE_FILE.read_text(encoding="utf-8"))
     assert periods[0].start == at("2022-11-01 00:00")
-    assert periods[-1].end == at("2023-12-21 00:00")
-    # No gap and no overlap across the whole file: every clock change is read right.
-    assert all(b.start == a.end for a, b in pairwise(periods))
+    assert periods[-1].end == at("2023-11-01 00:00")
+    # No gap and no overlap within a stretch (local days, so BST ones start at 23:00 UTC):
+    # both clock changes are read right.
+    gaps = [(a.end, b.start) for a, b in pairwise(periods) if b.start != a.end]
+    assert gaps == [
+        (at("2022-11-04 00:00"), at("2023-03-25 00:00")),
+        (at("2023-03-27 23:00"), at("2023-09-14 23:00")),
+    ]
     by_start = {period.start: period for period in periods}
     # Spring: local "00:30 -> 02:00" on 26 March is one half hour, 00:30-01:00 UTC.
     spring = by_start[at("2023-03-26 00:30")]

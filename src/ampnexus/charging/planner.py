@@ -155,7 +155,9 @@ class LinearProgram:
 
     def solve(self, time_budget_s: float) -> Floats:
         """Controllable power per session and slot (W); PlanningError unless optimal."""
-        highs = highspy.Highs()  # type: ignore[no-untyped-call]
+        # The bare solver, silenced first: highspy's Highs() wrapper logs HiGHS' banner to
+        # stdout as it is built (1.16), which would corrupt a `--json` command's output.
+        highs = highspy._Highs()  # type: ignore[attr-defined]
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("time_limit", max(time_budget_s, 0.01))
         start, index, value = self._matrix()
