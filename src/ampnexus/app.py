@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import signal
@@ -19,6 +20,7 @@ from ampnexus.bus.local import LocalBus
 from ampnexus.charging.planner import plan
 from ampnexus.config import Settings
 from ampnexus.domain.time import Clock, SystemClock
+from ampnexus.errors import PortUnavailable
 from ampnexus.services.api_keys import ApiKeyService
 from ampnexus.services.authorization import AuthorizationService
 from ampnexus.services.charge_points import ChargePointService, UnknownChargers
@@ -153,10 +155,22 @@ class AmpNexus:
         self._replan_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Raises StartupError, with what to do about it, if the database cannot be used
+        or a port cannot be bound."""
         await asyncio.to_thread(self.db.migrate)
         self.db.start()
-        self.ocpp_port = await self.gateway.start(self.settings.host, self.settings.ocpp_port)
-        sock = _bind(self.settings.host, self.settings.http_port)
+        try:
+            await self._listen()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _listen(self) -> None:
+        host = self.settings.host
+        with _binding(host, self.settings.ocpp_port, "OCPP", "--ocpp-port"):
+            self.ocpp_port = await self.gateway.start(host, self.settings.ocpp_port)
+        with _binding(host, self.settings.http_port, "HTTP", "--http-port"):
+            sock = _bind(host, self.settings.http_port)
         self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(self.api, log_config=None, access_log=False, lifespan="off")
         self._http = _QuietServer(config)
@@ -220,6 +234,18 @@ class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+@contextlib.contextmanager
+def _binding(host: str, port: int, what: str, flag: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        reason = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be bound ({error})"
+        raise PortUnavailable(
+            f"the {what} port {port} on {host} {reason}: choose another with {flag} "
+            f"(or AMPNEXUS_{flag[2:].replace('-', '_').upper()})"
+        ) from error
 
 
 def _bind(host: str, port: int) -> socket.socket:

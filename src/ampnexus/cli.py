@@ -1,58 +1,89 @@
-"""`ampnexus serve | apikey | migrate`: every command honours --database-url."""
+"""`ampnexus serve | migrate | apikey | demo | simulate | simulate-site`.
+
+Options go where people type them: `--database-url` and `--log-level` work before or after
+the command. Every mistake (a wrong flag, a bad setting, a database that cannot be used, a
+port in use) is one line on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from ampnexus.config import Settings
+from ampnexus.errors import StartupError
+
+FLAGS = ("host", "ocpp_port", "http_port", "database_url", "log_level", "unknown_chargers")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    overrides = {
-        name: value
-        for name in (
-            "host",
-            "ocpp_port",
-            "http_port",
-            "database_url",
-            "log_level",
-            "unknown_chargers",
-        )
-        if (value := getattr(args, name, None)) is not None
-    }
+    overrides = {name: value for name in FLAGS if (value := getattr(args, name, None)) is not None}
     try:
         settings = Settings(**overrides)
     except ValidationError as error:
-        print(f"ampnexus: invalid setting: {error}", file=sys.stderr)
+        for problem in error.errors():
+            print(f"ampnexus: {_setting_problem(problem)}", file=sys.stderr)
         return 2
-    logging.basicConfig(
+    logging.basicConfig(  # on stderr: stdout is for what a command prints
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return int(args.run(settings, args) or 0)
+    try:
+        return int(args.run(settings, args) or 0)
+    except StartupError as error:
+        print(f"ampnexus: {error}", file=sys.stderr)
+        return 1
+
+
+def _setting_problem(problem: Any) -> str:
+    name = str(problem["loc"][0]) if problem["loc"] else "setting"
+    where = f"AMPNEXUS_{name.upper()}"
+    if name in FLAGS:
+        where = f"--{name.replace('_', '-')} (or {where})"
+    return f"{where}: {problem['msg'].removeprefix('Value error, ')}"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Mistakes in one line, with where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _everywhere() -> _Parser:
+    """Options every command takes, before or after its name. Unset ones stay unset (they
+    must not hide a value given on the other side of the command)."""
+    options = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
+    options.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="sqlite:///PATH or postgresql://USER@HOST/DB (env AMPNEXUS_DATABASE_URL; "
+        "default sqlite:///data/ampnexus.sqlite3)",
+    )
+    options.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    return options
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ampnexus", description="AmpNexus CSMS")
-    parser.add_argument(
-        "--database-url",
-        help="sqlite:///path or postgresql://user@host/db (env AMPNEXUS_DATABASE_URL; "
-        "default sqlite:///data/ampnexus.sqlite3)",
-    )
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    everywhere = _everywhere()
+    parser = _Parser(prog="ampnexus", description="AmpNexus CSMS", parents=[everywhere])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the OCPP gateway and the HTTP API")
+    def command(name: str, help: str, under: Any = commands) -> _Parser:
+        return under.add_parser(name, help=help, parents=[everywhere])  # type: ignore[no-any-return]
+
+    serve = command("serve", "run the OCPP gateway and the HTTP API")
     serve.add_argument("--host", help="address to bind (env AMPNEXUS_HOST; default 0.0.0.0)")
     serve.add_argument("--ocpp-port", type=int, help="OCPP WebSocket port (default 9000)")
     serve.add_argument("--http-port", type=int, help="HTTP API port (default 8000)")
@@ -63,22 +94,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
-    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
+    migrate = command("migrate", "apply database migrations and exit")
     migrate.set_defaults(run=_migrate)
 
-    apikey = commands.add_parser("apikey", help="manage API keys")
+    apikey = command("apikey", "manage API keys")
     keys = apikey.add_subparsers(required=True, metavar="ACTION")
-    create = keys.add_parser("create", help="create a key; its last output line is the key")
+    create = command("create", "create a key; its last output line is the key", keys)
     create.add_argument("--name", required=True)
     create.set_defaults(run=_apikey_create)
-    keys.add_parser("list", help="list keys").set_defaults(run=_apikey_list)
-    revoke = keys.add_parser("revoke", help="revoke a key by id")
+    command("list", "list keys", keys).set_defaults(run=_apikey_list)
+    revoke = command("revoke", "revoke a key by id", keys)
     revoke.add_argument("id", type=int)
     revoke.set_defaults(run=_apikey_revoke)
 
-    simulate = commands.add_parser(
-        "simulate", help="run simulated OCPP 1.6J charge points against a CSMS"
-    )
+    simulate = command("simulate", "run simulated OCPP 1.6J charge points against a CSMS")
     simulate.add_argument("--url", required=True, help="the CSMS, e.g. ws://HOST:9000/ocpp")
     simulate.add_argument("--chargers", type=int, default=1, help="how many (default 1)")
     simulate.add_argument("--id-prefix", default="SIM", help="ids PREFIX-0001... (default SIM)")
@@ -87,9 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--speed", type=float, default=1.0, help="simulated time factor")
     simulate.set_defaults(run=_simulate)
 
-    demo = commands.add_parser(
-        "demo", help="the server, simulated chargers and drivers: AmpNexus at work"
-    )
+    demo = command("demo", "the server, simulated chargers and drivers: AmpNexus at work")
     demo.add_argument("--chargers", type=int, default=4, help="how many (default 4)")
     demo.add_argument("--speed", type=float, default=60.0, help="simulated time factor (60)")
     demo.add_argument("--duration", type=float, help="stop after this many real seconds")
@@ -100,8 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, help="seed for the drivers' randomness")
     demo.set_defaults(run=_demo)
 
-    simulate_site = commands.add_parser(
-        "simulate-site", help="replay a scenario file with a charging strategy; print metrics"
+    simulate_site = command(
+        "simulate-site", "replay a scenario file with a charging strategy; print metrics"
     )
     simulate_site.add_argument("scenario", help="scenario JSON file (docs/scenarios.md)")
     simulate_site.add_argument(
@@ -214,13 +241,29 @@ def _simulate_site(_: Settings, args: Any) -> int:
     policy = make_policy(
         args.strategy, scenario, replan_every=args.replan_every, time_budget_s=args.time_budget
     )
-    metrics = replay(scenario, args.strategy, policy=policy).metrics.to_dict()
+    with _stdout_kept_for_results():
+        metrics = replay(scenario, args.strategy, policy=policy).metrics.to_dict()
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
         for key, value in metrics.items():
             print(f"{key:>22}  {round(value, 3) if isinstance(value, float) else value}")
     return 0
+
+
+@contextlib.contextmanager
+def _stdout_kept_for_results() -> Iterator[None]:
+    """Anything a library writes to stdout meanwhile (a solver's banner, from C) goes to
+    stderr: stdout carries only the results, so `--json` output always parses."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _simulate(settings: Settings, args: Any) -> int:
@@ -249,7 +292,7 @@ def _simulate(settings: Settings, args: Any) -> int:
 def _demo(settings: Settings, args: Any) -> int:
     from ampnexus.sim.demo import DemoOptions, run_demo
 
-    if args.log_level is None:  # the demo's own story, not the server's log lines
+    if getattr(args, "log_level", None) is None:  # the demo's story, not the server's logs
         for name in ("ampnexus", "uvicorn", "websockets"):
             logging.getLogger(name).setLevel(logging.WARNING)
     options = DemoOptions(
@@ -264,7 +307,7 @@ def _demo(settings: Settings, args: Any) -> int:
     )
     try:
         asyncio.run(run_demo(options))
-    except OSError as error:  # most likely a port in use: --http-port / --ocpp-port
+    except OSError as error:  # its data directory, say (ports in use are StartupErrors)
         print(f"ampnexus: the demo cannot start: {error}", file=sys.stderr)
         return 1
     return 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATABASE_FORMS = "sqlite:///PATH (an SQLite file) or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB"
 
 
 def default_database_url() -> str:
@@ -30,3 +33,14 @@ class Settings(BaseSettings):
     forecast_weeks: int = Field(
         4, ge=0, le=52, description="weeks of history behind expected sessions (0: no forecast)"
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_we_speak(cls, url: str) -> str:
+        scheme, _, rest = url.partition("://")
+        dialect = scheme.split("+")[0]
+        sqlite_file = dialect == "sqlite" and rest.startswith("/") and len(rest) > 1
+        if sqlite_file or (dialect in ("postgresql", "postgres") and rest):
+            return url
+        shown = re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)  # no password echoed
+        raise ValueError(f"expected {DATABASE_FORMS}, not {shown!r}")

@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
+from ampnexus.errors import DatabaseUnavailable
 from ampnexus.store.bulk import Bulk, Row
 
 log = logging.getLogger(__name__)
@@ -33,9 +35,7 @@ MAX_BATCH = 512
 
 
 def normalize_url(url: str) -> str:
-    """`postgresql://` means psycopg 3; a bare path means an SQLite file."""
-    if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser()}"
+    """`postgresql://` means psycopg 3."""
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -174,7 +174,10 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
-        self.engine = create_db_engine(self.url)
+        try:
+            self.engine = create_db_engine(self.url)
+        except OSError as error:  # the SQLite file's directory cannot be made
+            raise self._unavailable(f"cannot make {error.filename}: {error.strerror}") from error
         self._writer: GroupWriter | None = None
 
     @property
@@ -182,7 +185,20 @@ class Database:
         return self.engine.dialect.name
 
     def migrate(self) -> None:
-        migrate(self.engine)
+        """The first connection: DatabaseUnavailable if there is no usable database."""
+        try:
+            migrate(self.engine)
+        except OperationalError as error:  # unreachable, no such database, unwritable file
+            raise self._unavailable(str(error.orig)) from error
+
+    def _unavailable(self, reason: str) -> DatabaseUnavailable:
+        url = make_url(self.url)
+        shown = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+        lines = (" ".join(line.split()) for line in reason.splitlines())
+        reason = "; ".join(filter(None, lines)) or "unknown error"  # the driver's lines, as one
+        if "does not exist" in reason and url.database:
+            reason += f" (create it first, e.g. createdb {url.database})"
+        return DatabaseUnavailable(f"cannot use the database {shown}: {reason}")
 
     def start(self) -> None:
         self._writer = GroupWriter(self.engine, asyncio.get_running_loop())
