@@ -91,7 +91,7 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
         data_transfer=data_transfer,
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
         commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db), clock),
-        **_site_services(db, clock),
+        **_site_services(db, clock, bus),
     )
     services.smart_charging = SmartChargingService(
         services=services,
@@ -106,7 +106,7 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
     return services
 
 
-def _site_services(db: Database, clock: Clock) -> dict[str, Any]:
+def _site_services(db: Database, clock: Clock, bus: LocalBus) -> dict[str, Any]:
     """Sites, tariffs, series, driver profiles and needs: what plans are made from."""
     sites, drivers = SqlSiteStore(db), SqlDriverProfileStore(db)
     return {
@@ -115,7 +115,7 @@ def _site_services(db: Database, clock: Clock) -> dict[str, Any]:
         "site_series": SeriesService(SqlSeriesStore(db), sites, clock),
         "drivers": DriverProfileService(drivers, clock),
         "needs": NeedService(
-            SqlNeedStore(db), SqlTransactionStore(db), SqlIdTagStore(db), drivers, clock
+            SqlNeedStore(db), SqlTransactionStore(db), SqlIdTagStore(db), drivers, clock, bus
         ),
     }
 

@@ -120,3 +120,28 @@ async def test_plan_of_an_unknown_site_is_404(api: httpx.AsyncClient) -> None:
     response = await api.get("/sites/nowhere/plan")
     assert response.status_code == 404
     assert "nowhere" in response.json()["detail"]
+
+
+async def test_a_need_set_or_removed_through_the_api_replans_the_site(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
+) -> None:
+    async with charger(ocpp_url, "CP-A") as a:
+        transaction_id = await start_charging(a)
+
+        async def planned_need() -> float | None:
+            plan = server.services.smart_charging.current_plan(site)
+            if plan is None or not plan.request.sessions:
+                return None
+            return plan.request.sessions[0].energy_wh
+
+        site_default_wh = await eventually(planned_need)
+        said = await api.put(f"/transactions/{transaction_id}/need", json={"energy_kwh": 3.5})
+        assert said.status_code == 200, said.text
+
+        # No timer and no charger event: the need alone makes the next plan.
+        async def replanned_with(energy_wh: float) -> bool:
+            return await planned_need() == energy_wh
+
+        await eventually(lambda: replanned_with(3500.0), within=5)
+        assert (await api.delete(f"/transactions/{transaction_id}/need")).status_code == 204
+        await eventually(lambda: replanned_with(site_default_wh), within=5)

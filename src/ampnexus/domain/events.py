@@ -49,6 +49,20 @@ class PowerMeasured:
     register_wh: float | None = None  # Energy.Active.Import.Register, when sent with it
 
 
+@dataclass(frozen=True, slots=True)
+class NeedChanged:
+    """A driver's energy or departure was set or removed: for one running transaction (on
+    `charge_point_id`), or for an id tag's sessions (`charge_point_id` None: wherever)."""
+
+    charge_point_id: str | None
+    at: datetime
+
+
 Event = (
-    ChargerBooted | ConnectorStatusChanged | TransactionStarted | TransactionStopped | PowerMeasured
+    ChargerBooted
+    | ConnectorStatusChanged
+    | TransactionStarted
+    | TransactionStopped
+    | PowerMeasured
+    | NeedChanged
 )

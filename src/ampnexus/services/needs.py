@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ampnexus.domain.errors import Conflict, NotFound
+from ampnexus.domain.events import NeedChanged
 from ampnexus.domain.needs import (
     LEARN_FROM_LAST,
     ResolvedNeed,
@@ -16,7 +17,13 @@ from ampnexus.domain.needs import (
 from ampnexus.domain.site import Site
 from ampnexus.domain.time import Clock
 from ampnexus.domain.transaction import Transaction
-from ampnexus.services.ports import DriverProfileStore, IdTagStore, NeedStore, TransactionStore
+from ampnexus.services.ports import (
+    DriverProfileStore,
+    EventPublisher,
+    IdTagStore,
+    NeedStore,
+    TransactionStore,
+)
 
 
 class NeedService:
@@ -27,12 +34,14 @@ class NeedService:
         id_tags: IdTagStore,
         drivers: DriverProfileStore,
         clock: Clock,
+        events: EventPublisher | None = None,
     ) -> None:
         self._store = store
         self._transactions = transactions
         self._id_tags = id_tags
         self._drivers = drivers
         self._clock = clock
+        self._events = events
 
     # --- per transaction ---------------------------------------------------------------------
     async def set_for_transaction(self, transaction_id: int, fields: dict[str, Any]) -> SessionNeed:
@@ -41,6 +50,7 @@ class NeedService:
             raise Conflict(f"transaction {transaction_id} has finished: it needs nothing more")
         need = SessionNeed(transaction_id=transaction_id, updated_at=self._clock.now(), **fields)
         await self._store.put(need)
+        self._changed(transaction.charge_point_id)
         return need
 
     async def for_transaction(self, transaction_id: int) -> SessionNeed:
@@ -51,15 +61,17 @@ class NeedService:
         return need
 
     async def delete_for_transaction(self, transaction_id: int) -> None:
-        await self._transaction(transaction_id)
+        transaction = await self._transaction(transaction_id)
         if not await self._store.delete_for_transaction(transaction_id):
             raise NotFound(f"transaction {transaction_id} has no need set")
+        self._changed(transaction.charge_point_id)
 
     # --- per id tag --------------------------------------------------------------------------
     async def set_for_id_tag(self, id_tag: str, fields: dict[str, Any]) -> SessionNeed:
         await self._id_tag(id_tag)
         need = SessionNeed(id_tag=id_tag, updated_at=self._clock.now(), **fields)
         await self._store.put(need)
+        self._changed(None)
         return need
 
     async def for_id_tag(self, id_tag: str) -> SessionNeed:
@@ -73,6 +85,7 @@ class NeedService:
         await self._id_tag(id_tag)
         if not await self._store.delete_for_id_tag(id_tag):
             raise NotFound(f"id tag {id_tag!r} has no need set")
+        self._changed(None)
 
     # --- for the planner ---------------------------------------------------------------------
     async def resolve(
@@ -97,6 +110,11 @@ class NeedService:
         return resolve_need(
             transaction.started_at, site.time_zone, needs, defaults, soc_now=soc_now
         )
+
+    def _changed(self, charge_point_id: str | None) -> None:
+        """Plans follow: the charger's site, or every site for an id tag's need."""
+        if self._events is not None:
+            self._events.publish(NeedChanged(charge_point_id, self._clock.now()))
 
     async def _transaction(self, transaction_id: int) -> Transaction:
         transaction = await self._transactions.get(transaction_id)

@@ -52,6 +52,7 @@ from ampnexus.domain.driver import PriorityClass
 from ampnexus.domain.errors import Conflict, DomainError
 from ampnexus.domain.events import (
     ChargerBooted,
+    NeedChanged,
     PowerMeasured,
     TransactionStarted,
     TransactionStopped,
@@ -143,6 +144,13 @@ class SmartChargingService:
         bus.subscribe(TransactionStopped, self._stopped)
         bus.subscribe(ChargerBooted, self._booted)
         bus.subscribe(PowerMeasured, self._measured)
+        bus.subscribe(NeedChanged, self._need_changed)
+
+    def _need_changed(self, event: NeedChanged) -> None:
+        if event.charge_point_id is None:  # an id tag's need: its sessions may be anywhere
+            self._spawn(self.replan_all())
+        else:
+            self._charger_changed(event.charge_point_id)
 
     def _measured(self, event: PowerMeasured) -> None:
         key = (event.charge_point_id, event.connector_id)
