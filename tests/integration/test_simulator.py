@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -824,13 +825,15 @@ async def test_ampnexus_simulate_runs_a_scripted_fleet(
 
 
 # --- the demo ----------------------------------------------------------------------------
-async def test_the_demo_runs_the_real_server_with_chargers_speaking_ocpp() -> None:
+async def test_the_demo_shows_cars_charging_and_leaving_with_what_they_asked_for() -> None:
+    """Over 160 simulated minutes: a live table of power and energy every few seconds,
+    arrivals, departures, and drivers who tell AmpNexus what they need and get it."""
     demo = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "ampnexus.cli",
         "demo",
-        *("--duration", "12", "--speed", "240", "--chargers", "3", "--seed", "1"),
+        *("--duration", "20", "--speed", "480", "--chargers", "3", "--seed", "1"),
         *("--http-port", "0", "--ocpp-port", "0"),
         stdout=asyncio.subprocess.PIPE,
     )
@@ -847,16 +850,34 @@ async def test_the_demo_runs_the_real_server_with_chargers_speaking_ocpp() -> No
         headers = {"Authorization": f"Bearer {printed['API key']}"}
         async with httpx.AsyncClient(base_url=printed["API"], headers=headers) as client:
 
-            async def working() -> bool:
+            async def a_session_with_its_need() -> bool:
                 chargers = ok(await client.get("/charge-points"))["items"]
-                sessions = ok(await client.get("/transactions"))["total"]
-                return len(chargers) == 3 and all(c["connected"] for c in chargers) and sessions
+                if len(chargers) != 3 or not all(c["connected"] for c in chargers):
+                    return False
+                for tx in ok(await client.get("/transactions"))["items"]:
+                    need = await client.get(f"/transactions/{tx['id']}/need")
+                    if need.status_code == 200 and need.json()["energy_kwh"] > 0:
+                        return True
+                return False
 
-            await eventually(working, timeout=30)
+            await eventually(a_session_with_its_need, timeout=30)
         output, _ = await asyncio.wait_for(demo.communicate(), 60)
-        assert demo.returncode == 0
-        assert b"charging sessions" in output
     finally:
         if demo.returncode is None:
             demo.kill()
             await demo.wait()
+    assert demo.returncode == 0
+    text = output.decode()
+    tables = re.findall(r"site (\d+\.\d) of (\d+\.\d) kW, (\d+) cars parked", text)
+    assert len(tables) >= 3, text  # one every few real seconds
+    assert all(float(power) <= float(limit) + 0.05 for power, limit, _ in tables), text
+    assert any(float(power) > 0 for power, _, _ in tables), text
+    assert len(re.findall(r"accepted; wants \d+\.\d kWh by \d\d:\d\d", text)) >= 3, text
+    assert re.search(r"charging +\d+\.\d kW +\d+\.\d of +\d+\.\d kWh", text), text
+    left = re.findall(r"leaves with (\d+\.\d) of (\d+\.\d) kWh", text)
+    assert len(left) >= 2, text
+    summary = re.search(r"(\d+) of the (\d+) drivers who left got the energy they asked", text)
+    assert summary is not None, text
+    satisfied, departed = int(summary[1]), int(summary[2])
+    assert departed == len(left) and satisfied >= 1, text
+    assert satisfied == sum(float(got) >= float(wanted) - 0.05 for got, wanted in left), text

@@ -193,6 +193,33 @@ def test_congestion_is_the_need_over_what_the_tightest_limit_can_deliver():
 
 
 @pytest.mark.parametrize("method", BOTH)
+def test_a_plan_made_mid_slot_counts_only_what_is_left_of_that_slot(method: str):
+    """Replanned 45 minutes into the first hour: that slot gives a quarter of its energy."""
+    grid = SlotGrid(START, 3600, 2, elapsed_seconds=2700)
+    request = replace(site_request(2, [ev("a", 10, 7)]), grid=grid)
+    result = planned(request, method)
+    assert kw_of(result, "a") == [7, 7]  # all it can: 7 kW for 15 minutes, then an hour
+    assert result.energy_wh("a") == pytest.approx(7000 * 1.25)
+    assert result.unmet_wh["a"] == pytest.approx(10_000 - 8750)
+
+
+@pytest.mark.parametrize("method", BOTH)
+def test_mid_slot_the_need_is_met_by_what_the_slots_really_give(method: str):
+    grid = SlotGrid(START, 3600, 3, elapsed_seconds=1800)
+    request = replace(site_request(3, [ev("a", 6, 4)]), grid=grid)
+    result = planned(request, method)
+    assert result.energy_wh("a") == pytest.approx(6000)
+    assert result.unmet_wh["a"] == pytest.approx(0)
+    # The cheapest-looking early slot is only half an hour: the rest goes to the next ones.
+    assert kw_of(result, "a")[0] * 0.5 + sum(kw_of(result, "a")[1:]) == pytest.approx(6)
+
+
+def test_the_elapsed_part_lies_within_the_first_slot():
+    with pytest.raises(ValueError, match="elapsed_seconds"):
+        SlotGrid(START, 900, 4, elapsed_seconds=900)
+
+
+@pytest.mark.parametrize("method", BOTH)
 def test_unmet_energy_when_the_window_is_too_short(method: str):
     result = planned(site_request(2, [ev("a", 30, 7)]), method)
     assert kw_of(result, "a") == [7, 7]

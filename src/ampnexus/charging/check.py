@@ -46,8 +46,9 @@ def cost(request: PlanRequest, plan: Plan) -> float:
         net += sum(power[t] for power in plan.power_w.values())
         carbon = _value(series.carbon_g_per_kwh, t) / 1000 * weights.carbon_per_kg
         import_cost = _value(series.import_price, t) + carbon
-        money += grid.slot_hours / 1000 * import_cost * max(net, 0.0)
-        money -= grid.slot_hours / 1000 * _value(series.export_price, t) * max(-net, 0.0)
+        hours = grid.hours_left(t)
+        money += hours / 1000 * import_cost * max(net, 0.0)
+        money -= hours / 1000 * _value(series.export_price, t) * max(-net, 0.0)
         peak_w = max(peak_w, net)
     money += weights.demand_charge_per_kw * peak_w / 1000
     for session in request.sessions:
@@ -83,7 +84,7 @@ def _session_violations(
             yield f"{name} slot {t}: {p:.0f} W above its maximum {session.max_power_w:.0f} W"
         if tol < p < min(session.min_power_w, session.max_power_w) - tol:
             yield f"{name} slot {t}: {p:.0f} W below its minimum {session.min_power_w:.0f} W"
-    delivered = sum(power) * grid.slot_hours
+    delivered = sum(p * grid.hours_left(t) for t, p in enumerate(power))
     if delivered > session.energy_wh + tol * grid.slot_hours:
         yield f"{name}: delivers {delivered:.0f} Wh, needs only {session.energy_wh:.0f} Wh"
 

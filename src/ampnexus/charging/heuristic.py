@@ -78,7 +78,7 @@ def fill_under(problem: Problem, import_cap_w: float) -> Floats:
 
 
 def serving_order(problem: Problem) -> npt.NDArray[np.intp]:
-    hours_allowed = problem.allowed.sum(axis=1) * problem.hours
+    hours_allowed = problem.allowed @ problem.hours
     hours_needed = problem.need_wh / np.maximum(problem.max_w, 1e-9)
     laxity = hours_allowed - hours_needed
     return np.lexsort((laxity, -problem.unmet_cost))  # priority first, forecast EVs last
@@ -87,12 +87,12 @@ def serving_order(problem: Problem) -> npt.NDArray[np.intp]:
 def water_level(problem: Problem) -> float:
     """The lowest flat site import that leaves room for all energy still needed."""
     fixed, room = problem.site_fixed_w, problem.headroom_w[SITE_POWER]
-    needed_w = problem.need_wh[problem.allowed.any(axis=1)].sum() / problem.hours
+    needed_wh = problem.need_wh[problem.allowed.any(axis=1)].sum()
     low = float(fixed.min(initial=0.0))
     high = float((fixed + np.minimum(room, 1e12)).max(initial=0.0))
     for _ in range(50):
         level = (low + high) / 2
-        if np.clip(level - fixed, 0.0, room).sum() < needed_w:
+        if np.clip(level - fixed, 0.0, room) @ problem.hours < needed_wh:
             low = level
         else:
             high = level

@@ -43,13 +43,28 @@ class Priority(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class SlotGrid:
+    """`count` slots of `slot_seconds` from `start`, a slot boundary. A plan made in the
+    middle of a slot says how much of slot 0 has gone (`elapsed_seconds`): energy in that
+    slot is its power times what is left, or every replan mid-slot would count on minutes
+    already past and leave drivers short."""
+
     start: datetime
     slot_seconds: int
     count: int
+    elapsed_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.elapsed_seconds < self.slot_seconds:
+            raise ValueError("elapsed_seconds must lie within the first slot")
 
     @property
     def slot_hours(self) -> float:
+        """A whole slot's length."""
         return self.slot_seconds / 3600
+
+    def hours_left(self, index: int) -> float:
+        """How long slot `index` still lasts: a whole slot, less what is past of slot 0."""
+        return (self.slot_seconds - (self.elapsed_seconds if index == 0 else 0.0)) / 3600
 
     def slot_start(self, index: int) -> datetime:
         return self.start + timedelta(seconds=index * self.slot_seconds)
@@ -155,4 +170,4 @@ class Plan:
     status: str = "optimal"
 
     def energy_wh(self, session_id: str) -> float:
-        return sum(self.power_w[session_id]) * self.grid.slot_hours
+        return sum(p * self.grid.hours_left(t) for t, p in enumerate(self.power_w[session_id]))

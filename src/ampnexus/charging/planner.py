@@ -99,7 +99,7 @@ def plan(request: PlanRequest, *, time_budget_s: float = 1.0, method: str = "aut
 
 def periods(problem: Problem, merge: int) -> Ints:
     """Period of every slot: one slot each for the first FINE_HOURS, then `merge` slots."""
-    fine = math.ceil(FINE_HOURS / problem.hours - 1e-9)
+    fine = math.ceil(FINE_HOURS / problem.request.grid.slot_hours - 1e-9)
     slots = np.arange(problem.slots)
     return np.where(slots < fine, slots, fine + (slots - fine) // merge)
 
@@ -139,6 +139,8 @@ class LinearProgram:
         self.problem, self.period_of = problem, period_of
         self.firsts = np.flatnonzero(np.diff(period_of, prepend=-1))  # first slot of periods
         self.slots_in = np.add.reduceat(problem.allowed, self.firsts, axis=1)  # (S, periods)
+        # kWh per kW of a column: the hours its slots last (slot 0 may be partly past).
+        self.hours_in = np.add.reduceat(problem.allowed * problem.hours, self.firsts, axis=1)
         self.session, self.period = np.nonzero(self.slots_in)
         self.column = np.full(self.slots_in.shape, -1)
         self.column[self.session, self.period] = np.arange(len(self.session))
@@ -241,7 +243,7 @@ class LinearProgram:
 
     @property
     def _energy_kwh_per_kw(self) -> Floats:
-        return self.problem.hours * self.slots_in[self.session, self.period]
+        return self.hours_in[self.session, self.period]
 
     def _costs_and_bounds(self) -> tuple[Floats, Floats]:
         """Costs (divided by the price scale, which keeps the tie-break above HiGHS's
@@ -269,7 +271,8 @@ class LinearProgram:
         if risk <= 0 or not any(s.expected for s in p.request.sessions):
             return np.zeros(len(self.session))
         at_risk = p.unmet_cost * p.congestion() ** CONGESTION_EXPONENT  # (S,)
-        hours_ahead = self.firsts[self.period] * p.hours
+        starts_h = np.cumsum(p.hours) - p.hours  # hours from now to each slot's start
+        hours_ahead = starts_h[self.firsts[self.period]]
         hedge: Floats = risk * at_risk[self.session] * hours_ahead
         return hedge
 
@@ -299,7 +302,7 @@ def respect_minimum(problem: Problem, power_w: Floats) -> Floats:
     for s, t in zip(sessions[order].tolist(), slots[order].tolist(), strict=True):
         rate = ledger.power_w[s, t]
         lift = problem.min_w[s] - rate
-        fits = ledger.room_at(s, t) >= lift and ledger.left_wh[s] >= lift * problem.hours
+        fits = ledger.room_at(s, t) >= lift and ledger.left_wh[s] >= lift * problem.hours[t]
         ledger.add_at(s, t, lift if fits else -rate)
         if not fits:
             dropped.add(s)

@@ -96,22 +96,21 @@ class Problem:
     limit_names: tuple[str, ...]
     coef: Floats  # (G, S)
     headroom_w: Floats  # (G, T)
+    hours: Floats  # (T,) how long each slot still lasts (slot 0 may be partly past)
 
     @property
     def slots(self) -> int:
         return self.request.grid.count
 
-    @property
-    def hours(self) -> float:
-        return self.request.grid.slot_hours
-
     def objective(self, power_w: Floats) -> float:
         """What the planners minimise (without the LP's tie-break), for controllable power."""
         net_kw = (self.site_fixed_w + power_w.sum(axis=0)) / 1000
         imports, exports = np.maximum(net_kw, 0.0), np.maximum(-net_kw, 0.0)
-        energy = self.hours * (self.import_cost @ imports - self.export_value @ exports)
+        energy = (self.hours * self.import_cost) @ imports - (
+            self.hours * self.export_value
+        ) @ exports
         peak = self.request.weights.demand_charge_per_kw * float(imports.max(initial=0.0))
-        delivered_wh = (power_w + self.fixed_w).sum(axis=1) * self.hours
+        delivered_wh = (power_w + self.fixed_w) @ self.hours
         unmet = self.unmet_cost @ np.maximum(self.need_wh - delivered_wh, 0.0) / 1000
         return float(energy + peak + unmet)
 
@@ -121,7 +120,7 @@ class Problem:
         sessions under it could draw there) that those sessions still need."""
         under = (self.coef != 0).astype(np.float64)  # (G, S)
         could_draw_w = under @ (self.allowed * self.max_w[:, None])  # (G, T)
-        deliverable_wh = np.minimum(could_draw_w, self.headroom_w).sum(axis=1) * self.hours
+        deliverable_wh = np.minimum(could_draw_w, self.headroom_w) @ self.hours
         needed_wh = under @ self.need_wh
         share = np.where(deliverable_wh > 0, needed_wh / np.maximum(deliverable_wh, 1e-9), 1.0)
         congestion: Floats = (under * np.minimum(share, 1.0)[:, None]).max(axis=0, initial=0.0)
@@ -214,6 +213,7 @@ def compile_problem(request: PlanRequest) -> Problem:
         limit_names=tuple(names),
         coef=coef,
         headroom_w=headroom,
+        hours=np.array([grid.hours_left(t) for t in range(count)], dtype=np.float64),
     )
 
 
@@ -252,7 +252,7 @@ class Ledger:
         self.room_w = problem.headroom_w - problem.coef @ self.power_w
         own_cap = import_cap_w - problem.site_fixed_w - self.total_w
         self.room_w[SITE_POWER] = np.minimum(self.room_w[SITE_POWER], np.maximum(own_cap, 0.0))
-        self.left_wh = problem.need_wh - self.power_w.sum(axis=1) * problem.hours
+        self.left_wh = problem.need_wh - self.power_w @ problem.hours
         self.limits_of = [np.flatnonzero(column) for column in problem.coef.T]
 
     def room(self, session: int, slots: npt.NDArray[np.intp]) -> Floats:
@@ -274,14 +274,14 @@ class Ledger:
         self.power_w[session, slots] += extra_w
         self.total_w[slots] += extra_w
         self.room_w[rows[:, None], slots] -= p.coef[rows, session, None] * extra_w
-        self.left_wh[session] -= extra_w.sum() * p.hours
+        self.left_wh[session] -= extra_w @ p.hours[slots]
 
     def add_at(self, session: int, slot: int, extra_w: float) -> None:
         p, rows = self.problem, self.limits_of[session]
         self.power_w[session, slot] += extra_w
         self.total_w[slot] += extra_w
         self.room_w[rows, slot] -= p.coef[rows, session] * extra_w
-        self.left_wh[session] -= extra_w * p.hours
+        self.left_wh[session] -= extra_w * p.hours[slot]
 
     def cheapest_first(self, session: int) -> npt.NDArray[np.intp]:
         """The session's allowed slots by marginal cost now, earlier first on ties."""
@@ -293,24 +293,24 @@ class Ledger:
         """Deliver what the session still needs in its cheapest slots with room, never
         starting a slot below the session's minimum rate. A last piece smaller than the
         minimum is taken at the minimum, the difference coming from the slot charging most."""
-        p, low = self.problem, self.problem.min_w[session]
-        wanted = self.left_wh[session] / p.hours
-        if wanted <= 1e-9:
+        p, low, left_wh = self.problem, self.problem.min_w[session], self.left_wh[session]
+        if left_wh <= 1e-9:
             return
         slots = self.cheapest_first(session)
+        hours = p.hours[slots]
         current = self.power_w[session, slots]
         room = self.room(session, slots)
-        usable = np.where((current > 0) | (room >= low), room, 0.0)
-        extra = np.clip(wanted - (np.cumsum(usable) - usable), 0.0, usable)
+        usable_wh = np.where((current > 0) | (room >= low), room, 0.0) * hours
+        extra = np.clip(left_wh - (np.cumsum(usable_wh) - usable_wh), 0.0, usable_wh) / hours
         last = np.flatnonzero((current == 0) & (extra > 0) & (extra < low))
         if last.size:
             extra[last] = 0.0
             after = current + extra
             donor = int(np.argmax(after))
-            shortfall = low - (wanted - extra.sum())
-            if after[donor] - shortfall >= low:
+            surplus_wh = low * hours[last].sum() - (left_wh - extra @ hours)
+            if after[donor] - surplus_wh / hours[donor] >= low:
                 extra[last] = low
-                extra[donor] -= shortfall
+                extra[donor] -= surplus_wh / hours[donor]
         self.add(session, slots, extra)
 
 
@@ -340,7 +340,7 @@ def explain(problem: Problem, power_w: Floats) -> tuple[SlotExplanation, ...]:
 def to_plan(problem: Problem, power_w: Floats, method: str, solve_ms: float, status: str) -> Plan:
     request = problem.request
     total = power_w + problem.fixed_w
-    delivered = total.sum(axis=1) * problem.hours
+    delivered = total @ problem.hours
     unmet = np.maximum(problem.need_wh - delivered, 0.0)
     return Plan(
         grid=request.grid,

@@ -232,8 +232,9 @@ class SmartChargingService:
     ) -> tuple[PlanRequest, dict[str, tuple[str, int, int]]]:
         site = layout.site
         now = self._clock.now()
-        start = now - timedelta(seconds=now.timestamp() % self.slot_seconds)
-        grid = SlotGrid(start, self.slot_seconds, self.horizon_slots)
+        elapsed = now.timestamp() % self.slot_seconds  # of the slot we are in
+        start = now - timedelta(seconds=elapsed)
+        grid = SlotGrid(start, self.slot_seconds, self.horizon_slots, elapsed_seconds=elapsed)
         circuits = [Circuit(SITE, None, _finite(site.limit_w), site.grid_limit_a)]
         circuits += [
             Circuit(c.id, c.parent_id or SITE, c.max_power_w, c.max_current_a)

@@ -17,10 +17,11 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from ampnexus.app import AmpNexus
 from ampnexus.config import Settings
@@ -36,7 +37,15 @@ CARDS = [f"DEMO-CARD-{n:02d}" for n in range(1, 21)]
 LOST_CARD = "DEMO-LOST"  # blocked: the occasional driver is turned away
 MINUTE = 60.0
 DEMO_SITE = "demo-site"
+SITE_ZONE = ZoneInfo("Europe/London")
 SITE_SHARE = 0.6  # of what all chargers could draw at once
+# Short stays and short gaps, so that a demo of a few minutes sees cars come and go.
+FIRST_ARRIVALS_MINUTES = 30.0  # every bay's first car arrives within this
+STAY_MINUTES = (30.0, 100.0)
+MEAN_GAP_MINUTES = 20.0  # a bay stays empty this long on average
+TARGET_SOC = 80.0  # what drivers would like; they ask for what their stay can give
+STATUS_EVERY_S = 5.0  # real seconds between two live tables
+SATISFIED_WITHIN_WH = 50.0  # what rounds to the 0.1 kWh asked for (the meter counts Wh)
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,9 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
             "ocpp_port": options.ocpp_port,
             "database_url": f"sqlite:///{data_dir / 'ampnexus.sqlite3'}",
         }
+        # The server's timed replans keep simulated time too (its clock is the demo's).
+        default_interval = Settings.model_fields["replan_interval"].default
+        chosen["replan_interval"] = max(1.0, default_interval / options.speed)
         settings = Settings(**chosen)
         app = AmpNexus(settings, clock=clock)
         await app.start()
@@ -72,17 +84,19 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
             async with Fleet(url, specs, clock=clock) as fleet:
                 _banner(out, app, options, key, data_dir)
                 rng, wallet = random.Random(options.seed), Wallet(set(CARDS))
-                drivers = [
-                    asyncio.create_task(_driver(cp, n, rng, wallet, say))
+                board = Board(limit_w=await _site_limit_w(app))
+                tasks = [
+                    asyncio.create_task(_driver(cp, n, rng, wallet, say, app, board))
                     for cp in fleet.values()
                     for n in cp.charger.connectors
                 ]
+                tasks.append(asyncio.create_task(_live_table(board, out, clock)))
                 await _until_stopped(options.duration)
-                for task in drivers:
+                for task in tasks:
                     task.cancel()
-                await asyncio.gather(*drivers, return_exceptions=True)
+                await asyncio.gather(*tasks, return_exceptions=True)
                 await _end_sessions(fleet)
-            await _summary(app, out)
+            await _summary(app, board, out)
         finally:
             await app.stop()
 
@@ -121,6 +135,11 @@ async def _register(app: AmpNexus, specs: list[ChargerSpec]) -> str:
     return key
 
 
+async def _site_limit_w(app: AmpNexus) -> float:
+    site = await app.services.sites.get(DEMO_SITE)
+    return float(site.grid_limit_w or 0.0)
+
+
 async def _site(app: AmpNexus, specs: list[ChargerSpec]) -> None:
     """One site whose grid connection cannot feed every charger at once: smart charging
     shares it, and GET /sites/demo-site/plan shows how."""
@@ -128,7 +147,7 @@ async def _site(app: AmpNexus, specs: list[ChargerSpec]) -> None:
     total_w = sum(spec.max_power_w * spec.connectors for spec in specs)
     limit_w = round(total_w * SITE_SHARE / 1000) * 1000
     await services.sites.create(
-        Site(DEMO_SITE, "Demo car park", "Europe/London", grid_limit_w=limit_w)
+        Site(DEMO_SITE, "Demo car park", str(SITE_ZONE), grid_limit_w=limit_w)
     )
     for spec in specs:
         await services.sites.place(
@@ -145,7 +164,8 @@ def _banner(out: TextIO, app: AmpNexus, options: DemoOptions, key: str, data_dir
     api = f"http://{host}:{app.http_port}/api/v1"
     lines = [
         f"AmpNexus demo: {options.chargers} simulated chargers, drivers arriving and leaving.",
-        f"Simulated time runs {options.speed:g}x real time (server and chargers alike).",
+        f"Simulated time runs {options.speed:g}x real time (server and chargers alike);",
+        f"every {STATUS_EVERY_S:g} s a table shows what each car draws and has received.",
         "",
         f"  API          {api}",
         f"  API docs     {api}/docs",
@@ -169,10 +189,15 @@ def _banner(out: TextIO, app: AmpNexus, options: DemoOptions, key: str, data_dir
 
 def _printer(out: TextIO, clock: SimClock) -> Callable[[str], None]:
     def say(text: str) -> None:
-        out.write(f"[{clock.now():%H:%M}] {text}\n")
+        out.write(f"[{_local(clock.now())}] {text}\n")
         out.flush()
 
     return say
+
+
+def _local(moment: datetime) -> str:
+    """A time of day at the site, as drivers read it."""
+    return f"{moment.astimezone(SITE_ZONE):%H:%M}"
 
 
 @dataclass
@@ -191,42 +216,140 @@ class Wallet:
             self.free.add(card)
 
 
+@dataclass
+class Visit:
+    """One car's stay in a bay: what the driver asked for, what the charger sees."""
+
+    cp: SimChargePoint
+    connector_id: int
+    ev: EV
+    wanted_wh: float
+
+    @property
+    def where(self) -> str:
+        return f"{self.cp.id}/{self.connector_id}"
+
+    @property
+    def received_wh(self) -> float:
+        connector = self.cp.connector(self.connector_id)
+        tx = connector.transaction
+        return connector.energy_wh - tx.meter_start if tx is not None else 0.0
+
+
+@dataclass
+class Board:
+    """What is going on in the car park, for the live table and the summary."""
+
+    limit_w: float
+    parked: dict[str, Visit] = field(default_factory=dict)
+    delivered_wh: float = 0.0  # by the sessions that have ended
+    left: int = 0
+    satisfied: int = 0  # drivers who left with the energy they asked for
+
+    def leave(self, visit: Visit, received_wh: float) -> None:
+        self.parked.pop(visit.where, None)
+        self.delivered_wh += received_wh
+        self.left += 1
+        self.satisfied += received_wh > visit.wanted_wh - SATISFIED_WITHIN_WH
+
+
+def wanted_wh(ev: EV, charger_w: float, stay: timedelta) -> float:
+    """What a driver asks for: enough for TARGET_SOC, but no more than three quarters of
+    what the charger could give the car in the stay (drivers know roughly what to expect)."""
+    to_target = max(0.0, TARGET_SOC - ev.soc) / 100 * ev.capacity_kwh * 1000
+    possible = min(ev.max_power_w, charger_w) * stay.total_seconds() / 3600
+    return round(min(to_target, 0.75 * possible), -2)  # in 0.1 kWh, as an app would
+
+
 async def _driver(
     cp: SimChargePoint,
     connector_id: int,
     rng: random.Random,
     wallet: Wallet,
     say: Callable[[str], None],
+    app: AmpNexus,
+    board: Board,
 ) -> None:
-    """One parking bay: drivers arrive, plug in, swipe, charge until they leave, repeat."""
-    clock, where = cp.clock, f"{cp.id}/{connector_id}"
-    await clock.sleep(rng.uniform(0, 10 * MINUTE))
+    """One parking bay: drivers arrive, plug in, swipe, tell AmpNexus (as a driver's app
+    would) how much energy they want by when, charge until they leave, and again."""
+    clock, connector = cp.clock, cp.connector(connector_id)
+    await clock.sleep(rng.uniform(0, FIRST_ARRIVALS_MINUTES * MINUTE))
     while True:
+        stay = timedelta(minutes=rng.uniform(*STAY_MINUTES))
+        departure = clock.now() + stay
         ev = EV(
             capacity_kwh=rng.choice([40.0, 52.0, 64.0, 77.0]),
             soc=round(rng.uniform(10, 60), 1),
             max_power_w=rng.choice([7_400.0, 11_000.0, 11_000.0, 22_000.0]),
-            departure=clock.now() + timedelta(hours=rng.uniform(1.0, 4.0)),
+            departure=departure,
         )
+        visit = Visit(cp, connector_id, ev, wanted_wh(ev, cp.spec.max_power_w, stay))
         card = LOST_CARD if rng.random() < 0.1 else wallet.take(rng)
         await cp.plug_in(connector_id, ev)
         await clock.sleep(rng.uniform(10, 60))
         answer = await cp.present_tag(connector_id, card)
-        say(
-            f"{where}: a {ev.capacity_kwh:g} kWh car at {ev.soc:.0f} % plugs in; "
-            f"card {card}: {answer}"
-        )
-        tx = cp.connector(connector_id).transaction
-        if answer == "Accepted":
-            await cp.wait_until(lambda: cp.connector(connector_id).ev is None, timeout=None)
-            energy = f"{tx.energy_wh / 1000:.1f} kWh" if tx and tx.energy_wh is not None else "?"
-            say(f"{where}: the driver leaves with {energy}, car at {ev.soc:.0f} %")
+        arrival = f"{visit.where}: a {ev.capacity_kwh:g} kWh car at {ev.soc:.0f} % plugs in"
+        if answer == "Accepted" and (tx := connector.transaction) is not None:
+            await cp.wait_until(lambda: tx.id is not None)  # StartTransaction answered
+            assert tx.id is not None
+            await app.services.needs.set_for_transaction(
+                tx.id, {"energy_wh": visit.wanted_wh, "departure": departure}
+            )
+            say(
+                f"{arrival}; card {card} accepted; wants {visit.wanted_wh / 1000:.1f} kWh "
+                f"by {_local(departure)}"
+            )
+            board.parked[visit.where] = visit
+            await cp.wait_until(lambda: connector.ev is None, timeout=None)
+            received = tx.energy_wh or 0
+            board.leave(visit, received)
+            say(
+                f"{visit.where}: the driver leaves with {received / 1000:.1f} of "
+                f"{visit.wanted_wh / 1000:.1f} kWh, car at {ev.soc:.0f} %"
+            )
         else:
+            say(f"{arrival}; card {card}: {answer}")
             await clock.sleep(rng.uniform(1, 5) * MINUTE)
             await cp.unplug(connector_id)
-            say(f"{where}: the driver gives up and leaves")
+            say(f"{visit.where}: the driver gives up and leaves")
         wallet.give_back(card)
-        await clock.sleep(rng.expovariate(1 / (40 * MINUTE)))
+        await clock.sleep(rng.expovariate(1 / (MEAN_GAP_MINUTES * MINUTE)))
+
+
+async def _live_table(board: Board, out: TextIO, clock: SimClock) -> None:
+    """Every few seconds: the site's power against its limit, and every parked car."""
+    while True:
+        await asyncio.sleep(STATUS_EVERY_S)
+        out.write(live_table(board, clock.now()))
+        out.flush()
+
+
+def live_table(board: Board, now: datetime) -> str:
+    visits = sorted(board.parked.values(), key=lambda v: v.where)
+    power_w = sum(v.cp.connector(v.connector_id).power_w for v in visits)
+    delivered_wh = board.delivered_wh + sum(v.received_wh for v in visits)
+    lines = [
+        f"[{_local(now)}] site {power_w / 1000:.1f} of {board.limit_w / 1000:.1f} kW, "
+        f"{len(visits)} cars parked, {delivered_wh / 1000:.1f} kWh delivered so far"
+    ]
+    for visit in visits:
+        connector = visit.cp.connector(visit.connector_id)
+        lines.append(
+            f"        {visit.where:<12}{_state(visit, connector.status()):<15}"
+            f"{connector.power_w / 1000:>5.1f} kW {visit.received_wh / 1000:>6.1f} of "
+            f"{visit.wanted_wh / 1000:>4.1f} kWh  leaves {_local(visit.ev.departure or now)}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _state(visit: Visit, status: str) -> str:
+    if visit.received_wh > visit.wanted_wh - SATISFIED_WITHIN_WH:
+        return "done"
+    return {
+        "Charging": "charging",
+        "SuspendedEVSE": "waiting (plan)",
+        "SuspendedEV": "paused by car",
+    }.get(status, status.lower())
 
 
 async def _end_sessions(fleet: Fleet) -> None:
@@ -253,8 +376,12 @@ async def _until_stopped(duration: float | None) -> None:
             loop.remove_signal_handler(sig)
 
 
-async def _summary(app: AmpNexus, out: TextIO) -> None:
+async def _summary(app: AmpNexus, board: Board, out: TextIO) -> None:
     page = await app.services.transactions.list(None, None, 10_000, 0)
     energy = sum(t.energy_wh or 0 for t in page.items) / 1000
-    out.write(f"\n{page.total} charging sessions, {energy:.1f} kWh delivered. Goodbye.\n")
+    out.write(
+        f"\n{page.total} charging sessions, {energy:.1f} kWh delivered; "
+        f"{board.satisfied} of the {board.left} drivers who left got the energy they asked "
+        "for. Goodbye.\n"
+    )
     out.flush()
