@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--url", required=True, help="the CSMS, e.g. ws://HOST:9000/ocpp")
     simulate.add_argument("--chargers", type=int, default=1, help="how many (default 1)")
     simulate.add_argument("--id-prefix", default="SIM", help="ids PREFIX-0001... (default SIM)")
+    simulate.add_argument(
+        "--id", dest="ids", action="append", metavar="ID", help="a charger's own id (repeatable)"
+    )
     simulate.add_argument("--password", help="HTTP Basic password of every charger (16-40)")
     simulate.add_argument("--script", type=Path, help="a JSON file of timed events")
     simulate.add_argument("--speed", type=float, default=1.0, help="simulated time factor")
@@ -272,12 +275,16 @@ def _simulate(settings: Settings, args: Any) -> int:
     if args.chargers < 1 or args.speed <= 0:
         print("ampnexus: --chargers must be at least 1 and --speed positive", file=sys.stderr)
         return 2
+    if args.ids and args.chargers not in (1, len(args.ids)):
+        print("ampnexus: --chargers and the number of --id disagree", file=sys.stderr)
+        return 2
     try:
         asyncio.run(
             simulate(
                 args.url,
-                args.chargers,
+                len(args.ids) if args.ids else args.chargers,
                 id_prefix=args.id_prefix,
+                ids=args.ids,
                 password=args.password,
                 script=args.script,
                 speed=args.speed,

@@ -824,6 +824,53 @@ async def test_ampnexus_simulate_runs_a_scripted_fleet(
             await simulator.wait()
 
 
+EXAMPLE_SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "examples" / "car-plugs-in.json"
+
+
+async def test_the_readme_tour_simulator_recipe_plugs_a_car_into_the_registered_charger(
+    api: httpx.AsyncClient, ocpp_url: str, cards: None
+) -> None:
+    """The quick tour's terminal 3, word for word but for the URL: CP-1, its password, the
+    example script; then the tour's remote start finds the car plugged in."""
+    ok(await api.post("/charge-points", json={"id": "CP-1", "password": PASSWORD}), 201)
+    script = EXAMPLE_SCRIPT
+    simulator = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ampnexus.cli",
+        "simulate",
+        *("--url", ocpp_url, "--id", "CP-1", "--password", PASSWORD, "--script", str(script)),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+
+        async def plugged_in() -> bool:
+            shown = ok(await api.get("/charge-points/CP-1"))
+            statuses = {c["connector_id"]: c["status"] for c in shown["connectors"]}
+            return shown["connected"] and statuses.get(1) == "Preparing"
+
+        await eventually(plugged_in, timeout=20)
+        start = {"connector_id": 1, "id_tag": CARD}
+        assert ok(await api.post("/charge-points/CP-1/remote-start", json=start))["status"] == (
+            "Accepted"
+        )
+
+        async def charging() -> bool:
+            return ok(await api.get("/transactions", params={"active": "true"}))["total"] == 1
+
+        await eventually(charging, timeout=10)
+        simulator.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(simulator.wait(), 20) == 0
+    finally:
+        if simulator.returncode is None:
+            simulator.kill()
+            await simulator.wait()
+    assert simulator.stderr is not None
+    said = (await simulator.stderr.read()).decode()
+    for line in ("CP-1 booted: Accepted", "CP-1/1: a car is plugged in", "started for " + CARD):
+        assert line in said, said
+
+
 # --- the demo ----------------------------------------------------------------------------
 async def test_the_demo_shows_cars_charging_and_leaving_with_what_they_asked_for() -> None:
     """Over 160 simulated minutes: a live table of power and energy every few seconds,

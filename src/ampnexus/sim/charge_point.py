@@ -145,6 +145,7 @@ class SimChargePoint:
         connector = self.connector(connector_id)
         self._advance()
         connector.ev = ev or EV()
+        log.info("%s/%d: a car is plugged in", self.id, connector_id)
         authorization = connector.authorization
         if connector.transaction is None and authorization is not None:
             self._start(connector, authorization.id_tag, authorization.profile)
@@ -297,6 +298,10 @@ class SimChargePoint:
     def _started(self, tx: Transaction, answer: dict[str, Any]) -> None:
         tx.id = answer["transactionId"]
         info = answer["idTagInfo"]
+        log.info(
+            "%s/%d: transaction %d started for %s (%s)",
+            self.id, tx.connector_id, tx.id, tx.id_tag, info["status"],
+        )  # fmt: skip
         self.cache.remember(tx.id_tag, info)
         connector = self.connector(tx.connector_id)
         if connector.transaction is not tx:
@@ -316,6 +321,10 @@ class SimChargePoint:
         now = self.clock.now()
         self.charger.advance(now)  # the register up to this very moment
         tx.meter_stop, tx.stopped_at, tx.reason = round(connector.energy_wh), now, reason
+        log.info(
+            "%s/%d: transaction %s stopped (%s) after %d Wh",
+            self.id, connector.id, tx.id, reason, tx.meter_stop - tx.meter_start,
+        )  # fmt: skip
         connector.transaction, connector.finishing = None, connector.ev is not None
         self.charger.profiles.transaction_ended(connector.id)
         if connector.scheduled is not None:
@@ -510,6 +519,7 @@ class SimChargePoint:
             log.warning("%s boot failed: %s", self.id, error)
             return BOOT_RETRY_SECONDS
         self.registration, interval = answer["status"], int(answer["interval"])
+        log.info("%s booted: %s", self.id, self.registration)
         if self.registration == "Accepted":
             if interval > 0:
                 self.configuration.set("HeartbeatInterval", str(interval))

@@ -22,9 +22,13 @@ def fleet_ids(count: int, prefix: str = "SIM") -> list[str]:
     return [f"{prefix}-{n:04d}" for n in range(1, count + 1)]
 
 
-def fleet_specs(count: int, prefix: str = "SIM", password: str | None = None) -> list[ChargerSpec]:
-    """A mixed fleet from the catalogue: 7.4 kW single-phase, 11 kW and 22 kW three-phase."""
-    return [catalogue_spec(cp_id, n, password) for n, cp_id in enumerate(fleet_ids(count, prefix))]
+def fleet_specs(
+    count: int, prefix: str = "SIM", password: str | None = None, ids: list[str] | None = None
+) -> list[ChargerSpec]:
+    """A mixed fleet from the catalogue: 7.4 kW single-phase, 11 kW and 22 kW three-phase;
+    named `ids`, or PREFIX-0001..."""
+    names = ids or fleet_ids(count, prefix)
+    return [catalogue_spec(cp_id, n, password) for n, cp_id in enumerate(names)]
 
 
 class Fleet(Mapping[str, SimChargePoint]):
@@ -73,13 +77,14 @@ async def simulate(
     count: int,
     *,
     id_prefix: str = "SIM",
+    ids: list[str] | None = None,
     password: str | None = None,
     script: Path | None = None,
     speed: float = 1.0,
 ) -> None:
     """`ampnexus simulate`: run the fleet (and its script) until SIGINT or SIGTERM.
     Raises ValueError (or OSError) for a script it cannot run, before connecting."""
-    specs = fleet_specs(count, id_prefix, password)
+    specs = fleet_specs(count, id_prefix, password, ids)
     events = load_script(script) if script is not None else []
     check_script(events, (spec.id for spec in specs))
     clock = SimClock(speed)
