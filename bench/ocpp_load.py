@@ -206,6 +206,16 @@ def fresh_database(backend: str, workdir: Path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def postgres_problem() -> str | None:
+    """Why the benchmark's PostgreSQL cannot be used, or None. A benchmark wants a server
+    tuned as in production, so none is started here (the tests start a throwaway one)."""
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
+    except psycopg.Error as error:
+        return " ".join(str(error).split())
+    return None
+
+
 def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
     if database_url.startswith("sqlite:///"):
         with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
@@ -637,6 +647,14 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = arguments(argv)
+    if options.backend != "sqlite" and (problem := postgres_problem()) is not None:
+        print(
+            f"bench/ocpp_load.py: no PostgreSQL to benchmark on at {POSTGRES_URL} ({problem}); "
+            "set AMPNEXUS_BENCH_POSTGRES_URL to a server (a superuser: each run creates and "
+            "drops its own database) or pass --backend sqlite",
+            file=sys.stderr,
+        )
+        return 2
     outcome = run(options)
     print(json.dumps(outcome, indent=2) if options.json else report(outcome))
     checked = [r["verification"] for r in outcome["runs"].values() if "verification" in r]

@@ -73,20 +73,6 @@ async def test_drawn_power_never_exceeds_the_site_limit(
     async def sample() -> None:
         nonlocal peak
         while not sampler_done.is_set():
-            if total_draw_w(fleet) > peak:
-                print(
-                    [
-                        (
-                            cp.id,
-                            round(cp.connector(1).power_w),
-                            [
-                                (p.purpose, p.schedule.periods[0].limit, p.schedule.start_schedule)
-                                for _, p in cp.charger.profiles.profiles()
-                            ],
-                        )
-                        for cp in fleet
-                    ]
-                )
             peak = max(peak, total_draw_w(fleet))
             await asyncio.sleep(0.05)
 

@@ -67,18 +67,21 @@ async def test_chargers_get_fail_safe_and_tx_profiles_within_the_site_limit(
     server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
 ) -> None:
     async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
+        a.configuration["NumberOfConnectors"] = ("1", True)  # CP-B keeps its two
         transactions = [await start_charging(a), await start_charging(b)]
 
         async def both_planned() -> bool:
             return all(profiles(cp, "TxProfile") for cp in (a, b))
 
         await eventually(both_planned)
-        # The fail-safe: half the site each, as amps per phase, floored: 5500 W / 690 V = 7.9 A.
-        for cp in (a, b):
+        # The fail-safe: half the site per charger. A connector-0 TxDefaultProfile binds each
+        # connector, so CP-A's one connector may draw it all: 5500 W / 690 V = 7.9 A (floored);
+        # CP-B's two would get 2750 W each, below 6 A: no charging on the fail-safe alone.
+        for cp, amps in ((a, 7.9), (b, 0.0)):
             (fail_safe, *_) = profiles(cp, "TxDefaultProfile")
             assert fail_safe["connector_id"] == 0
             assert fail_safe["cs_charging_profiles"]["stack_level"] == 0
-            assert limit_now_a(fail_safe) == 7.9
+            assert limit_now_a(fail_safe) == amps
         # The planned TxProfiles: bound to each transaction, together within the site's limit.
         latest = [profiles(cp, "TxProfile")[-1] for cp in (a, b)]
         assert sorted(p["cs_charging_profiles"]["transaction_id"] for p in latest) == sorted(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from ampnexus.charging.compiler import (
     ChargerCapabilities,
     ProfileCommand,
+    fail_safe_per_connector_w,
     fail_safe_profile,
     reductions_first,
     tx_profile,
@@ -98,6 +101,27 @@ def test_fail_safe_is_an_open_ended_tx_default_on_stack_level_0() -> None:
     assert profile.purpose is ProfilePurpose.TX_DEFAULT and profile.stack_level == 0
     assert profile.schedule.duration is None
     assert [(p.start_period, p.limit) for p in profile.schedule.periods] == [(0, 6.0)]
+
+
+@pytest.mark.parametrize(
+    ("share_w", "connectors", "unit", "limit"),
+    [
+        (22_080, 2, ChargingRateUnit.A, 16.0),  # 11,040 W per connector on 3 x 230 V
+        (22_080, 2, ChargingRateUnit.W, 11_040.0),
+        (8_280, 2, ChargingRateUnit.A, 6.0),  # exactly the 6 A minimum each
+        (8_000, 2, ChargingRateUnit.A, 0.0),  # 5.8 A each: none, rather than too much
+        (8_000, 1, ChargingRateUnit.A, 11.5),
+    ],
+)
+def test_the_fail_safe_splits_the_chargers_share_among_its_connectors(
+    share_w: float, connectors: int, unit: ChargingRateUnit, limit: float
+) -> None:
+    """A connector-0 TxDefaultProfile binds each connector on its own (OCPP 1.6 §3.13.1):
+    together the connectors stay within the charger's share."""
+    caps = ChargerCapabilities(units=(unit,), connectors=connectors)
+    profile = fail_safe_profile(share_w, caps)
+    assert [p.limit for p in profile.schedule.periods] == [limit]
+    assert fail_safe_per_connector_w(share_w, caps) * connectors <= share_w
 
 
 def test_reductions_are_sent_before_increases() -> None:

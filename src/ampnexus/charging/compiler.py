@@ -8,7 +8,9 @@
   schedule ends and the charger falls back to its fail-safe TxDefaultProfile.
 - Every charger holds a fail-safe TxDefaultProfile on connector 0 (stack level 0, no end):
   the share of the site's capacity that is safe even if every charger draws it at once
-  while AmpNexus is unreachable.
+  while AmpNexus is unreachable. A TxDefaultProfile on connector 0 binds each connector on
+  its own (OCPP 1.6 §3.13.1), so the charger's share is split among its connectors; a part
+  below the 6 A a car can be told to draw is 0 (no charging until a plan says more).
 - Commands are ordered reductions first, so the site never passes through a state above
   its limits while profiles are being replaced.
 """
@@ -31,6 +33,7 @@ from ampnexus.domain.charging_profile import (
 )
 
 PLAN_STACK_LEVEL = 1
+MIN_CURRENT_A = 6.0  # IEC 61851: the lowest current a car can be told to draw
 FAIL_SAFE_STACK_LEVEL = 0
 PLAN_PROFILE_ID = 7100  # + connector id: one planned TxProfile per connector, replaced in place
 FAIL_SAFE_PROFILE_ID = 7000
@@ -45,6 +48,7 @@ class ChargerCapabilities:
     max_stack_level: int = 8  # ChargeProfileMaxStackLevel
     voltage: float = 230.0
     phases: int = 3
+    connectors: int = 1  # NumberOfConnectors
 
     @property
     def unit(self) -> ChargingRateUnit:
@@ -96,10 +100,24 @@ def tx_profile(
     )
 
 
-def fail_safe_profile(limit_w: float, capabilities: ChargerCapabilities) -> ChargingProfile:
+def fail_safe_per_connector_w(share_w: float, capabilities: ChargerCapabilities) -> float:
+    """What each connector may draw under the fail-safe, for the charger's `share_w` in all."""
+    each = share_w / max(1, capabilities.connectors)
+    minimum = MIN_CURRENT_A * capabilities.voltage * capabilities.phases
+    return each if each >= minimum else 0.0
+
+
+def fail_safe_profile(share_w: float, capabilities: ChargerCapabilities) -> ChargingProfile:
+    """The TxDefaultProfile for connector 0 that keeps the whole charger within `share_w`."""
     unit = capabilities.unit
     limit = floor_tenth(
-        convert(limit_w, ChargingRateUnit.W, unit, capabilities.phases, capabilities.voltage)
+        convert(
+            fail_safe_per_connector_w(share_w, capabilities),
+            ChargingRateUnit.W,
+            unit,
+            capabilities.phases,
+            capabilities.voltage,
+        )
     )
     return ChargingProfile(
         id=FAIL_SAFE_PROFILE_ID,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo
 from ampnexus.charging.compiler import (
     ChargerCapabilities,
     ProfileCommand,
+    fail_safe_per_connector_w,
     fail_safe_profile,
     limit_now_w,
     reductions_first,
@@ -79,6 +81,7 @@ CAPABILITY_KEYS = (
     "ChargingScheduleMaxPeriods",
     "ChargeProfileMaxStackLevel",
     "MaxChargingProfilesInstalled",
+    "NumberOfConnectors",
 )
 
 Planner = Callable[..., Plan]
@@ -255,7 +258,7 @@ class SmartChargingService:
                 )
                 measured = self._power.get((placement.charge_point_id, transaction.connector_id))
                 ev_now_w += measured[0] if measured else 0.0
-        busy = {charger for charger, _, _ in transactions.values()}
+        busy = Counter(charger for charger, _, _ in transactions.values())
         sessions += self._standby(layout, grid, busy)
         sessions += await self._expected(layout, grid, now)
         series = await self._series(site.id, grid, ev_now_w)
@@ -299,15 +302,18 @@ class SmartChargingService:
             >= REFUSALS_BEFORE_EXCLUDED,
         )
 
-    def _standby(self, layout: SiteLayout, grid: SlotGrid, busy: set[str]) -> list[Session]:
-        """A charger with no session holds its fail-safe share, and starts drawing it the
-        moment a car plugs in, before any replan can follow: the plan keeps that room free
-        (as an uncontrollable draw), or the sessions it plans plus that car exceed the site."""
+    def _standby(self, layout: SiteLayout, grid: SlotGrid, busy: dict[str, int]) -> list[Session]:
+        """A free connector holds its fail-safe, and starts drawing it the moment a car plugs
+        in, before any replan can follow: the plan keeps that room free (as an uncontrollable
+        draw), or the sessions it plans plus that car exceed the site. `busy`: connectors
+        with a session, per charger."""
         standby = []
         for placement in layout.placements:
             charger = placement.charge_point_id
-            share = self._fail_safe_w.get(charger, 0.0)
-            if charger in busy or not (0.0 < share < math.inf):
+            capabilities = self._capabilities.get(charger)
+            each = self._connector_fail_safe_w(charger) or 0.0
+            free = (capabilities.connectors if capabilities else 1) - busy.get(charger, 0)
+            if free <= 0 or not (0.0 < each < math.inf):
                 continue
             standby.append(
                 Session(
@@ -316,12 +322,20 @@ class SmartChargingService:
                     arrival=grid.start,
                     departure=grid.end,
                     energy_wh=0.0,
-                    max_power_w=share,
+                    max_power_w=each * free,
                     phases=placement.grid_phases(layout.site.phases),
                     uncontrollable=True,
                 )
             )
         return standby
+
+    def _connector_fail_safe_w(self, charge_point_id: str) -> float | None:
+        """What one connector of the charger may draw under its fail-safe (None: none held)."""
+        share = self._fail_safe_w.get(charge_point_id)
+        capabilities = self._capabilities.get(charge_point_id)
+        if share is None or capabilities is None or share == math.inf:
+            return share
+        return fail_safe_per_connector_w(share, capabilities)
 
     async def _expected(self, layout: SiteLayout, grid: SlotGrid, now: datetime) -> list[Session]:
         """The EVs the site's history says will arrive between now and the horizon's end."""
@@ -390,10 +404,10 @@ class SmartChargingService:
             commands.append(
                 ProfileCommand(charger, connector, profile, limit_now_w(plan, session_id, now))
             )
-        # A session that has no profile yet draws under its charger's fail-safe share: that
-        # is the limit its first profile raises or lowers, and lowering ones go first.
+        # A session that has no profile yet draws under its connector's fail-safe: that is
+        # the limit its first profile raises or lowers, and lowering ones go first.
         previous_w = {
-            key: self._sent_w.get(key, self._fail_safe_w.get(key[0]))
+            key: self._sent_w.get(key, self._connector_fail_safe_w(key[0]))
             for key in ((c.charge_point_id, c.connector_id) for c in commands)
         }
         for command in reductions_first(commands, previous_w):
@@ -521,6 +535,7 @@ def capabilities_from(values: dict[str, str], phases: int) -> ChargerCapabilitie
         units=units,
         max_stack_level=_int(values.get("ChargeProfileMaxStackLevel"), defaults.max_stack_level),
         phases=phases,
+        connectors=max(1, _int(values.get("NumberOfConnectors"), defaults.connectors)),
     )
 
 

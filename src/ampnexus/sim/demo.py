@@ -84,7 +84,8 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
             async with Fleet(url, specs, clock=clock) as fleet:
                 _banner(out, app, options, key, data_dir)
                 rng, wallet = random.Random(options.seed), Wallet(set(CARDS))
-                board = Board(limit_w=await _site_limit_w(app))
+                bays = sum(spec.connectors for spec in specs)
+                board = Board(limit_w=await _site_limit_w(app), bays=bays)
                 tasks = [
                     asyncio.create_task(_driver(cp, n, rng, wallet, say, app, board))
                     for cp in fleet.values()
@@ -195,6 +196,12 @@ def _printer(out: TextIO, clock: SimClock) -> Callable[[str], None]:
     return say
 
 
+def _quarter_hour_after(moment: datetime) -> datetime:
+    """Drivers say when they leave in round times: 20:45, not 20:47:13."""
+    past = timedelta(seconds=moment.timestamp() % 900)
+    return moment - past + timedelta(minutes=15) if past else moment
+
+
 def _local(moment: datetime) -> str:
     """A time of day at the site, as drivers read it."""
     return f"{moment.astimezone(SITE_ZONE):%H:%M}"
@@ -241,6 +248,7 @@ class Board:
     """What is going on in the car park, for the live table and the summary."""
 
     limit_w: float
+    bays: int  # connectors, all told
     parked: dict[str, Visit] = field(default_factory=dict)
     delivered_wh: float = 0.0  # by the sessions that have ended
     left: int = 0
@@ -253,11 +261,11 @@ class Board:
         self.satisfied += received_wh > visit.wanted_wh - SATISFIED_WITHIN_WH
 
 
-def wanted_wh(ev: EV, charger_w: float, stay: timedelta) -> float:
+def wanted_wh(ev: EV, rate_w: float, stay: timedelta) -> float:
     """What a driver asks for: enough for TARGET_SOC, but no more than three quarters of
-    what the charger could give the car in the stay (drivers know roughly what to expect)."""
+    what the stay gives at `rate_w` (drivers who park here know roughly what to expect)."""
     to_target = max(0.0, TARGET_SOC - ev.soc) / 100 * ev.capacity_kwh * 1000
-    possible = min(ev.max_power_w, charger_w) * stay.total_seconds() / 3600
+    possible = min(ev.max_power_w, rate_w) * stay.total_seconds() / 3600
     return round(min(to_target, 0.75 * possible), -2)  # in 0.1 kWh, as an app would
 
 
@@ -275,15 +283,18 @@ async def _driver(
     clock, connector = cp.clock, cp.connector(connector_id)
     await clock.sleep(rng.uniform(0, FIRST_ARRIVALS_MINUTES * MINUTE))
     while True:
-        stay = timedelta(minutes=rng.uniform(*STAY_MINUTES))
-        departure = clock.now() + stay
+        departure = _quarter_hour_after(clock.now() + timedelta(minutes=rng.uniform(*STAY_MINUTES)))
+        stay = departure - clock.now()
         ev = EV(
             capacity_kwh=rng.choice([40.0, 52.0, 64.0, 77.0]),
             soc=round(rng.uniform(10, 60), 1),
             max_power_w=rng.choice([7_400.0, 11_000.0, 11_000.0, 22_000.0]),
             departure=departure,
         )
-        visit = Visit(cp, connector_id, ev, wanted_wh(ev, cp.spec.max_power_w, stay))
+        # What the car park gives a car when every bay is taken: its charger's maximum, or
+        # an equal share of the site's connection if that is less.
+        fair_w = min(cp.spec.max_power_w, board.limit_w / board.bays)
+        visit = Visit(cp, connector_id, ev, wanted_wh(ev, fair_w, stay))
         card = LOST_CARD if rng.random() < 0.1 else wallet.take(rng)
         await cp.plug_in(connector_id, ev)
         await clock.sleep(rng.uniform(10, 60))
