@@ -63,8 +63,10 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-async def server(database_url: str) -> AsyncIterator[AmpNexus]:
-    app = AmpNexus(test_settings(database_url))
+async def server(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[AmpNexus]:
+    """`@pytest.mark.settings(name=value, ...)` on a test changes the server's settings."""
+    marker = request.node.get_closest_marker("settings")
+    app = AmpNexus(test_settings(database_url, **(marker.kwargs if marker else {})))
     await app.start()
     try:
         yield app

@@ -314,21 +314,24 @@ async def test_last_seen_is_stored_and_outlives_the_process(
     assert abs(view.charge_point.last_seen - live) < timedelta(milliseconds=1)
 
 
+@pytest.mark.settings(command_timeout=60.0)
 async def test_charger_going_away_mid_command_gives_409_without_waiting(
     server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, registered: str
 ) -> None:
+    """A long command timeout, so that only the disconnect can end the wait in time (a
+    loaded test machine may take a second or two; the timeout would take a minute)."""
     loop = asyncio.get_running_loop()
     async with raw_charger(ocpp_url, registered, PASSWORD) as ws:
         started = loop.time()
         command = asyncio.create_task(
-            api.post(f"/charge-points/{registered}/reset", json={"type": "Soft"})
+            api.post(f"/charge-points/{registered}/reset", json={"type": "Soft"}, timeout=90)
         )
         request = await receive(ws)
         assert request[2] == "Reset", request
         await ws.close()
     response = await command
     assert response.status_code == 409, response.text
-    assert loop.time() - started < server.settings.command_timeout
+    assert loop.time() - started < server.settings.command_timeout / 4
 
 
 async def test_silent_charger_gives_504_within_the_command_timeout(
@@ -344,7 +347,7 @@ async def test_silent_charger_gives_504_within_the_command_timeout(
         elapsed = loop.time() - started
         assert response.status_code == 504, response.text
         assert response.json()["detail"]
-        assert timeout - 0.1 <= elapsed < timeout + 1.5, elapsed
+        assert timeout - 0.1 <= elapsed < timeout + 5, elapsed  # slack for a loaded machine
         assert await cp.wait_for("Reset") == {"type": "Soft"}
 
 
@@ -392,4 +395,4 @@ async def test_charger_that_stopped_reading_gives_504_within_the_command_timeout
         finally:
             ws.transport.abort()  # it would never complete a closing handshake
     assert response.status_code == 504, response.text
-    assert elapsed < timeout + 1.5, elapsed
+    assert elapsed < timeout + 5, elapsed  # a send it did not time would hang till +10
