@@ -5,25 +5,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url
 
-from tests.integration.test_durability import child_env, free_port
-
-
-def ampnexus(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ampnexus.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-        env=child_env(),
-        check=False,
-    )
+from tests.integration.test_durability import free_port
+from tests.integration.test_durability import run_cli as ampnexus
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:

@@ -40,9 +40,10 @@ def child_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("AMPNEXUS_")}
 
 
-def cli(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`ampnexus ARGS` in a child process, as typed in a shell."""
     return subprocess.run(
-        [sys.executable, "-m", "ampnexus.cli", "--database-url", database_url, *args],
+        [sys.executable, "-m", "ampnexus.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -50,6 +51,10 @@ def cli(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess
         env=child_env(),
         check=False,
     )
+
+
+def cli(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli("--database-url", database_url, *args, cwd=cwd)
 
 
 def create_api_key(database_url: str, cwd: Path, name: str = "t") -> tuple[int, str]:

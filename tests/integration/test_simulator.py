@@ -783,6 +783,26 @@ def test_scripts_are_checked_before_they_run() -> None:
         check_script(events, ["Y-1"])
 
 
+@contextlib.asynccontextmanager
+async def ampnexus_child(*args: str, **pipes: Any) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`ampnexus ARGS` in a child process, killed if the test leaves it running."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ampnexus.cli", *args, **pipes
+    )
+    try:
+        yield child
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+
+
+async def interrupted(child: asyncio.subprocess.Process) -> int:
+    """Ctrl-C, as a user stops it; its exit status."""
+    child.send_signal(signal.SIGINT)
+    return await asyncio.wait_for(child.wait(), 20)
+
+
 async def test_ampnexus_simulate_runs_a_scripted_fleet(
     api: httpx.AsyncClient, ocpp_url: str, cards: None, tmp_path: Path
 ) -> None:
@@ -794,15 +814,8 @@ async def test_ampnexus_simulate_runs_a_scripted_fleet(
     events = [{"at": 0, **plug_in}, {"at": 30, **swipe}, {"at": 300, **swipe}]
     events += [{"at": 320, "action": "unplug"}]
     script.write_text(json.dumps({"events": [{"charger": "SIM-0001", **e} for e in events]}))
-    simulator = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ampnexus.cli",
-        "simulate",
-        *("--url", ocpp_url, "--chargers", "2", "--password", PASSWORD),
-        *("--script", str(script), "--speed", "60"),
-    )
-    try:
+    fleet = ("--url", ocpp_url, "--chargers", "2", "--password", PASSWORD)
+    async with ampnexus_child("simulate", *fleet, "--script", str(script), "--speed", "60") as sim:
 
         async def session_over() -> bool:
             chargers = ok(await api.get("/charge-points"))["items"]
@@ -816,12 +829,7 @@ async def test_ampnexus_simulate_runs_a_scripted_fleet(
         # SIM-0001 is the fleet's 7.4 kW single-phase wall box: 270 s at 7.4 kW.
         assert session["energy_wh"] == pytest.approx(7_400 * 270 / 3600, rel=0.05)
         assert session["stop_reason"] == "Local"
-        simulator.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(simulator.wait(), 20) == 0
-    finally:
-        if simulator.returncode is None:
-            simulator.kill()
-            await simulator.wait()
+        assert await interrupted(sim) == 0
 
 
 EXAMPLE_SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "examples" / "car-plugs-in.json"
@@ -833,16 +841,10 @@ async def test_the_readme_tour_simulator_recipe_plugs_a_car_into_the_registered_
     """The quick tour's terminal 3, word for word but for the URL: CP-1, its password, the
     example script; then the tour's remote start finds the car plugged in."""
     ok(await api.post("/charge-points", json={"id": "CP-1", "password": PASSWORD}), 201)
-    script = EXAMPLE_SCRIPT
-    simulator = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ampnexus.cli",
-        "simulate",
-        *("--url", ocpp_url, "--id", "CP-1", "--password", PASSWORD, "--script", str(script)),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    tour = ("--url", ocpp_url, "--id", "CP-1", "--password", PASSWORD)
+    async with ampnexus_child(
+        "simulate", *tour, "--script", str(EXAMPLE_SCRIPT), stderr=asyncio.subprocess.PIPE
+    ) as sim:
 
         async def plugged_in() -> bool:
             shown = ok(await api.get("/charge-points/CP-1"))
@@ -851,22 +853,16 @@ async def test_the_readme_tour_simulator_recipe_plugs_a_car_into_the_registered_
 
         await eventually(plugged_in, timeout=20)
         start = {"connector_id": 1, "id_tag": CARD}
-        assert ok(await api.post("/charge-points/CP-1/remote-start", json=start))["status"] == (
-            "Accepted"
-        )
+        answer = ok(await api.post("/charge-points/CP-1/remote-start", json=start))
+        assert answer["status"] == "Accepted"
 
         async def charging() -> bool:
             return ok(await api.get("/transactions", params={"active": "true"}))["total"] == 1
 
         await eventually(charging, timeout=10)
-        simulator.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(simulator.wait(), 20) == 0
-    finally:
-        if simulator.returncode is None:
-            simulator.kill()
-            await simulator.wait()
-    assert simulator.stderr is not None
-    said = (await simulator.stderr.read()).decode()
+        assert await interrupted(sim) == 0
+        assert sim.stderr is not None
+        said = (await sim.stderr.read()).decode()
     for line in ("CP-1 booted: Accepted", "CP-1/1: a car is plugged in", "started for " + CARD):
         assert line in said, said
 
@@ -875,18 +871,11 @@ async def test_the_readme_tour_simulator_recipe_plugs_a_car_into_the_registered_
 async def test_the_demo_shows_cars_charging_and_leaving_with_what_they_asked_for() -> None:
     """Over 160 simulated minutes: a live table of power and energy every few seconds,
     arrivals, departures, and drivers who tell AmpNexus what they need and get it."""
-    demo = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ampnexus.cli",
-        "demo",
-        *("--duration", "20", "--speed", "480", "--chargers", "3", "--seed", "1"),
-        *("--http-port", "0", "--ocpp-port", "0"),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert demo.stdout is not None
-    printed: dict[str, str] = {}
-    try:
+    run = ("--duration", "20", "--speed", "480", "--chargers", "3", "--seed", "1")
+    ports = ("--http-port", "0", "--ocpp-port", "0")
+    async with ampnexus_child("demo", *run, *ports, stdout=asyncio.subprocess.PIPE) as demo:
+        assert demo.stdout is not None
+        printed: dict[str, str] = {}
         async with asyncio.timeout(30):
             while not {"API", "API key"} <= set(printed):
                 line = (await demo.stdout.readline()).decode()
@@ -909,10 +898,6 @@ async def test_the_demo_shows_cars_charging_and_leaving_with_what_they_asked_for
 
             await eventually(a_session_with_its_need, timeout=30)
         output, _ = await asyncio.wait_for(demo.communicate(), 60)
-    finally:
-        if demo.returncode is None:
-            demo.kill()
-            await demo.wait()
     assert demo.returncode == 0
     text = output.decode()
     tables = re.findall(r"site (\d+\.\d) of (\d+\.\d) kW, (\d+) cars parked", text)
