@@ -151,9 +151,8 @@ class Reference:
 
     def base_kw(self, local: datetime) -> float:
         day = _same_weekday(local.date(), 2023)  # 2023 starts on a Sunday, like the DOE year
-        return (
-            _look_up(self.office_kw, (day.month, day.day, local.hour), "office load") * BASE_SCALE
-        )
+        key = (day.month, day.day, local.hour)
+        return _look_up(self.office_kw, key, "office load") * BASE_SCALE
 
     def solar_kw(self, local: datetime) -> float:
         key = (local.month, local.day, local.hour * 2 + local.minute // 30)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -244,29 +242,13 @@ def _simulate_site(_: Settings, args: Any) -> int:
     policy = make_policy(
         args.strategy, scenario, replan_every=args.replan_every, time_budget_s=args.time_budget
     )
-    with _stdout_kept_for_results():
-        metrics = replay(scenario, args.strategy, policy=policy).metrics.to_dict()
+    metrics = replay(scenario, args.strategy, policy=policy).metrics.to_dict()
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
         for key, value in metrics.items():
             print(f"{key:>22}  {round(value, 3) if isinstance(value, float) else value}")
     return 0
-
-
-@contextlib.contextmanager
-def _stdout_kept_for_results() -> Iterator[None]:
-    """Anything a library writes to stdout meanwhile (a solver's banner, from C) goes to
-    stderr: stdout carries only the results, so `--json` output always parses."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _simulate(settings: Settings, args: Any) -> int:

@@ -106,9 +106,7 @@ class Problem:
         """What the planners minimise (without the LP's tie-break), for controllable power."""
         net_kw = (self.site_fixed_w + power_w.sum(axis=0)) / 1000
         imports, exports = np.maximum(net_kw, 0.0), np.maximum(-net_kw, 0.0)
-        energy = (self.hours * self.import_cost) @ imports - (
-            self.hours * self.export_value
-        ) @ exports
+        energy = self.hours @ (self.import_cost * imports - self.export_value * exports)
         peak = self.request.weights.demand_charge_per_kw * float(imports.max(initial=0.0))
         delivered_wh = (power_w + self.fixed_w) @ self.hours
         unmet = self.unmet_cost @ np.maximum(self.need_wh - delivered_wh, 0.0) / 1000

@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ampnexus.charging.compiler import (
+    MIN_CURRENT_A,
     ChargerCapabilities,
     ProfileCommand,
     fail_safe_per_connector_w,
@@ -69,7 +70,6 @@ log = logging.getLogger(__name__)
 
 SITE = "site"  # the circuit id of the grid connection itself
 DEFAULT_MAX_POWER_W = 11_000.0
-MIN_CURRENT_A = 6.0  # IEC 61851: the lowest current a car can be told to draw
 REFUSALS_BEFORE_EXCLUDED = 2
 POWER_CHANGE_W = 1_000.0  # a measured change smaller than this does not trigger a replan
 METER_MAX_AGE = timedelta(minutes=15)
@@ -310,10 +310,11 @@ class SmartChargingService:
         standby = []
         for placement in layout.placements:
             charger = placement.charge_point_id
-            capabilities = self._capabilities.get(charger)
-            each = self._connector_fail_safe_w(charger) or 0.0
-            free = (capabilities.connectors if capabilities else 1) - busy.get(charger, 0)
-            if free <= 0 or not (0.0 < each < math.inf):
+            each = self._connector_fail_safe_w(charger)
+            if each is None or not 0.0 < each < math.inf:
+                continue
+            free = self._capabilities[charger].connectors - busy.get(charger, 0)
+            if free <= 0:
                 continue
             standby.append(
                 Session(
@@ -333,8 +334,8 @@ class SmartChargingService:
         """What one connector of the charger may draw under its fail-safe (None: none held)."""
         share = self._fail_safe_w.get(charge_point_id)
         capabilities = self._capabilities.get(charge_point_id)
-        if share is None or capabilities is None or share == math.inf:
-            return share
+        if share is None or capabilities is None:  # none installed yet, or it just rebooted
+            return None
         return fail_safe_per_connector_w(share, capabilities)
 
     async def _expected(self, layout: SiteLayout, grid: SlotGrid, now: datetime) -> list[Session]:

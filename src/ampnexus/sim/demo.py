@@ -85,7 +85,7 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
                 _banner(out, app, options, key, data_dir)
                 rng, wallet = random.Random(options.seed), Wallet(set(CARDS))
                 bays = sum(spec.connectors for spec in specs)
-                board = Board(limit_w=await _site_limit_w(app), bays=bays)
+                board = Board(limit_w=site_limit_w(specs), bays=bays)
                 tasks = [
                     asyncio.create_task(_driver(cp, n, rng, wallet, say, app, board))
                     for cp in fleet.values()
@@ -136,19 +136,18 @@ async def _register(app: AmpNexus, specs: list[ChargerSpec]) -> str:
     return key
 
 
-async def _site_limit_w(app: AmpNexus) -> float:
-    site = await app.services.sites.get(DEMO_SITE)
-    return float(site.grid_limit_w or 0.0)
+def site_limit_w(specs: list[ChargerSpec]) -> float:
+    """A grid connection that cannot feed every charger at once."""
+    total_w = sum(spec.max_power_w * spec.connectors for spec in specs)
+    return round(total_w * SITE_SHARE / 1000) * 1000.0
 
 
 async def _site(app: AmpNexus, specs: list[ChargerSpec]) -> None:
     """One site whose grid connection cannot feed every charger at once: smart charging
     shares it, and GET /sites/demo-site/plan shows how."""
     services = app.services
-    total_w = sum(spec.max_power_w * spec.connectors for spec in specs)
-    limit_w = round(total_w * SITE_SHARE / 1000) * 1000
     await services.sites.create(
-        Site(DEMO_SITE, "Demo car park", str(SITE_ZONE), grid_limit_w=limit_w)
+        Site(DEMO_SITE, "Demo car park", str(SITE_ZONE), grid_limit_w=site_limit_w(specs))
     )
     for spec in specs:
         await services.sites.place(
@@ -242,6 +241,10 @@ class Visit:
         tx = connector.transaction
         return connector.energy_wh - tx.meter_start if tx is not None else 0.0
 
+    def enough(self, received_wh: float) -> bool:
+        """What the driver asked for, to the 0.1 kWh they asked in."""
+        return received_wh > self.wanted_wh - SATISFIED_WITHIN_WH
+
 
 @dataclass
 class Board:
@@ -258,7 +261,7 @@ class Board:
         self.parked.pop(visit.where, None)
         self.delivered_wh += received_wh
         self.left += 1
-        self.satisfied += received_wh > visit.wanted_wh - SATISFIED_WITHIN_WH
+        self.satisfied += visit.enough(received_wh)
 
 
 def wanted_wh(ev: EV, rate_w: float, stay: timedelta) -> float:
@@ -354,7 +357,7 @@ def live_table(board: Board, now: datetime) -> str:
 
 
 def _state(visit: Visit, status: str) -> str:
-    if visit.received_wh > visit.wanted_wh - SATISFIED_WITHIN_WH:
+    if visit.enough(visit.received_wh):
         return "done"
     return {
         "Charging": "charging",
