@@ -21,6 +21,7 @@ from ampnexus.charging.planner import plan
 from ampnexus.config import Settings
 from ampnexus.domain.time import Clock, SystemClock
 from ampnexus.errors import PortUnavailable
+from ampnexus.services.alerts import AlertService
 from ampnexus.services.api_keys import ApiKeyService
 from ampnexus.services.authorization import AuthorizationService
 from ampnexus.services.charge_points import ChargePointService, UnknownChargers
@@ -35,6 +36,7 @@ from ampnexus.services.sites import SiteService
 from ampnexus.services.smart_charging import SmartChargingService
 from ampnexus.services.tariffs import TariffService
 from ampnexus.services.transactions import TransactionService
+from ampnexus.store.alerts import SqlAlertStore
 from ampnexus.store.api_keys import SqlApiKeyStore
 from ampnexus.store.charge_points import SqlChargePointStore
 from ampnexus.store.data_transfers import SqlDataTransferStore
@@ -56,6 +58,7 @@ LAST_SEEN_FLUSH_SECONDS = 15.0
 class Services:
     clock: Clock
     bus: LocalBus
+    alerts: AlertService
     charge_points: ChargePointService
     authorization: AuthorizationService
     transactions: TransactionService
@@ -85,6 +88,7 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
     services = Services(
         clock=clock,
         bus=bus,
+        alerts=AlertService(SqlAlertStore(db), clock, bus),
         charge_points=charge_points,
         authorization=authorization,
         transactions=TransactionService(SqlTransactionStore(db), authorization, clock, bus),

@@ -15,6 +15,7 @@ from ampnexus import __version__
 from ampnexus.api.auth import require_api_key
 from ampnexus.api.errors import install_error_handlers
 from ampnexus.api.routers import (
+    alerts,
     api_keys,
     charge_points,
     driver_profiles,
@@ -62,7 +63,7 @@ def create_api(services: Services, gateway: Any = None) -> FastAPI:
 
     app.include_router(health.router, prefix=PREFIX)
     secured = APIRouter(prefix=PREFIX, dependencies=[Depends(require_api_key)])
-    for module in (charge_points, transactions, id_tags, api_keys):
+    for module in (charge_points, transactions, id_tags, api_keys, alerts):
         secured.include_router(module.router)
     for module in (sites, tariffs, site_series, driver_profiles, needs, plans):
         secured.include_router(module.router)

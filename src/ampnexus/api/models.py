@@ -9,6 +9,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ampnexus.api.deps import Paging
+from ampnexus.domain.alert import Alert, AlertKind, Severity
 from ampnexus.domain.api_key import ApiKey
 from ampnexus.domain.charging_profile import ChargingSchedule
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
@@ -515,3 +516,35 @@ class ApiKeyOut(BaseModel):
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The secret. Shown this once; store it now.")
+
+
+class AlertOut(BaseModel):
+    id: int
+    kind: AlertKind
+    severity: Severity
+    charge_point_id: str | None
+    site_id: str | None
+    message: str
+    details: dict[str, Any]
+    count: int = Field(description="How often it was raised while open")
+    first_raised_at: datetime
+    last_raised_at: datetime
+    resolved_at: datetime | None
+    open: bool
+
+    @classmethod
+    def of(cls, alert: Alert) -> AlertOut:
+        return cls(
+            id=alert.id,
+            kind=alert.key.kind,
+            severity=alert.severity,
+            charge_point_id=alert.key.charge_point_id,
+            site_id=alert.key.site_id,
+            message=alert.message,
+            details=alert.details,
+            count=alert.count,
+            first_raised_at=alert.first_raised_at,
+            last_raised_at=alert.last_raised_at,
+            resolved_at=alert.resolved_at,
+            open=alert.open,
+        )

@@ -66,3 +66,15 @@ Event = (
     | PowerMeasured
     | NeedChanged
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised:
+    """An alert was opened (not when an open one is counted again)."""
+
+    alert_id: int
+    kind: str
+    charge_point_id: str | None
+    site_id: str | None
+    message: str
+    at: datetime

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from ampnexus.domain.alert import Alert, AlertKey, AlertKind, Severity
 from ampnexus.domain.api_key import ApiKey
 from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector
 from ampnexus.domain.driver import DriverProfile
@@ -106,6 +107,35 @@ class ApiKeyStore(Protocol):
     async def find_active(self, digest: str) -> ApiKey | None: ...
     async def list(self) -> Sequence[ApiKey]: ...
     async def revoke(self, key_id: int, at: datetime) -> bool: ...
+
+
+class AlertStore(Protocol):
+    async def raise_alert(
+        self,
+        key: AlertKey,
+        severity: Severity,
+        message: str,
+        details: dict[str, Any],
+        at: datetime,
+    ) -> Alert:
+        """Open an alert for `key`, or count one more on the open one; returns it."""
+        ...
+
+    async def resolve(self, key: AlertKey, at: datetime) -> bool:
+        """Close the open alert of `key`; False when there was none."""
+        ...
+
+    async def resolve_id(self, alert_id: int, at: datetime) -> Alert | None: ...
+    async def get(self, alert_id: int) -> Alert | None: ...
+    async def list(
+        self,
+        open_only: bool | None,
+        kind: AlertKind | None,
+        charge_point_id: str | None,
+        site_id: str | None,
+        limit: int,
+        offset: int,
+    ) -> Page[Alert]: ...
 
 
 class EventPublisher(Protocol):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -335,4 +336,23 @@ session_needs = Table(
     Column("battery_wh", Float),
     Column("departure", UtcDateTime),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Open alerts are counted, not repeated: at most one open alert per (kind, charger, site).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("charge_point_id", String(255)),
+    Column("site_id", String(48)),
+    Column("severity", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("first_raised_at", UtcDateTime, nullable=False),
+    Column("last_raised_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Index(None, "kind", "charge_point_id", "site_id", "resolved_at"),
+    Index(None, "last_raised_at"),
 )

@@ -1,0 +1,49 @@
+"""Alerts: something an operator should look at, raised by the services.
+
+An alert has a key (its kind, charger and site). While it is open, the same problem
+raised again counts on the same alert rather than adding one per occurrence, so a charger
+repeating a bad message a thousand times makes one alert with a count of 1,000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class AlertKind(StrEnum):
+    FOREIGN_TRANSACTION = "foreign_transaction"  # a charger named a transaction not its own
+    IMPLAUSIBLE_READING = "implausible_reading"  # a value outside physical bounds
+    IMPLAUSIBLE_SESSION = "implausible_session"  # a session the planner cannot use as sent
+    REPLAN_FAILED = "replan_failed"  # a site keeps its last good plan
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKey:
+    kind: AlertKind
+    charge_point_id: str | None = None
+    site_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    key: AlertKey
+    severity: Severity
+    message: str
+    first_raised_at: datetime
+    last_raised_at: datetime
+    count: int = 1
+    details: dict[str, Any] = field(default_factory=dict)
+    resolved_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
