@@ -70,7 +70,8 @@ def client_common_name(ssl_object: Any) -> str | None:
 
 
 def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    # Not create_default_context: no system CA may ever vouch for a charger's certificate.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2  # OCPP's security whitepaper: 1.2 or newer
     try:
         context.load_cert_chain(cert, key, password=_no_passphrase(key))

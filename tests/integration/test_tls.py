@@ -164,6 +164,28 @@ async def test_a_client_certificate_from_another_ca_fails_the_handshake(
     assert not await is_connected(tls_api, "CP-3")
 
 
+async def test_only_the_configured_ca_vouches_for_chargers_not_the_systems_cas(
+    database_url: str, ca: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The machine's trusted CAs (here: OpenSSL's default file, pointed at another CA) sign
+    web servers' certificates; none of them may vouch for a charger."""
+    stranger = Authority(tmp_path, "system-ca")
+    monkeypatch.setenv("SSL_CERT_FILE", str(stranger.cert))
+    server = ca.server()
+    settings = settings_for(database_url, tls_cert=server.cert, tls_key=server.key, tls_ca=ca.cert)
+    app = AmpNexus(settings)
+    await app.start()
+    try:
+        await app.services.charge_points.register("CP-3", password=None, security_profile=3)
+        impostor = client_context(ca, stranger.client("CP-3"))
+        with pytest.raises((OSError, InvalidHandshake)):
+            async with connect(f"{wss_url(app)}/CP-3", ssl=impostor):
+                pass
+        assert not app.services.charge_points.is_connected("CP-3")
+    finally:
+        await app.stop()
+
+
 # --- which profiles a server can give ---------------------------------------------------------
 @pytest.mark.parametrize(
     ("body", "words"),
