@@ -10,6 +10,7 @@ import gc
 import logging
 import signal
 import socket
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from ampnexus.charging.planner import plan
 from ampnexus.config import Settings
 from ampnexus.domain.time import Clock, SystemClock
 from ampnexus.errors import PortUnavailable
+from ampnexus.log_redaction import redact_secrets_in_logs
 from ampnexus.services.alerts import AlertService
 from ampnexus.services.api_keys import ApiKeyService
 from ampnexus.services.authorization import AuthorizationService
@@ -48,6 +50,7 @@ from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
 from ampnexus.store.tariffs import SqlTariffStore
 from ampnexus.store.transactions import SqlTransactionStore
+from ampnexus.tls import TlsContexts, load_tls
 
 log = logging.getLogger("ampnexus")
 
@@ -82,6 +85,7 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
         heartbeat_interval=settings.heartbeat_interval,
         unknown_chargers=UnknownChargers(settings.unknown_chargers),
         events=bus,
+        max_security_profile=settings.max_security_profile,
     )
     authorization = AuthorizationService(SqlIdTagStore(db), clock)
     data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
@@ -144,6 +148,7 @@ class AmpNexus:
         from ampnexus.api.app import create_api
         from ampnexus.ocpp.gateway import Gateway
 
+        redact_secrets_in_logs()  # whoever configured logging: chargers' passwords stay out
         self.settings = settings
         self.db = Database(settings.database_url)
         port = _LateCommandPort()
@@ -152,7 +157,9 @@ class AmpNexus:
         port.target = self.gateway
         self.api = create_api(self.services, self.gateway)
         self.ocpp_port = 0
+        self.ocpp_plain_port: int | None = None  # plain ws:// next to TLS, if configured
         self.http_port = 0
+        self._tls: TlsContexts | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
@@ -160,7 +167,8 @@ class AmpNexus:
 
     async def start(self) -> None:
         """Raises StartupError, with what to do about it, if the database cannot be used
-        or a port cannot be bound."""
+        or a port cannot be bound, or the TLS files cannot be used."""
+        self._tls = load_tls(self.settings)  # before the database: a typo costs no migration
         await asyncio.to_thread(self.db.migrate)
         self.db.start()
         try:
@@ -170,13 +178,24 @@ class AmpNexus:
             raise
 
     async def _listen(self) -> None:
-        host = self.settings.host
+        host, tls, plain_port = self.settings.host, self._tls, self.settings.ocpp_plain_port
         with _binding(host, self.settings.ocpp_port, "OCPP", "--ocpp-port"):
-            self.ocpp_port = await self.gateway.start(host, self.settings.ocpp_port)
+            self.ocpp_port = await self.gateway.start(
+                host, self.settings.ocpp_port, tls.ocpp if tls else None
+            )
+        if plain_port is not None:
+            with _binding(host, plain_port, "plain OCPP", "--ocpp-plain-port"):
+                self.ocpp_plain_port = await self.gateway.start(host, plain_port)
         with _binding(host, self.settings.http_port, "HTTP", "--http-port"):
             sock = _bind(host, self.settings.http_port)
         self.http_port = sock.getsockname()[1]
-        config = uvicorn.Config(self.api, log_config=None, access_log=False, lifespan="off")
+        config = _HttpConfig(
+            self.api,
+            tls.http if tls else None,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
         self._http = _QuietServer(config)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
         self._flush_task = asyncio.create_task(self._flush_last_seen())
@@ -206,14 +225,22 @@ class AmpNexus:
             loop.add_signal_handler(sig, stop.set)
         await self.start()
         _tune_garbage_collector()
+        secure = "s" if self._tls else ""
         log.info(
-            "AmpNexus serving OCPP on ws://%s:%d/ocpp/{id} and HTTP on http://%s:%d (%s)",
-            self.settings.host,
-            self.ocpp_port,
-            self.settings.host,
-            self.http_port,
+            "AmpNexus serving OCPP on ws%s://%s:%d/ocpp/{id} and HTTP on http%s://%s:%d (%s)",
+            *(secure, self.settings.host, self.ocpp_port),
+            *(secure, self.settings.host, self.http_port),
             self.db.dialect,
         )
+        if self.ocpp_plain_port is not None:
+            log.info(
+                "and plain OCPP on ws://%s:%d/ocpp/{id}", self.settings.host, self.ocpp_plain_port
+            )
+        if self._tls is None and not _loopback(self.settings.host):
+            log.warning(
+                "no TLS: passwords and API keys cross the network readable; on the internet "
+                "give --tls-cert and --tls-key, or bind 127.0.0.1 behind a TLS reverse proxy"
+            )
         await stop.wait()
         log.info("shutting down")
         await self.stop()
@@ -230,6 +257,18 @@ class AmpNexus:
                 await self.services.charge_points.flush_last_seen()
             except Exception:
                 log.exception("could not store last-seen times")
+
+
+class _HttpConfig(uvicorn.Config):
+    """uvicorn with our own SSL context (the one start-up checked), not one it builds."""
+
+    def __init__(self, app: Any, ssl_context: ssl.SSLContext | None, **options: Any) -> None:
+        super().__init__(app, **options)
+        self._ssl_context = ssl_context
+
+    def load(self) -> None:
+        super().load()
+        self.ssl = self._ssl_context
 
 
 class _QuietServer(uvicorn.Server):
@@ -260,6 +299,10 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.setblocking(False)
     return sock
+
+
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _tune_garbage_collector() -> None:

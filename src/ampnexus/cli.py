@@ -19,8 +19,20 @@ from pydantic import ValidationError
 
 from ampnexus.config import Settings
 from ampnexus.errors import StartupError
+from ampnexus.log_redaction import redact_secrets_in_logs
 
-FLAGS = ("host", "ocpp_port", "http_port", "database_url", "log_level", "unknown_chargers")
+FLAGS = (
+    "host",
+    "ocpp_port",
+    "http_port",
+    "database_url",
+    "log_level",
+    "unknown_chargers",
+    "tls_cert",
+    "tls_key",
+    "tls_ca",
+    "ocpp_plain_port",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.errors():
             print(f"ampnexus: {_setting_problem(problem)}", file=sys.stderr)
         return 2
+    redact_secrets_in_logs()  # --log-level debug shows headers: never a password or API key
     logging.basicConfig(  # on stderr: stdout is for what a command prints
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -89,6 +102,13 @@ def _parser() -> argparse.ArgumentParser:
         "--unknown-chargers",
         choices=["reject", "pending"],
         help="reject unregistered chargers (default) or admit them as Pending for review",
+    )
+    tls = serve.add_argument_group("TLS (docs/security.md)")
+    tls.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: wss:// and https://")
+    tls.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    tls.add_argument("--tls-ca", metavar="FILE", help="CA for charger client certificates")
+    tls.add_argument(
+        "--ocpp-plain-port", type=int, metavar="PORT", help="also serve plain ws:// (profile 0/1)"
     )
     serve.set_defaults(run=_serve)
 

@@ -33,6 +33,26 @@ class Settings(BaseSettings):
     forecast_weeks: int = Field(
         4, ge=0, le=52, description="weeks of history behind expected sessions (0: no forecast)"
     )
+    tls_cert: Path | None = Field(
+        None, description="PEM certificate (chain) of both servers: wss:// and https:// (profile 2)"
+    )
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert, unencrypted")
+    tls_ca: Path | None = Field(
+        None, description="PEM CA that charger client certificates must chain to (profile 3)"
+    )
+    ocpp_plain_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="with TLS on, also serve plain ws:// here for profile 0/1 chargers (None: off)",
+    )
+
+    @property
+    def max_security_profile(self) -> int:
+        """The highest OCPP security profile this configuration can serve."""
+        if self.tls_cert is None:
+            return 1
+        return 3 if self.tls_ca is not None else 2
 
     @field_validator("database_url")
     @classmethod

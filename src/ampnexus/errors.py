@@ -11,3 +11,7 @@ class DatabaseUnavailable(StartupError):
 
 class PortUnavailable(StartupError):
     pass
+
+
+class TlsUnavailable(StartupError):
+    pass

@@ -182,7 +182,8 @@ async def test_duplicates_are_409(api: httpx.AsyncClient, registered: str):
         ({"id": "CP-X", "security_profile": 0, "password": PASSWORD}, ["profile 0"]),
         ({"id": "CP-X", "security_profile": 1}, ["password"]),
         ({"id": "CP-X"}, ["password"]),
-        ({"id": "CP-X", "security_profile": 3, "password": PASSWORD}, ["security_profile"]),
+        ({"id": "CP-X", "security_profile": 4, "password": PASSWORD}, ["security_profile"]),
+        ({"id": "CP-X", "security_profile": 3, "password": PASSWORD}, ["profile 3", "no password"]),
         ({"id": "CP-X", "password": PASSWORD, "colour": "red"}, ["colour"]),
     ],
 )

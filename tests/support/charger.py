@@ -11,6 +11,7 @@ import base64
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from ssl import SSLContext
 from typing import Any
 
 from ocpp.routing import on
@@ -268,13 +269,16 @@ async def charger(
     charge_point_id: str,
     password: str | None = None,
     subprotocols: list[str] | None = None,
+    ssl: SSLContext | None = None,
 ) -> AsyncIterator[TestCharger]:
-    """A connected test charger whose receive loop runs for the block's duration."""
+    """A connected test charger whose receive loop runs for the block's duration; a wss://
+    URL with `ssl`, the context that trusts the server (and holds any client certificate)."""
     headers = basic_auth(charge_point_id, password) if password else None
     async with connect(
         f"{ocpp_url}/{charge_point_id}",
         subprotocols=subprotocols if subprotocols is not None else ["ocpp1.6"],  # type: ignore[list-item]
         additional_headers=headers,
+        ssl=ssl,
     ) as websocket:
         cp = TestCharger(charge_point_id, websocket)
         task = asyncio.create_task(cp.start())

@@ -61,10 +61,12 @@ def page_of(found: ServicePage[S], paging: Paging, show: Callable[[S], T]) -> Pa
 class ChargePointCreate(Strict):
     id: str = Field(min_length=1, max_length=48, examples=["CP-0001"])
     password: str | None = Field(
-        None, min_length=16, max_length=40, description="HTTP Basic password (profile 1)"
+        None, min_length=16, max_length=40, description="HTTP Basic password (profiles 1 and 2)"
     )
-    security_profile: Literal[0, 1, 2] | None = Field(
-        None, description="0: no auth; 1/2: HTTP Basic. Default 1 when a password is given."
+    security_profile: Literal[0, 1, 2, 3] | None = Field(
+        None,
+        description="0: no auth; 1: HTTP Basic; 2: HTTP Basic over TLS; 3: TLS client "
+        "certificate with the id as CN, no password. Default 1 when a password is given.",
     )
     description: str | None = None
 
@@ -72,7 +74,7 @@ class ChargePointCreate(Strict):
 class ChargePointUpdate(Strict):
     description: str | None = None
     password: str | None = Field(None, min_length=16, max_length=40)
-    security_profile: Literal[0, 1, 2] | None = None
+    security_profile: Literal[0, 1, 2, 3] | None = None
     registration_status: Literal["Accepted", "Pending", "Rejected"] | None = None
 
     _no_nulls = field_validator("security_profile", "registration_status")(_not_null)

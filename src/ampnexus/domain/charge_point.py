@@ -59,4 +59,4 @@ class ChargePoint:
 
     @property
     def needs_password(self) -> bool:
-        return self.security_profile >= 1
+        return self.security_profile in (1, 2)  # 3 authenticates by its client certificate

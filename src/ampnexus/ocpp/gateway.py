@@ -2,9 +2,11 @@
 frame routing, and the command port through which services call chargers.
 
     ws://HOST:9000/ocpp/{chargePointId}     subprotocol ocpp1.6
+    wss://...                               with TLS (security profiles 2 and 3)
 
 Admission happens before the upgrade so that an unknown charger gets HTTP 404
-and a wrong password HTTP 401, as OCPP security profile 1 requires.
+and a wrong password HTTP 401, as OCPP security profile 1 requires; a profile 2 or 3
+charger that came without TLS, or a profile 3 one without its client certificate, 403.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import base64
 import contextvars
 import logging
+import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,7 +50,8 @@ from ampnexus.ocpp.framing import (
 from ampnexus.ocpp.routing import Context
 from ampnexus.ocpp.v16 import schemas
 from ampnexus.ocpp.v16.handlers import router
-from ampnexus.services.charge_points import Admission
+from ampnexus.services.charge_points import Admission, Transport
+from ampnexus.tls import client_common_name
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
@@ -83,14 +87,16 @@ class Gateway:
         self._services = services
         self._command_timeout = command_timeout
         self._sessions: dict[str, Session] = {}
-        self._server: Server | None = None
+        self._servers: list[Server] = []
         self._background: set[asyncio.Task[None]] = set()
         schemas.precompile()
         services.charge_points.on_registration_changed(self._registration_changed)
 
     # --- serving -------------------------------------------------------------------------
-    async def start(self, host: str, port: int) -> int:
-        self._server = await serve(
+    async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> int:
+        """Serve chargers on this port (wss:// with a context); call again for another port.
+        Returns the port bound."""
+        server = await serve(
             self._serve_charger,
             host,
             port,
@@ -103,14 +109,17 @@ class Gateway:
             compression=None,
             ping_interval=60,
             ping_timeout=60,
+            ssl=ssl_context,
         )
-        return int(next(iter(self._server.sockets)).getsockname()[1])
+        self._servers.append(server)
+        return int(next(iter(server.sockets)).getsockname()[1])
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close()
+        for server in servers:
+            await server.wait_closed()
         for task in list(self._background):
             task.cancel()
 
@@ -148,13 +157,32 @@ class Gateway:
         username, password = basic_credentials(request.headers)
         if username is not None and username != charge_point_id:
             return _unauthorized(connection)
-        admission = await self._services.charge_points.admit(charge_point_id, password)
+        transport = _transport(connection)
+        admission = await self._services.charge_points.admit(charge_point_id, password, transport)
         if admission is Admission.UNKNOWN:
             log.warning("refused unknown charge point %r", charge_point_id)
             return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charge point\n")
         if admission is Admission.UNAUTHORIZED:
             log.warning("refused charge point %r: bad or missing credentials", charge_point_id)
             return _unauthorized(connection)
+        if admission is Admission.NEEDS_TLS:
+            log.warning(
+                "refused charge point %r: its security profile needs wss:// (TLS), "
+                "it came over plain ws://",
+                charge_point_id,
+            )
+            return connection.respond(HTTPStatus.FORBIDDEN, "Connect over wss:// (TLS)\n")
+        if admission is Admission.NEEDS_CERTIFICATE:
+            log.warning(
+                "refused charge point %r: security profile 3 needs a client certificate with "
+                "CN=%s from the CA of --tls-ca; it presented %s",
+                charge_point_id,
+                charge_point_id,
+                f"CN={transport.client_cn}" if transport.client_cn else "none",
+            )
+            return connection.respond(
+                HTTPStatus.FORBIDDEN, "A client certificate for this charge point is required\n"
+            )
         return None
 
     # --- a charger's connection ------------------------------------------------------------
@@ -311,6 +339,11 @@ def basic_credentials(headers: Headers) -> tuple[str | None, str | None]:
         return None, None
     username, _, password = decoded.partition(":")
     return username, password
+
+
+def _transport(connection: ServerConnection) -> Transport:
+    ssl_object = connection.transport.get_extra_info("ssl_object")
+    return Transport(tls=ssl_object is not None, client_cn=client_common_name(ssl_object))
 
 
 def _unauthorized(connection: ServerConnection) -> Response:

@@ -40,6 +40,27 @@ class Admission(Enum):
     ADMITTED = "admitted"
     UNKNOWN = "unknown"
     UNAUTHORIZED = "unauthorized"
+    NEEDS_TLS = "needs TLS"  # profile 2 or 3 over plain ws://
+    NEEDS_CERTIFICATE = "needs certificate"  # profile 3 without its own client certificate
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """How a connection reached the gateway: over TLS or not, and the subject CN of the
+    client certificate the TLS handshake verified against our CA (None: no such certificate)."""
+
+    tls: bool = False
+    client_cn: str | None = None
+
+
+PLAIN = Transport()
+
+# What the operator must configure before chargers may be given a profile.
+_PROFILE_NEEDS = {
+    2: "security profile 2 needs TLS: start AmpNexus with --tls-cert and --tls-key",
+    3: "security profile 3 needs client certificates checked against a CA: start AmpNexus "
+    "with --tls-cert, --tls-key and --tls-ca",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +80,10 @@ class ChargePointService:
         heartbeat_interval: int,
         unknown_chargers: UnknownChargers = UnknownChargers.REJECT,
         events: EventPublisher | None = None,
+        max_security_profile: int = 1,
     ) -> None:
         self._events = events
+        self.max_security_profile = max_security_profile  # 2 with TLS, 3 with a client CA
         self._store = store
         self._presence = presence
         self._clock = clock
@@ -88,6 +111,7 @@ class ChargePointService:
     ) -> ChargePointView:
         check_charge_point_id(charge_point_id)
         profile = _security_profile(password, security_profile)
+        self._check_served(profile)
         if await self._store.get(charge_point_id) is not None:
             raise Conflict(f"charge point {charge_point_id!r} is already registered")
         charge_point = ChargePoint(
@@ -121,12 +145,16 @@ class ChargePointService:
         if "password" in changes or "security_profile" in changes:
             password = changes.get("password")
             profile = changes.get("security_profile", current.security_profile)
-            if password is None and profile >= 1 and current.password_hash is None:
-                raise Invalid("security profile 1 or higher needs a password")
+            if password is None and profile in (1, 2) and current.password_hash is None:
+                raise Invalid(f"security profile {profile} needs a password")
             stored["security_profile"] = _security_profile(password, profile, update=True)
+            if profile != current.security_profile:
+                self._check_served(profile)
             if password is not None:
                 stored["password_hash"] = await _hashed(password)
-            elif stored["security_profile"] == 0:
+            elif stored["security_profile"] in (0, 3):
+                # Profile 3 authenticates by certificate: a password left behind would let a
+                # later switch to profile 2 accept it without the operator giving it anew.
                 stored["password_hash"] = None
             self._forget_verified(charge_point_id)
         if stored:
@@ -152,8 +180,12 @@ class ChargePointService:
         return await self._store.status_history(charge_point_id, limit, offset)
 
     # --- charger side ----------------------------------------------------------------
-    async def admit(self, charge_point_id: str, password: str | None) -> Admission:
-        """Decide on a WebSocket upgrade before it happens (security profiles 0 and 1)."""
+    async def admit(
+        self, charge_point_id: str, password: str | None, transport: Transport = PLAIN
+    ) -> Admission:
+        """Decide on a WebSocket upgrade before it happens. Profiles 2 and 3 need TLS, and
+        profile 3 a client certificate with the charger's id as CN instead of a password:
+        a charger is never let in with less than its profile asks."""
         charge_point = await self._store.get(charge_point_id)
         if charge_point is None:
             if self.unknown_chargers is UnknownChargers.REJECT:
@@ -161,6 +193,12 @@ class ChargePointService:
             if not CHARGE_POINT_ID.match(charge_point_id):
                 return Admission.UNKNOWN
             await self._register_pending(charge_point_id)
+            return Admission.ADMITTED
+        if charge_point.security_profile >= 2 and not transport.tls:
+            return Admission.NEEDS_TLS
+        if charge_point.security_profile == 3:
+            if transport.client_cn != charge_point_id:
+                return Admission.NEEDS_CERTIFICATE
             return Admission.ADMITTED
         if not charge_point.needs_password:
             return Admission.ADMITTED
@@ -243,6 +281,10 @@ class ChargePointService:
             return True
         return False
 
+    def _check_served(self, profile: int) -> None:
+        if profile > self.max_security_profile:
+            raise Invalid(_PROFILE_NEEDS[profile])
+
     def _forget_verified(self, charge_point_id: str) -> None:
         self._verified.pop(charge_point_id, None)
 
@@ -266,11 +308,16 @@ def _security_profile(
         security_profile = 1
     if security_profile is None:
         raise Invalid("give a password (security profile 1) or security_profile: 0")
-    if security_profile not in (0, 1, 2):
-        raise Invalid("security_profile must be 0 (none), 1 or 2 (HTTP Basic auth)")
+    if security_profile not in (0, 1, 2, 3):
+        raise Invalid(
+            "security_profile must be 0 (none), 1 (HTTP Basic auth), 2 (Basic auth over TLS) "
+            "or 3 (TLS client certificate)"
+        )
     if security_profile == 0 and password:
         raise Invalid("security profile 0 takes no password")
-    if security_profile >= 1 and not password and not update:
+    if security_profile == 3 and password:
+        raise Invalid("security profile 3 takes no password: a client certificate identifies it")
+    if security_profile in (1, 2) and not password and not update:
         raise Invalid(f"security profile {security_profile} needs a password")
     if password is not None and len(password) not in PASSWORD_LENGTH:
         raise Invalid("password must be 16 to 40 characters (OCPP AuthorizationKey)")

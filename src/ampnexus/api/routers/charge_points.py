@@ -45,7 +45,8 @@ COMMAND_ERRORS = {
 @router.post("", status_code=201, response_model=ChargePointOut)
 async def register(body: ChargePointCreate, services: ServicesDep) -> ChargePointOut:
     """Register a charger. Give a `password` (security profile 1, HTTP Basic auth) or
-    `security_profile: 0` for a charger that connects without credentials."""
+    `security_profile: 0` for a charger that connects without credentials. Profile 2 (a
+    password over TLS) and 3 (a client certificate, no password) need TLS configured."""
     view = await services.charge_points.register(
         body.id,
         password=body.password,
