@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from ampnexus.api.http_server import server_config
 from ampnexus.bus.local import LocalBus
 from ampnexus.charging.planner import plan
 from ampnexus.config import Settings
@@ -142,6 +143,7 @@ class AmpNexus:
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         from ampnexus.api.app import create_api
+        from ampnexus.api.guard import BodyLimits
         from ampnexus.ocpp.gateway import Gateway
 
         self.settings = settings
@@ -150,7 +152,7 @@ class AmpNexus:
         self.services = build_services(self.db, settings, clock or SystemClock(), port)
         self.gateway = Gateway(self.services, command_timeout=settings.command_timeout)
         port.target = self.gateway
-        self.api = create_api(self.services, self.gateway)
+        self.api = create_api(self.services, self.gateway, BodyLimits.of(settings))
         self.ocpp_port = 0
         self.http_port = 0
         self._http: uvicorn.Server | None = None
@@ -176,8 +178,7 @@ class AmpNexus:
         with _binding(host, self.settings.http_port, "HTTP", "--http-port"):
             sock = _bind(host, self.settings.http_port)
         self.http_port = sock.getsockname()[1]
-        config = uvicorn.Config(self.api, log_config=None, access_log=False, lifespan="off")
-        self._http = _QuietServer(config)
+        self._http = _QuietServer(server_config(self.api, self.settings))
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
         self._flush_task = asyncio.create_task(self._flush_last_seen())
         self._replan_task = asyncio.create_task(self._replan_periodically())

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from ampnexus.api.deps import Paging
 from ampnexus.domain.alert import Alert, AlertKind, Severity
-from ampnexus.domain.api_key import ApiKey
+from ampnexus.domain.api_key import ApiKey, ApiKeyScope
 from ampnexus.domain.charging_profile import ChargingSchedule
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
 from ampnexus.domain.time import utc
@@ -492,11 +492,17 @@ class IdTagOut(BaseModel):
 # --- API keys ---------------------------------------------------------------------------------
 class ApiKeyCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
+    scope: ApiKeyScope = Field(
+        ApiKeyScope.READ,
+        description="read: GET and HEAD only; operator: everything but API keys; admin: "
+        "everything. Least privilege by default.",
+    )
 
 
 class ApiKeyOut(BaseModel):
     id: int
     name: str
+    scope: ApiKeyScope
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
@@ -507,6 +513,7 @@ class ApiKeyOut(BaseModel):
         return cls(
             id=key.id,
             name=key.name,
+            scope=key.scope,
             prefix=key.prefix,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
