@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from ampnexus import __version__
 from ampnexus.api.auth import PREFIX, require_api_key
 from ampnexus.api.errors import install_error_handlers
-from ampnexus.api.guard import BodyLimits, RequestGuard, bulk_routes, size
+from ampnexus.api.guard import BodyLimits, RequestGuard, bulk_routes, size, stating_bulk_limit
 from ampnexus.api.routers import (
     alerts,
     api_keys,
@@ -34,6 +34,19 @@ from ampnexus.api.routers import (
 if TYPE_CHECKING:
     from ampnexus.app import Services
 
+SECURED = (
+    charge_points,
+    transactions,
+    id_tags,
+    api_keys,
+    alerts,
+    sites,
+    tariffs,
+    site_series,
+    driver_profiles,
+    needs,
+    plans,
+)
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 
 DESCRIPTION = """
@@ -74,13 +87,12 @@ def create_api(
 
     app.include_router(health.router, prefix=PREFIX)
     secured = APIRouter(prefix=PREFIX, dependencies=[Depends(require_api_key)])
-    for module in (charge_points, transactions, id_tags, api_keys, alerts):
-        secured.include_router(module.router)
-    for module in (sites, tariffs, site_series, driver_profiles, needs, plans):
+    for module in SECURED:
         secured.include_router(module.router)
     app.include_router(secured)
-    bulk = bulk_routes(app, limits.bulk)
+    bulk = bulk_routes((module.router for module in SECURED), PREFIX)
     app.add_middleware(RequestGuard, api_keys=services.api_keys, limits=limits, bulk=bulk)
+    app.openapi = stating_bulk_limit(app.openapi, limits.bulk)  # type: ignore[method-assign]
 
     app.mount(f"{PREFIX}/docs/assets", StaticFiles(directory=SWAGGER_ASSETS), name="docs-assets")
 

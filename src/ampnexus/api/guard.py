@@ -10,13 +10,14 @@ cut off with 413 where it passes the limit. A pure ASGI middleware: nothing is b
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ampnexus.api.auth import STATE_KEY, Refusal, authenticate, authorize, is_secured
@@ -26,8 +27,14 @@ if TYPE_CHECKING:
     from ampnexus.services.api_keys import ApiKeyService
 
 # Marks a route that takes long lists (openapi_extra): it gets the bulk body limit.
-BULK_UPLOAD = {"x-bulk-upload": True}
-_CLOSE = {"Connection": "close"}  # the rest of a refused body is not worth reading
+_BULK_MARK = "x-bulk-upload"
+BULK_UPLOAD = {_BULK_MARK: True}
+_CLOSE = {"Connection": "close"}
+# A refused body up to this size is still read and dropped (uvicorn does so when the
+# connection stays open): a client that sends its body before reading the answer would
+# otherwise be reset by the close, and never see the 401 or 413. Larger ones, and chunked
+# bodies of unknown size, are not worth the bandwidth: the connection is closed.
+DRAIN_MAX = 4 * MiB
 
 
 @dataclass(frozen=True)
@@ -52,23 +59,41 @@ def too_large(limit: int) -> str:
 
 
 class BodyTooLarge(HTTPException):
+    """Raised from `receive`: how much more of the body would come is unknown."""
+
     def __init__(self, limit: int) -> None:
         super().__init__(413, too_large(limit), headers=_CLOSE)
 
 
-def bulk_routes(app: FastAPI, limit: int) -> list[tuple[re.Pattern[str], frozenset[str]]]:
-    """The routes marked BULK_UPLOAD, their OpenAPI description stating the limit."""
-    found = []
-    for route in app.routes:
-        if isinstance(route, APIRoute) and (route.openapi_extra or {}).get("x-bulk-upload"):
-            extra = {k: v for k, v in route.openapi_extra.items() if k != "x-bulk-upload"}
-            route.openapi_extra = {**extra, "x-max-body-bytes": limit}
-            route.description += (
-                f"\n\nTakes bodies up to {size(limit)} (`AMPNEXUS_HTTP_MAX_BULK_BODY_BYTES`); "
-                "a larger one gets 413."
-            )
-            found.append((route.path_regex, frozenset(route.methods)))
-    return found
+BulkRoutes = list[tuple[re.Pattern[str], frozenset[str]]]
+
+
+def bulk_routes(routers: Iterable[APIRouter], prefix: str) -> BulkRoutes:
+    """The routes marked BULK_UPLOAD, as path patterns and methods."""
+    return [
+        (compile_path(prefix + route.path)[0], frozenset(route.methods))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and (route.openapi_extra or {}).get(_BULK_MARK)
+    ]
+
+
+def stating_bulk_limit(openapi: Callable[[], dict[str, Any]], limit: int) -> Callable[[], Any]:
+    """`app.openapi`, with the limit in place of the mark on every bulk upload."""
+
+    def with_limit() -> dict[str, Any]:
+        schema = openapi()  # FastAPI builds it once; the mark is gone after the first call
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if operation.pop(_BULK_MARK, False):
+                    operation["x-max-body-bytes"] = limit
+                    operation["description"] = (
+                        f"{operation.get('description', '')}\n\nTakes bodies up to {size(limit)} "
+                        "(`AMPNEXUS_HTTP_MAX_BULK_BODY_BYTES`); a larger one gets 413."
+                    ).strip()
+        return schema
+
+    return with_limit
 
 
 class RequestGuard:
@@ -77,7 +102,7 @@ class RequestGuard:
         app: ASGIApp,
         api_keys: ApiKeyService,
         limits: BodyLimits,
-        bulk: list[tuple[re.Pattern[str], frozenset[str]]],
+        bulk: BulkRoutes,
     ) -> None:
         self.app = app
         self._api_keys = api_keys
@@ -99,7 +124,9 @@ class RequestGuard:
             if declared and declared[0].isdigit() and int(declared[0]) > limit:
                 raise Refusal(413, too_large(limit))
         except Refusal as refusal:
-            await _answer(scope, send, refusal.status, refusal.message, refusal.headers)
+            headers = refusal.headers if _worth_draining(scope) else refusal.headers | _CLOSE
+            response = JSONResponse({"detail": refusal.message}, refusal.status, headers)
+            await response(scope, _no_body, send)
             return
         await self.app(scope, _counting(receive, limit), send)
 
@@ -112,9 +139,11 @@ def _header(scope: Scope, name: bytes) -> list[str]:
     return [value.decode("latin-1") for key, value in scope["headers"] if key == name]
 
 
-async def _answer(scope: Scope, send: Send, status: int, detail: str, headers: dict[str, str]):
-    response = JSONResponse({"detail": detail}, status, headers={**headers, **_CLOSE})
-    await response(scope, _no_body, send)
+def _worth_draining(scope: Scope) -> bool:
+    if _header(scope, b"transfer-encoding"):
+        return False
+    declared = _header(scope, b"content-length")
+    return not declared or (declared[0].isdigit() and int(declared[0]) <= DRAIN_MAX)
 
 
 async def _no_body() -> Message:

@@ -26,6 +26,11 @@ S = TypeVar("S")
 # OCPP integers (connector and transaction ids) and our id columns are 32-bit: larger
 # numbers are refused as invalid input instead of failing in the database or encoder.
 INT32_MAX = 2**31 - 1
+# Free text a person types (descriptions); longer is refused with 422, not stored.
+DESCRIPTION_MAX = 1000
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
+# OCPP leaves DataTransfer data unbounded; 64 KiB is far beyond what vendors send.
+DATA_TRANSFER_MAX = 64 * 1024
 # An expiry without an offset is taken as UTC, like every timestamp AmpNexus receives.
 UtcDatetime = Annotated[datetime, AfterValidator(utc)]
 
@@ -66,11 +71,11 @@ class ChargePointCreate(Strict):
     security_profile: Literal[0, 1, 2] | None = Field(
         None, description="0: no auth; 1/2: HTTP Basic. Default 1 when a password is given."
     )
-    description: str | None = None
+    description: Description | None = None
 
 
 class ChargePointUpdate(Strict):
-    description: str | None = None
+    description: Description | None = None
     password: str | None = Field(None, min_length=16, max_length=40)
     security_profile: Literal[0, 1, 2] | None = None
     registration_status: Literal["Accepted", "Pending", "Rejected"] | None = None
@@ -181,7 +186,7 @@ class ConfigurationChange(Strict):
 class DataTransferRequest(Strict):
     vendor_id: str = Field(min_length=1, max_length=255)
     message_id: str | None = Field(None, max_length=50)
-    data: str | None = None
+    data: str | None = Field(None, max_length=DATA_TRANSFER_MAX)
 
 
 class CommandReply(BaseModel):
@@ -450,7 +455,7 @@ class IdTagCreate(Strict):
     status: TagStatus = "Accepted"
     expiry_date: UtcDatetime | None = None
     parent_id_tag: str | None = Field(None, min_length=1, max_length=20)
-    description: str | None = None
+    description: Description | None = None
 
     def to_domain(self) -> IdTag:
         return IdTag(
@@ -466,7 +471,7 @@ class IdTagUpdate(Strict):
     status: TagStatus | None = None
     expiry_date: UtcDatetime | None = None
     parent_id_tag: str | None = Field(None, min_length=1, max_length=20)
-    description: str | None = None
+    description: Description | None = None
 
     _no_nulls = field_validator("status")(_not_null)
 
