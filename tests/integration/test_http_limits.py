@@ -235,3 +235,16 @@ async def test_descriptions_and_free_text_have_maximum_lengths(
     assert (await api.get("/charge-points/CP-2")).status_code == 404  # nothing stored
     fits = await api.patch(f"/charge-points/{registered}", json={"description": "d" * 1000})
     assert fits.status_code == 200, fits.text
+
+
+async def test_answers_do_not_wait_for_the_clients_delayed_ack(server: AmpNexus):
+    """Without TCP_NODELAY a response written in two parts waits ~40 ms for the client's
+    delayed ACK, on every request of a kept-alive connection."""
+    async with raw(server) as http:
+        times = []
+        for _ in range(21):
+            started = asyncio.get_running_loop().time()
+            await http.send_head("GET", "/api/v1/health")
+            assert (await http.answer()).status == 200
+            times.append(asyncio.get_running_loop().time() - started)
+    assert sorted(times)[10] < 0.02, times  # a generous bound: ~1 ms here, 40+ ms with Nagle
