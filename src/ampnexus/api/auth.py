@@ -67,7 +67,7 @@ def bearer_secret(authorization: list[str]) -> str:
     if len(authorization) > 1:
         raise Refusal(401, f"more than one Authorization header: {_HOW} once")
     value = authorization[0]
-    if not value[:6].lower() == "bearer":
+    if value[:6].lower() != "bearer":
         raise Refusal(401, f"the API takes Bearer API keys: {_HOW}")
     if value[6:7] != " " or not _TOKEN.fullmatch(value, 7):
         raise Refusal(
