@@ -14,6 +14,7 @@ from sqlalchemy import make_url
 
 from ampnexus.app import AmpNexus
 from ampnexus.config import Settings
+from ampnexus.domain.api_key import ApiKeyScope
 from tests.support.postgres import TemporaryPostgres
 
 
@@ -81,7 +82,7 @@ def ocpp_url(server: AmpNexus) -> str:
 
 @pytest.fixture
 async def api(server: AmpNexus) -> AsyncIterator[httpx.AsyncClient]:
-    _, secret = await server.services.api_keys.create("tests")
+    _, secret = await server.services.api_keys.create("tests", scope=ApiKeyScope.ADMIN)
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{server.http_port}/api/v1",
         headers={"Authorization": f"Bearer {secret}"},

@@ -10,13 +10,13 @@ import gc
 import logging
 import signal
 import socket
-import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 
+from ampnexus.api.http_server import server_config
 from ampnexus.bus.local import LocalBus
 from ampnexus.charging.planner import plan
 from ampnexus.config import Settings
@@ -146,6 +146,7 @@ class AmpNexus:
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         from ampnexus.api.app import create_api
+        from ampnexus.api.guard import BodyLimits
         from ampnexus.ocpp.gateway import Gateway
 
         redact_secrets_in_logs()  # whoever configured logging: chargers' passwords stay out
@@ -155,7 +156,7 @@ class AmpNexus:
         self.services = build_services(self.db, settings, clock or SystemClock(), port)
         self.gateway = Gateway(self.services, command_timeout=settings.command_timeout)
         port.target = self.gateway
-        self.api = create_api(self.services, self.gateway)
+        self.api = create_api(self.services, self.gateway, BodyLimits.of(settings))
         self.ocpp_port = 0
         self.ocpp_plain_port: int | None = None  # plain ws:// next to TLS, if configured
         self.http_port = 0
@@ -189,13 +190,7 @@ class AmpNexus:
         with _binding(host, self.settings.http_port, "HTTP", "--http-port"):
             sock = _bind(host, self.settings.http_port)
         self.http_port = sock.getsockname()[1]
-        config = _HttpConfig(
-            self.api,
-            tls.http if tls else None,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
+        config = server_config(self.api, self.settings, tls.http if tls else None)
         self._http = _QuietServer(config)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
         self._flush_task = asyncio.create_task(self._flush_last_seen())
@@ -259,18 +254,6 @@ class AmpNexus:
                 log.exception("could not store last-seen times")
 
 
-class _HttpConfig(uvicorn.Config):
-    """uvicorn with our own SSL context (the one start-up checked), not one it builds."""
-
-    def __init__(self, app: Any, ssl_context: ssl.SSLContext | None, **options: Any) -> None:
-        super().__init__(app, **options)
-        self._ssl_context = ssl_context
-
-    def load(self) -> None:
-        super().load()
-        self.ssl = self._ssl_context
-
-
 class _QuietServer(uvicorn.Server):
     """uvicorn inside our loop: AmpNexus owns the signals, not uvicorn."""
 
@@ -293,7 +276,9 @@ def _binding(host: str, port: int, what: str, flag: str) -> Iterator[None]:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Naming the protocol lets asyncio set TCP_NODELAY on every accepted connection: without
+    # it, a response written in two parts waited for the client's delayed ACK (~40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)

@@ -119,6 +119,13 @@ def _parser() -> argparse.ArgumentParser:
     keys = apikey.add_subparsers(required=True, metavar="ACTION")
     create = command("create", "create a key; its last output line is the key", keys)
     create.add_argument("--name", required=True)
+    create.add_argument(
+        "--scope",
+        choices=["admin", "operator", "read"],
+        default="admin",
+        help="admin (default: the first key must manage the others), operator (all but API "
+        "keys) or read (GET only)",
+    )
     create.set_defaults(run=_apikey_create)
     command("list", "list keys", keys).set_defaults(run=_apikey_list)
     revoke = command("revoke", "revoke a key by id", keys)
@@ -210,14 +217,19 @@ def _offline(settings: Settings, work: Any) -> Any:
 
 
 def _apikey_create(settings: Settings, args: Any) -> int:
+    from ampnexus.domain.api_key import ApiKeyScope
     from ampnexus.domain.errors import DomainError
 
+    scope = ApiKeyScope(args.scope)
     try:
-        key, secret = _offline(settings, lambda s: s.api_keys.create(args.name))
+        key, secret = _offline(settings, lambda s: s.api_keys.create(args.name, scope=scope))
     except DomainError as error:
         print(f"ampnexus: {error}", file=sys.stderr)
         return 2
-    print(f"Created API key {key.id} ({key.name}). Store it now; it is not shown again:")
+    print(
+        f"Created API key {key.id} ({key.name}, scope {key.scope}). "
+        "Store it now; it is not shown again:"
+    )
     print(secret)
     return 0
 
@@ -227,7 +239,8 @@ def _apikey_list(settings: Settings, _: Any) -> int:
     for key in keys:
         state = "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}Z"
         print(
-            f"{key.id:>4}  {key.prefix}…  {key.name}  (created {key.created_at:%Y-%m-%d}, {state})"
+            f"{key.id:>4}  {key.prefix}…  {key.name}  [{key.scope}]  "
+            f"(created {key.created_at:%Y-%m-%d}, {state})"
         )
     if not keys:
         print("no API keys yet: ampnexus apikey create --name NAME")

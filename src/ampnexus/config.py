@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MiB = 1024 * 1024
 DATABASE_FORMS = "sqlite:///PATH (an SQLite file) or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB"
 
 
@@ -45,6 +46,28 @@ class Settings(BaseSettings):
         ge=0,
         le=65535,
         description="with TLS on, also serve plain ws:// here for profile 0/1 chargers (None: off)",
+    )
+
+    http_max_body_bytes: int = Field(
+        1 * MiB, ge=1024, description="largest HTTP request body, bytes (larger: 413)"
+    )
+    http_max_bulk_body_bytes: int = Field(
+        16 * MiB,
+        ge=1024,
+        description="largest body of the bulk uploads (a tariff's prices; a site's meter, "
+        "solar and carbon series), bytes",
+    )
+    http_max_header_bytes: int = Field(
+        16 * 1024, ge=1024, le=1 * MiB, description="largest HTTP request line and headers, bytes"
+    )
+    http_header_timeout: float = Field(
+        10.0, gt=0, le=600, description="seconds a client has to send a whole request head"
+    )
+    http_keep_alive_timeout: float = Field(
+        5.0, gt=0, le=600, description="seconds an idle HTTP keep-alive connection stays open"
+    )
+    http_max_connections: int = Field(
+        1000, ge=1, description="concurrent HTTP connections or requests; more get 503"
     )
 
     @property

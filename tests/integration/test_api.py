@@ -442,10 +442,11 @@ async def test_blocked_id_tag_is_refused_to_a_charger(
 
 # --- API keys -----------------------------------------------------------------------------------
 async def test_api_keys_through_the_api(api: httpx.AsyncClient, anonymous: httpx.AsyncClient):
-    created = await api.post("/api-keys", json={"name": "dashboard"})
+    created = await api.post("/api-keys", json={"name": "dashboard", "scope": "admin"})
     assert created.status_code == 201, created.text
     key = created.json()
     assert key["name"] == "dashboard"
+    assert key["scope"] == "admin"
     assert key["active"] is True
     assert key["revoked_at"] is None
     assert key["key"].startswith(key["prefix"])

@@ -1,4 +1,5 @@
-"""The FastAPI application: routers, key auth, JSON errors, offline interactive docs."""
+"""The FastAPI application: routers, key auth and scopes, body limits, JSON errors, offline
+interactive docs."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from ampnexus import __version__
-from ampnexus.api.auth import require_api_key
+from ampnexus.api.auth import PREFIX, require_api_key
 from ampnexus.api.errors import install_error_handlers
+from ampnexus.api.guard import BodyLimits, RequestGuard, bulk_routes, size, stating_bulk_limit
 from ampnexus.api.routers import (
     alerts,
     api_keys,
@@ -32,28 +34,50 @@ from ampnexus.api.routers import (
 if TYPE_CHECKING:
     from ampnexus.app import Services
 
-PREFIX = "/api/v1"
+SECURED = (
+    charge_points,
+    transactions,
+    id_tags,
+    api_keys,
+    alerts,
+    sites,
+    tariffs,
+    site_series,
+    driver_profiles,
+    needs,
+    plans,
+)
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 
 DESCRIPTION = """
 The AmpNexus charge point management API.
 
-Every route but `/api/v1/health` needs an API key: `Authorization: Bearer <key>`.
-Create one with `ampnexus apikey create --name NAME`.
+Every route but `/api/v1/health` and these docs needs an API key:
+`Authorization: Bearer <key>` (one space, nothing after the key). Create the first one with
+`ampnexus apikey create --name NAME`. A key has a scope: `read` (GET and HEAD only),
+`operator` (everything but API keys) or `admin` (everything, including `/api-keys`).
 
-Lists are paginated with `limit` and `offset` and answer `{items, total, limit, offset}`.
-Errors are JSON with a `detail` message: 401 without a valid key, 404 for unknown
-resources, 409 for conflicts (including a charger that is not connected), 422 for
-invalid input, 502 when a charger answers a command with an OCPP CALLERROR, and 504
-when it does not answer in time.
+Lists are paginated with `limit` and `offset` and answer `{{items, total, limit, offset}}`.
+Request bodies may be up to {default}; the bulk uploads (a tariff's prices, a site's meter,
+solar and carbon series) up to {bulk}.
+
+Errors are JSON with a `detail` message: 401 without a valid key (checked before the body
+is read), 403 when the key's scope is not enough (the message names the scope needed), 404
+for unknown resources, 409 for conflicts (including a charger that is not connected), 413
+for a body over the limit, 422 for invalid input (strings have maximum lengths too), 502
+when a charger answers a command with an OCPP CALLERROR, and 504 when it does not answer
+in time.
 """
 
 
-def create_api(services: Services, gateway: Any = None) -> FastAPI:
+def create_api(
+    services: Services, gateway: Any = None, limits: BodyLimits | None = None
+) -> FastAPI:
+    limits = limits or BodyLimits()
     app = FastAPI(
         title="AmpNexus",
         version=__version__,
-        description=DESCRIPTION,
+        description=DESCRIPTION.format(default=size(limits.default), bulk=size(limits.bulk)),
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -63,11 +87,12 @@ def create_api(services: Services, gateway: Any = None) -> FastAPI:
 
     app.include_router(health.router, prefix=PREFIX)
     secured = APIRouter(prefix=PREFIX, dependencies=[Depends(require_api_key)])
-    for module in (charge_points, transactions, id_tags, api_keys, alerts):
-        secured.include_router(module.router)
-    for module in (sites, tariffs, site_series, driver_profiles, needs, plans):
+    for module in SECURED:
         secured.include_router(module.router)
     app.include_router(secured)
+    bulk = bulk_routes((module.router for module in SECURED), PREFIX)
+    app.add_middleware(RequestGuard, api_keys=services.api_keys, limits=limits, bulk=bulk)
+    app.openapi = stating_bulk_limit(app.openapi, limits.bulk)  # type: ignore[method-assign]
 
     app.mount(f"{PREFIX}/docs/assets", StaticFiles(directory=SWAGGER_ASSETS), name="docs-assets")
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from ampnexus.api.deps import Paging
 from ampnexus.domain.alert import Alert, AlertKind, Severity
-from ampnexus.domain.api_key import ApiKey
+from ampnexus.domain.api_key import ApiKey, ApiKeyScope
 from ampnexus.domain.charging_profile import ChargingSchedule
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
 from ampnexus.domain.time import utc
@@ -26,6 +26,11 @@ S = TypeVar("S")
 # OCPP integers (connector and transaction ids) and our id columns are 32-bit: larger
 # numbers are refused as invalid input instead of failing in the database or encoder.
 INT32_MAX = 2**31 - 1
+# Free text a person types (descriptions); longer is refused with 422, not stored.
+DESCRIPTION_MAX = 1000
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
+# OCPP leaves DataTransfer data unbounded; 64 KiB is far beyond what vendors send.
+DATA_TRANSFER_MAX = 64 * 1024
 # An expiry without an offset is taken as UTC, like every timestamp AmpNexus receives.
 UtcDatetime = Annotated[datetime, AfterValidator(utc)]
 
@@ -68,11 +73,11 @@ class ChargePointCreate(Strict):
         description="0: no auth; 1: HTTP Basic; 2: HTTP Basic over TLS; 3: TLS client "
         "certificate with the id as CN, no password. Default 1 when a password is given.",
     )
-    description: str | None = None
+    description: Description | None = None
 
 
 class ChargePointUpdate(Strict):
-    description: str | None = None
+    description: Description | None = None
     password: str | None = Field(None, min_length=16, max_length=40)
     security_profile: Literal[0, 1, 2, 3] | None = None
     registration_status: Literal["Accepted", "Pending", "Rejected"] | None = None
@@ -183,7 +188,7 @@ class ConfigurationChange(Strict):
 class DataTransferRequest(Strict):
     vendor_id: str = Field(min_length=1, max_length=255)
     message_id: str | None = Field(None, max_length=50)
-    data: str | None = None
+    data: str | None = Field(None, max_length=DATA_TRANSFER_MAX)
 
 
 class CommandReply(BaseModel):
@@ -452,7 +457,7 @@ class IdTagCreate(Strict):
     status: TagStatus = "Accepted"
     expiry_date: UtcDatetime | None = None
     parent_id_tag: str | None = Field(None, min_length=1, max_length=20)
-    description: str | None = None
+    description: Description | None = None
 
     def to_domain(self) -> IdTag:
         return IdTag(
@@ -468,7 +473,7 @@ class IdTagUpdate(Strict):
     status: TagStatus | None = None
     expiry_date: UtcDatetime | None = None
     parent_id_tag: str | None = Field(None, min_length=1, max_length=20)
-    description: str | None = None
+    description: Description | None = None
 
     _no_nulls = field_validator("status")(_not_null)
 
@@ -494,11 +499,17 @@ class IdTagOut(BaseModel):
 # --- API keys ---------------------------------------------------------------------------------
 class ApiKeyCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
+    scope: ApiKeyScope = Field(
+        ApiKeyScope.READ,
+        description="read: GET and HEAD only; operator: everything but API keys; admin: "
+        "everything. Least privilege by default.",
+    )
 
 
 class ApiKeyOut(BaseModel):
     id: int
     name: str
+    scope: ApiKeyScope
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
@@ -509,6 +520,7 @@ class ApiKeyOut(BaseModel):
         return cls(
             id=key.id,
             name=key.name,
+            scope=key.scope,
             prefix=key.prefix,
             created_at=key.created_at,
             revoked_at=key.revoked_at,

@@ -258,7 +258,9 @@ class BandIn(Strict):
     )
     import_price: Price
     export_price: Price | None = None
-    days: DaySet | list[DayName] = Field("all", description="The days the band starts on")
+    days: DaySet | Annotated[list[DayName], Field(max_length=7)] = Field(
+        "all", description="The days the band starts on"
+    )
 
     def to_domain(self) -> Band:
         if isinstance(self.days, str):

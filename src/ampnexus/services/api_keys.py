@@ -1,10 +1,10 @@
-"""API keys for the REST API: created once, verified by digest, revoked for good."""
+"""API keys for the REST API: created once with a scope, verified by digest, revoked for good."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ampnexus.domain.api_key import ApiKey
+from ampnexus.domain.api_key import ApiKey, ApiKeyScope
 from ampnexus.domain.errors import Invalid, NotFound
 from ampnexus.domain.time import Clock
 from ampnexus.services.ports import ApiKeyStore
@@ -16,13 +16,15 @@ class ApiKeyService:
         self._store = store
         self._clock = clock
 
-    async def create(self, name: str) -> tuple[ApiKey, str]:
-        """Returns the key record and the secret, which is never stored nor shown again."""
+    async def create(self, name: str, *, scope: ApiKeyScope) -> tuple[ApiKey, str]:
+        """Returns the key record and the secret, which is never stored nor shown again.
+        The scope has no default: every caller says how much the key may do."""
         name = name.strip()
         if not 1 <= len(name) <= 100:
             raise Invalid("an API key needs a name of 1 to 100 characters")
         secret = new_api_key()
-        key = await self._store.add(name, secret[:12], api_key_digest(secret), self._clock.now())
+        digest = api_key_digest(secret)
+        key = await self._store.add(name, scope, secret[:12], digest, self._clock.now())
         return key, secret
 
     async def verify(self, secret: str) -> ApiKey | None:

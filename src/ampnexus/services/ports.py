@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from ampnexus.domain.alert import Alert, AlertKey, AlertKind, Severity
-from ampnexus.domain.api_key import ApiKey
+from ampnexus.domain.api_key import ApiKey, ApiKeyScope
 from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector
 from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.id_tag import IdTag
@@ -103,7 +103,9 @@ class DataTransferStore(Protocol):
 
 
 class ApiKeyStore(Protocol):
-    async def add(self, name: str, prefix: str, digest: str, at: datetime) -> ApiKey: ...
+    async def add(
+        self, name: str, scope: ApiKeyScope, prefix: str, digest: str, at: datetime
+    ) -> ApiKey: ...
     async def find_active(self, digest: str) -> ApiKey | None: ...
     async def list(self) -> Sequence[ApiKey]: ...
     async def revoke(self, key_id: int, at: datetime) -> bool: ...

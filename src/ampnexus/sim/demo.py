@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from ampnexus.app import AmpNexus
 from ampnexus.config import Settings
+from ampnexus.domain.api_key import ApiKeyScope
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
 from ampnexus.domain.site import Placement, Site
 from ampnexus.sim.charge_point import SimChargePoint
@@ -119,7 +120,7 @@ def _with_password(spec: ChargerSpec) -> ChargerSpec:
 async def _register(app: AmpNexus, specs: list[ChargerSpec]) -> str:
     """What an operator does first: an API key, the chargers, the drivers' cards."""
     services = app.services
-    _, key = await services.api_keys.create("demo")
+    _, key = await services.api_keys.create("demo", scope=ApiKeyScope.ADMIN)
     for spec in specs:
         await services.charge_points.register(
             spec.id,

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from ampnexus.domain.api_key import ApiKey
+from ampnexus.domain.api_key import ApiKey, ApiKeyScope
 from ampnexus.store.database import Database
 from ampnexus.store.tables import api_keys
 
@@ -17,14 +17,16 @@ class SqlApiKeyStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, name: str, prefix: str, digest: str, at: datetime) -> ApiKey:
+    async def add(
+        self, name: str, scope: ApiKeyScope, prefix: str, digest: str, at: datetime
+    ) -> ApiKey:
         def work(conn: Connection) -> ApiKey:
             key_id = conn.execute(
                 insert(api_keys)
-                .values(name=name, prefix=prefix, digest=digest, created_at=at)
+                .values(name=name, scope=scope.value, prefix=prefix, digest=digest, created_at=at)
                 .returning(api_keys.c.id)
             ).scalar_one()
-            return ApiKey(key_id, name, prefix, at)
+            return ApiKey(key_id, name, prefix, at, scope=scope)
 
         return await self._db.write(work)
 
@@ -56,4 +58,12 @@ class SqlApiKeyStore:
 
 
 def _api_key(row: Row[Any]) -> ApiKey:
-    return ApiKey(row.id, row.name, row.prefix, row.created_at, row.revoked_at, row.last_used_at)
+    return ApiKey(
+        row.id,
+        row.name,
+        row.prefix,
+        row.created_at,
+        row.revoked_at,
+        row.last_used_at,
+        ApiKeyScope(row.scope),
+    )

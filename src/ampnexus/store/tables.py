@@ -194,6 +194,8 @@ api_keys = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(100), nullable=False),
+    # read, operator or admin (migration 0004); a row written without one may only read
+    Column("scope", String(16), nullable=False, server_default="read"),
     Column("prefix", String(16), nullable=False),
     Column("digest", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),

@@ -1,4 +1,4 @@
-"""API keys: create (the secret is shown once), list, revoke."""
+"""API keys: create (the secret is shown once), list, revoke. Admin keys only."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)
 async def create(body: ApiKeyCreate, services: ServicesDep) -> ApiKeyCreated:
-    key, secret = await services.api_keys.create(body.name)
+    key, secret = await services.api_keys.create(body.name, scope=body.scope)
     return ApiKeyCreated(**ApiKeyOut.of(key).model_dump(), key=secret)
 
 

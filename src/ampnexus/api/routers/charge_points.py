@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import StringConstraints
 
 from ampnexus.api.deps import PagingDep, ServicesDep
 from ampnexus.api.models import (
@@ -177,7 +178,10 @@ async def data_transfer(
 async def get_configuration(
     charge_point_id: ChargePointId,
     services: ServicesDep,
-    key: Annotated[list[str] | None, Query(description="Keys to read; none reads all")] = None,
+    key: Annotated[
+        list[Annotated[str, StringConstraints(max_length=50)]] | None,
+        Query(description="Keys to read (OCPP CiString50); none reads all"),
+    ] = None,
 ) -> CommandReply:
     return CommandReply.of(await services.commands.get_configuration(charge_point_id, key))
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from ampnexus.api.deps import Paging, PagingDep, ServicesDep
+from ampnexus.api.guard import BULK_UPLOAD
 from ampnexus.api.models import Page, UtcDatetime, page_of
 from ampnexus.api.site_models import PointOut, PointsIn, PointsStored, SolarIn
 from ampnexus.domain.series import SeriesKind
@@ -43,7 +44,7 @@ async def _read(
     return page_of(found, paging, PointOut.of)
 
 
-@router.post("/meter", status_code=201, response_model=PointsStored)
+@router.post("/meter", status_code=201, response_model=PointsStored, openapi_extra=BULK_UPLOAD)
 async def record_meter(site_id: SiteId, body: PointsIn, services: ServicesDep) -> PointsStored:
     """Site consumption in W, EVs included, before solar (what the EVs may use is the grid
     limit minus the load that is not EVs, plus solar). Negative values are export."""
@@ -61,7 +62,7 @@ async def read_meter(
     return await _read(services, site_id, SeriesKind.SITE_METER, paging, since, until)
 
 
-@router.post("/solar", status_code=201, response_model=PointsStored)
+@router.post("/solar", status_code=201, response_model=PointsStored, openapi_extra=BULK_UPLOAD)
 async def record_solar(site_id: SiteId, body: SolarIn, services: ServicesDep) -> PointsStored:
     """Solar production in W: `measured`, or a `forecast` (a newer forecast for the same
     timestamps replaces the older)."""
@@ -80,7 +81,7 @@ async def read_solar(
     return await _read(services, site_id, SOLAR[kind], paging, since, until)
 
 
-@router.post("/carbon", status_code=201, response_model=PointsStored)
+@router.post("/carbon", status_code=201, response_model=PointsStored, openapi_extra=BULK_UPLOAD)
 async def record_carbon(site_id: SiteId, body: PointsIn, services: ServicesDep) -> PointsStored:
     """Carbon intensity of imported electricity, g CO2 per kWh (measured or forecast)."""
     return await _record(services, site_id, SeriesKind.CARBON, body)

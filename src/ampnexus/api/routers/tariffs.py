@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from ampnexus.api.deps import PagingDep, ServicesDep
+from ampnexus.api.guard import BULK_UPLOAD
 from ampnexus.api.models import INT32_MAX, Page, UtcDatetime, page_of
 from ampnexus.api.site_models import PriceIn, PriceOut, PricesStored, TariffCreate, TariffOut
 from ampnexus.domain.errors import Invalid
@@ -18,7 +19,6 @@ router = APIRouter(prefix="/sites/{site_id}/tariffs", tags=["tariffs"])
 SiteId = Annotated[str, Path(description="The site's id")]
 TariffId = Annotated[int, Path(ge=1, le=INT32_MAX)]
 PRICES = TypeAdapter(list[PriceIn])
-MAX_CSV_BYTES = 16 * 1024 * 1024
 AGILE_EXAMPLE = (
     "Period from,Period to,Agile Import price (p/kWh),Agile Export price (p/kWh)\n"
     "01/11/2022 00:00,01/11/2022 00:30,12.61,6.56\n"
@@ -62,7 +62,10 @@ async def delete(site_id: SiteId, tariff_id: TariffId, services: ServicesDep) ->
 
 
 @router.post(
-    "/{tariff_id}/prices", status_code=201, response_model=PricesStored, openapi_extra=PRICES_BODY
+    "/{tariff_id}/prices",
+    status_code=201,
+    response_model=PricesStored,
+    openapi_extra={**PRICES_BODY, **BULK_UPLOAD},
 )
 async def set_prices(
     site_id: SiteId, tariff_id: TariffId, request: Request, services: ServicesDep
@@ -71,9 +74,7 @@ async def set_prices(
     `Content-Type: text/csv` a file in the Octopus Agile format (`Period from,Period to,Agile
     Import price (p/kWh),Agile Export price (p/kWh)`, local times `dd/mm/YYYY HH:MM` in the
     site's time zone). Stored prices within the span they cover are replaced."""
-    body = await request.body()
-    if len(body) > MAX_CSV_BYTES:
-        raise Invalid(f"the body is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB")
+    body = await request.body()  # bounded by the bulk body limit (api/guard.py)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("text/csv", "application/csv", "text/plain"):
         stored, replaced = await services.tariffs.import_csv(site_id, tariff_id, _text(body))

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/transactions", tags=["transactions"])
 async def list_transactions(
     services: ServicesDep,
     paging: PagingDep,
-    charge_point_id: Annotated[str | None, Query()] = None,
+    charge_point_id: Annotated[str | None, Query(max_length=255)] = None,
     active: Annotated[bool | None, Query(description="true: running; false: finished")] = None,
 ) -> Page[TransactionSummary]:
     """Newest first. Meter values are in the single-transaction view."""
