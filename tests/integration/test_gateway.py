@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from ampnexus.app import AmpNexus
+from ampnexus.domain.api_key import ApiKeyScope
 from tests.conftest import PASSWORD
 from tests.conftest import test_settings as settings_for
 from tests.support.charger import TestCharger, basic_auth, charger
@@ -176,7 +177,7 @@ async def pending_server(database_url: str) -> AsyncIterator[AmpNexus]:
 
 @pytest.fixture
 async def pending_api(pending_server: AmpNexus) -> AsyncIterator[httpx.AsyncClient]:
-    _, secret = await pending_server.services.api_keys.create("tests")
+    _, secret = await pending_server.services.api_keys.create("tests", scope=ApiKeyScope.ADMIN)
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{pending_server.http_port}/api/v1",
         headers={"Authorization": f"Bearer {secret}"},
@@ -374,6 +375,7 @@ async def test_late_answer_is_ignored_and_next_command_works(
         assert response.json() == {"status": "Rejected", "payload": {"status": "Rejected"}}
 
 
+@pytest.mark.settings(http_max_body_bytes=64 * 2**20)  # room for a frame no buffer holds
 async def test_charger_that_stopped_reading_gives_504_within_the_command_timeout(
     server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, registered: str
 ) -> None:

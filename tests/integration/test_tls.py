@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from ampnexus.app import AmpNexus
+from ampnexus.domain.api_key import ApiKeyScope
 from ampnexus.domain.errors import Invalid
 from tests.conftest import PASSWORD
 from tests.conftest import test_settings as settings_for
@@ -58,7 +59,7 @@ async def tls_server(database_url: str, ca: Authority) -> AsyncIterator[AmpNexus
 
 @pytest.fixture
 async def tls_api(tls_server: AmpNexus, ca: Authority) -> AsyncIterator[httpx.AsyncClient]:
-    _, secret = await tls_server.services.api_keys.create("tests")
+    _, secret = await tls_server.services.api_keys.create("tests", scope=ApiKeyScope.ADMIN)
     async with httpx.AsyncClient(
         base_url=f"https://127.0.0.1:{tls_server.http_port}/api/v1",
         headers={"Authorization": f"Bearer {secret}"},

@@ -29,8 +29,6 @@ INT32_MAX = 2**31 - 1
 # Free text a person types (descriptions); longer is refused with 422, not stored.
 DESCRIPTION_MAX = 1000
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
-# OCPP leaves DataTransfer data unbounded; 64 KiB is far beyond what vendors send.
-DATA_TRANSFER_MAX = 64 * 1024
 # An expiry without an offset is taken as UTC, like every timestamp AmpNexus receives.
 UtcDatetime = Annotated[datetime, AfterValidator(utc)]
 
@@ -188,7 +186,8 @@ class ConfigurationChange(Strict):
 class DataTransferRequest(Strict):
     vendor_id: str = Field(min_length=1, max_length=255)
     message_id: str | None = Field(None, max_length=50)
-    data: str | None = Field(None, max_length=DATA_TRANSFER_MAX)
+    # OCPP leaves it unbounded; the request body limit (http_max_body_bytes) bounds it.
+    data: str | None = None
 
 
 class CommandReply(BaseModel):
