@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     forecast_weeks: int = Field(
         4, ge=0, le=52, description="weeks of history behind expected sessions (0: no forecast)"
     )
+    timestamp_max_ahead_hours: float = Field(
+        24.0,
+        gt=0,
+        description="hours a charger's timestamp may lie ahead of the server's clock "
+        "before the message is refused",
+    )
+    timestamp_max_age_days: float = Field(
+        365.0,
+        gt=0,
+        description="days a charger's timestamp may lie behind the server's clock "
+        "before the message is refused (offline sessions arrive late, 1970 never does)",
+    )
 
     @field_validator("database_url")
     @classmethod
