@@ -17,6 +17,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from ampnexus.app import AmpNexus
 from ampnexus.domain.events import PowerMeasured
@@ -346,5 +347,8 @@ async def test_migration_0004_names_tags_that_differ_only_in_case(database_url: 
                 select(id_tags.c.id_tag).where(func.lower(id_tags.c.id_tag) == "card-1")
             )
             assert row.scalar_one() == "CARD-1"
+        # The index holds on both databases (alembic cannot compare it on SQLite).
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert(id_tags).values(id_tag="Card-1", status="Accepted", created_at=now))
     finally:
         engine.dispose()
