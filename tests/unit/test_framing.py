@@ -121,9 +121,11 @@ def test_nul_in_a_call_payload_is_a_property_violation(
     assert "NUL" in raised.value.description
 
 
-def test_an_escaped_backslash_before_u0000_is_no_nul() -> None:
-    raw = r'[2, "n-2", "DataTransfer", {"vendorId": "V", "data": "\\u0000"}]'
-    assert decode(raw) == Call("n-2", "DataTransfer", {"vendorId": "V", "data": "\\u0000"})
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_an_escaped_backslash_before_u0000_is_no_nul(as_bytes: bool) -> None:
+    raw = r'[2, "n-2", "DataTransfer", {"vendorId": "V", "data": "\\u0000 \"q\""}]'
+    expected = Call("n-2", "DataTransfer", {"vendorId": "V", "data": '\\u0000 "q"'})
+    assert decode(raw.encode() if as_bytes else raw) == expected
 
 
 def test_nul_in_an_answer_is_left_to_the_caller() -> None:

