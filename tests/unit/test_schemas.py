@@ -197,3 +197,11 @@ def test_connector_ids_out_of_range_are_property_violations(
 @pytest.mark.parametrize("name", ["StatusNotification", "MeterValues"])
 def test_connector_zero_is_the_charger_itself(name: str) -> None:
     schemas.validate_request(name, mutated(GOOD[name], "connectorId", 0))
+
+
+def test_a_huge_number_where_a_string_belongs_stays_a_type_violation() -> None:
+    with pytest.raises(CallError) as raised:
+        schemas.validate_request(
+            "StartTransaction", mutated(GOOD["StartTransaction"], "idTag", 1e20)
+        )
+    assert raised.value.code == "TypeConstraintViolation"

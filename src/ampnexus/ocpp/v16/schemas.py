@@ -38,8 +38,8 @@ ACTIONS = frozenset(
 # the database's columns. Put in every integer schema, the fast check enforces it for free.
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
-# OCPP 1.6 section 6: connector 0 is the charger itself for its status and meter values;
-# a transaction runs on a real connector, numbered from 1.
+# OCPP 1.6 StatusNotification.req, MeterValues.req: connector 0 is the charger itself;
+# StartTransaction.req: a transaction runs on a real connector, numbered from 1.
 _CONNECTOR_MINIMUM = {"StatusNotification": 0, "MeterValues": 0, "StartTransaction": 1}
 
 _RULE_CODES = {
@@ -113,15 +113,18 @@ def _validate(schema_name: str, payload: Any) -> None:
         code = _RULE_CODES.get(error.rule or "", PROPERTY_CONSTRAINT_VIOLATION)
         field = (error.name or "data").removeprefix("data").lstrip(".") or "payload"
         message = error.message.replace("data.", "", 1).replace("data ", "payload ", 1)
-        if code == TYPE_CONSTRAINT_VIOLATION and _beyond_int32(error.value):
+        if code == TYPE_CONSTRAINT_VIOLATION and _too_large_integer(error):
             # An integer too long for 64 bits decodes as a float: its fault is its size.
             code = PROPERTY_CONSTRAINT_VIOLATION
             message = f"{field} must be a 32-bit integer ({INT32_MIN} to {INT32_MAX})"
         raise CallError(code, message, {"field": field, "rule": error.rule}) from None
 
 
-def _beyond_int32(value: Any) -> bool:
-    return isinstance(value, float) and not INT32_MIN <= value <= INT32_MAX
+def _too_large_integer(error: fastjsonschema.JsonSchemaValueException) -> bool:
+    value, expected = error.value, (error.definition or {}).get("type")
+    return (
+        expected == "integer" and isinstance(value, float) and not INT32_MIN <= value <= INT32_MAX
+    )
 
 
 def precompile(actions: set[str] | frozenset[str] = ACTIONS) -> None:
