@@ -12,6 +12,7 @@ import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -20,7 +21,7 @@ from ampnexus.api.http_server import server_config
 from ampnexus.bus.local import LocalBus
 from ampnexus.charging.planner import plan
 from ampnexus.config import Settings
-from ampnexus.domain.time import Clock, SystemClock
+from ampnexus.domain.time import Clock, SystemClock, TimeWindow
 from ampnexus.errors import PortUnavailable
 from ampnexus.log_redaction import redact_secrets_in_logs
 from ampnexus.services.alerts import AlertService
@@ -73,6 +74,7 @@ class Services:
     site_series: SeriesService
     drivers: DriverProfileService
     needs: NeedService
+    time_window: TimeWindow  # where a charger's timestamps are believed
     smart_charging: SmartChargingService = field(init=False)
 
 
@@ -100,6 +102,10 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
         commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db), clock),
         **_site_services(db, clock, bus),
+        time_window=TimeWindow(
+            ahead=timedelta(hours=settings.timestamp_max_ahead_hours),
+            behind=timedelta(days=settings.timestamp_max_age_days),
+        ),
     )
     services.smart_charging = SmartChargingService(
         services=services,

@@ -70,6 +70,19 @@ class Settings(BaseSettings):
         1000, ge=1, description="concurrent HTTP connections or requests; more get 503"
     )
 
+    timestamp_max_ahead_hours: float = Field(
+        24.0,
+        gt=0,
+        description="hours a charger's timestamp may lie ahead of the server's clock "
+        "before the message is refused",
+    )
+    timestamp_max_age_days: float = Field(
+        365.0,
+        gt=0,
+        description="days a charger's timestamp may lie behind the server's clock "
+        "before the message is refused (offline sessions arrive late, 1970 never does)",
+    )
+
     @property
     def max_security_profile(self) -> int:
         """The highest OCPP security profile this configuration can serve."""

@@ -7,8 +7,15 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag, IdTagInfo, authorize
-from ampnexus.domain.time import format_timestamp, parse_timestamp, utc
-from ampnexus.domain.transaction import Transaction, energy_wh
+from ampnexus.domain.time import TimeWindow, format_timestamp, parse_timestamp, utc
+from ampnexus.domain.transaction import (
+    MeterReading,
+    SampledValue,
+    Transaction,
+    energy_wh,
+    import_power_w,
+    import_register_wh,
+)
 from ampnexus.services.secrets import (
     api_key_digest,
     hash_password,
@@ -237,3 +244,65 @@ def test_api_key_digest_is_stable_and_distinct():
 
 def test_new_api_keys_are_unique():
     assert len({new_api_key() for _ in range(100)}) == 100
+
+
+# --- timestamps a charger may send ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-03-14t12:00:00z",
+        "2025-03-14T12:00:00z",
+        "2025-03-14t12:00:00Z",
+        "2025-03-14t12:00:00.000z",
+        "2025-03-14T07:00:00-05:00",
+        "2025-03-14t17:30:00+05:30",
+        "2025-03-14T12:00:00-00:00",
+    ],
+)
+def test_parse_timestamp_reads_rfc3339_in_either_case_with_any_offset(text: str):
+    assert parse_timestamp(text) == NOW
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0000-01-01T00:00:00Z",
+        "10000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59-14:00",  # past the year 9999 in UTC
+        "0001-01-01T00:00:00+14:00",  # before the year 1 in UTC
+    ],
+)
+def test_parse_timestamp_refuses_instants_beyond_representable_with_value_error(text: str):
+    with pytest.raises(ValueError):
+        parse_timestamp(text)
+
+
+@pytest.mark.parametrize(
+    ("shift", "believed"),
+    [
+        (timedelta(0), True),
+        (timedelta(hours=23), True),
+        (timedelta(hours=25), False),
+        (timedelta(days=-364), True),
+        (timedelta(days=-366), False),
+    ],
+)
+def test_time_window_believes_only_instants_near_the_clock(shift: timedelta, believed: bool):
+    assert TimeWindow().contains(NOW + shift, NOW) is believed
+
+
+# --- sampled values: implausible readings are text, never numbers -------------------------------
+@pytest.mark.parametrize(
+    "value", ["NaN", "nan", "Infinity", "-Infinity", "inf", "1e999", "-1e999", "1.5e12", "ab", ""]
+)
+def test_implausible_or_non_numeric_sampled_values_have_no_number(value: str):
+    sample = SampledValue(value, "Power.Active.Import", unit="W")
+    assert sample.number is None
+    reading = MeterReading(NOW, (sample, SampledValue(value, unit="Wh")))
+    assert import_power_w(reading) is None
+    assert import_register_wh(reading) is None
+
+
+@pytest.mark.parametrize(("value", "number"), [("7400", 7400.0), ("-3.5", -3.5), ("1e12", 1e12)])
+def test_plausible_sampled_values_are_numbers(value: str, number: float):
+    assert SampledValue(value).number == number

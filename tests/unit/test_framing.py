@@ -93,3 +93,41 @@ def test_encode_then_decode_round_trips(frame: list[Any]) -> None:
         raw = encode_error(unique_id, CallError(rest[0], rest[1], rest[2]))
     assert orjson.loads(raw) == frame
     assert decode(raw).unique_id == unique_id
+
+
+# --- NUL (\u0000) cannot be stored: refused in a CALL payload, wherever it is --------------
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"idTag": "A\u0000"}, "idTag"),
+        (
+            {"meterValue": [{"sampledValue": [{"value": "1"}, {"value": "\u0000"}]}]},
+            "meterValue[0].sampledValue[1].value",
+        ),
+        ({"data": {"nested\u0000key": 1}}, "data.nested\u0000key"),
+        ("\u0000", "payload"),
+    ],
+)
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_nul_in_a_call_payload_is_a_property_violation(
+    payload: Any, field: str, as_bytes: bool
+) -> None:
+    raw = json.dumps([2, "nul-1", "DataTransfer", payload])
+    with pytest.raises(FrameError) as raised:
+        decode(raw.encode() if as_bytes else raw)
+    assert raised.value.code == "PropertyConstraintViolation"
+    assert raised.value.unique_id == "nul-1"
+    assert raised.value.details == {"field": field}
+    assert "NUL" in raised.value.description
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_an_escaped_backslash_before_u0000_is_no_nul(as_bytes: bool) -> None:
+    raw = r'[2, "n-2", "DataTransfer", {"vendorId": "V", "data": "\\u0000 \"q\""}]'
+    expected = Call("n-2", "DataTransfer", {"vendorId": "V", "data": '\\u0000 "q"'})
+    assert decode(raw.encode() if as_bytes else raw) == expected
+
+
+def test_nul_in_an_answer_is_left_to_the_caller() -> None:
+    """Answers are not stored by the frame path; refusing one would lose the whole answer."""
+    assert decode('[3, "r-2", {"data": "\\u0000"}]') == CallResult("r-2", {"data": "\x00"})

@@ -57,6 +57,15 @@ MUTATIONS = [
     ("connectorId", True),
     ("connectorId", None),
     ("connectorId", -1),
+    ("connectorId", 0),  # the charger itself: fine for status and meter values, no transaction
+    ("connectorId", 2**31 - 1),
+    ("connectorId", 2**31),  # OCPP 1.6 integers are 32-bit
+    ("connectorId", 2**64),
+    ("connectorId", 1e20),  # how orjson decodes an integer too long for 64 bits
+    ("meterStart", -(2**31)),
+    ("meterStart", -(2**31) - 1),
+    ("transactionId", 2**31),
+    ("meterStop", 2**32),
     ("timestamp", "2026-13-01T00:00:00Z"),
     ("timestamp", "yesterday"),
     ("timestamp", "2026-11-21T22:00:00"),  # no offset: accepted as UTC
@@ -146,3 +155,53 @@ def test_a_rejected_frame_gets_the_callerror_of_its_rule() -> None:
             "StatusNotification", mutated(GOOD["StatusNotification"], "status", None)
         )
     assert raised.value.code == "OccurenceConstraintViolation"
+
+
+def _integers(schema: Any) -> list[Any]:
+    if isinstance(schema, dict):
+        found = [schema] if schema.get("type") == "integer" else []
+        return found + [i for value in schema.values() for i in _integers(value)]
+    if isinstance(schema, list):
+        return [i for item in schema for i in _integers(item)]
+    return []
+
+
+@pytest.mark.parametrize("name", sorted(schemas.ACTIONS))
+def test_every_integer_is_bounded_to_32_bits(name: str) -> None:
+    for integer in _integers(schemas._schema(name)) + _integers(schemas._schema(f"{name}Response")):
+        assert integer["minimum"] >= schemas.INT32_MIN
+        assert integer["maximum"] <= schemas.INT32_MAX
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "code"),
+    [
+        ("StartTransaction", 2**31, "PropertyConstraintViolation"),
+        ("StartTransaction", 1e20, "PropertyConstraintViolation"),  # too long for 64 bits
+        ("StartTransaction", 1.0, "TypeConstraintViolation"),  # a fraction, not a size
+        ("StartTransaction", 0, "PropertyConstraintViolation"),  # no transaction on the charger
+        ("StatusNotification", -1, "PropertyConstraintViolation"),
+        ("MeterValues", -1, "PropertyConstraintViolation"),
+    ],
+)
+def test_connector_ids_out_of_range_are_property_violations(
+    name: str, value: Any, code: str
+) -> None:
+    with pytest.raises(CallError) as raised:
+        schemas.validate_request(name, mutated(GOOD[name], "connectorId", value))
+    assert raised.value.code == code
+    assert raised.value.details["field"] == "connectorId"
+    assert "connectorId" in raised.value.description
+
+
+@pytest.mark.parametrize("name", ["StatusNotification", "MeterValues"])
+def test_connector_zero_is_the_charger_itself(name: str) -> None:
+    schemas.validate_request(name, mutated(GOOD[name], "connectorId", 0))
+
+
+def test_a_huge_number_where_a_string_belongs_stays_a_type_violation() -> None:
+    with pytest.raises(CallError) as raised:
+        schemas.validate_request(
+            "StartTransaction", mutated(GOOD["StartTransaction"], "idTag", 1e20)
+        )
+    assert raised.value.code == "TypeConstraintViolation"

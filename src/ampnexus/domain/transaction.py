@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# No meter reads a trillion of anything (W, Wh, A, V, %): a larger magnitude is a fault or
+# garbage, kept as the charger sent it but never handed to planning as a number.
+MAX_READING = 1e12
+
 
 @dataclass(frozen=True, slots=True)
 class SampledValue:
@@ -20,10 +24,13 @@ class SampledValue:
 
     @property
     def number(self) -> float | None:
+        """The value as a finite number of plausible size, else None (NaN, Infinity,
+        1e999 and SignedData values are stored only as the text they came as)."""
         try:
-            return float(self.value)
-        except ValueError:  # SignedData values are not numbers
+            number = float(self.value)
+        except ValueError:
             return None
+        return number if abs(number) <= MAX_READING else None  # False for NaN and infinity
 
 
 @dataclass(frozen=True, slots=True)

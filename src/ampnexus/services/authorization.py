@@ -28,21 +28,23 @@ class AuthorizationService:
 
     async def _cached(self, id_tag: str) -> IdTag | None:
         now = time.monotonic()
-        hit = self._cache.get(id_tag)
+        key = _cache_key(id_tag)
+        hit = self._cache.get(key)
         if hit is not None and now - hit[0] < CACHE_SECONDS:
             return hit[1]
         tag = await self._store.get(id_tag)
         if len(self._cache) > 100_000:  # bounded: unknown tags must not grow it forever
             self._cache.clear()
-        self._cache[id_tag] = (now, tag)
+        self._cache[key] = (now, tag)
         return tag
 
     async def add(self, tag: IdTag) -> IdTag:
         _check(tag)
-        if await self._store.get(tag.id_tag) is not None:
-            raise Conflict(f"id tag {tag.id_tag!r} already exists")
+        existing = await self._store.get(tag.id_tag)
+        if existing is not None:
+            raise Conflict(_exists(tag.id_tag, existing.id_tag))
         await self._store.add(tag, self._clock.now())
-        self._cache.pop(tag.id_tag, None)
+        self._cache.clear()  # every spelling of it may be cached as unknown
         return tag
 
     async def get(self, id_tag: str) -> IdTag:
@@ -61,13 +63,25 @@ class AuthorizationService:
         updated = replace(tag, **changes)
         _check(updated)
         await self._store.replace(updated)
-        self._cache.pop(id_tag, None)
+        self._cache.clear()  # operators change tags rarely; every spelling must see it at once
         return updated
 
     async def delete(self, id_tag: str) -> None:
-        self._cache.pop(id_tag, None)
+        self._cache.clear()
         if not await self._store.delete(id_tag):
             raise NotFound(f"id tag {id_tag!r} does not exist")
+
+
+def _cache_key(id_tag: str) -> str:
+    """Id tags are case-insensitive (CiString20). Only ASCII is folded here: beyond it SQLite
+    and PostgreSQL fold differently, and a shared key could hand out another tag's answer."""
+    return id_tag.lower() if id_tag.isascii() else id_tag
+
+
+def _exists(wanted: str, existing: str) -> str:
+    if wanted == existing:
+        return f"id tag {existing!r} already exists"
+    return f"id tag {existing!r} already exists (id tags compare case-insensitively)"
 
 
 def _check(tag: IdTag) -> None:

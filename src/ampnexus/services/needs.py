@@ -68,8 +68,8 @@ class NeedService:
 
     # --- per id tag --------------------------------------------------------------------------
     async def set_for_id_tag(self, id_tag: str, fields: dict[str, Any]) -> SessionNeed:
-        await self._id_tag(id_tag)
-        need = SessionNeed(id_tag=id_tag, updated_at=self._clock.now(), **fields)
+        spelling = await self._id_tag(id_tag)
+        need = SessionNeed(id_tag=spelling, updated_at=self._clock.now(), **fields)
         await self._store.put(need)
         self._changed(None)
         return need
@@ -122,6 +122,9 @@ class NeedService:
             raise NotFound(f"transaction {transaction_id} does not exist")
         return transaction
 
-    async def _id_tag(self, id_tag: str) -> None:
-        if await self._id_tags.get(id_tag) is None:
+    async def _id_tag(self, id_tag: str) -> str:
+        """The tag's own spelling: `id_tag` may name it in any case."""
+        tag = await self._id_tags.get(id_tag)
+        if tag is None:
             raise NotFound(f"id tag {id_tag!r} does not exist")
+        return tag.id_tag

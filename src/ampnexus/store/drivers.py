@@ -1,4 +1,5 @@
-"""Driver profiles and the id tags bound to them, in SQL."""
+"""Driver profiles and the id tags bound to them, in SQL. A binding names the tag as the tag
+spells itself; a lookup finds it by any spelling (id tags are case-insensitive)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ampnexus.domain.driver import DriverProfile, PriorityClass
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
 from ampnexus.services.ports import Page
 from ampnexus.store.database import Database
+from ampnexus.store.id_tags import same_id_tag
 from ampnexus.store.tables import driver_id_tags, driver_profiles, id_tags
 
 
@@ -57,13 +59,13 @@ class SqlDriverProfileStore:
                 .where(driver_profiles.c.id == profile_id)
                 .values(_values(profile))
             )
+            kept = _bind(conn, profile_id, profile.id_tags)
             conn.execute(
                 delete(driver_id_tags).where(
                     driver_id_tags.c.driver_profile_id == profile_id,
-                    driver_id_tags.c.id_tag.not_in(profile.id_tags),
+                    driver_id_tags.c.id_tag.not_in(kept),
                 )
             )
-            _bind(conn, profile_id, profile.id_tags)
 
         await self._db.write(work)
 
@@ -87,31 +89,37 @@ class SqlDriverProfileStore:
 
     async def unbind(self, profile_id: int, id_tag: str) -> bool:
         def work(conn: Connection) -> bool:
+            tag = _spelling(conn, id_tag)
             result = conn.execute(
                 delete(driver_id_tags).where(
                     driver_id_tags.c.driver_profile_id == profile_id,
-                    driver_id_tags.c.id_tag == id_tag,
+                    driver_id_tags.c.id_tag == tag,
                 )
             )
-            return result.rowcount > 0
+            return tag is not None and result.rowcount > 0
 
         return await self._db.write(work)
 
     async def by_id_tag(self, id_tag: str) -> DriverProfile | None:
         def work(conn: Connection) -> DriverProfile | None:
             profile_id = conn.scalar(
-                select(driver_id_tags.c.driver_profile_id).where(driver_id_tags.c.id_tag == id_tag)
+                select(driver_id_tags.c.driver_profile_id)
+                .join(id_tags, id_tags.c.id_tag == driver_id_tags.c.id_tag)
+                .where(same_id_tag(id_tag))
             )
             return None if profile_id is None else _get(conn, profile_id)
 
         return await self._db.read(work)
 
 
-def _bind(conn: Connection, profile_id: int, tags: Iterable[str]) -> None:
-    """Bind each tag to the profile: it must exist and belong to no other profile."""
-    for tag in tags:
-        if conn.scalar(select(id_tags.c.id_tag).where(id_tags.c.id_tag == tag)) is None:
-            raise Invalid(f"id tag {tag!r} does not exist: create it first (POST /id-tags)")
+def _bind(conn: Connection, profile_id: int, spellings: Iterable[str]) -> list[str]:
+    """Bind each tag to the profile: it must exist and belong to no other profile.
+    Returns the tags as they spell themselves."""
+    bound = []
+    for spelling in spellings:
+        tag = _spelling(conn, spelling)
+        if tag is None:
+            raise Invalid(f"id tag {spelling!r} does not exist: create it first (POST /id-tags)")
         owner = conn.scalar(
             select(driver_id_tags.c.driver_profile_id).where(driver_id_tags.c.id_tag == tag)
         )
@@ -119,6 +127,13 @@ def _bind(conn: Connection, profile_id: int, tags: Iterable[str]) -> None:
             conn.execute(insert(driver_id_tags).values(id_tag=tag, driver_profile_id=profile_id))
         elif owner != profile_id:
             raise Conflict(f"id tag {tag!r} is already bound to driver profile {owner}")
+        bound.append(tag)
+    return bound
+
+
+def _spelling(conn: Connection, id_tag: str) -> str | None:
+    """The stored spelling of the id tag `id_tag` names in any case; None if there is none."""
+    return conn.scalar(select(id_tags.c.id_tag).where(same_id_tag(id_tag)))
 
 
 def _exists(conn: Connection, profile_id: int) -> bool:

@@ -1,11 +1,12 @@
-"""Id tags in SQL."""
+"""Id tags in SQL. OCPP id tags are case-insensitive: every lookup compares lower(id_tag),
+which the unique index uq_id_tags_lower_id_tag answers in one read."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ampnexus.domain.errors import Conflict
@@ -21,7 +22,7 @@ class SqlIdTagStore:
 
     async def get(self, id_tag: str) -> IdTag | None:
         def work(conn: Connection) -> IdTag | None:
-            row = conn.execute(select(id_tags).where(id_tags.c.id_tag == id_tag)).first()
+            row = conn.execute(select(id_tags).where(same_id_tag(id_tag))).first()
             return _id_tag(row) if row else None
 
         return await self._db.read(work)
@@ -53,9 +54,15 @@ class SqlIdTagStore:
 
     async def delete(self, id_tag: str) -> bool:
         def work(conn: Connection) -> bool:
-            return conn.execute(delete(id_tags).where(id_tags.c.id_tag == id_tag)).rowcount > 0
+            return conn.execute(delete(id_tags).where(same_id_tag(id_tag))).rowcount > 0
 
         return await self._db.write(work)
+
+
+def same_id_tag(id_tag: str) -> ColumnElement[bool]:
+    """The id tag spelt `id_tag` in any case; lower() on both sides, so that the database
+    folds both alike and uses the index."""
+    return func.lower(id_tags.c.id_tag) == func.lower(id_tag)
 
 
 def _values(tag: IdTag) -> dict[str, Any]:

@@ -1,15 +1,18 @@
-"""Session needs, and the past sessions a driver's default is learned from, in SQL."""
+"""Session needs, and the past sessions a driver's default is learned from, in SQL.
+An id tag is found by any spelling (id tags are case-insensitive)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, select
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, select
 
 from ampnexus.domain.needs import PastSession, SessionNeed
 from ampnexus.domain.transaction import energy_wh
 from ampnexus.store.database import Database
+from ampnexus.store.id_tags import same_id_tag
+from ampnexus.store.tables import id_tags as id_tag_table
 from ampnexus.store.tables import session_needs, transactions
 from ampnexus.store.upsert import upsert
 
@@ -37,20 +40,22 @@ class SqlNeedStore:
         return await self._find(session_needs.c.transaction_id == transaction_id)
 
     async def for_id_tag(self, id_tag: str) -> SessionNeed | None:
-        return await self._find(session_needs.c.id_tag == id_tag)
+        return await self._find(_of_id_tag(id_tag))
 
     async def delete_for_transaction(self, transaction_id: int) -> bool:
         return await self._delete(session_needs.c.transaction_id == transaction_id)
 
     async def delete_for_id_tag(self, id_tag: str) -> bool:
-        return await self._delete(session_needs.c.id_tag == id_tag)
+        return await self._delete(_of_id_tag(id_tag))
 
     async def history(self, id_tags: Sequence[str], limit: int) -> list[PastSession]:
+        """A charger names a tag as it likes: its sessions are found by any spelling."""
+
         def work(conn: Connection) -> list[PastSession]:
             rows = conn.execute(
                 select(transactions)
                 .where(
-                    transactions.c.id_tag.in_(list(id_tags)),
+                    func.lower(transactions.c.id_tag).in_([func.lower(tag) for tag in id_tags]),
                     transactions.c.stopped_at.is_not(None),
                 )
                 .order_by(transactions.c.started_at.desc())
@@ -77,6 +82,11 @@ class SqlNeedStore:
             return conn.execute(delete(session_needs).where(where)).rowcount > 0
 
         return await self._db.write(work)
+
+
+def _of_id_tag(id_tag: str) -> ColumnElement[bool]:
+    """The need of the tag `id_tag` names in any case, through the tag's own index."""
+    return session_needs.c.id_tag.in_(select(id_tag_table.c.id_tag).where(same_id_tag(id_tag)))
 
 
 def _need(row: Row[Any]) -> SessionNeed:

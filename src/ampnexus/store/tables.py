@@ -23,6 +23,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
@@ -133,6 +134,9 @@ id_tags = Table(
     Column("description", Text),
     Column("created_at", UtcDateTime, nullable=False),
 )
+# OCPP id tags are case-insensitive (CiString20): one tag per spelling, found by any spelling
+# in one indexed read (migration 0004). The tag keeps the spelling it was created with.
+Index("uq_id_tags_lower_id_tag", func.lower(id_tags.c.id_tag), unique=True)
 
 transactions = Table(
     "transactions",

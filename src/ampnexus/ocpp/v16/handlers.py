@@ -2,10 +2,18 @@
 
 Each handler receives a payload that already passed its JSON schema, turns it
 into domain values, calls one service and shapes the answer.
+
+Timestamps the schema let through must also lie near the server's clock (the window
+`ctx.services.time_window`): anything else is a charger whose clock is wrong, and is
+refused before anything is stored. A StatusNotification's optional timestamp is dropped
+instead, so a charger that booted at 1970 still reports its connectors (received_at
+remains).
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from ampnexus.domain.charge_point import BootInfo, Connector, RegistrationStatus
@@ -17,8 +25,10 @@ from ampnexus.domain.transaction import (
     TransactionStart,
     TransactionStop,
 )
+from ampnexus.ocpp.errors import PROPERTY_CONSTRAINT_VIOLATION, CallError
 from ampnexus.ocpp.routing import Context, Router
 
+log = logging.getLogger(__name__)
 router = Router()
 
 # Boot retry interval for a Pending or Rejected charger, in seconds.
@@ -57,6 +67,11 @@ async def heartbeat(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
 @router.on("StatusNotification")
 async def status_notification(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
     timestamp = payload.get("timestamp")
+    try:
+        instant = reported_instant(ctx, timestamp, "timestamp") if timestamp else None
+    except CallError as error:  # optional: the status matters more than its time
+        log.debug("%s StatusNotification: %s; timestamp dropped", ctx.charge_point_id, error)
+        instant = None
     connector = Connector(
         connector_id=payload["connectorId"],
         status=payload["status"],
@@ -64,7 +79,7 @@ async def status_notification(ctx: Context, payload: dict[str, Any]) -> dict[str
         info=payload.get("info"),
         vendor_id=payload.get("vendorId"),
         vendor_error_code=payload.get("vendorErrorCode"),
-        timestamp=parse_timestamp(timestamp) if timestamp else None,
+        timestamp=instant,
     )
     await ctx.services.charge_points.status_notification(ctx.charge_point_id, connector)
     return {}
@@ -83,7 +98,7 @@ async def start_transaction(ctx: Context, payload: dict[str, Any]) -> dict[str, 
         connector_id=payload["connectorId"],
         id_tag=payload["idTag"],
         meter_start=payload["meterStart"],
-        timestamp=parse_timestamp(payload["timestamp"]),
+        timestamp=reported_instant(ctx, payload["timestamp"], "timestamp"),
         reservation_id=payload.get("reservationId"),
     )
     transaction_id, info = await ctx.services.transactions.start(start)
@@ -96,10 +111,10 @@ async def stop_transaction(ctx: Context, payload: dict[str, Any]) -> dict[str, A
         charge_point_id=ctx.charge_point_id,
         transaction_id=payload["transactionId"],
         meter_stop=payload["meterStop"],
-        timestamp=parse_timestamp(payload["timestamp"]),
+        timestamp=reported_instant(ctx, payload["timestamp"], "timestamp"),
         id_tag=payload.get("idTag"),
         reason=payload.get("reason"),
-        transaction_data=meter_readings(payload.get("transactionData", ())),
+        transaction_data=meter_readings(ctx, payload.get("transactionData", ()), "transactionData"),
     )
     info = await ctx.services.transactions.stop(stop)
     return {"idTagInfo": id_tag_info(info)} if info else {}
@@ -111,7 +126,7 @@ async def meter_values(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
         ctx.charge_point_id,
         payload["connectorId"],
         payload.get("transactionId"),
-        meter_readings(payload["meterValue"]),
+        meter_readings(ctx, payload["meterValue"], "meterValue"),
     )
     return {}
 
@@ -133,10 +148,31 @@ def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
     return answer
 
 
-def meter_readings(meter_value: Any) -> tuple[MeterReading, ...]:
+def reported_instant(ctx: Context, text: str, field: str) -> datetime:
+    """A timestamp the charger reports, refused if the server's clock cannot believe it."""
+    instant = parse_timestamp(text)
+    now = ctx.services.clock.now()
+    window = ctx.services.time_window
+    if window.contains(instant, now):
+        return instant
+    limit, side = (window.ahead, "ahead of") if instant > now else (window.behind, "behind")
+    raise CallError(
+        PROPERTY_CONSTRAINT_VIOLATION,
+        f"{field} {text} is more than {_span(limit)} {side} the CSMS clock "
+        f"({format_timestamp(now)}): check the charger's clock",
+        {"field": field},
+    )
+
+
+def _span(length: timedelta) -> str:
+    hours = length.total_seconds() / 3600
+    return f"{hours / 24:g} days" if hours >= 48 else f"{hours:g} hours"
+
+
+def meter_readings(ctx: Context, meter_value: Any, field: str) -> tuple[MeterReading, ...]:
     return tuple(
         MeterReading(
-            parse_timestamp(reading["timestamp"]),
+            reported_instant(ctx, reading["timestamp"], f"{field}[{index}].timestamp"),
             tuple(
                 SampledValue(
                     value=sample["value"],
@@ -150,5 +186,5 @@ def meter_readings(meter_value: Any) -> tuple[MeterReading, ...]:
                 for sample in reading["sampledValue"]
             ),
         )
-        for reading in meter_value
+        for index, reading in enumerate(meter_value)
     )

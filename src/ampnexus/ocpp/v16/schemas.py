@@ -34,6 +34,14 @@ ACTIONS = frozenset(
     path.stem for path in SCHEMA_DIR.glob("*.json") if not path.stem.endswith("Response")
 )
 
+# OCPP 1.6 integers are 32-bit signed: the schemas do not say so, and larger ones do not fit
+# the database's columns. Put in every integer schema, the fast check enforces it for free.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+# OCPP 1.6 StatusNotification.req, MeterValues.req: connector 0 is the charger itself;
+# StartTransaction.req: a transaction runs on a real connector, numbered from 1.
+_CONNECTOR_MINIMUM = {"StatusNotification": 0, "MeterValues": 0, "StartTransaction": 1}
+
 _RULE_CODES = {
     "required": OCCURENCE_CONSTRAINT_VIOLATION,
     "type": TYPE_CONSTRAINT_VIOLATION,
@@ -51,9 +59,14 @@ def _is_timestamp(value: str) -> bool:
 
 
 def _relax(schema: Any) -> Any:
-    """Drop `multipleOf: 0.1`: with binary floats 21.4 % 0.1 != 0, so it rejects good values."""
+    """Drop `multipleOf: 0.1`: with binary floats 21.4 % 0.1 != 0, so it rejects good values.
+    Bound every integer to 32 bits."""
     if isinstance(schema, dict):
-        return {key: _relax(value) for key, value in schema.items() if key != "multipleOf"}
+        relaxed = {key: _relax(value) for key, value in schema.items() if key != "multipleOf"}
+        if relaxed.get("type") == "integer":
+            relaxed["minimum"] = max(relaxed.get("minimum", INT32_MIN), INT32_MIN)
+            relaxed["maximum"] = min(relaxed.get("maximum", INT32_MAX), INT32_MAX)
+        return relaxed
     if isinstance(schema, list):
         return [_relax(item) for item in schema]
     return schema
@@ -61,8 +74,12 @@ def _relax(schema: Any) -> Any:
 
 @cache
 def _schema(schema_name: str) -> Any:
-    schema = json.loads((SCHEMA_DIR / f"{schema_name}.json").read_text(encoding="utf-8-sig"))
-    return _relax(schema)
+    schema = _relax(
+        json.loads((SCHEMA_DIR / f"{schema_name}.json").read_text(encoding="utf-8-sig"))
+    )
+    if schema_name in _CONNECTOR_MINIMUM:
+        schema["properties"]["connectorId"]["minimum"] = _CONNECTOR_MINIMUM[schema_name]
+    return schema
 
 
 @cache
@@ -96,7 +113,18 @@ def _validate(schema_name: str, payload: Any) -> None:
         code = _RULE_CODES.get(error.rule or "", PROPERTY_CONSTRAINT_VIOLATION)
         field = (error.name or "data").removeprefix("data").lstrip(".") or "payload"
         message = error.message.replace("data.", "", 1).replace("data ", "payload ", 1)
+        if code == TYPE_CONSTRAINT_VIOLATION and _too_large_integer(error):
+            # An integer too long for 64 bits decodes as a float: its fault is its size.
+            code = PROPERTY_CONSTRAINT_VIOLATION
+            message = f"{field} must be a 32-bit integer ({INT32_MIN} to {INT32_MAX})"
         raise CallError(code, message, {"field": field, "rule": error.rule}) from None
+
+
+def _too_large_integer(error: fastjsonschema.JsonSchemaValueException) -> bool:
+    value, expected = error.value, (error.definition or {}).get("type")
+    return (
+        expected == "integer" and isinstance(value, float) and not INT32_MIN <= value <= INT32_MAX
+    )
 
 
 def precompile(actions: set[str] | frozenset[str] = ACTIONS) -> None:
