@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     forecast_weeks: int = Field(
         4, ge=0, le=52, description="weeks of history behind expected sessions (0: no forecast)"
     )
+    reading_margin: float = Field(
+        1.25,
+        ge=1.0,
+        le=4.0,
+        description="a charger's reported power above its maximum times this (or below 0) is "
+        "ignored for planning and raises an implausible_reading alert",
+    )
 
     @field_validator("database_url")
     @classmethod
