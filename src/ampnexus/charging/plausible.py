@@ -12,7 +12,8 @@ does not use the claim (the caller flags it for an operator):
   meter_start and not more than the maximum could have delivered since the start.
 - start time: not in the future (beyond CLOCK_SKEW), not older than MAX_SESSION_AGE.
 - finished sessions (the forecast's history): started and stopped by now, stopped after
-  they started, and no more energy than the maximum could deliver in between.
+  they started, and no more energy than the maximum could deliver in between. A driver's
+  learned habits come only from sessions within the last MAX_HISTORY_AGE.
 
 Every check is a comparison that NaN fails, so a "NaN" from a charger is out of bounds too.
 """
@@ -28,6 +29,8 @@ MAX_AC_CURRENT_A = 32.0
 CLOCK_SKEW = timedelta(minutes=15)
 # A car plugged in for longer than this is far rarer than a charger with a wrong clock.
 MAX_SESSION_AGE = timedelta(days=7)
+# A driver's habits are learned from sessions no older than this.
+MAX_HISTORY_AGE = timedelta(days=366)
 
 
 def physical_max_w(placed_max_w: float | None, phases: int, voltage: float) -> float:
@@ -99,6 +102,11 @@ def finished_problem(
             f"it claims {energy_wh:.0f} Wh, more than the {possible_wh:.0f} Wh its maximum allows"
         )
     return None
+
+
+def in_recent_past(arrival: datetime, departure: datetime, now: datetime) -> bool:
+    """Whether a finished session lies between MAX_HISTORY_AGE ago and now."""
+    return now - MAX_HISTORY_AGE <= arrival <= departure <= now + CLOCK_SKEW
 
 
 def _possible_wh(max_w: float, margin: float, duration: timedelta) -> float:

@@ -764,7 +764,9 @@ async def _logged(coroutine: Any) -> None:
 
 
 def capabilities_from(values: dict[str, str], phases: int) -> ChargerCapabilities:
-    """ChargerCapabilities from GetConfiguration values; missing or odd values keep defaults."""
+    """ChargerCapabilities from GetConfiguration values; missing or odd values keep defaults,
+    and impossible ones are raised to the least that works (a negative stack level would make
+    every profile of the site's plan invalid)."""
     units_text = values.get("ChargingScheduleAllowedChargingRateUnit", "Current")
     units = tuple(
         unit
@@ -773,9 +775,11 @@ def capabilities_from(values: dict[str, str], phases: int) -> ChargerCapabilitie
     ) or (ChargingRateUnit.A,)
     defaults = ChargerCapabilities()
     return ChargerCapabilities(
-        max_periods=_int(values.get("ChargingScheduleMaxPeriods"), defaults.max_periods),
+        max_periods=max(1, _int(values.get("ChargingScheduleMaxPeriods"), defaults.max_periods)),
         units=units,
-        max_stack_level=_int(values.get("ChargeProfileMaxStackLevel"), defaults.max_stack_level),
+        max_stack_level=max(
+            0, _int(values.get("ChargeProfileMaxStackLevel"), defaults.max_stack_level)
+        ),
         phases=phases,
         connectors=max(1, _int(values.get("NumberOfConnectors"), defaults.connectors)),
     )
