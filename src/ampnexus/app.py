@@ -36,7 +36,7 @@ from ampnexus.services.ports import CommandPort
 from ampnexus.services.presence import Presence
 from ampnexus.services.site_series import SeriesService
 from ampnexus.services.sites import SiteService
-from ampnexus.services.smart_charging import SmartChargingService
+from ampnexus.services.smart_charging import Planner, SmartChargingService
 from ampnexus.services.tariffs import TariffService
 from ampnexus.services.transactions import TransactionService
 from ampnexus.store.alerts import SqlAlertStore
@@ -78,7 +78,9 @@ class Services:
     smart_charging: SmartChargingService = field(init=False)
 
 
-def build_services(db: Database, settings: Settings, clock: Clock, port: CommandPort) -> Services:
+def build_services(
+    db: Database, settings: Settings, clock: Clock, port: CommandPort, planner: Planner = plan
+) -> Services:
     bus = LocalBus()
     charge_points = ChargePointService(
         SqlChargePointStore(db),
@@ -109,8 +111,10 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
     )
     services.smart_charging = SmartChargingService(
         services=services,
-        planner=plan,
+        planner=planner,
         clock=clock,
+        alerts=services.alerts,
+        reading_margin=settings.reading_margin,
         slot_seconds=settings.plan_slot_seconds,
         horizon_slots=settings.plan_horizon_hours * 3600 // settings.plan_slot_seconds,
         history=SqlTransactionStore(db),
@@ -150,7 +154,10 @@ class _LateCommandPort:
 class AmpNexus:
     """The whole server. `start()` binds both ports; `stop()` lets every write land."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, planner: Planner = plan
+    ) -> None:
+        """`planner`: what turns a site's state into a plan (tests put in one that fails)."""
         from ampnexus.api.app import create_api
         from ampnexus.api.guard import BodyLimits
         from ampnexus.ocpp.gateway import Gateway
@@ -159,7 +166,7 @@ class AmpNexus:
         self.settings = settings
         self.db = Database(settings.database_url)
         port = _LateCommandPort()
-        self.services = build_services(self.db, settings, clock or SystemClock(), port)
+        self.services = build_services(self.db, settings, clock or SystemClock(), port, planner)
         self.gateway = Gateway(self.services, command_timeout=settings.command_timeout)
         port.target = self.gateway
         self.api = create_api(self.services, self.gateway, BodyLimits.of(settings))

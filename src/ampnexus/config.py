@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         "before the message is refused (offline sessions arrive late, 1970 never does)",
     )
 
+    reading_margin: float = Field(
+        1.25,
+        ge=1.0,
+        le=4.0,
+        description="a charger's reported power above its maximum times this (or below 0) is "
+        "ignored for planning and raises an implausible_reading alert",
+    )
+
     @property
     def max_security_profile(self) -> int:
         """The highest OCPP security profile this configuration can serve."""

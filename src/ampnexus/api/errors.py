@@ -16,9 +16,16 @@ from ampnexus.domain.errors import (
     DomainError,
     Invalid,
     NotFound,
+    Unavailable,
 )
 
-_STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (CommandTimeout, 504))
+_STATUS = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (Invalid, 422),
+    (Unavailable, 503),
+    (CommandTimeout, 504),
+)
 
 
 def install_error_handlers(app: FastAPI) -> None:

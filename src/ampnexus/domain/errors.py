@@ -21,6 +21,10 @@ class ChargerNotConnected(Conflict):
     pass
 
 
+class Unavailable(DomainError):
+    """Cannot be done now, through no fault of the request; it may work later."""
+
+
 class CommandTimeout(DomainError):
     pass
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ampnexus.charging.plausible import in_recent_past
 from ampnexus.domain.errors import Conflict, NotFound
 from ampnexus.domain.events import NeedChanged
 from ampnexus.domain.needs import (
@@ -100,7 +101,14 @@ class NeedService:
         ]
         driver = await self._drivers.by_id_tag(transaction.id_tag)
         tags = driver.id_tags if driver else (transaction.id_tag,)
-        history = await self._store.history(tags, LEARN_FROM_LAST)
+        now = self._clock.now()
+        # Chargers' clocks can be absurd (year 9999): such sessions teach nothing, and local
+        # times of day near the ends of the calendar cannot even be computed.
+        history = [
+            past
+            for past in await self._store.history(tags, LEARN_FROM_LAST)
+            if in_recent_past(past.arrival, past.departure, now)
+        ]
         defaults = [
             *([driver.need_default] if driver else []),
             default_need(history, site.need_default, site.time_zone),

@@ -11,16 +11,22 @@ and reported in the plan's alerts, so the rest of the site stays within its limi
 Each plan also holds the EVs expected later in the horizon (`charging.forecast`: the site's
 sessions of the same weekday in the previous weeks). They keep room for arrivals and turn on
 the planner's deferral hedge (ADR 0005); only real sessions become charging profiles.
+
+What chargers report enters a plan only within physical bounds (`charging.plausible`): a
+reading or session outside them is left out or planned on sane assumptions, and flagged with
+an alert. A replan that fails in any step keeps the last good plan, marked stale, and raises
+a REPLAN_FAILED alert that the next successful replan resolves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,9 +56,18 @@ from ampnexus.charging.model import (
     SiteSeries,
     SlotGrid,
 )
+from ampnexus.charging.plausible import (
+    DEFAULT_READING_MARGIN,
+    finished_problem,
+    physical_max_w,
+    reading_problem,
+    register_problem,
+    start_problem,
+)
+from ampnexus.domain.alert import AlertKey, AlertKind, Severity
 from ampnexus.domain.charging_profile import ChargingRateUnit, convert
 from ampnexus.domain.driver import PriorityClass
-from ampnexus.domain.errors import Conflict, DomainError
+from ampnexus.domain.errors import Conflict, DomainError, NotFound, Unavailable
 from ampnexus.domain.events import (
     ChargerBooted,
     NeedChanged,
@@ -64,6 +79,7 @@ from ampnexus.domain.series import SeriesKind, zone_of
 from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.time import Clock
 from ampnexus.domain.transaction import Transaction
+from ampnexus.services.alerts import AlertService
 from ampnexus.services.ports import TransactionStore
 
 log = logging.getLogger(__name__)
@@ -84,12 +100,21 @@ CAPABILITY_KEYS = (
     "NumberOfConnectors",
 )
 
+ERROR_CHARS = 300  # of a failed replan's error, as shown in the plan and its alert
+
 Planner = Callable[..., Plan]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplanFailure:
+    error: str
+    failed_at: datetime
 
 
 @dataclass
 class SitePlan:
-    """The latest plan of a site, what it was made from, and what went wrong applying it."""
+    """The latest good plan of a site, what it was made from, and what went wrong applying
+    it; `failure` when a later replan failed and this plan is still in force (stale)."""
 
     site_id: str
     made_at: datetime
@@ -97,12 +122,25 @@ class SitePlan:
     plan: Plan
     transactions: dict[str, tuple[str, int, int]]  # session id -> (charger, connector, tx id)
     alerts: list[str] = field(default_factory=list)
+    failure: ReplanFailure | None = None
+
+    @property
+    def stale(self) -> bool:
+        return self.failure is not None
 
 
 @dataclass
 class _SiteState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pending: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """A charger's site and the most it can draw there (charging.plausible)."""
+
+    site_id: str
+    max_w: float
 
 
 class SmartChargingService:
@@ -112,6 +150,8 @@ class SmartChargingService:
         services: Any,  # the composition root's Services: sites, tariffs, series, needs, ...
         planner: Planner,
         clock: Clock,
+        alerts: AlertService,
+        reading_margin: float = DEFAULT_READING_MARGIN,
         slot_seconds: int = 900,
         horizon_slots: int = 96,
         debounce_s: float = 1.0,
@@ -122,6 +162,8 @@ class SmartChargingService:
         self._s = services
         self._planner = planner
         self._clock = clock
+        self._alerts = alerts
+        self.reading_margin = reading_margin
         self.slot_seconds = slot_seconds
         self.horizon_slots = horizon_slots
         self.debounce_s = debounce_s
@@ -131,7 +173,10 @@ class SmartChargingService:
         self._power: dict[tuple[str, int], tuple[float, float | None]] = {}  # W, register Wh
         self._sent_w: dict[tuple[str, int], float] = {}
         self._fail_safe_w: dict[str, float] = {}  # the fail-safe each charger holds
-        self._site_of: dict[str, str | None] = {}  # charger -> site, until it is moved
+        self._placed: dict[str, _Placed | None] = {}  # charger -> site (None: none), until moved
+        self._placing: dict[str, list[PowerMeasured]] = {}  # readings while _placed is read
+        self._failures: dict[str, ReplanFailure | None] = {}  # site -> last replan's; None: ok
+        self._flagged: set[tuple[int, str]] = set()  # (transaction, check) already alerted
         self._capabilities: dict[str, ChargerCapabilities] = {}
         self._refusals: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -156,11 +201,50 @@ class SmartChargingService:
             self._charger_changed(event.charge_point_id)
 
     def _measured(self, event: PowerMeasured) -> None:
-        key = (event.charge_point_id, event.connector_id)
+        """Checked against the charger's bounds, which need its placement: known at once
+        after the first reading, and until then the readings wait, in order."""
+        charger = event.charge_point_id
+        if charger in self._placed:
+            self._take_reading(event)
+        elif charger in self._placing:
+            self._placing[charger].append(event)
+        else:
+            self._placing[charger] = [event]
+            self._spawn(self._place_then_take(charger))
+
+    async def _place_then_take(self, charge_point_id: str) -> None:
+        try:
+            await self._place(charge_point_id)
+        finally:
+            for event in self._placing.pop(charge_point_id, []):
+                self._take_reading(event)
+
+    def _take_reading(self, event: PowerMeasured) -> None:
+        charger = event.charge_point_id
+        placed = self._placed.get(charger)
+        if placed is None:
+            return  # on no site: no plan uses its readings
+        problem = reading_problem(
+            event.power_w, event.register_wh, placed.max_w, self.reading_margin
+        )
+        if problem is not None:
+            self._flag(
+                AlertKey(AlertKind.IMPLAUSIBLE_READING, charger, placed.site_id),
+                f"{charger} connector {event.connector_id}: {problem}; ignored for planning",
+                {
+                    "connector_id": event.connector_id,
+                    "power_w": _json_number(event.power_w),
+                    "register_wh": _json_number(event.register_wh),
+                    "max_power_w": placed.max_w,
+                    "margin": self.reading_margin,
+                },
+            )
+            return
+        key = (charger, event.connector_id)
         before = self._power.get(key)
         self._power[key] = (event.power_w, event.register_wh)
         if before is None or abs(before[0] - event.power_w) >= POWER_CHANGE_W:
-            self._charger_changed(event.charge_point_id)
+            self.request_replan(placed.site_id)
 
     def _stopped(self, event: TransactionStopped) -> None:
         self._spawn(self._replan_site_of(event.charge_point_id, history_changed=True))
@@ -172,7 +256,7 @@ class SmartChargingService:
 
     def placement_changed(self, site_ids: set[str | None]) -> None:
         """A charger was placed, moved or removed: fail-safe shares and plans change."""
-        self._site_of.clear()
+        self._placed.clear()
         for site_id in site_ids - {None}:
             assert site_id is not None
             self.request_replan(site_id)
@@ -181,11 +265,13 @@ class SmartChargingService:
         self._spawn(self._replan_site_of(charge_point_id))
 
     async def _replan_site_of(self, charge_point_id: str, history_changed: bool = False) -> None:
-        if charge_point_id not in self._site_of:  # read once: this runs on every start/stop
-            placement = await self._placement(charge_point_id)
-            self._site_of[charge_point_id] = placement.site_id if placement else None
-        site_id = self._site_of[charge_point_id]
-        if site_id is not None:
+        placed = (  # read once: this runs on every start and stop
+            self._placed[charge_point_id]
+            if charge_point_id in self._placed
+            else await self._place(charge_point_id)
+        )
+        if placed is not None:
+            site_id = placed.site_id
             if history_changed:
                 self._history.pop(site_id, None)
                 self._history_stops[site_id] = self._history_stops.get(site_id, 0) + 1
@@ -201,32 +287,99 @@ class SmartChargingService:
     async def _debounced(self, site_id: str) -> None:
         await asyncio.sleep(self.debounce_s)
         self._sites[site_id].pending = None
-        await self.replan(site_id)
+        with contextlib.suppress(NotFound):  # the site was deleted meanwhile
+            await self._replan(site_id)
 
     async def replan(self, site_id: str) -> SitePlan:
+        """Plan the site now and apply the plan. A replan that fails keeps the last good plan
+        (marked stale); Unavailable when there is none to keep. NotFound: no such site."""
+        site_plan = await self._replan(site_id)
+        if site_plan is None:
+            failure = self._failures.get(site_id)
+            raise Unavailable(
+                f"site {site_id} has no plan yet: planning it failed"
+                + (f" ({failure.error})" if failure else "")
+                + "; see GET /api/v1/alerts"
+            )
+        return site_plan
+
+    async def _replan(self, site_id: str) -> SitePlan | None:
         state = self._sites.setdefault(site_id, _SiteState())
         async with state.lock:  # one planner at a time per site
-            layout: SiteLayout = await self._s.sites.layout(site_id)
-            request, transactions = await self._request(layout)
-            plan = await asyncio.to_thread(self._planner, request, time_budget_s=self.time_budget_s)
-            site_plan = SitePlan(site_id, self._clock.now(), request, plan, transactions)
-            await self._apply(site_plan, layout)
+            try:
+                site_plan = await self._plan_and_apply(site_id)
+            except NotFound:  # only the site itself is looked up by id: it is gone
+                self._forget(site_id)
+                raise
+            except Exception as error:  # reading, planning, compiling: the site carries on
+                return await self._failed(site_id, error)
             self._plans[site_id] = site_plan
-            log.info(
-                "site %s planned %d sessions by %s in %.0f ms",
-                site_id,
-                len(request.sessions),
-                plan.method,
-                plan.solve_ms,
-            )
+            await self._succeeded(site_id)
             return site_plan
+
+    async def _plan_and_apply(self, site_id: str) -> SitePlan:
+        layout: SiteLayout = await self._s.sites.layout(site_id)
+        request, transactions = await self._request(layout)
+        plan = await asyncio.to_thread(self._planner, request, time_budget_s=self.time_budget_s)
+        site_plan = SitePlan(site_id, self._clock.now(), request, plan, transactions)
+        await self._apply(site_plan, layout)
+        log.info(
+            "site %s planned %d sessions by %s in %.0f ms",
+            site_id,
+            len(request.sessions),
+            plan.method,
+            plan.solve_ms,
+        )
+        return site_plan
+
+    async def _failed(self, site_id: str, error: Exception) -> SitePlan | None:
+        """Keep the last good plan in force, say so on it, and alert (counted per failure)."""
+        failure = ReplanFailure(_describe(error), self._clock.now())
+        last = self._plans.get(site_id)
+        if last is not None:
+            last.failure = failure
+        if self._failures.get(site_id) is None:  # the first failure: its traceback, once
+            log.warning(
+                "site %s: replan failed, keeping the last good plan", site_id, exc_info=error
+            )
+        self._failures[site_id] = failure
+        kept = f"keeping the plan made at {last.made_at.isoformat()}" if last else "no plan to keep"
+        with _logged_failure("could not record the alert"):
+            await self._alerts.raise_alert(
+                AlertKey(AlertKind.REPLAN_FAILED, site_id=site_id),
+                f"site {site_id}: replan failed ({failure.error}); {kept}",
+                severity=Severity.CRITICAL,
+                details={
+                    "error": failure.error,
+                    "failed_at": failure.failed_at.isoformat(),
+                    "plan_made_at": last.made_at.isoformat() if last else None,
+                },
+            )
+        return last
+
+    async def _succeeded(self, site_id: str) -> None:
+        """Resolve the site's REPLAN_FAILED alert on the way back to health, not on every
+        replan (after a restart, once: an alert may be open from before)."""
+        if site_id in self._failures and self._failures[site_id] is None:
+            return
+        if self._failures.get(site_id) is not None:
+            log.info("site %s: replanning works again", site_id)
+        self._failures[site_id] = None
+        with _logged_failure("could not resolve the alert"):
+            await self._alerts.resolve(AlertKey(AlertKind.REPLAN_FAILED, site_id=site_id))
+
+    def _forget(self, site_id: str) -> None:
+        self._plans.pop(site_id, None)
+        if self._failures.pop(site_id, None) is not None:  # its failures went with it
+            self._spawn(self._alerts.resolve(AlertKey(AlertKind.REPLAN_FAILED, site_id=site_id)))
 
     def current_plan(self, site_id: str) -> SitePlan | None:
         return self._plans.get(site_id)
 
     async def replan_all(self) -> None:
-        """The timer's replan: prices, forecasts and departures move even when chargers don't."""
-        for site_id in list(self._plans):
+        """The timer's replan: prices, forecasts and departures move even when chargers don't;
+        sites whose replan failed are retried."""
+        for site_id in set(self._plans) | set(self._failures):
             self.request_replan(site_id)
 
     # --- building the request ----------------------------------------------------------------
@@ -247,9 +400,11 @@ class SmartChargingService:
         transactions: dict[str, tuple[str, int, int]] = {}
         ev_now_w = 0.0
         for placement in layout.placements:
+            max_w = self._physical_max_w(placement, site)
+            self._placed[placement.charge_point_id] = _Placed(site.id, max_w)  # site may change
             page = await self._s.transactions.list(placement.charge_point_id, True, 100, 0)
             for transaction in page.items:
-                session = await self._session(transaction, placement, layout, grid)
+                session = await self._session(transaction, placement, layout, grid, max_w)
                 sessions.append(session)
                 transactions[session.id] = (
                     placement.charge_point_id,
@@ -257,7 +412,9 @@ class SmartChargingService:
                     transaction.id,
                 )
                 measured = self._power.get((placement.charge_point_id, transaction.connector_id))
-                ev_now_w += measured[0] if measured else 0.0
+                # The base load is the site meter minus this: a reading within the margin
+                # above the maximum counts as the maximum, as much as a real charger draws.
+                ev_now_w += min(measured[0], max_w) if measured else 0.0
         busy = Counter(charger for charger, _, _ in transactions.values())
         sessions += self._standby(layout, grid, busy)
         sessions += await self._expected(layout, grid, now)
@@ -273,19 +430,27 @@ class SmartChargingService:
         return request, transactions
 
     async def _session(
-        self, transaction: Any, placement: Placement, layout: SiteLayout, grid: SlotGrid
+        self,
+        transaction: Transaction,
+        placement: Placement,
+        layout: SiteLayout,
+        grid: SlotGrid,
+        max_w: float,
     ) -> Session:
         site = layout.site
+        now = self._clock.now()
+        problem = start_problem(transaction.started_at, now)
+        if problem is not None:  # its need and departure are worked out from now instead
+            self._flag_session(transaction, site.id, "start", f"{problem}; planned as started now")
+            transaction = replace(transaction, started_at=now)
         need = await self._s.needs.resolve(transaction, site)
         driver = await self._s.drivers.for_id_tag(transaction.id_tag)
         phases = placement.grid_phases(site.phases)
         max_power = placement.max_power_w or DEFAULT_MAX_POWER_W
         if driver is not None and driver.max_power_w:
             max_power = min(max_power, driver.max_power_w)
-        measured = self._power.get((placement.charge_point_id, transaction.connector_id))
-        delivered = (
-            measured[1] - transaction.meter_start if measured and measured[1] is not None else 0.0
-        )
+        since_start = None if problem else now - transaction.started_at
+        delivered = self._delivered_wh(transaction, site.id, max_w, since_start)
         departure = max(need.departure, grid.slot_start(1))
         premium = driver is not None and driver.priority is PriorityClass.PREMIUM
         return Session(
@@ -301,6 +466,23 @@ class SmartChargingService:
             uncontrollable=self._refusals.get(placement.charge_point_id, 0)
             >= REFUSALS_BEFORE_EXCLUDED,
         )
+
+    def _delivered_wh(
+        self, transaction: Transaction, site_id: str, max_w: float, since_start: timedelta | None
+    ) -> float:
+        """What the session's register says it delivered so far; 0 when that is implausible
+        (the session is then planned for its whole need)."""
+        measured = self._power.get((transaction.charge_point_id, transaction.connector_id))
+        if measured is None or measured[1] is None:
+            return 0.0
+        register_wh = measured[1]
+        problem = register_problem(
+            register_wh, transaction.meter_start, max_w, self.reading_margin, since_start
+        )
+        if problem is not None:
+            self._flag_session(transaction, site_id, "register", f"{problem}; not counted")
+            return 0.0
+        return register_wh - transaction.meter_start
 
     def _standby(self, layout: SiteLayout, grid: SlotGrid, busy: dict[str, int]) -> list[Session]:
         """A free connector holds its fail-safe, and starts drawing it the moment a car plugs
@@ -348,12 +530,30 @@ class SmartChargingService:
             past_session(transaction, placements[transaction.charge_point_id], layout.site)
             for transaction in await self._recent_history(layout.site.id, now, zone)
             if transaction.charge_point_id in placements
+            and self._plausible_history(transaction, placements, layout.site, now)
         ]
         history = [p for p in past if p.energy_wh > 0 and p.departure > p.arrival]
         expected = expected_sessions(
             history, now=now, horizon_end=grid.end, zone=zone, weeks=self.forecast_weeks
         )
         return list(expected)
+
+    def _plausible_history(
+        self, transaction: Transaction, placements: dict[str, Placement], site: Site, now: datetime
+    ) -> bool:
+        assert transaction.stopped_at is not None and transaction.meter_stop is not None
+        max_w = self._physical_max_w(placements[transaction.charge_point_id], site)
+        problem = finished_problem(
+            transaction.started_at,
+            transaction.stopped_at,
+            transaction.meter_stop - transaction.meter_start,
+            max_w,
+            self.reading_margin,
+            now,
+        )
+        if problem is not None:
+            self._flag_session(transaction, site.id, "history", f"{problem}; left out of forecasts")
+        return problem is None
 
     async def _recent_history(
         self, site_id: str, now: datetime, zone: ZoneInfo
@@ -387,11 +587,27 @@ class SmartChargingService:
     # --- applying ---------------------------------------------------------------------------------
     async def _apply(self, site_plan: SitePlan, layout: SiteLayout) -> None:
         """Fail-safes that go down, then the plan's profiles (reductions first), then
-        fail-safes that go up: no moment in between exceeds either the old or the new limits."""
+        fail-safes that go up: no moment in between exceeds either the old or the new limits.
+        Every profile is compiled before any is sent: a plan that cannot be compiled changes
+        nothing on the site."""
         fail_safes = self._fail_safe_changes(layout)
+        commands = await self._commands(site_plan)
         for charger, watts in fail_safes:
             if watts < self._fail_safe_w.get(charger, math.inf):
                 await self._install_fail_safe(charger, watts)
+        # A session that has no profile yet draws under its connector's fail-safe: that is
+        # the limit its first profile raises or lowers, and lowering ones go first.
+        previous_w = {
+            key: self._sent_w.get(key, self._connector_fail_safe_w(key[0]))
+            for key in ((c.charge_point_id, c.connector_id) for c in commands)
+        }
+        for command in reductions_first(commands, previous_w):
+            await self._install(site_plan, command)
+        for charger, watts in fail_safes:
+            if watts != self._fail_safe_w.get(charger):
+                await self._install_fail_safe(charger, watts)
+
+    async def _commands(self, site_plan: SitePlan) -> list[ProfileCommand]:
         plan, now = site_plan.plan, self._clock.now()
         commands = []
         for session_id, (charger, connector, transaction_id) in site_plan.transactions.items():
@@ -405,17 +621,7 @@ class SmartChargingService:
             commands.append(
                 ProfileCommand(charger, connector, profile, limit_now_w(plan, session_id, now))
             )
-        # A session that has no profile yet draws under its connector's fail-safe: that is
-        # the limit its first profile raises or lowers, and lowering ones go first.
-        previous_w = {
-            key: self._sent_w.get(key, self._connector_fail_safe_w(key[0]))
-            for key in ((c.charge_point_id, c.connector_id) for c in commands)
-        }
-        for command in reductions_first(commands, previous_w):
-            await self._install(site_plan, command)
-        for charger, watts in fail_safes:
-            if watts != self._fail_safe_w.get(charger):
-                await self._install_fail_safe(charger, watts)
+        return commands
 
     def _fail_safe_changes(self, layout: SiteLayout) -> list[tuple[str, float]]:
         """Every connected charger whose fail-safe share changed (chargers were added, moved
@@ -494,6 +700,41 @@ class SmartChargingService:
         self._capabilities[charge_point_id] = capabilities
         return capabilities
 
+    async def _place(self, charge_point_id: str) -> _Placed | None:
+        """Read (and remember) the charger's site and the most it can draw there."""
+        placed = None
+        placement = await self._placement(charge_point_id)
+        if placement is not None and placement.site_id is not None:
+            with contextlib.suppress(NotFound):  # the site was deleted meanwhile
+                site: Site = await self._s.sites.get(placement.site_id)
+                placed = _Placed(site.id, self._physical_max_w(placement, site))
+        self._placed[charge_point_id] = placed
+        return placed
+
+    @staticmethod
+    def _physical_max_w(placement: Placement, site: Site) -> float:
+        phases = len(placement.grid_phases(site.phases))
+        return physical_max_w(placement.max_power_w, phases, site.voltage)
+
+    # --- flags --------------------------------------------------------------------------------
+    def _flag_session(
+        self, transaction: Transaction, site_id: str, check: str, problem: str
+    ) -> None:
+        """Alert once per transaction and check: replans see the same session again and again."""
+        if (transaction.id, check) in self._flagged:
+            return
+        self._flagged.add((transaction.id, check))
+        charger = transaction.charge_point_id
+        self._flag(
+            AlertKey(AlertKind.IMPLAUSIBLE_SESSION, charger, site_id),
+            f"transaction {transaction.id} on {charger}: {problem}",
+            {"transaction_id": transaction.id, "check": check},
+        )
+
+    def _flag(self, key: AlertKey, message: str, details: dict[str, Any]) -> None:
+        """Raised in the background: neither a reading nor a replan waits for the database."""
+        self._spawn(self._alerts.raise_alert(key, message, details=details))
+
     async def _placement(self, charge_point_id: str) -> Placement | None:
         try:
             placement: Placement = await self._s.sites.placement(charge_point_id)
@@ -523,7 +764,9 @@ async def _logged(coroutine: Any) -> None:
 
 
 def capabilities_from(values: dict[str, str], phases: int) -> ChargerCapabilities:
-    """ChargerCapabilities from GetConfiguration values; missing or odd values keep defaults."""
+    """ChargerCapabilities from GetConfiguration values; missing or odd values keep defaults,
+    and impossible ones are raised to the least that works (a negative stack level would make
+    every profile of the site's plan invalid)."""
     units_text = values.get("ChargingScheduleAllowedChargingRateUnit", "Current")
     units = tuple(
         unit
@@ -532,9 +775,11 @@ def capabilities_from(values: dict[str, str], phases: int) -> ChargerCapabilitie
     ) or (ChargingRateUnit.A,)
     defaults = ChargerCapabilities()
     return ChargerCapabilities(
-        max_periods=_int(values.get("ChargingScheduleMaxPeriods"), defaults.max_periods),
+        max_periods=max(1, _int(values.get("ChargingScheduleMaxPeriods"), defaults.max_periods)),
         units=units,
-        max_stack_level=_int(values.get("ChargeProfileMaxStackLevel"), defaults.max_stack_level),
+        max_stack_level=max(
+            0, _int(values.get("ChargeProfileMaxStackLevel"), defaults.max_stack_level)
+        ),
         phases=phases,
         connectors=max(1, _int(values.get("NumberOfConnectors"), defaults.connectors)),
     )
@@ -586,6 +831,24 @@ def past_session(transaction: Transaction, placement: Placement, site: Site) -> 
         max_power_w=placement.max_power_w or DEFAULT_MAX_POWER_W,
         phases=placement.grid_phases(site.phases),
     )
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:ERROR_CHARS]
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """NaN and infinities are no JSON numbers: kept as text."""
+    return value if value is None or math.isfinite(value) else str(value)
+
+
+@contextlib.contextmanager
+def _logged_failure(what: str) -> Iterator[None]:
+    """A failing alert store must not turn a replan's outcome into an error."""
+    try:
+        yield
+    except Exception:
+        log.exception(what)
 
 
 def _finite(value: float) -> float | None:

@@ -43,6 +43,11 @@ class PlannedSession(BaseModel):
 class PlanOut(BaseModel):
     site_id: str
     made_at: datetime
+    stale: bool = Field(
+        description="The latest replan failed: this is the last good plan, still in force"
+    )
+    error: str | None = Field(description="Why the latest replan failed (when stale)")
+    failed_at: datetime | None = Field(description="When the latest replan failed (when stale)")
     method: str = Field(description="highs (the LP) or heuristic (fallback)")
     status: str
     solve_ms: float
@@ -53,12 +58,15 @@ class PlanOut(BaseModel):
 
     @classmethod
     def of(cls, site_plan: SitePlan) -> PlanOut:
-        plan, request = site_plan.plan, site_plan.request
+        plan, request, failure = site_plan.plan, site_plan.request, site_plan.failure
         grid = plan.grid
         sessions = {s.id: s for s in request.sessions}
         return cls(
             site_id=site_plan.site_id,
             made_at=site_plan.made_at,
+            stale=failure is not None,
+            error=failure.error if failure else None,
+            failed_at=failure.failed_at if failure else None,
             method=plan.method,
             status=plan.status,
             solve_ms=round(plan.solve_ms, 1),
@@ -114,7 +122,8 @@ def _kw(watts: float) -> float:
 @router.get("/{site_id}/plan", response_model=PlanOut)
 async def current_plan(site_id: str, services: ServicesDep) -> PlanOut:
     """The plan in force: per session and slot the planned kW; per slot the site's cap, base
-    load, solar, price and the binding constraint. Made now if the site has none yet."""
+    load, solar, price and the binding constraint. Made now if the site has none yet. When
+    the latest replan failed, the last good plan with `stale` and the error (503: none)."""
     await services.sites.get(site_id)  # 404 for an unknown site
     site_plan = services.smart_charging.current_plan(site_id)
     if site_plan is None:
@@ -124,6 +133,7 @@ async def current_plan(site_id: str, services: ServicesDep) -> PlanOut:
 
 @router.post("/{site_id}/plan", response_model=PlanOut)
 async def replan(site_id: str, services: ServicesDep) -> PlanOut:
-    """Replan now (plans are also remade on every relevant event and on a timer)."""
+    """Replan now (plans are also remade on every relevant event and on a timer). A failed
+    replan answers with the last good plan, marked `stale` (503 when there is none)."""
     await services.sites.get(site_id)
     return PlanOut.of(await services.smart_charging.replan(site_id))
