@@ -146,3 +146,19 @@ def test_a_rejected_frame_gets_the_callerror_of_its_rule() -> None:
             "StatusNotification", mutated(GOOD["StatusNotification"], "status", None)
         )
     assert raised.value.code == "OccurenceConstraintViolation"
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "description"),
+    [
+        ("RemoteStartTransaction", {"status": "Maybe"}, "status must be one of"),
+        ("RemoteStartTransaction", [], "payload must be object"),
+        ("DataTransfer", {"status": "Accepted", "data": 5}, "data must be string"),
+    ],
+)
+def test_a_rejected_answer_names_the_field_or_the_payload(
+    action: str, payload: Any, description: str
+) -> None:
+    with pytest.raises(CallError) as raised:
+        schemas.validate_response(action, payload)
+    assert raised.value.description.startswith(description), raised.value.description

@@ -95,8 +95,16 @@ def _validate(schema_name: str, payload: Any) -> None:
     except fastjsonschema.JsonSchemaValueException as error:
         code = _RULE_CODES.get(error.rule or "", PROPERTY_CONSTRAINT_VIOLATION)
         field = (error.name or "data").removeprefix("data").lstrip(".") or "payload"
-        message = error.message.replace("data.", "", 1).replace("data ", "payload ", 1)
-        raise CallError(code, message, {"field": field, "rule": error.rule}) from None
+        details = {"field": field, "rule": error.rule}
+        raise CallError(code, _described(error.message), details) from None
+
+
+def _described(message: str) -> str:
+    """fastjsonschema calls the payload `data`: "data.idTag must be string" names the field
+    idTag, "data must be object" the payload (and "data.data ..." DataTransfer's data)."""
+    if message.startswith("data."):
+        return message.removeprefix("data.")
+    return "payload" + message.removeprefix("data") if message.startswith("data ") else message
 
 
 def precompile(actions: set[str] | frozenset[str] = ACTIONS) -> None:
