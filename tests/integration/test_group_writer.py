@@ -391,8 +391,8 @@ async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
 async def test_sqlite_keeps_wal_and_full_sync_and_reads_never_wait_for_the_writer(
     sqlite_db: Database,
 ):
-    """SQLAlchemy, not pysqlite, begins SQLite transactions (for savepoints): the pragmas
-    stay, and a read while the writer holds an uncommitted write neither waits nor sees it."""
+    """The writer's own BEGIN (for savepoints) changes nothing else: the pragmas stay, and a
+    read while the writer holds an uncommitted write neither waits nor sees it."""
     db = sqlite_db
 
     def pragmas(conn: Connection) -> tuple[Any, ...]:

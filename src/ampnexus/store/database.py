@@ -55,7 +55,6 @@ def create_db_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
 
@@ -67,14 +66,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-    # pysqlite (before Python 3.12's autocommit attribute) begins a transaction only before
-    # INSERT/UPDATE/DELETE, so a SAVEPOINT before them would run outside any transaction and
-    # its RELEASE would commit. SQLAlchemy emits BEGIN itself instead (_sqlite_begin).
-    dbapi_connection.isolation_level = None
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")  # deferred, as pysqlite's own: reads take no lock
 
 
 def migrate(engine: Engine) -> None:
@@ -163,6 +154,7 @@ class GroupWriter:
         savepoint of its own, so a failing write fails only its own caller."""
         try:
             with self._engine.begin() as connection:
+                _begin_before_savepoints(connection)
                 for job in batch:
                     if job.work is not None:
                         job.result, job.error = _in_savepoint(connection, job.work)
@@ -193,6 +185,18 @@ class GroupWriter:
 
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
             self._loop.call_soon_threadsafe(resolve)
+
+
+def _begin_before_savepoints(connection: Connection) -> None:
+    """pysqlite (on Python 3.11, in its default legacy mode) begins a transaction only
+    before an INSERT, UPDATE or DELETE: a SAVEPOINT before one would open a transaction of
+    its own, and its RELEASE would commit. So BEGIN here, as SQLAlchemy's documentation
+    does in an engine event; an event would cost every read and statement its dispatch,
+    and only this path takes savepoints. pysqlite commits and rolls back what we began."""
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
 
 
 def _in_savepoint(connection: Connection, work: Work[T]) -> tuple[T | None, Exception | None]:
