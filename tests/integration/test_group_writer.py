@@ -7,12 +7,14 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Table, delete, func, insert, select
+from sqlalchemy import Connection, Table, delete, event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from ampnexus.domain.api_key import ApiKeyScope
 from ampnexus.services.secrets import api_key_digest
 from ampnexus.store.api_keys import SqlApiKeyStore
 from ampnexus.store.bulk import Bulk
@@ -74,6 +76,23 @@ class Gate:
         return task
 
 
+class Commits:
+    """Counts the commits on the database's engine (rolled back attempts are no commits) and
+    the executemany calls, as the driver receives them."""
+
+    def __init__(self, db: Database) -> None:
+        self.count = 0
+        self.executemany = 0
+        event.listen(db.engine, "commit", self._commit)
+        event.listen(db.engine, "before_cursor_execute", self._execute)
+
+    def _commit(self, conn: Connection) -> None:
+        self.count += 1
+
+    def _execute(self, conn: Connection, cursor: Any, sql: str, *args: Any) -> None:
+        self.executemany += bool(args[-1])  # the listener's last argument: executemany
+
+
 async def submit_all(db: Database, works: list[Callable[[Connection], Any]]) -> list[asyncio.Task]:
     tasks = [asyncio.create_task(db.write(work)) for work in works]
     await asyncio.sleep(0)  # each task runs up to its submit
@@ -103,15 +122,18 @@ async def test_writes_queued_together_share_one_commit(db: Database):
 
 async def test_a_duplicate_digest_fails_only_its_own_caller(db: Database):
     store = SqlApiKeyStore(db)
-    original = await store.add("original", "anx_orig", "d" * 64, AT)
+    original = await store.add("original", ApiKeyScope.ADMIN, "anx_orig", "d" * 64, AT)
 
     gate = Gate()
     held = await gate.hold(db)
+    commits = Commits(db)
     seen: list[Connection] = []
     before = [insert_key(f"before-{i}", seen) for i in range(10)]
     after = [insert_key(f"after-{i}", seen) for i in range(10)]
     tasks = await submit_all(db, before)
-    duplicate = asyncio.create_task(store.add("copycat", "anx_copy", "d" * 64, AT))
+    duplicate = asyncio.create_task(
+        store.add("copycat", ApiKeyScope.ADMIN, "anx_copy", "d" * 64, AT)
+    )
     tasks += await submit_all(db, after)
     gate.release.set()
     await held
@@ -121,10 +143,12 @@ async def test_a_duplicate_digest_fails_only_its_own_caller(db: Database):
     ids = await asyncio.gather(*tasks)  # none of the neighbours failed
     assert len(set(ids)) == 20
     # The writes before the duplicate really ran in its batch, which failed and was rolled
-    # back; each was then retried on its own (10 + 10 runs), the ones after it once each.
-    assert len({id(conn) for conn in seen[:10]}) == 1
+    # back; the batch then ran once more, every write in one transaction (10 + 20 runs).
     assert len(seen) == 30
-    assert len({id(conn) for conn in seen[10:]}) == 20
+    assert len({id(conn) for conn in seen[:10]}) == 1
+    assert len({id(conn) for conn in seen[10:]}) == 1
+    assert seen[10] is not seen[0]
+    assert commits.count == 2  # the gate's batch, then this one: no commit per write
 
     stored = await names(db)
     assert stored == sorted(
@@ -133,6 +157,43 @@ async def test_a_duplicate_digest_fails_only_its_own_caller(db: Database):
     assert "copycat" not in stored
     found = await store.find_active("d" * 64)
     assert found is not None and found.id == original.id and found.name == "original"
+
+
+async def test_a_failing_write_in_the_middle_costs_the_others_no_commit_of_their_own(
+    db: Database,
+):
+    """The rest of the batch commits together, once: nothing of it is visible to another
+    connection before that commit, so no savepoint's release committed anything."""
+
+    class Boom(Exception):
+        pass
+
+    def fail(conn: Connection) -> None:
+        insert_key("failed")(conn)
+        raise Boom("no")
+
+    visible_meanwhile: list[list[str]] = []
+
+    def observe(conn: Connection) -> None:
+        with db.engine.connect() as other:
+            rows = other.execute(select(api_keys.c.name).order_by(api_keys.c.name))
+            visible_meanwhile.append(list(rows.scalars()))
+
+    gate = Gate()
+    held = await gate.hold(db)
+    commits = Commits(db)
+    works = [insert_key("a"), insert_key("b"), fail, insert_key("c"), observe, insert_key("d")]
+    tasks = await submit_all(db, works)
+    gate.release.set()
+    await held
+    a, b, failed, c, observed, d = await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert isinstance(failed, Boom)
+    assert all(isinstance(key_id, int) for key_id in (a, b, c, d)), (a, b, c, d)
+    assert observed is None
+    assert visible_meanwhile == [[]]  # run once (after the failure), and saw nothing yet
+    assert commits.count == 2  # the gate's batch, then this one
+    assert await names(db) == ["a", "b", "c", "d"]
 
 
 async def test_a_raising_write_fails_alone_and_leaves_nothing_behind(db: Database):
@@ -249,9 +310,11 @@ async def test_bulk_upserts_keep_the_last_row_per_key_and_batch_with_other_write
     other = asyncio.create_task(db.write(insert_key("alongside")))
     await asyncio.sleep(0.05)
     assert not any(task.done() for task in [*tasks, other])  # all wait for the next commit
+    commits = Commits(db)
     gate.release.set()
     await held
     await asyncio.gather(*tasks, other)
+    assert commits.executemany == 2  # the rows of six callers: one executemany per statement
 
     def stored(conn: Connection) -> tuple[Any, ...]:
         state = conn.execute(select(connectors)).one()
@@ -279,3 +342,81 @@ async def test_a_failing_bulk_row_fails_only_its_own_caller(db: Database):
     await fine
     count = await db.read(lambda conn: conn.scalar(select(func.count()).select_from(meter_values)))
     assert count == 1
+
+
+async def test_a_failing_bulk_row_fails_only_its_own_caller_in_one_commit(db: Database):
+    """Rows of many callers go to one statement; one caller's row breaks a NOT NULL column:
+    only that caller fails, with none of its rows stored, and everyone else's rows commit
+    together."""
+    gate = Gate()
+    held = await gate.hold(db)
+    commits = Commits(db)
+
+    def rows(caller: str, values: list[str | None]) -> list[tuple[Any, ...]]:
+        return [("CP-9", 1, AT, value, caller, AT) for value in values]
+
+    callers = {
+        "first": ["1", "2"],
+        "broken": ["3", None],  # meter_values.value is NOT NULL
+        "third": ["4"],
+    }
+    tasks = [asyncio.create_task(db.append(SAMPLES, rows(c, v))) for c, v in callers.items()]
+    alongside = asyncio.create_task(db.write(insert_key("alongside")))
+    await asyncio.sleep(0.05)
+    gate.release.set()
+    await held
+    first, broken, third = await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert isinstance(broken, IntegrityError), broken
+    assert first is None and third is None
+    assert isinstance(await alongside, int)
+    assert commits.count == 2  # the gate's batch, then this one
+
+    def stored(conn: Connection) -> list[tuple[str, str]]:
+        query = select(meter_values.c.measurand, meter_values.c.value).order_by(meter_values.c.id)
+        return [(row.measurand, row.value) for row in conn.execute(query)]
+
+    assert await db.read(stored) == [("first", "1"), ("first", "2"), ("third", "4")]
+    assert await names(db) == ["alongside"]
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'ampnexus.sqlite3'}")
+    database.migrate()
+    database.start()
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+async def test_sqlite_keeps_wal_and_full_sync_and_reads_never_wait_for_the_writer(
+    sqlite_db: Database,
+):
+    """The writer's own BEGIN (for savepoints) changes nothing else: the pragmas stay, and a
+    read while the writer holds an uncommitted write neither waits nor sees it."""
+    db = sqlite_db
+
+    def pragmas(conn: Connection) -> tuple[Any, ...]:
+        return tuple(
+            conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys")
+        )
+
+    assert await db.read(pragmas) == ("wal", 2, 1)  # 2: FULL
+
+    gate = Gate()
+
+    def write_then_wait(conn: Connection) -> str:
+        insert_key("uncommitted")(conn)
+        return gate.work(conn)
+
+    held = asyncio.create_task(db.write(write_then_wait))
+    assert await asyncio.to_thread(gate.entered.wait, 10)
+    try:
+        assert await asyncio.wait_for(names(db), 10) == []
+    finally:
+        gate.release.set()
+    await held
+    assert await names(db) == ["uncommitted"]

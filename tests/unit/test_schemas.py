@@ -205,3 +205,19 @@ def test_a_huge_number_where_a_string_belongs_stays_a_type_violation() -> None:
             "StartTransaction", mutated(GOOD["StartTransaction"], "idTag", 1e20)
         )
     assert raised.value.code == "TypeConstraintViolation"
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "description"),
+    [
+        ("RemoteStartTransaction", {"status": "Maybe"}, "status must be one of"),
+        ("RemoteStartTransaction", [], "payload must be object"),
+        ("DataTransfer", {"status": "Accepted", "data": 5}, "data must be string"),
+    ],
+)
+def test_a_rejected_answer_names_the_field_or_the_payload(
+    action: str, payload: Any, description: str
+) -> None:
+    with pytest.raises(CallError) as raised:
+        schemas.validate_response(action, payload)
+    assert raised.value.description.startswith(description), raised.value.description

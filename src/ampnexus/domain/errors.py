@@ -30,9 +30,10 @@ class CommandTimeout(DomainError):
 
 
 class CommandFailed(DomainError):
-    """The charger answered a command with a CALLERROR."""
+    """The charger answered a command with a CALLERROR, or with an answer off the action's
+    schema (then `code` names the violation as a CALLERROR would, and `message` says it)."""
 
-    def __init__(self, code: str, description: str) -> None:
-        super().__init__(f"charger answered {code}: {description}".rstrip(": "))
+    def __init__(self, code: str, description: str, message: str | None = None) -> None:
+        super().__init__(message or f"charger answered {code}: {description}".rstrip(": "))
         self.code = code
         self.description = description

@@ -29,7 +29,13 @@ from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
 
 from ampnexus.domain.charge_point import RegistrationStatus
-from ampnexus.domain.errors import ChargerNotConnected, CommandFailed, CommandTimeout, Invalid
+from ampnexus.domain.errors import (
+    ChargerNotConnected,
+    CommandFailed,
+    CommandTimeout,
+    DomainError,
+    Invalid,
+)
 from ampnexus.ocpp.errors import (
     INTERNAL_ERROR,
     NOT_IMPLEMENTED,
@@ -304,13 +310,18 @@ class Gateway:
         try:
             schemas.validate_response(action, frame.payload)
         except CallError as error:
-            log.warning("%s answered %s off-schema: %s", charge_point_id, action, error)
+            # An answer we cannot trust the meaning of is no answer: never a 200 to the caller.
+            message = f"{charge_point_id} answered {action} off-schema: {error.description}"
+            log.warning("%s", message)
+            raise CommandFailed(error.code, error.description, message) from None
         return frame.payload
 
     def _spawn(self, action: Callable[[], Awaitable[None]]) -> None:
         async def run() -> None:
             try:
                 await action()
+            except DomainError as error:  # offline, silent or misbehaving: one line suffices
+                log.warning("deferred action failed: %s", error)
             except Exception:
                 log.exception("deferred action failed")
 

@@ -147,7 +147,8 @@ class EventPublisher(Protocol):
 class CommandPort(Protocol):
     """Sends a CALL to a connected charger and returns its CALLRESULT payload.
 
-    Raises ChargerNotConnected, CommandTimeout or CommandFailed (a CALLERROR).
+    Raises ChargerNotConnected, CommandTimeout or CommandFailed (a CALLERROR, or an
+    answer off the action's schema: only a valid answer is ever returned).
     """
 
     async def call(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> Any: ...

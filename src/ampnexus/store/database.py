@@ -6,6 +6,10 @@ and commits once, so a burst of meter values costs one commit (one fsync) instea
 hundreds. Bulk rows of a batch go after its other writes, one executemany per statement,
 rows of one statement in the order they were given. A caller's future is resolved only
 after the commit: a charger is answered only once its data is safe.
+
+One failing write fails only its own caller: a batch that fails is rolled back and run
+once more in one transaction with each write in a savepoint of its own, so the others
+still commit together (see ADR 0002).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -80,6 +85,8 @@ class _Job:
     work: Work[Any] | None
     future: asyncio.Future[Any]
     parts: tuple[tuple[Bulk, list[Row]], ...] = ()
+    result: Any = None
+    error: Exception | None = None
 
 
 class GroupWriter:
@@ -124,36 +131,81 @@ class GroupWriter:
                     break
                 batch.append(more)
             self._commit(batch)
+            self._settle(batch)
             if stop:
                 return
 
     def _commit(self, batch: list[_Job]) -> None:
+        """The whole batch in one transaction, without savepoints: they would cost every
+        write a statement (two round trips on PostgreSQL) to guard against a rare failure."""
         try:
             with self._engine.begin() as connection:
-                results = [job.work(connection) if job.work else None for job in batch]
+                for job in batch:
+                    job.result = job.work(connection) if job.work else None
                 _run_bulk(connection, batch)
         except Exception as error:
             if len(batch) == 1:
-                self._settle(batch, [], error)
+                batch[0].error = error
             else:
-                # One bad write must not fail its neighbours: retry each on its own.
-                for job in batch:
-                    self._commit([job])
-            return
-        self._settle(batch, results, None)
+                self._commit_isolated(batch)
 
-    def _settle(self, batch: list[_Job], results: list[Any], error: Exception | None) -> None:
+    def _commit_isolated(self, batch: list[_Job]) -> None:
+        """After a failed batch: once more in one transaction and one commit, each write in a
+        savepoint of its own, so a failing write fails only its own caller."""
+        try:
+            with self._engine.begin() as connection:
+                _begin_before_savepoints(connection)
+                for job in batch:
+                    if job.work is not None:
+                        job.result, job.error = _in_savepoint(connection, job.work)
+                _run_bulk_isolated(connection, batch)
+        except Exception:
+            # The transaction itself failed (its commit, or the connection): each job alone.
+            for job in batch:
+                self._commit_alone(job)
+
+    def _commit_alone(self, job: _Job) -> None:
+        job.result, job.error = None, None
+        try:
+            with self._engine.begin() as connection:
+                job.result = job.work(connection) if job.work else None
+                _execute_parts(connection, job.parts)
+        except Exception as error:
+            job.error = error
+
+    def _settle(self, batch: list[_Job]) -> None:
         def resolve() -> None:
-            for index, job in enumerate(batch):
+            for job in batch:
                 if job.future.done():
                     continue
-                if error is not None:
-                    job.future.set_exception(error)
+                if job.error is not None:
+                    job.future.set_exception(job.error)
                 else:
-                    job.future.set_result(results[index])
+                    job.future.set_result(job.result)
 
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
             self._loop.call_soon_threadsafe(resolve)
+
+
+def _begin_before_savepoints(connection: Connection) -> None:
+    """pysqlite (on Python 3.11, in its default legacy mode) begins a transaction only
+    before an INSERT, UPDATE or DELETE: a SAVEPOINT before one would open a transaction of
+    its own, and its RELEASE would commit. So BEGIN here, as SQLAlchemy's documentation
+    does in an engine event; an event would cost every read and statement its dispatch,
+    and only this path takes savepoints. pysqlite commits and rolls back what we began."""
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _in_savepoint(connection: Connection, work: Work[T]) -> tuple[T | None, Exception | None]:
+    """The work's result, or its error with everything it did rolled back."""
+    try:
+        with connection.begin_nested():
+            return work(connection), None
+    except Exception as error:
+        return None, error
 
 
 def _run_bulk(connection: Connection, batch: list[_Job]) -> None:
@@ -162,6 +214,19 @@ def _run_bulk(connection: Connection, batch: list[_Job]) -> None:
         for bulk, rows in job.parts:
             by_statement.setdefault(bulk, []).extend(rows)
     _execute_parts(connection, tuple(by_statement.items()))
+
+
+def _run_bulk_isolated(connection: Connection, batch: list[_Job]) -> None:
+    """The batch's rows merged as usual; if that fails, each job's rows in a savepoint of
+    their own, so only the jobs whose rows fail get the error."""
+    jobs = [job for job in batch if job.parts and job.error is None]
+    if not jobs:
+        return
+    _, error = _in_savepoint(connection, lambda conn: _run_bulk(conn, jobs))
+    if error is None:
+        return
+    for job in jobs:
+        _, job.error = _in_savepoint(connection, partial(_execute_parts, parts=job.parts))
 
 
 def _execute_parts(connection: Connection, parts: tuple[tuple[Bulk, list[Row]], ...]) -> None:

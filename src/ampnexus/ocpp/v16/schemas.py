@@ -112,12 +112,20 @@ def _validate(schema_name: str, payload: Any) -> None:
     except fastjsonschema.JsonSchemaValueException as error:
         code = _RULE_CODES.get(error.rule or "", PROPERTY_CONSTRAINT_VIOLATION)
         field = (error.name or "data").removeprefix("data").lstrip(".") or "payload"
-        message = error.message.replace("data.", "", 1).replace("data ", "payload ", 1)
+        message = _described(error.message)
         if code == TYPE_CONSTRAINT_VIOLATION and _too_large_integer(error):
             # An integer too long for 64 bits decodes as a float: its fault is its size.
             code = PROPERTY_CONSTRAINT_VIOLATION
             message = f"{field} must be a 32-bit integer ({INT32_MIN} to {INT32_MAX})"
         raise CallError(code, message, {"field": field, "rule": error.rule}) from None
+
+
+def _described(message: str) -> str:
+    """fastjsonschema calls the payload `data`: "data.idTag must be string" names the field
+    idTag, "data must be object" the payload (and "data.data ..." DataTransfer's data)."""
+    if message.startswith("data."):
+        return message.removeprefix("data.")
+    return "payload" + message.removeprefix("data") if message.startswith("data ") else message
 
 
 def _too_large_integer(error: fastjsonschema.JsonSchemaValueException) -> bool:
