@@ -21,6 +21,7 @@ from ampnexus.charging.planner import plan
 from ampnexus.config import Settings
 from ampnexus.domain.time import Clock, SystemClock
 from ampnexus.errors import PortUnavailable
+from ampnexus.services.admission import AdmissionThrottle
 from ampnexus.services.api_keys import ApiKeyService
 from ampnexus.services.authorization import AuthorizationService
 from ampnexus.services.charge_points import ChargePointService, UnknownChargers
@@ -79,6 +80,11 @@ def build_services(db: Database, settings: Settings, clock: Clock, port: Command
         heartbeat_interval=settings.heartbeat_interval,
         unknown_chargers=UnknownChargers(settings.unknown_chargers),
         events=bus,
+        throttle=AdmissionThrottle(
+            per_charger=settings.ocpp_failed_upgrades_per_charger,
+            per_address=settings.ocpp_failed_upgrades_per_address,
+            window=settings.ocpp_failed_upgrades_window,
+        ),
     )
     authorization = AuthorizationService(SqlIdTagStore(db), clock)
     data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
@@ -139,12 +145,23 @@ class AmpNexus:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         from ampnexus.api.app import create_api
         from ampnexus.ocpp.gateway import Gateway
+        from ampnexus.ocpp.limits import OcppLimits
 
         self.settings = settings
         self.db = Database(settings.database_url)
         port = _LateCommandPort()
         self.services = build_services(self.db, settings, clock or SystemClock(), port)
-        self.gateway = Gateway(self.services, command_timeout=settings.command_timeout)
+        self.gateway = Gateway(
+            self.services,
+            command_timeout=settings.command_timeout,
+            limits=OcppLimits(
+                message_rate=settings.ocpp_message_rate,
+                message_burst=settings.ocpp_message_burst,
+                throttled_disconnect_seconds=settings.ocpp_throttled_disconnect_seconds,
+                max_message_bytes=settings.ocpp_max_message_bytes,
+                max_sampled_values=settings.ocpp_max_sampled_values,
+            ),
+        )
         port.target = self.gateway
         self.api = create_api(self.services, self.gateway)
         self.ocpp_port = 0
@@ -193,6 +210,7 @@ class AmpNexus:
             return_exceptions=True,
         )
         await self.services.charge_points.flush_last_seen()
+        self.services.charge_points.close()
         await asyncio.to_thread(self.db.close)
 
     async def run_until_signalled(self) -> None:
