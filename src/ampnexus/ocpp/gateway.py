@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import contextvars
 import logging
 import uuid
@@ -26,6 +27,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from ampnexus.domain.charge_point import RegistrationStatus
 from ampnexus.domain.errors import ChargerNotConnected, CommandFailed, CommandTimeout, Invalid
@@ -155,16 +157,21 @@ class Gateway:
         if charge_point_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "Use ws://host:port/ocpp/{id}\n")
         username, password = basic_credentials(request.headers)
+        address = _peer_host(connection)
         admission = await self._services.charge_points.admit(
-            charge_point_id, password, username=username, address=_peer_host(connection)
+            charge_point_id, password, username=username, address=address
         )
         if isinstance(admission, Refusal):
             return _refused(connection, admission)
         if admission is Admission.UNKNOWN:
-            log.warning("refused unknown charge point %r", charge_point_id)
+            log.warning("refused unknown charge point %r from %s", charge_point_id, address)
             return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charge point\n")
         if admission is Admission.UNAUTHORIZED:
-            log.warning("refused charge point %r: bad or missing credentials", charge_point_id)
+            log.warning(
+                "refused charge point %r from %s: bad or missing credentials",
+                charge_point_id,
+                address,
+            )
             return _unauthorized(connection)
         return None
 
@@ -203,12 +210,11 @@ class Gateway:
     async def _read_frames(self, session: Session) -> None:
         """Each frame is handled before the next is read. Above its rate a charger waits:
         its frames queue in its own socket buffers and TCP slows it down, not the others."""
-        limits, loop = self._limits, asyncio.get_running_loop()
+        websocket, limits, loop = session.websocket, self._limits, asyncio.get_running_loop()
         rate = FrameRateLimit(limits.message_rate, limits.message_burst, loop.time())
-        async for raw in session.websocket:
+        async for raw in websocket:
             now = loop.time()
-            delay = rate.delay(now)  # garbage costs a token like any frame
-            if delay:
+            if delay := rate.delay(now):  # garbage costs a token like any frame
                 if rate.throttled_for(now) >= limits.throttled_disconnect_seconds:
                     log.warning(
                         "%s sent over %g frames/s for %.0f s without a pause; disconnected",
@@ -216,10 +222,13 @@ class Gateway:
                         limits.message_rate,
                         rate.throttled_for(now),
                     )
-                    await session.websocket.close(1008, "message rate limit exceeded")
+                    await _close_unread(websocket, 1008, "message rate limit exceeded")
                     return
                 await asyncio.sleep(delay)
+            if _closing_by_us(websocket):
+                break  # no answer can reach the charger now; it resends what went unanswered
             await self._on_frame(session, raw)
+        await _close_unread(websocket)
 
     async def _on_frame(self, session: Session, raw: str | bytes) -> None:
         self._services.charge_points.seen(session.charge_point_id)
@@ -354,6 +363,22 @@ def _unauthorized(connection: ServerConnection) -> Response:
     response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
     response.headers["WWW-Authenticate"] = 'Basic realm="AmpNexus OCPP", charset="UTF-8"'
     return response
+
+
+async def _close_unread(websocket: ServerConnection, code: int = 1000, reason: str = "") -> None:
+    """Close, discarding frames still unread: the peer's close reply is queued behind them,
+    and the handshake would otherwise wait out the close timeout. (Does nothing to a
+    connection already closed; the close timeout still bounds a peer that never replies.)"""
+    closing = asyncio.ensure_future(websocket.close(code, reason))
+    with contextlib.suppress(ConnectionClosed):
+        async for _ in websocket:
+            pass
+    await closing
+
+
+def _closing_by_us(websocket: ServerConnection) -> bool:
+    """We sent a close (shutdown, replaced, flood) and the charger's reply is not read yet."""
+    return websocket.state is not State.OPEN and websocket.protocol.close_rcvd is None
 
 
 def _refused(connection: ServerConnection, refusal: Refusal) -> Response:
