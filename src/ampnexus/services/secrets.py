@@ -7,7 +7,10 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import os
 import secrets
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -69,7 +72,9 @@ class PasswordHasher:
     """
 
     def __init__(self, threads: int = 1, queue: int = 8) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scrypt")
+        self._executor = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix="scrypt", initializer=_lowest_priority
+        )
         self._capacity = threads + queue
         self._in_flight = 0
 
@@ -100,3 +105,11 @@ class PasswordHasher:
 
     def _release(self) -> None:
         self._in_flight -= 1
+
+
+def _lowest_priority() -> None:
+    """In each scrypt thread: on Linux a thread has a nice value of its own, and at 19 the
+    scheduler gives it a core only when the event loop (and the database) do not want it."""
+    if sys.platform == "linux":  # elsewhere the id below could name another process
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
