@@ -258,8 +258,13 @@ async def measure(ocpp_url: str, http_url: str, seconds: float) -> dict[str, Any
     return {"heartbeat": beats, "health": api, "reconnect": admissions}
 
 
+def attackers_of(phase: str) -> list[str]:
+    """A phase's attacker kinds: a named phase, or kinds joined by '+' (flood+guess)."""
+    return PHASES[phase] if phase in PHASES else phase.split("+")
+
+
 def run_phase(name: str, server: Any, options: argparse.Namespace) -> dict[str, Any]:
-    kinds = PHASES[name]
+    kinds = attackers_of(name)
     log_lines = count_lines(server.log)
     attacker = None
     if kinds:
@@ -326,12 +331,12 @@ def report(outcome: dict[str, Any]) -> str:
         f"{config['limits']}, {config['cpus']} CPUs ({config['machine_busy_before_pct']}% busy "
         "before the run)",
         "",
-        f"{'phase':<9}{'heartbeat p50/p99 ms':>22}{'health p50/p99 ms':>20}"
+        f"{'phase':<12}{'heartbeat p50/p99 ms':>22}{'health p50/p99 ms':>20}"
         f"{'reconnect p50/p99 ms':>22}{'log lines':>11}{'RSS MiB':>9}",
     ]
     for name, phase in outcome["phases"].items():
         lines.append(
-            f"{name:<9}{pair(phase['heartbeat']):>22}{pair(phase['health']):>20}"
+            f"{name:<12}{pair(phase['heartbeat']):>22}{pair(phase['health']):>20}"
             f"{pair(phase['reconnect']):>22}{phase['server_log_lines']:>11}"
             f"{phase['server_rss_mib']:>9}"
         )
@@ -341,10 +346,10 @@ def report(outcome: dict[str, Any]) -> str:
         }
         for what, found in problems.items():
             if found:
-                lines.append(f"{'':<9}  {what}: {found}")
+                lines.append(f"{'':<12}  {what}: {found}")
         for kind, figures in phase.get("attackers", {}).items():
-            lines.append(f"{'':<9}  {kind}: {figures}")
-        lines += [f"{'':<9}  log: {line[:150]}" for line in phase["server_log_last"]]
+            lines.append(f"{'':<12}  {kind}: {figures}")
+        lines += [f"{'':<12}  log: {line[:150]}" for line in phase["server_log_last"]]
     lines += ["", *targets(outcome)]
     return "\n".join(lines)
 
@@ -382,7 +387,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--phases",
         type=lambda text: text.split(","),
         default=list(PHASES),
-        help=f"comma-separated, of {', '.join(PHASES)} (default: all of them, in that order)",
+        help=f"comma-separated, of {', '.join(PHASES)} or kinds joined by '+' such as "
+        "flood+guess (default: the named ones, in that order)",
     )
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--no-limits", action="store_true", help="OCPP limits as good as off")
@@ -392,8 +398,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ocpp-url", help=argparse.SUPPRESS)
     parser.add_argument("--http-url", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
-    if unknown := set(options.phases) - set(PHASES):
-        parser.error(f"unknown phases {sorted(unknown)}; choose from {', '.join(PHASES)}")
+    kinds = {kind for phase in options.phases for kind in attackers_of(phase)}
+    if unknown := kinds - {kind for phase in PHASES.values() for kind in phase}:
+        parser.error(f"unknown attackers {sorted(unknown)}; phases are {', '.join(PHASES)}")
     return options
 
 
