@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -239,3 +242,18 @@ async def test_parallel_guesses_beyond_the_hashing_queue_are_refused_and_honest_
     *statuses, honest = await asyncio.gather(*(guess(n) for n in range(100)), honest_reconnect())
     assert set(statuses) == {401, 503}, statuses  # some checked, the rest refused unhashed
     assert honest is None  # remembered: no scrypt, no queue
+
+
+# --- the benchmark, in miniature, so that it cannot rot ---------------------------------------
+def test_the_abuse_benchmark_measures_an_honest_charger_beside_a_throttled_flood() -> None:
+    bench = Path(__file__).resolve().parents[2] / "bench" / "abuse.py"
+    command = [sys.executable, str(bench), "--phases", "none,flood", "--duration", "2", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode in (0, 1), done.stderr[-3000:]  # 1: a latency target missed
+    phases = json.loads(done.stdout)["phases"]
+    for phase in phases.values():
+        assert phase["heartbeat"]["count"] > 10 and phase["health"]["count"] > 10
+        assert phase["reconnect"]["count"] >= 2 and not phase["reconnect"]["failures"]
+    flood = phases["flood"]["attackers"]["flood"]
+    # 3.5 s of flooding (ramp-up and phase) at 20 frames/s after a burst of 200, + slack
+    assert flood["frames sent"] > 1000 and 200 < flood["answered"] < 200 + 20 * 10
