@@ -23,10 +23,10 @@ class Clock:
         return self.now
 
 
-def throttle(clock: Clock, **options: int) -> AdmissionThrottle:
-    options.setdefault("per_charger", 3)
-    options.setdefault("per_address", 5)
-    return AdmissionThrottle(window=60.0, now=clock, **options)  # type: ignore[arg-type]
+def throttle(
+    clock: Clock, per_charger: int = 3, per_address: int = 5, capacity: int = 4096
+) -> AdmissionThrottle:
+    return AdmissionThrottle(per_charger, per_address, window=60.0, capacity=capacity, now=clock)
 
 
 def fail(gate: AdmissionThrottle, cp: str, address: str, times: int, wrong: bool = True) -> None:
