@@ -24,6 +24,7 @@ from ampnexus.config import Settings
 from ampnexus.domain.time import Clock, SystemClock, TimeWindow
 from ampnexus.errors import PortUnavailable
 from ampnexus.log_redaction import redact_secrets_in_logs
+from ampnexus.services.admission import AdmissionThrottle
 from ampnexus.services.alerts import AlertService
 from ampnexus.services.api_keys import ApiKeyService
 from ampnexus.services.authorization import AuthorizationService
@@ -90,6 +91,11 @@ def build_services(
         unknown_chargers=UnknownChargers(settings.unknown_chargers),
         events=bus,
         max_security_profile=settings.max_security_profile,
+        throttle=AdmissionThrottle(
+            per_charger=settings.ocpp_failed_upgrades_per_charger,
+            per_address=settings.ocpp_failed_upgrades_per_address,
+            window=settings.ocpp_failed_upgrades_window,
+        ),
     )
     authorization = AuthorizationService(SqlIdTagStore(db), clock)
     data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
@@ -161,13 +167,24 @@ class AmpNexus:
         from ampnexus.api.app import create_api
         from ampnexus.api.guard import BodyLimits
         from ampnexus.ocpp.gateway import Gateway
+        from ampnexus.ocpp.limits import OcppLimits
 
         redact_secrets_in_logs()  # whoever configured logging: chargers' passwords stay out
         self.settings = settings
         self.db = Database(settings.database_url)
         port = _LateCommandPort()
         self.services = build_services(self.db, settings, clock or SystemClock(), port, planner)
-        self.gateway = Gateway(self.services, command_timeout=settings.command_timeout)
+        self.gateway = Gateway(
+            self.services,
+            command_timeout=settings.command_timeout,
+            limits=OcppLimits(
+                message_rate=settings.ocpp_message_rate,
+                message_burst=settings.ocpp_message_burst,
+                throttled_disconnect_seconds=settings.ocpp_throttled_disconnect_seconds,
+                max_message_bytes=settings.ocpp_max_message_bytes,
+                max_sampled_values=settings.ocpp_max_sampled_values,
+            ),
+        )
         port.target = self.gateway
         self.api = create_api(self.services, self.gateway, BodyLimits.of(settings))
         self.ocpp_port = 0
@@ -224,6 +241,7 @@ class AmpNexus:
             return_exceptions=True,
         )
         await self.services.charge_points.flush_last_seen()
+        self.services.charge_points.close()
         await asyncio.to_thread(self.db.close)
 
     async def run_until_signalled(self) -> None:

@@ -91,6 +91,32 @@ class Settings(BaseSettings):
         "ignored for planning and raises an implausible_reading alert",
     )
 
+    # OCPP limits: one charger or one stranger must not starve the others (docs/security.md).
+    ocpp_message_rate: float = Field(
+        20.0, gt=0, description="frames per second one charger may send, on average"
+    )
+    ocpp_message_burst: int = Field(
+        200, ge=1, description="frames one charger may send at once before the rate applies"
+    )
+    ocpp_throttled_disconnect_seconds: float = Field(
+        60.0, gt=0, description="a charger throttled without pause this long is disconnected"
+    )
+    ocpp_max_message_bytes: int = Field(
+        256 * 1024, ge=1024, description="largest inbound WebSocket message (bigger: close 1009)"
+    )
+    ocpp_max_sampled_values: int = Field(
+        500, ge=1, description="sampled values one MeterValues or StopTransaction may carry"
+    )
+    ocpp_failed_upgrades_per_charger: int = Field(
+        10, ge=1, description="failed upgrades for one charger id from one address per window"
+    )
+    ocpp_failed_upgrades_per_address: int = Field(
+        30, ge=1, description="failed upgrades from one address (any id) per window"
+    )
+    ocpp_failed_upgrades_window: float = Field(
+        60.0, gt=0, description="seconds over which failed upgrades are counted"
+    )
+
     @property
     def max_security_profile(self) -> int:
         """The highest OCPP security profile this configuration can serve."""

@@ -7,12 +7,15 @@ frame routing, and the command port through which services call chargers.
 Admission happens before the upgrade so that an unknown charger gets HTTP 404
 and a wrong password HTTP 401, as OCPP security profile 1 requires; a profile 2 or 3
 charger that came without TLS, or a profile 3 one without its client certificate, 403.
+Repeated failures get HTTP 429 without a password check (services/admission.py). What a
+connected charger may send is bounded by ocpp/limits.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import contextvars
 import logging
 import ssl
@@ -27,6 +30,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from ampnexus.domain.charge_point import RegistrationStatus
 from ampnexus.domain.errors import (
@@ -53,9 +57,11 @@ from ampnexus.ocpp.framing import (
     encode_error,
     encode_result,
 )
+from ampnexus.ocpp.limits import FrameRateLimit, OcppLimits, check_sampled_values
 from ampnexus.ocpp.routing import Context
 from ampnexus.ocpp.v16 import schemas
 from ampnexus.ocpp.v16.handlers import router
+from ampnexus.services.admission import Refusal
 from ampnexus.services.charge_points import Admission, Transport
 from ampnexus.tls import client_common_name
 
@@ -89,9 +95,12 @@ class Session:
 
 
 class Gateway:
-    def __init__(self, services: Services, command_timeout: float = 30.0) -> None:
+    def __init__(
+        self, services: Services, command_timeout: float = 30.0, limits: OcppLimits | None = None
+    ) -> None:
         self._services = services
         self._command_timeout = command_timeout
+        self._limits = limits or OcppLimits()
         self._sessions: dict[str, Session] = {}
         self._servers: list[Server] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -113,6 +122,8 @@ class Gateway:
             # permessage-deflate costs CPU and ~100 KiB of zlib state per socket; OCPP
             # frames are small, and one node must hold thousands of chargers.
             compression=None,
+            max_size=self._limits.max_message_bytes,
+            max_queue=self._limits.max_queue,
             ping_interval=60,
             ping_timeout=60,
             ssl=ssl_context,
@@ -161,15 +172,21 @@ class Gateway:
         if charge_point_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "Use ws://host:port/ocpp/{id}\n")
         username, password = basic_credentials(request.headers)
-        if username is not None and username != charge_point_id:
-            return _unauthorized(connection)
-        transport = _transport(connection)
-        admission = await self._services.charge_points.admit(charge_point_id, password, transport)
+        transport, address = _transport(connection), _peer_host(connection)
+        admission = await self._services.charge_points.admit(
+            charge_point_id, password, transport, username=username, address=address
+        )
+        if isinstance(admission, Refusal):
+            return _refused(connection, admission)
         if admission is Admission.UNKNOWN:
-            log.warning("refused unknown charge point %r", charge_point_id)
+            log.warning("refused unknown charge point %r from %s", charge_point_id, address)
             return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charge point\n")
         if admission is Admission.UNAUTHORIZED:
-            log.warning("refused charge point %r: bad or missing credentials", charge_point_id)
+            log.warning(
+                "refused charge point %r from %s: bad or missing credentials",
+                charge_point_id,
+                address,
+            )
             return _unauthorized(connection)
         if admission is Admission.NEEDS_TLS:
             log.warning(
@@ -207,10 +224,14 @@ class Gateway:
         services.charge_points.connected(charge_point_id)
         log.info("%s connected (%s)", charge_point_id, websocket.subprotocol or "no subprotocol")
         try:
-            async for raw in websocket:
-                await self._on_frame(session, raw)
-        except ConnectionClosed:
-            pass
+            await self._read_frames(session)
+        except ConnectionClosed as closed:
+            if closed.sent is not None and closed.sent.code == 1009:  # websockets closed it
+                log.warning(
+                    "%s sent a message over %d bytes; closed its connection (1009)",
+                    charge_point_id,
+                    self._limits.max_message_bytes,
+                )
         finally:
             if self._sessions.get(charge_point_id) is session:
                 del self._sessions[charge_point_id]
@@ -218,6 +239,29 @@ class Gateway:
             if session.pending is not None and not session.pending[2].done():
                 session.pending[2].set_exception(ChargerNotConnected("charger disconnected"))
             log.info("%s disconnected", charge_point_id)
+
+    async def _read_frames(self, session: Session) -> None:
+        """Each frame is handled before the next is read. Above its rate a charger waits:
+        its frames queue in its own socket buffers and TCP slows it down, not the others."""
+        websocket, limits, loop = session.websocket, self._limits, asyncio.get_running_loop()
+        rate = FrameRateLimit(limits.message_rate, limits.message_burst, loop.time())
+        async for raw in websocket:
+            now = loop.time()
+            if delay := rate.delay(now):  # garbage costs a token like any frame
+                if rate.throttled_for(now) >= limits.throttled_disconnect_seconds:
+                    log.warning(
+                        "%s sent over %g frames/s for %.0f s without a pause; disconnected",
+                        session.charge_point_id,
+                        limits.message_rate,
+                        rate.throttled_for(now),
+                    )
+                    await _close_unread(websocket, 1008, "message rate limit exceeded")
+                    return
+                await asyncio.sleep(delay)
+            if _closing_by_us(websocket):
+                break  # no answer can reach the charger now; it resends what went unanswered
+            await self._on_frame(session, raw)
+        await _close_unread(websocket)
 
     async def _on_frame(self, session: Session, raw: str | bytes) -> None:
         self._services.charge_points.seen(session.charge_point_id)
@@ -261,6 +305,7 @@ class Gateway:
                 raise CallError(NOT_SUPPORTED, f"{call.action} is not supported by this CSMS")
             raise CallError(NOT_IMPLEMENTED, f"{call.action} is not an OCPP 1.6 action")
         schemas.validate_request(call.action, call.payload)
+        check_sampled_values(call.action, call.payload, self._limits.max_sampled_values)
         if call.action != "BootNotification" and ctx.session.registration in (
             RegistrationStatus.PENDING,
             RegistrationStatus.REJECTED,
@@ -361,6 +406,41 @@ def _unauthorized(connection: ServerConnection) -> Response:
     response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
     response.headers["WWW-Authenticate"] = 'Basic realm="AmpNexus OCPP", charset="UTF-8"'
     return response
+
+
+async def _close_unread(websocket: ServerConnection, code: int = 1000, reason: str = "") -> None:
+    """Close, discarding frames still unread: the peer's close reply is queued behind them,
+    and the handshake would otherwise wait out the close timeout. (Does nothing to a
+    connection already closed; the close timeout still bounds a peer that never replies.)"""
+    closing = asyncio.ensure_future(websocket.close(code, reason))
+    with contextlib.suppress(ConnectionClosed):
+        async for _ in websocket:
+            pass
+    await closing
+
+
+def _closing_by_us(websocket: ServerConnection) -> bool:
+    """We sent a close (shutdown, replaced, flood) and the charger's reply is not read yet."""
+    return websocket.state is not State.OPEN and websocket.protocol.close_rcvd is None
+
+
+def _refused(connection: ServerConnection, refusal: Refusal) -> Response:
+    if refusal.busy:
+        response = connection.respond(
+            HTTPStatus.SERVICE_UNAVAILABLE, "Too many password checks at once; retry later\n"
+        )
+    else:
+        response = connection.respond(
+            HTTPStatus.TOO_MANY_REQUESTS, "Too many failed attempts; retry later\n"
+        )
+    response.headers["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+def _peer_host(connection: ServerConnection) -> str | None:
+    """The peer's IP address as the socket sees it. Never a header: anyone can forge one."""
+    peer = connection.remote_address
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None
 
 
 def _select_subprotocol(connection: ServerConnection, offered: Any) -> Any:

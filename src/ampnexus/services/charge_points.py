@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -17,9 +16,10 @@ from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector, Regis
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
 from ampnexus.domain.events import ChargerBooted, ConnectorStatusChanged
 from ampnexus.domain.time import Clock
+from ampnexus.services.admission import AdmissionThrottle, Refusal
 from ampnexus.services.ports import ChargePointStore, EventPublisher, Page, StatusRecord
 from ampnexus.services.presence import Presence
-from ampnexus.services.secrets import hash_password, verify_password
+from ampnexus.services.secrets import PasswordChecksBusy, PasswordHasher
 
 # Identity travels in the URL and as the Basic-auth user name, so no ':' or '/'.
 CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9._\-]{1,48}$")
@@ -81,9 +81,13 @@ class ChargePointService:
         unknown_chargers: UnknownChargers = UnknownChargers.REJECT,
         events: EventPublisher | None = None,
         max_security_profile: int = 1,
+        throttle: AdmissionThrottle | None = None,
+        hasher: PasswordHasher | None = None,
     ) -> None:
         self._events = events
         self.max_security_profile = max_security_profile  # 2 with TLS, 3 with a client CA
+        self._throttle = throttle or AdmissionThrottle()
+        self._hasher = hasher or PasswordHasher()
         self._store = store
         self._presence = presence
         self._clock = clock
@@ -119,7 +123,7 @@ class ChargePointService:
             security_profile=profile,
             registration_status=registration_status,
             description=description,
-            password_hash=await _hashed(password) if password else None,
+            password_hash=await self._hasher.hash(password) if password else None,
             created_at=self._clock.now(),
         )
         await self._store.add(charge_point)
@@ -151,7 +155,7 @@ class ChargePointService:
             if profile != current.security_profile:
                 self._check_served(profile)
             if password is not None:
-                stored["password_hash"] = await _hashed(password)
+                stored["password_hash"] = await self._hasher.hash(password)
             elif stored["security_profile"] in (0, 3):
                 # Profile 3 authenticates by certificate: a password left behind would let a
                 # later switch to profile 2 accept it without the operator giving it anew.
@@ -181,11 +185,39 @@ class ChargePointService:
 
     # --- charger side ----------------------------------------------------------------
     async def admit(
-        self, charge_point_id: str, password: str | None, transport: Transport = PLAIN
-    ) -> Admission:
+        self,
+        charge_point_id: str,
+        password: str | None,
+        transport: Transport = PLAIN,
+        *,
+        username: str | None = None,
+        address: str | None = None,
+    ) -> Admission | Refusal:
         """Decide on a WebSocket upgrade before it happens. Profiles 2 and 3 need TLS, and
         profile 3 a client certificate with the charger's id as CN instead of a password:
-        a charger is never let in with less than its profile asks."""
+        a charger is never let in with less than its profile asks. Failures from `address`
+        (the peer) are throttled, see services/admission.py."""
+        refusal = self._throttle.refusal(charge_point_id, address)
+        if refusal is not None:
+            return refusal
+        try:
+            admission = await self._check(charge_point_id, username, password, transport)
+        except PasswordChecksBusy:
+            return self._throttle.busy()
+        if admission is Admission.ADMITTED:
+            self._throttle.admitted(charge_point_id, address)
+        else:
+            # A known charger refused (password, TLS, certificate) counts per (id, address);
+            # an unknown id per address only.
+            known = admission is not Admission.UNKNOWN
+            self._throttle.failed(charge_point_id, address, known)
+        return admission
+
+    async def _check(
+        self, charge_point_id: str, username: str | None, password: str | None, transport: Transport
+    ) -> Admission:
+        if username is not None and username != charge_point_id:
+            return Admission.UNAUTHORIZED
         charge_point = await self._store.get(charge_point_id)
         if charge_point is None:
             if self.unknown_chargers is UnknownChargers.REJECT:
@@ -204,10 +236,12 @@ class ChargePointService:
             return Admission.ADMITTED
         if password is None or charge_point.password_hash is None:
             return Admission.UNAUTHORIZED
-        # scrypt takes ~20 ms: off the event loop, or a reconnect storm stalls every charger.
-        if await asyncio.to_thread(self._password_matches, charge_point, password):
+        if await self._password_matches(charge_point, password):
             return Admission.ADMITTED
         return Admission.UNAUTHORIZED
+
+    def close(self) -> None:
+        self._hasher.close()
 
     async def boot(self, charge_point_id: str, boot: BootInfo) -> RegistrationStatus:
         charge_point = await self._store.get(charge_point_id)
@@ -268,7 +302,9 @@ class ChargePointService:
             charge_point = replace(charge_point, last_seen=live)
         return ChargePointView(charge_point, self._presence.is_connected(charge_point.id))
 
-    def _password_matches(self, charge_point: ChargePoint, password: str) -> bool:
+    async def _password_matches(self, charge_point: ChargePoint, password: str) -> bool:
+        """A verified password is remembered (an HMAC, microseconds on the event loop), so
+        honest reconnects never wait for scrypt (~10 ms, on the hasher's own thread)."""
         assert charge_point.password_hash is not None
         token = hmac.new(
             self._cache_key, f"{charge_point.password_hash}\0{password}".encode(), hashlib.sha256
@@ -276,7 +312,7 @@ class ChargePointService:
         cached = self._verified.get(charge_point.id)
         if cached is not None and hmac.compare_digest(cached, token):
             return True
-        if verify_password(password, charge_point.password_hash):
+        if await self._hasher.verify(password, charge_point.password_hash):
             self._verified[charge_point.id] = token
             return True
         return False
@@ -287,11 +323,6 @@ class ChargePointService:
 
     def _forget_verified(self, charge_point_id: str) -> None:
         self._verified.pop(charge_point_id, None)
-
-
-async def _hashed(password: str) -> str:
-    """scrypt costs ~20 ms of CPU: in a worker thread, so chargers are not kept waiting."""
-    return await asyncio.to_thread(hash_password, password)
 
 
 def check_charge_point_id(charge_point_id: str) -> None:
