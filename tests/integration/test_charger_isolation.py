@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from ampnexus.app import AmpNexus
 from ampnexus.store.tables import meter_values
-from tests.conftest import PASSWORD, test_settings
+from tests.conftest import PASSWORD
+from tests.conftest import test_settings as settings_for
 from tests.support.charger import TestCharger, charger
 
 
@@ -27,9 +28,7 @@ async def register(api: httpx.AsyncClient, *charge_point_ids: str) -> None:
 
 @contextlib.asynccontextmanager
 async def booted(server: AmpNexus, charge_point_id: str) -> AsyncIterator[TestCharger]:
-    async with charger(
-        f"ws://127.0.0.1:{server.ocpp_port}/ocpp", charge_point_id, PASSWORD
-    ) as cp:
+    async with charger(f"ws://127.0.0.1:{server.ocpp_port}/ocpp", charge_point_id, PASSWORD) as cp:
         assert (await cp.boot()).status == "Accepted"
         yield cp
 
@@ -181,7 +180,7 @@ async def test_own_transaction_named_on_another_connector_is_refused(
 
 @contextlib.asynccontextmanager
 async def running(database_url: str) -> AsyncIterator[tuple[AmpNexus, httpx.AsyncClient]]:
-    app = AmpNexus(test_settings(database_url))
+    app = AmpNexus(settings_for(database_url))
     await app.start()
     try:
         _, secret = await app.services.api_keys.create("tests")
