@@ -99,13 +99,14 @@ def build_services(
     )
     authorization = AuthorizationService(SqlIdTagStore(db), clock)
     data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
+    alerts = AlertService(SqlAlertStore(db), clock, bus)
     services = Services(
         clock=clock,
         bus=bus,
-        alerts=AlertService(SqlAlertStore(db), clock, bus),
+        alerts=alerts,
         charge_points=charge_points,
         authorization=authorization,
-        transactions=TransactionService(SqlTransactionStore(db), authorization, clock, bus),
+        transactions=TransactionService(SqlTransactionStore(db), authorization, clock, alerts, bus),
         data_transfer=data_transfer,
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
         commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db), clock),

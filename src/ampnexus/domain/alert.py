@@ -15,6 +15,7 @@ from typing import Any
 
 class AlertKind(StrEnum):
     FOREIGN_TRANSACTION = "foreign_transaction"  # a charger named a transaction not its own
+    CONNECTOR_MISMATCH = "connector_mismatch"  # its own transaction, on another connector
     IMPLAUSIBLE_READING = "implausible_reading"  # a value outside physical bounds
     IMPLAUSIBLE_SESSION = "implausible_session"  # a session the planner cannot use as sent
     REPLAN_FAILED = "replan_failed"  # a site keeps its last good plan

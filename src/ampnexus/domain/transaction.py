@@ -50,6 +50,14 @@ class TransactionStart:
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionOwner:
+    """The charger that started a transaction, and on which connector: fixed for life."""
+
+    charge_point_id: str
+    connector_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionStop:
     charge_point_id: str
     transaction_id: int

@@ -19,6 +19,7 @@ from ampnexus.domain.tariff import PricePeriod, Tariff
 from ampnexus.domain.transaction import (
     MeterReading,
     Transaction,
+    TransactionOwner,
     TransactionStart,
     TransactionStop,
 )
@@ -79,6 +80,23 @@ class TransactionStore(Protocol):
         readings: Sequence[MeterReading],
         at: datetime,
     ) -> None: ...
+    async def add_rejected_meter_values(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        claimed_transaction_id: int,
+        readings: Sequence[MeterReading],
+        at: datetime,
+    ) -> None:
+        """Readings that named a transaction not the charger's own: stored with no
+        transaction, marked with the id claimed."""
+        ...
+
+    async def owner(self, transaction_id: int) -> TransactionOwner | None: ...
+    async def highest_transaction_id(self) -> int:
+        """The highest transaction id issued so far; 0 when there is none."""
+        ...
+
     async def get(self, transaction_id: int) -> Transaction | None: ...
     async def list(
         self, charge_point_id: str | None, active: bool | None, limit: int, offset: int

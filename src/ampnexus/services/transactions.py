@@ -1,9 +1,18 @@
-"""Charging sessions: start, meter values, stop, and reading them back."""
+"""Charging sessions: start, meter values, stop, and reading them back.
+
+A charger touches only its own sessions. A MeterValues or StopTransaction naming a
+transaction that another charger started, or that does not exist, attaches nothing and
+closes nothing: its readings are kept with the sending charger, marked with the id it
+claimed, and an alert is raised for that charger. The answer is the normal one, so a
+charger that lost track of its ids does not retry the message forever.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
+from ampnexus.domain.alert import AlertKey, AlertKind
 from ampnexus.domain.errors import NotFound
 from ampnexus.domain.events import PowerMeasured, TransactionStarted, TransactionStopped
 from ampnexus.domain.id_tag import IdTagInfo
@@ -11,12 +20,15 @@ from ampnexus.domain.time import Clock
 from ampnexus.domain.transaction import (
     MeterReading,
     Transaction,
+    TransactionOwner,
     TransactionStart,
     TransactionStop,
     import_power_w,
     import_register_wh,
 )
+from ampnexus.services.alerts import AlertService
 from ampnexus.services.authorization import AuthorizationService
+from ampnexus.services.ownership import TransactionOwners
 from ampnexus.services.ports import EventPublisher, Page, TransactionStore
 
 
@@ -26,18 +38,23 @@ class TransactionService:
         store: TransactionStore,
         authorization: AuthorizationService,
         clock: Clock,
+        alerts: AlertService,
         events: EventPublisher | None = None,
     ) -> None:
         self._store = store
         self._authorization = authorization
         self._clock = clock
+        self._alerts = alerts
         self._events = events
+        self._owners = TransactionOwners(store)
 
     async def start(self, start: TransactionStart) -> tuple[int, IdTagInfo]:
         """Every start is recorded, even with a bad tag: the charger has already begun
         (offline starts), and the answer's idTagInfo tells it whether to stop."""
         id_tag_info = await self._authorization.authorize(start.id_tag)
         transaction_id = await self._store.start(start, self._clock.now())
+        owner = TransactionOwner(start.charge_point_id, start.connector_id)
+        self._owners.remember(transaction_id, owner)
         self._publish(
             TransactionStarted(
                 transaction_id,
@@ -50,7 +67,12 @@ class TransactionService:
         return transaction_id, id_tag_info
 
     async def stop(self, stop: TransactionStop) -> IdTagInfo | None:
-        if await self._store.stop(stop, self._clock.now()):
+        owner = await self._owners.owner(stop.transaction_id)
+        if owner is None or owner.charge_point_id != stop.charge_point_id:
+            # A StopTransaction names no connector: its refused readings go to connector 0,
+            # which OCPP uses for the charger as a whole.
+            await self._refuse(stop.charge_point_id, 0, stop.transaction_id, stop.transaction_data)
+        elif await self._store.stop(stop, self._clock.now()):
             self._publish(
                 TransactionStopped(stop.transaction_id, stop.charge_point_id, stop.timestamp)
             )
@@ -65,9 +87,15 @@ class TransactionService:
         transaction_id: int | None,
         readings: Sequence[MeterReading],
     ) -> None:
-        await self._store.add_meter_values(
-            charge_point_id, connector_id, transaction_id, readings, self._clock.now()
-        )
+        if transaction_id is not None and not await self._runs_on(
+            transaction_id, charge_point_id, connector_id
+        ):
+            await self._refuse(charge_point_id, connector_id, transaction_id, readings)
+            transaction_id = None  # the readings still tell this connector's power
+        else:
+            await self._store.add_meter_values(
+                charge_point_id, connector_id, transaction_id, readings, self._clock.now()
+            )
         if self._events is not None and readings:
             latest = readings[-1]
             power = import_power_w(latest)
@@ -82,6 +110,57 @@ class TransactionService:
                         import_register_wh(latest),
                     )
                 )
+
+    async def _runs_on(self, transaction_id: int, charge_point_id: str, connector_id: int) -> bool:
+        """Its own transaction on another connector is refused too: the message contradicts
+        itself, and attaching would guess which half is wrong (a wrong guess puts one
+        connector's energy into another driver's session). Refusing loses nothing."""
+        owner = self._owners.cached(transaction_id) or await self._owners.owner(transaction_id)
+        return (
+            owner is not None
+            and owner.charge_point_id == charge_point_id
+            and owner.connector_id == connector_id
+        )
+
+    async def _refuse(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        transaction_id: int,
+        readings: Sequence[MeterReading],
+    ) -> None:
+        """Keep the readings unattached and alert; both land in the same commit."""
+        await asyncio.gather(
+            self._store.add_rejected_meter_values(
+                charge_point_id, connector_id, transaction_id, readings, self._clock.now()
+            ),
+            self._alert_refused(charge_point_id, connector_id, transaction_id),
+        )
+
+    async def _alert_refused(
+        self, charge_point_id: str, connector_id: int, transaction_id: int
+    ) -> None:
+        owner = await self._owners.owner(transaction_id)  # in memory by now, known or not
+        if owner is not None and owner.charge_point_id == charge_point_id:
+            await self._alerts.raise_alert(
+                AlertKey(AlertKind.CONNECTOR_MISMATCH, charge_point_id=charge_point_id),
+                f"{charge_point_id} sent readings for its transaction {transaction_id} on "
+                f"connector {connector_id}, but that transaction runs on connector "
+                f"{owner.connector_id}; the readings were kept unattached",
+                details={
+                    "transaction_id": transaction_id,
+                    "connector_id": connector_id,
+                    "transaction_connector_id": owner.connector_id,
+                },
+            )
+            return
+        # Neither message nor details say whether the id exists or whose it is.
+        await self._alerts.raise_alert(
+            AlertKey(AlertKind.FOREIGN_TRANSACTION, charge_point_id=charge_point_id),
+            f"{charge_point_id} named transaction {transaction_id}, which is not one of its "
+            "own; its readings were kept unattached and nothing was closed",
+            details={"transaction_id": transaction_id},
+        )
 
     def _publish(self, event: object) -> None:
         if self._events is not None:

@@ -175,6 +175,9 @@ meter_values = Table(
     Column("location", String(8)),
     Column("format", String(12)),
     Column("received_at", UtcDateTime, nullable=False),
+    # Set only on readings refused because the charger named a transaction not its own (or
+    # its own on another connector): what it claimed. Such rows have no transaction_id.
+    Column("rejected_transaction_id", BigInteger),
     Index(None, "transaction_id", "timestamp"),
     Index(None, "charge_point_id", "timestamp"),
 )

@@ -16,6 +16,7 @@ from ampnexus.domain.transaction import (
     MeterReading,
     SampledValue,
     Transaction,
+    TransactionOwner,
     TransactionStart,
     TransactionStop,
 )
@@ -44,6 +45,14 @@ METER_VALUE_ROWS = Bulk(
         "received_at",
     ),
 )
+# Readings refused for naming a transaction not the charger's own: the same columns and the
+# id claimed (a statement of its own, so the usual rows carry no extra column).
+REJECTED_METER_VALUE_ROWS = Bulk(
+    meter_values, (*METER_VALUE_ROWS.columns, "rejected_transaction_id")
+)
+# What the rejected column can hold: a charger may claim any 64-bit id (JSON allows more);
+# one beyond the column is stored as this bound, still marking the rows rejected.
+_BIGINT_MAX = 2**63 - 1
 
 
 # Built once: the hot path then skips building statements and their cache keys. Each
@@ -56,6 +65,10 @@ _FIND_START = select(transactions.c.id).where(
 _FIND_STOP = select(transactions.c.id).where(
     transactions.c.id == bindparam("key"), transactions.c.charge_point_id == bindparam("cp")
 )
+_OWNER = select(transactions.c.charge_point_id, transactions.c.connector_id).where(
+    transactions.c.id == bindparam("key")
+)
+_HIGHEST_ID = select(func.coalesce(func.max(transactions.c.id), 0))
 _RECORD_STOP = (
     update(transactions)
     .where(
@@ -136,6 +149,28 @@ class SqlTransactionStore:
     ) -> None:
         rows = _reading_rows(charge_point_id, connector_id, transaction_id, readings, at)
         await self._db.append(METER_VALUE_ROWS, rows)
+
+    async def add_rejected_meter_values(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        claimed_transaction_id: int,
+        readings: Sequence[MeterReading],
+        at: datetime,
+    ) -> None:
+        claimed = max(-_BIGINT_MAX - 1, min(claimed_transaction_id, _BIGINT_MAX))
+        rows = _reading_rows(charge_point_id, connector_id, None, readings, at)
+        await self._db.append(REJECTED_METER_VALUE_ROWS, [(*row, claimed) for row in rows])
+
+    async def owner(self, transaction_id: int) -> TransactionOwner | None:
+        def work(conn: Connection) -> TransactionOwner | None:
+            row = conn.execute(_OWNER, {"key": transaction_id}).first()
+            return TransactionOwner(row.charge_point_id, row.connector_id) if row else None
+
+        return await self._db.read(work)
+
+    async def highest_transaction_id(self) -> int:
+        return await self._db.read(lambda conn: int(conn.execute(_HIGHEST_ID).scalar_one()))
 
     async def get(self, transaction_id: int) -> Transaction | None:
         def work(conn: Connection) -> Transaction | None:
