@@ -12,6 +12,8 @@ import httpx
 from sqlalchemy import select
 
 from ampnexus.app import AmpNexus
+from ampnexus.domain.api_key import ApiKeyScope
+from ampnexus.domain.time import format_timestamp
 from ampnexus.store.tables import meter_values
 from tests.conftest import PASSWORD
 from tests.conftest import test_settings as settings_for
@@ -120,7 +122,7 @@ async def test_stop_naming_another_chargers_session_closes_nothing(
 ) -> None:
     await register(api, "CP-A", "CP-B")
     sample = {"value": "4242", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
-    data = [{"timestamp": "2030-01-01T00:00:00Z", "sampledValue": [sample]}]
+    data = [{"timestamp": format_timestamp(server.services.clock.now()), "sampledValue": [sample]}]
     async with booted(server, "CP-A") as cp_a, booted(server, "CP-B") as cp_b:
         theirs = (await cp_b.start_transaction(1, "TAG-B", meter_start=100)).transaction_id
         with_tag = await cp_a.stop_transaction(theirs, 5000, id_tag="TAG-A", transaction_data=data)
@@ -183,7 +185,7 @@ async def running(database_url: str) -> AsyncIterator[tuple[AmpNexus, httpx.Asyn
     app = AmpNexus(settings_for(database_url))
     await app.start()
     try:
-        _, secret = await app.services.api_keys.create("tests")
+        _, secret = await app.services.api_keys.create("tests", scope=ApiKeyScope.ADMIN)
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{app.http_port}/api/v1",
             headers={"Authorization": f"Bearer {secret}"},
