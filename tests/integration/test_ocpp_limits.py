@@ -257,3 +257,24 @@ def test_the_abuse_benchmark_measures_an_honest_charger_beside_a_throttled_flood
     flood = phases["flood"]["attackers"]["flood"]
     # 3.5 s of flooding (ramp-up and phase) at 20 frames/s after a burst of 200, + slack
     assert flood["frames sent"] > 1000 and 200 < flood["answered"] < 200 + 20 * 10
+
+
+# --- logs stay readable --------------------------------------------------------------------------
+async def test_repeated_bad_frames_and_refusals_are_one_log_line_per_burst(
+    ocpp_url: str, registered: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with raw_charger(ocpp_url, registered, PASSWORD) as charger_ws:
+        for number in range(30):
+            reply = await exchange(charger_ws, f"garbage {number}")
+            assert reply[2] == "FormationViolation"
+        for number in range(10):
+            reply = await exchange(charger_ws, [2, f"a-{number}", "Authorize", {"idTag": 5}])
+            assert reply[2] == "TypeConstraintViolation"
+    assert len(warnings(caplog, "sent a malformed frame")) == 1
+    assert len(warnings(caplog, f"{registered} Authorize:")) == 1
+    # wrong passwords for one id from several addresses: one line, not one per attempt
+    url = f"{ocpp_url}/{registered}"
+    for source in ("127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"):
+        refused = await upgrade(url, basic_auth(registered, WRONG), source)
+        assert refused is not None and refused.status_code == 401
+    assert len(warnings(caplog, "bad or missing credentials")) == 1

@@ -40,6 +40,7 @@ from ampnexus.domain.errors import (
     DomainError,
     Invalid,
 )
+from ampnexus.ocpp.burst_log import BurstLog
 from ampnexus.ocpp.errors import (
     INTERNAL_ERROR,
     NOT_IMPLEMENTED,
@@ -104,6 +105,8 @@ class Gateway:
         self._sessions: dict[str, Session] = {}
         self._servers: list[Server] = []
         self._background: set[asyncio.Task[None]] = set()
+        # Refusals and bad frames repeat: one line per kind and charger (or address) a minute.
+        self._warn = BurstLog(log).warning
         schemas.precompile()
         services.charge_points.on_registration_changed(self._registration_changed)
 
@@ -179,24 +182,32 @@ class Gateway:
         if isinstance(admission, Refusal):
             return _refused(connection, admission)
         if admission is Admission.UNKNOWN:
-            log.warning("refused unknown charge point %r from %s", charge_point_id, address)
+            self._warn(
+                ("unknown", address),
+                "refused unknown charge point %r from %s",
+                charge_point_id,
+                address,
+            )
             return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charge point\n")
         if admission is Admission.UNAUTHORIZED:
-            log.warning(
+            self._warn(
+                ("credentials", charge_point_id),
                 "refused charge point %r from %s: bad or missing credentials",
                 charge_point_id,
                 address,
             )
             return _unauthorized(connection)
         if admission is Admission.NEEDS_TLS:
-            log.warning(
+            self._warn(
+                ("tls", charge_point_id),
                 "refused charge point %r: its security profile needs wss:// (TLS), "
                 "it came over plain ws://",
                 charge_point_id,
             )
             return connection.respond(HTTPStatus.FORBIDDEN, "Connect over wss:// (TLS)\n")
         if admission is Admission.NEEDS_CERTIFICATE:
-            log.warning(
+            self._warn(
+                ("certificate", charge_point_id, transport.client_cn),
                 "refused charge point %r: security profile 3 needs a client certificate with "
                 "CN=%s from the CA of --tls-ca; it presented %s",
                 charge_point_id,
@@ -268,7 +279,12 @@ class Gateway:
         try:
             frame = decode(raw)
         except FrameError as error:
-            log.warning("%s sent a malformed frame: %s", session.charge_point_id, error)
+            self._warn(
+                ("malformed", session.charge_point_id),
+                "%s sent a malformed frame: %s",
+                session.charge_point_id,
+                error,
+            )
             await session.send(encode_error(error.unique_id, error))
             return
         if isinstance(frame, Call):
@@ -282,7 +298,13 @@ class Gateway:
         try:
             reply = encode_result(call.unique_id, await self._handle(ctx, call))
         except CallError as error:
-            log.warning("%s %s: %s", session.charge_point_id, call.action, error)
+            self._warn(
+                ("refused", session.charge_point_id, call.action),
+                "%s %s: %s",
+                session.charge_point_id,
+                call.action,
+                error,
+            )
             reply = encode_error(call.unique_id, error)
         except Exception:
             log.exception("%s %s failed", session.charge_point_id, call.action)
