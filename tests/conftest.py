@@ -14,8 +14,8 @@ from sqlalchemy import make_url
 
 from ampnexus.app import AmpNexus
 from ampnexus.config import Settings
-from ampnexus.domain.api_key import ApiKeyScope
 from tests.support.postgres import TemporaryPostgres
+from tests.support.server import api_client, running
 
 
 @pytest.fixture(scope="session")
@@ -67,12 +67,8 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
 async def server(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[AmpNexus]:
     """`@pytest.mark.settings(name=value, ...)` on a test changes the server's settings."""
     marker = request.node.get_closest_marker("settings")
-    app = AmpNexus(test_settings(database_url, **(marker.kwargs if marker else {})))
-    await app.start()
-    try:
+    async with running(test_settings(database_url, **(marker.kwargs if marker else {}))) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 @pytest.fixture
@@ -82,12 +78,7 @@ def ocpp_url(server: AmpNexus) -> str:
 
 @pytest.fixture
 async def api(server: AmpNexus) -> AsyncIterator[httpx.AsyncClient]:
-    _, secret = await server.services.api_keys.create("tests", scope=ApiKeyScope.ADMIN)
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{server.http_port}/api/v1",
-        headers={"Authorization": f"Bearer {secret}"},
-        timeout=10,
-    ) as client:
+    async with api_client(server) as client:
         yield client
 
 

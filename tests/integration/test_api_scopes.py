@@ -19,17 +19,14 @@ from ampnexus.store.database import create_db_engine
 from ampnexus.store.tables import api_keys
 from tests.integration.test_api import assert_error
 from tests.integration.test_durability import run_cli
-from tests.integration.test_sites_api import alembic
+from tests.support.migrations import alembic
 from tests.support.raw_http import RawHttp
+from tests.support.server import api_client
 
 
 @contextlib.asynccontextmanager
 async def client(server: AmpNexus, secret: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{server.http_port}/api/v1",
-        headers={"Authorization": f"Bearer {secret}"},
-        timeout=10,
-    ) as http:
+    async with api_client(server, secret=secret) as http:
         yield http
 
 

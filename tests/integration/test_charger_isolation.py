@@ -12,12 +12,12 @@ import httpx
 from sqlalchemy import select
 
 from ampnexus.app import AmpNexus
-from ampnexus.domain.api_key import ApiKeyScope
 from ampnexus.domain.time import format_timestamp
 from ampnexus.store.tables import meter_values
 from tests.conftest import PASSWORD
 from tests.conftest import test_settings as settings_for
 from tests.support.charger import TestCharger, charger
+from tests.support.server import api_client, running
 
 
 async def register(api: httpx.AsyncClient, *charge_point_ids: str) -> None:
@@ -181,30 +181,20 @@ async def test_own_transaction_named_on_another_connector_is_refused(
 
 
 @contextlib.asynccontextmanager
-async def running(database_url: str) -> AsyncIterator[tuple[AmpNexus, httpx.AsyncClient]]:
-    app = AmpNexus(settings_for(database_url))
-    await app.start()
-    try:
-        _, secret = await app.services.api_keys.create("tests", scope=ApiKeyScope.ADMIN)
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{app.http_port}/api/v1",
-            headers={"Authorization": f"Bearer {secret}"},
-            timeout=10,
-        ) as api:
-            yield app, api
-    finally:
-        await app.stop()
+async def server_and_api(database_url: str) -> AsyncIterator[tuple[AmpNexus, httpx.AsyncClient]]:
+    async with running(settings_for(database_url)) as app, api_client(app) as api:
+        yield app, api
 
 
 async def test_ownership_holds_after_a_restart(database_url: str) -> None:
     """A restarted server knows no transaction in memory: it reads the owners back."""
-    async with running(database_url) as (server, api):
+    async with server_and_api(database_url) as (server, api):
         await register(api, "CP-A", "CP-B")
         async with booted(server, "CP-A") as cp_a, booted(server, "CP-B") as cp_b:
             own = (await cp_a.start_transaction(1, "TAG-A")).transaction_id
             theirs = (await cp_b.start_transaction(1, "TAG-B")).transaction_id
 
-    async with running(database_url) as (server, api):
+    async with server_and_api(database_url) as (server, api):
         async with booted(server, "CP-A") as cp_a:
             await cp_a.meter_values(1, own, 10, 20)
             await cp_a.meter_values(1, theirs, 30, 40)

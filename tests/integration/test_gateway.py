@@ -18,11 +18,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from ampnexus.app import AmpNexus
-from ampnexus.domain.api_key import ApiKeyScope
 from tests.conftest import PASSWORD
 from tests.conftest import test_settings as settings_for
 from tests.support.charger import TestCharger, basic_auth, charger
 from tests.support.raw import assert_alive, exchange, raw_charger, receive
+from tests.support.server import api_client, running
 
 
 async def refused(url: str, headers: dict[str, str] | None = None, **options: Any) -> int:
@@ -167,22 +167,13 @@ async def _not(check: Any) -> bool:
 # --- Pending: an unknown charger waits for the operator -----------------------------------------
 @pytest.fixture
 async def pending_server(database_url: str) -> AsyncIterator[AmpNexus]:
-    app = AmpNexus(settings_for(database_url, unknown_chargers="pending"))
-    await app.start()
-    try:
+    async with running(settings_for(database_url, unknown_chargers="pending")) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 @pytest.fixture
 async def pending_api(pending_server: AmpNexus) -> AsyncIterator[httpx.AsyncClient]:
-    _, secret = await pending_server.services.api_keys.create("tests", scope=ApiKeyScope.ADMIN)
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{pending_server.http_port}/api/v1",
-        headers={"Authorization": f"Bearer {secret}"},
-        timeout=10,
-    ) as client:
+    async with api_client(pending_server) as client:
         yield client
 
 

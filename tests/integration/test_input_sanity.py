@@ -9,20 +9,16 @@ lower-case RFC 3339 timestamps are read; id tags compare case-insensitively end 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ampnexus.app import AmpNexus
 from ampnexus.domain.events import PowerMeasured
 from ampnexus.errors import StartupError
-from ampnexus.store import database as store_database
 from ampnexus.store.database import create_db_engine
 from ampnexus.store.tables import (
     charge_points,
@@ -34,6 +30,7 @@ from ampnexus.store.tables import (
     transactions,
 )
 from tests.conftest import PASSWORD
+from tests.support.migrations import alembic
 from tests.support.raw import assert_alive, exchange, raw_charger
 
 INT32_MAX = 2**31 - 1
@@ -317,14 +314,6 @@ async def test_id_tags_compare_case_insensitively_end_to_end(
 
 
 # --- migration 0005 on a database that already holds two spellings ------------------------
-def alembic(conn: Connection, action: str, revision: str) -> None:
-    config = Config()
-    migrations = Path(store_database.__file__).parent / "migrations"
-    config.set_main_option("script_location", str(migrations))
-    config.attributes["connection"] = conn
-    getattr(command, action)(config, revision)
-
-
 async def test_migration_0005_names_tags_that_differ_only_in_case(database_url: str) -> None:
     engine = create_db_engine(database_url)
     now = datetime(2026, 1, 1, tzinfo=UTC)

@@ -26,6 +26,7 @@ from ampnexus.store.transactions import SqlTransactionStore
 from tests.conftest import test_settings as settings_for
 from tests.integration.test_smart_charging import eventually, profiles, start_charging
 from tests.support.charger import charger
+from tests.support.server import running
 
 SITE, ZONE = "S1", "Europe/Berlin"
 METER_W = 18_000.0
@@ -68,12 +69,8 @@ def planner() -> SwitchablePlanner:
 async def server(
     database_url: str, clock: FrozenClock, planner: SwitchablePlanner
 ) -> AsyncIterator[AmpNexus]:
-    app = AmpNexus(settings_for(database_url), clock=clock, planner=planner)
-    await app.start()
-    try:
+    async with running(settings_for(database_url), clock=clock, planner=planner) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 @pytest.fixture

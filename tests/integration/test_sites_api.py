@@ -9,16 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert, inspect, select, text
 
 from ampnexus.app import AmpNexus
 from ampnexus.charging.model import SlotGrid
 from ampnexus.domain.series import SeriesKind
-from ampnexus.store import database as store_database
 from ampnexus.store.database import create_db_engine
 from ampnexus.store.tables import (
     api_keys,
@@ -33,6 +30,7 @@ from ampnexus.store.tables import (
 from tests.conftest import PASSWORD
 from tests.integration.test_api import assert_error
 from tests.support.charger import charger
+from tests.support.migrations import alembic
 
 AGILE_FILE = (
     Path(__file__).resolve().parents[1] / "data/reference/tariffs/octopus_agile_extract.csv"
@@ -584,14 +582,6 @@ async def test_needs_for_id_tags_and_transactions(
 
 
 # --- migration 0002 -----------------------------------------------------------------------------
-def alembic(conn: Connection, action: str, revision: str) -> None:
-    config = Config()
-    migrations = Path(store_database.__file__).parent / "migrations"
-    config.set_main_option("script_location", str(migrations))
-    config.attributes["connection"] = conn
-    getattr(command, action)(config, revision)
-
-
 def fill_0001(conn: Connection) -> None:
     """One of everything 0001 holds, with foreign keys between them."""
     now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -21,7 +21,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from ampnexus.app import AmpNexus
-from ampnexus.domain.api_key import ApiKeyScope
 from ampnexus.domain.errors import Invalid
 from tests.conftest import PASSWORD
 from tests.conftest import test_settings as settings_for
@@ -29,6 +28,7 @@ from tests.integration.test_durability import child_env, create_api_key, free_po
 from tests.integration.test_durability import run_cli as ampnexus
 from tests.support.charger import basic_auth, charger
 from tests.support.pki import Authority, client_context
+from tests.support.server import api_client, running
 
 OTHER_PASSWORD = "another-long-secret-0123"
 
@@ -49,23 +49,13 @@ async def tls_server(database_url: str, ca: Authority) -> AsyncIterator[AmpNexus
         tls_ca=ca.cert,
         ocpp_plain_port=0,
     )
-    app = AmpNexus(settings)
-    await app.start()
-    try:
+    async with running(settings) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 @pytest.fixture
 async def tls_api(tls_server: AmpNexus, ca: Authority) -> AsyncIterator[httpx.AsyncClient]:
-    _, secret = await tls_server.services.api_keys.create("tests", scope=ApiKeyScope.ADMIN)
-    async with httpx.AsyncClient(
-        base_url=f"https://127.0.0.1:{tls_server.http_port}/api/v1",
-        headers={"Authorization": f"Bearer {secret}"},
-        verify=client_context(ca),
-        timeout=10,
-    ) as client:
+    async with api_client(tls_server, verify=client_context(ca)) as client:
         yield client
 
 
