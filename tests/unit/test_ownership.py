@@ -38,7 +38,6 @@ async def test_started_transactions_need_no_read() -> None:
     table = Table({})
     owners = TransactionOwners(table)
     owners.remember(7, A1)
-    assert owners.cached(7) == A1
     assert await owners.owner(7) == A1
     assert table.reads == []
 
@@ -46,7 +45,6 @@ async def test_started_transactions_need_no_read() -> None:
 async def test_a_transaction_from_before_a_restart_is_read_once() -> None:
     table = Table({3: B1})
     owners = TransactionOwners(table)
-    assert owners.cached(3) is None
     for _ in range(5):
         assert await owners.owner(3) == B1
     assert table.reads == ["highest", 3]
@@ -58,6 +56,9 @@ async def test_ids_never_issued_cost_no_read_per_frame() -> None:
     owners = TransactionOwners(table, unknown_seconds=30, monotonic=clock)
     for bogus in range(5, 105):  # above the highest: known not to exist
         assert await owners.owner(bogus) is None
+    for bogus in range(-(2**31), -(2**31) + 100):  # ids are issued from 1 up
+        assert await owners.owner(bogus) is None
+    assert await owners.owner(0) is None
     for _ in range(100):  # a gap below it: read once, then remembered as unknown
         assert await owners.owner(3) is None
     assert table.reads == ["highest", 3]
@@ -83,7 +84,7 @@ async def test_memory_is_bounded_and_an_evicted_owner_is_read_back() -> None:
     owners = TransactionOwners(table, known_capacity=3, unknown_capacity=2)
     for n in range(1, 5):
         owners.remember(n, A1)
-    assert owners.cached(1) is None  # the oldest went
+    assert 1 not in owners._known  # the oldest went
     assert await owners.owner(1) == A1
     assert table.reads == ["highest", 1]
     assert len(owners._known) == 3

@@ -64,19 +64,16 @@ class TransactionOwners:
         self._highest = max(self._highest, transaction_id)
         _put(self._known, transaction_id, owner, self._known_capacity)
 
-    def cached(self, transaction_id: int) -> TransactionOwner | None:
-        """The owner if it is in memory (the usual case), else None: then call `owner`."""
-        return self._known.get(transaction_id)
-
     async def owner(self, transaction_id: int) -> TransactionOwner | None:
         """The owner, or None when no such transaction exists."""
         known = self._known.get(transaction_id)
         if known is not None:
             return known
-        if self._known_unknown(transaction_id):
-            return None
+        if transaction_id < 1 or self._known_unknown(transaction_id):
+            return None  # ids are issued from 1 up
         if not self._highest_read:
-            self._highest = max(self._highest, await self._lookup.highest_transaction_id())
+            highest = await self._lookup.highest_transaction_id()
+            self._highest = max(self._highest, highest)  # a start may have come meanwhile
             self._highest_read = True
         owner = None
         if transaction_id <= self._highest:

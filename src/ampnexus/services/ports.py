@@ -137,8 +137,9 @@ class AlertStore(Protocol):
         message: str,
         details: dict[str, Any],
         at: datetime,
+        occurrences: int = 1,
     ) -> Alert:
-        """Open an alert for `key`, or count one more on the open one; returns it."""
+        """Open an alert for `key`, or count `occurrences` more on the open one; returns it."""
         ...
 
     async def resolve(self, key: AlertKey, at: datetime) -> bool:

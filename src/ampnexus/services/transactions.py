@@ -115,7 +115,7 @@ class TransactionService:
         """Its own transaction on another connector is refused too: the message contradicts
         itself, and attaching would guess which half is wrong (a wrong guess puts one
         connector's energy into another driver's session). Refusing loses nothing."""
-        owner = self._owners.cached(transaction_id) or await self._owners.owner(transaction_id)
+        owner = await self._owners.owner(transaction_id)
         return (
             owner is not None
             and owner.charge_point_id == charge_point_id

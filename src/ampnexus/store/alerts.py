@@ -24,6 +24,7 @@ class SqlAlertStore:
         message: str,
         details: dict[str, Any],
         at: datetime,
+        occurrences: int = 1,
     ) -> Alert:
         def work(conn: Connection) -> Alert:
             open_id = conn.execute(select(alerts.c.id).where(*_open(key))).scalar()
@@ -37,7 +38,7 @@ class SqlAlertStore:
                         severity=severity.value,
                         message=message,
                         details=details,
-                        count=1,
+                        count=occurrences,
                         first_raised_at=at,
                         last_raised_at=at,
                     )
@@ -51,7 +52,7 @@ class SqlAlertStore:
                         severity=severity.value,
                         message=message,
                         details=details,
-                        count=alerts.c.count + 1,
+                        count=alerts.c.count + occurrences,
                         last_raised_at=at,
                     )
                 )
