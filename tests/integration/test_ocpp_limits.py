@@ -278,3 +278,17 @@ async def test_repeated_bad_frames_and_refusals_are_one_log_line_per_burst(
         refused = await upgrade(url, basic_auth(registered, WRONG), source)
         assert refused is not None and refused.status_code == 401
     assert len(warnings(caplog, "bad or missing credentials")) == 1
+
+
+@pytest.mark.settings(unknown_chargers="pending", ocpp_failed_upgrades_per_address=5)
+async def test_new_ids_admitted_as_pending_count_against_their_address(
+    api: httpx.AsyncClient, ocpp_url: str
+) -> None:
+    for number in range(5):  # each new id is admitted, and stored
+        assert await upgrade(f"{ocpp_url}/NEW-{number}", None, STRANGER) is None
+    refused = await upgrade(f"{ocpp_url}/NEW-5", None, STRANGER)
+    assert refused is not None and refused.status_code == 429
+    # the table did not grow past the budget; another address may still bring a new charger
+    ids = {cp["id"] for cp in (await api.get("/charge-points")).json()["items"]}
+    assert ids == {f"NEW-{number}" for number in range(5)}
+    assert await upgrade(f"{ocpp_url}/NEW-6", None, GUESSER) is None

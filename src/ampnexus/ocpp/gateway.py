@@ -340,7 +340,12 @@ class Gateway:
     def _on_answer(self, session: Session, frame: CallResult | CallErrorFrame) -> None:
         pending = session.pending
         if pending is None or pending[0] != frame.unique_id or pending[2].done():
-            log.warning("%s answered an unknown call %s", session.charge_point_id, frame.unique_id)
+            self._warn(
+                ("unknown answer", session.charge_point_id),
+                "%s answered an unknown call %s",
+                session.charge_point_id,
+                frame.unique_id,
+            )
             return
         pending[2].set_result(frame)
 

@@ -38,6 +38,7 @@ class UnknownChargers(Enum):
 
 class Admission(Enum):
     ADMITTED = "admitted"
+    REGISTERED_PENDING = "registered pending"  # unknown, now stored as Pending: admitted
     UNKNOWN = "unknown"
     UNAUTHORIZED = "unauthorized"
     NEEDS_TLS = "needs TLS"  # profile 2 or 3 over plain ws://
@@ -204,6 +205,11 @@ class ChargePointService:
             admission = await self._check(charge_point_id, username, password, transport)
         except PasswordChecksBusy:
             return self._throttle.busy()
+        if admission is Admission.REGISTERED_PENDING:
+            # Admitted, but each new id is a row: counted like a failure per address, so a
+            # stranger inventing ids cannot grow the table without limit.
+            self._throttle.failed(charge_point_id, address, False)
+            return Admission.ADMITTED
         if admission is Admission.ADMITTED:
             self._throttle.admitted(charge_point_id, address)
         else:
@@ -225,7 +231,7 @@ class ChargePointService:
             if not CHARGE_POINT_ID.match(charge_point_id):
                 return Admission.UNKNOWN
             await self._register_pending(charge_point_id)
-            return Admission.ADMITTED
+            return Admission.REGISTERED_PENDING
         if charge_point.security_profile >= 2 and not transport.tls:
             return Admission.NEEDS_TLS
         if charge_point.security_profile == 3:

@@ -135,7 +135,7 @@ id_tags = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 # OCPP id tags are case-insensitive (CiString20): one tag per spelling, found by any spelling
-# in one indexed read (migration 0004). The tag keeps the spelling it was created with.
+# in one indexed read (migration 0005). The tag keeps the spelling it was created with.
 Index("uq_id_tags_lower_id_tag", func.lower(id_tags.c.id_tag), unique=True)
 
 transactions = Table(

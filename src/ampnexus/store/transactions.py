@@ -50,9 +50,6 @@ METER_VALUE_ROWS = Bulk(
 REJECTED_METER_VALUE_ROWS = Bulk(
     meter_values, (*METER_VALUE_ROWS.columns, "rejected_transaction_id")
 )
-# What the rejected column can hold: a charger may claim any 64-bit id (JSON allows more);
-# one beyond the column is stored as this bound, still marking the rows rejected.
-_BIGINT_MAX = 2**63 - 1
 
 
 # Built once: the hot path then skips building statements and their cache keys. Each
@@ -158,9 +155,9 @@ class SqlTransactionStore:
         readings: Sequence[MeterReading],
         at: datetime,
     ) -> None:
-        claimed = max(-_BIGINT_MAX - 1, min(claimed_transaction_id, _BIGINT_MAX))
         rows = _reading_rows(charge_point_id, connector_id, None, readings, at)
-        await self._db.append(REJECTED_METER_VALUE_ROWS, [(*row, claimed) for row in rows])
+        rejected = [(*row, claimed_transaction_id) for row in rows]
+        await self._db.append(REJECTED_METER_VALUE_ROWS, rejected)
 
     async def owner(self, transaction_id: int) -> TransactionOwner | None:
         def work(conn: Connection) -> TransactionOwner | None:
