@@ -58,16 +58,6 @@ class NeedChanged:
     at: datetime
 
 
-Event = (
-    ChargerBooted
-    | ConnectorStatusChanged
-    | TransactionStarted
-    | TransactionStopped
-    | PowerMeasured
-    | NeedChanged
-)
-
-
 @dataclass(frozen=True, slots=True)
 class AlertRaised:
     """An alert was opened (not when an open one is counted again)."""
@@ -78,3 +68,14 @@ class AlertRaised:
     site_id: str | None
     message: str
     at: datetime
+
+
+Event = (
+    ChargerBooted
+    | ConnectorStatusChanged
+    | TransactionStarted
+    | TransactionStopped
+    | PowerMeasured
+    | NeedChanged
+    | AlertRaised
+)

@@ -299,7 +299,7 @@ class SmartChargingService:
             raise Unavailable(
                 f"site {site_id} has no plan yet: planning it failed"
                 + (f" ({failure.error})" if failure else "")
-                + "; see GET /api/v1/alerts"
+                + "; a replan_failed alert tells more"
             )
         return site_plan
 

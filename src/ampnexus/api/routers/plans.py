@@ -64,7 +64,7 @@ class PlanOut(BaseModel):
         return cls(
             site_id=site_plan.site_id,
             made_at=site_plan.made_at,
-            stale=failure is not None,
+            stale=site_plan.stale,
             error=failure.error if failure else None,
             failed_at=failure.failed_at if failure else None,
             method=plan.method,
