@@ -87,8 +87,11 @@ async def test_drawn_power_never_exceeds_the_site_limit(
     await sampler
 
     assert peak <= SITE_LIMIT_W + 1.0, f"drew {peak:.0f} W on a {SITE_LIMIT_W:.0f} W site"
-    assert total_draw_w(fleet) >= 0.75 * SITE_LIMIT_W  # the plan uses the site, not just caps
     plan = (await api.get("/sites/yard/plan")).json()
+    drawn = {cp.spec.id: round(cp.connector(1).power_w) for cp in fleet}
+    planned = {s["charge_point_id"]: s["power_kw"][0] for s in plan["sessions"]}
+    # the plan uses the site, not just caps
+    assert sum(drawn.values()) >= 0.75 * SITE_LIMIT_W, (drawn, planned, plan.get("error"))
     assert len(plan["sessions"]) == 3
     assert sum(s["power_kw"][0] for s in plan["sessions"]) <= SITE_LIMIT_W / 1000 + 1e-6
 
