@@ -571,7 +571,11 @@ async def test_a_new_authorization_key_is_used_to_reconnect(
     assert reply["status"] == "Accepted"
     await cp.wait_until(lambda: cp.link.connections == 2 and cp.outbox.ready)
     assert cp.boots == 1  # a new connection, not a reboot
-    assert ok(await api.get(f"/charge-points/{cp.id}"))["connected"] is True
+
+    async def connected() -> bool:  # the server registers it just after the handshake
+        return ok(await api.get(f"/charge-points/{cp.id}"))["connected"] is True
+
+    await eventually(connected)
 
 
 async def test_clear_cache_and_data_transfer(cp: SimChargePoint, api: httpx.AsyncClient) -> None:
