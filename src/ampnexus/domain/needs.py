@@ -5,6 +5,11 @@ Where nobody said, the planner still needs numbers: `resolve_need` takes each fi
 first source that has it, in this order: the transaction's need, the id tag's need, the
 driver profile's own default, a default learned from the driver's past sessions
 (`default_need`), and finally the site default, which always has both.
+
+A car still plugged in after its departure is overdue: it has shown it stays longer than
+said, so it is planned as leaving at the next default departure time of day after now, the
+same guess as for a car plugging in now (ADR 0003). Its charging goes on while it needs
+energy, against a fixed deadline rather than one receding with the horizon.
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ class ResolvedNeed:
     departure: datetime
     energy_source: str  # "transaction", "id_tag", "driver", "learned" or "site"
     departure_source: str
+    overdue: bool = False  # the car stayed past its departure: this is the next default one
 
 
 def default_need(
@@ -150,17 +156,23 @@ def resolve_need(
     defaults: Sequence[NeedDefault],
     *,
     soc_now: float | None = None,
+    now: datetime | None = None,
 ) -> ResolvedNeed:
     """Energy and departure for a session that plugged in at `arrival`.
 
     `needs` in order of precedence (the transaction's, then the id tag's), `defaults` too
     (driver profile, learned, site); the last default must give both figures. A departure
-    that is not after `arrival` is stale and skipped.
+    that is not after `arrival` is stale and skipped. Given `now`, a departure not after it
+    is overdue: the car is still there, so the next default departure after `now` applies.
     """
     energy = _first_energy(needs, defaults, soc_now)
     departure = _first_departure(arrival, tz, needs, defaults)
     if energy is None or departure is None:
         raise Invalid("the site default must give both energy and departure")
+    if now is not None and departure[0] <= now:
+        later = _first_departure(now, tz, (), defaults)
+        assert later is not None  # the defaults gave a departure just above
+        return ResolvedNeed(energy[0], later[0], energy[1], later[1], overdue=True)
     return ResolvedNeed(energy[0], departure[0], energy[1], departure[1])
 
 

@@ -94,7 +94,8 @@ class NeedService:
     ) -> ResolvedNeed:
         """Energy and departure for a running session: what was said for it or its id tag,
         else the driver's default, else one learned from the driver's past sessions, else
-        the site's."""
+        the site's. A departure already past while the car is still plugged in is overdue:
+        the next default departure after now stands in for it."""
         said = [
             await self._store.for_transaction(transaction.id),
             await self._store.for_id_tag(transaction.id_tag),
@@ -116,7 +117,7 @@ class NeedService:
         ]
         needs = [need for need in said if need is not None]
         return resolve_need(
-            transaction.started_at, site.time_zone, needs, defaults, soc_now=soc_now
+            transaction.started_at, site.time_zone, needs, defaults, soc_now=soc_now, now=now
         )
 
     def _changed(self, charge_point_id: str | None) -> None:
