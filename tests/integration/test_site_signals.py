@@ -33,8 +33,18 @@ REACTION_S = 10.0  # generous: a debounce and one replan take about a second
 
 @pytest.fixture
 async def site(api: httpx.AsyncClient) -> str:
-    """22 kW site with a 22 kW main circuit feeding CP-A and CP-B (11 kW, three phases)."""
-    body = {"id": SITE, "name": "Depot", "time_zone": "Europe/London", "grid_limit_kw": GRID_KW}
+    """22 kW site with a 22 kW main circuit feeding CP-A and CP-B (11 kW, three phases).
+    Every session wants 80 kWh within two hours: more than the site gives, so plans use all
+    it allows and a lower limit must show in the profiles."""
+    departure = (datetime.now(UTC) + timedelta(hours=2)).time().isoformat(timespec="seconds")
+    body = {
+        "id": SITE,
+        "name": "Depot",
+        "time_zone": "UTC",
+        "grid_limit_kw": GRID_KW,
+        "default_energy_kwh": 80,
+        "default_departure": departure,
+    }
     assert (await api.post("/sites", json=body)).status_code == 201
     circuit = {"id": "main", "limit_kw": GRID_KW}
     assert (await api.post(f"/sites/{SITE}/circuits", json=circuit)).status_code == 201
