@@ -135,9 +135,9 @@ def _site_services(db: Database, clock: Clock, bus: LocalBus) -> dict[str, Any]:
     """Sites, tariffs, series, driver profiles and needs: what plans are made from."""
     sites, drivers = SqlSiteStore(db), SqlDriverProfileStore(db)
     return {
-        "sites": SiteService(sites, clock),
+        "sites": SiteService(sites, clock, bus),
         "tariffs": TariffService(SqlTariffStore(db), sites, clock),
-        "site_series": SeriesService(SqlSeriesStore(db), sites, clock),
+        "site_series": SeriesService(SqlSeriesStore(db), sites, clock, bus),
         "drivers": DriverProfileService(drivers, clock),
         "needs": NeedService(
             SqlNeedStore(db), SqlTransactionStore(db), SqlIdTagStore(db), drivers, clock, bus

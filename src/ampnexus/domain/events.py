@@ -59,6 +59,26 @@ class NeedChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteMeterRead:
+    """The site's own meter reported: its newest reading (W, EVs included) and when it was
+    taken (an upload may also bring older readings, which do not matter to a plan now)."""
+
+    site_id: str
+    power_w: float
+    taken_at: datetime
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SiteChanged:
+    """Something a plan of the site is made from changed: the site itself (its grid limit,
+    voltage, ...), one of its circuits, or a charger placed on or taken off it."""
+
+    site_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRaised:
     """An alert was opened (not when an open one is counted again)."""
 
@@ -77,5 +97,7 @@ Event = (
     | TransactionStopped
     | PowerMeasured
     | NeedChanged
+    | SiteMeterRead
+    | SiteChanged
     | AlertRaised
 )

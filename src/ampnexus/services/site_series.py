@@ -7,21 +7,34 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ampnexus.domain.errors import NotFound
+from ampnexus.domain.events import SiteMeterRead
 from ampnexus.domain.series import Point, SeriesKind, Slots, check_points, resample, value_at
 from ampnexus.domain.time import Clock
-from ampnexus.services.ports import Page, SeriesStore, SiteStore
+from ampnexus.services.ports import EventPublisher, Page, SeriesStore, SiteStore
 
 
 class SeriesService:
-    def __init__(self, store: SeriesStore, sites: SiteStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: SeriesStore,
+        sites: SiteStore,
+        clock: Clock,
+        events: EventPublisher | None = None,
+    ) -> None:
         self._store = store
         self._sites = sites
         self._clock = clock
+        self._events = events
 
     async def record(self, site_id: str, kind: SeriesKind, points: Sequence[Point]) -> int:
         await self._check_site(site_id)
         check_points(kind, points)
         await self._store.add(site_id, kind, points, self._clock.now())
+        if kind is SeriesKind.SITE_METER and self._events is not None:
+            newest = max(points, key=lambda point: point.timestamp)  # one pass, not a sort
+            self._events.publish(
+                SiteMeterRead(site_id, newest.value, newest.timestamp, self._clock.now())
+            )
         return len(points)
 
     async def points(

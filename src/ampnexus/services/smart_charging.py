@@ -2,8 +2,9 @@
 profiles, and keep both current.
 
 A replan is requested by events (a transaction starts or stops, a charger boots, measured
-power moves by more than a threshold) and by a timer; requests are debounced and each site
-has at most one planner running. The planner is pure CPU work and runs in a worker thread.
+power or the site's meter moves by more than a threshold, a site, circuit or placement
+changes) and by a timer; requests are debounced and each site has at most one planner
+running. The planner is pure CPU work and runs in a worker thread.
 
 Chargers that keep refusing profiles are planned as drawing their maximum (uncontrollable)
 and reported in the plan's alerts, so the rest of the site stays within its limits.
@@ -72,6 +73,8 @@ from ampnexus.domain.events import (
     ChargerBooted,
     NeedChanged,
     PowerMeasured,
+    SiteChanged,
+    SiteMeterRead,
     TransactionStarted,
     TransactionStopped,
 )
@@ -172,6 +175,7 @@ class SmartChargingService:
         self._sites: dict[str, _SiteState] = {}
         self._power: dict[tuple[str, int], tuple[float, float | None]] = {}  # W, register Wh
         self._sent_w: dict[tuple[str, int], float] = {}
+        self._meter_w: dict[str, float] = {}  # site -> its meter's last fresh reading
         self._fail_safe_w: dict[str, float] = {}  # the fail-safe each charger holds
         self._placed: dict[str, _Placed | None] = {}  # charger -> site (None: none), until moved
         self._placing: dict[str, list[PowerMeasured]] = {}  # readings while _placed is read
@@ -193,6 +197,18 @@ class SmartChargingService:
         bus.subscribe(ChargerBooted, self._booted)
         bus.subscribe(PowerMeasured, self._measured)
         bus.subscribe(NeedChanged, self._need_changed)
+        bus.subscribe(SiteChanged, lambda e: self.placement_changed({e.site_id}))
+        bus.subscribe(SiteMeterRead, self._meter_read)
+
+    def _meter_read(self, event: SiteMeterRead) -> None:
+        """A fresh reading that moved by the threshold replans (debounced, like a charger's);
+        an old one plans nothing now (`METER_MAX_AGE`)."""
+        if self._clock.now() - event.taken_at > METER_MAX_AGE:
+            return
+        before = self._meter_w.get(event.site_id)
+        self._meter_w[event.site_id] = event.power_w
+        if before is None or abs(before - event.power_w) >= POWER_CHANGE_W:
+            self.request_replan(event.site_id)
 
     def _need_changed(self, event: NeedChanged) -> None:
         if event.charge_point_id is None:  # an id tag's need: its sessions may be anywhere
@@ -255,7 +271,8 @@ class SmartChargingService:
         self._spawn(self._prepare_charger(event.charge_point_id))
 
     def placement_changed(self, site_ids: set[str | None]) -> None:
-        """A charger was placed, moved or removed: fail-safe shares and plans change."""
+        """A charger was placed, moved or removed, or a site or circuit changed: fail-safe
+        shares, chargers' bounds and plans change."""
         self._placed.clear()
         for site_id in site_ids - {None}:
             assert site_id is not None
@@ -370,6 +387,7 @@ class SmartChargingService:
 
     def _forget(self, site_id: str) -> None:
         self._plans.pop(site_id, None)
+        self._meter_w.pop(site_id, None)
         if self._failures.pop(site_id, None) is not None:  # its failures went with it
             self._spawn(self._alerts.resolve(AlertKey(AlertKind.REPLAN_FAILED, site_id=site_id)))
 

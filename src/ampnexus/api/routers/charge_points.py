@@ -92,9 +92,8 @@ async def place(
     """Place the charger: its site, the circuit feeding it (one of that site's), the phases
     it uses, its maximum power and phase rotation. The body is the whole placement: a field
     left out is cleared, so `{}` takes the charger off its site."""
-    before = await services.sites.placement(charge_point_id)
+    await services.sites.placement(charge_point_id)  # 404 for a charger not registered
     placed = await services.sites.place(body.to_domain(charge_point_id))
-    services.smart_charging.placement_changed({before.site_id, placed.site_id})
     return PlacementOut.of(placed)
 
 

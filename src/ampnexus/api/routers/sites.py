@@ -59,7 +59,6 @@ async def delete(site_id: SiteId, services: ServicesDep) -> Response:
     """Deletes the site with its circuits, tariffs and series; its chargers stay registered,
     on no site."""
     await services.sites.delete(site_id)
-    services.smart_charging.placement_changed(set())  # its chargers are on no site now
     return Response(status_code=204)
 
 

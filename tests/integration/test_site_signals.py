@@ -1,0 +1,160 @@
+"""A site's own signals replan it at once: its meter, its grid limit, a circuit's limit.
+
+The timed replan is an hour away in every test here, so only the signal itself can bring the
+chargers their new profiles; a burst of signals is coalesced into a replan or two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from ampnexus.app import AmpNexus
+from tests.integration.test_smart_charging import (
+    PHASES,
+    VOLTAGE,
+    eventually,
+    limit_now_a,
+    profiles,
+    start_charging,
+)
+from tests.support.charger import TestCharger, charger
+
+pytestmark = pytest.mark.settings(replan_interval=3600.0)
+
+SITE = "S1"
+GRID_KW = 22.0
+QUIET_S = 2.5  # more than the 1 s debounce plus a replan: nothing is on its way
+REACTION_S = 10.0  # generous: a debounce and one replan take about a second
+
+
+@pytest.fixture
+async def site(api: httpx.AsyncClient) -> str:
+    """22 kW site with a 22 kW main circuit feeding CP-A and CP-B (11 kW, three phases).
+    Every session wants 80 kWh within two hours: more than the site gives, so plans use all
+    it allows and a lower limit must show in the profiles."""
+    departure = (datetime.now(UTC) + timedelta(hours=2)).time().isoformat(timespec="seconds")
+    body = {
+        "id": SITE,
+        "name": "Depot",
+        "time_zone": "UTC",
+        "grid_limit_kw": GRID_KW,
+        "default_energy_kwh": 80,
+        "default_departure": departure,
+    }
+    assert (await api.post("/sites", json=body)).status_code == 201
+    circuit = {"id": "main", "limit_kw": GRID_KW}
+    assert (await api.post(f"/sites/{SITE}/circuits", json=circuit)).status_code == 201
+    for cp_id in ("CP-A", "CP-B"):
+        created = await api.post("/charge-points", json={"id": cp_id, "security_profile": 0})
+        assert created.status_code == 201, created.text
+        placement = {"site_id": SITE, "circuit_id": "main", "phases": PHASES, "max_power_w": 11_000}
+        placed = await api.put(f"/charge-points/{cp_id}", json=placement)
+        assert placed.status_code == 200, placed.text
+    assert (await api.post("/id-tags", json={"id_tag": "TAG"})).status_code == 201
+    return SITE
+
+
+def tx_profile_count(cp: TestCharger) -> int:
+    return len(profiles(cp, "TxProfile"))
+
+
+def planned_now_w(*chargers: TestCharger) -> float:
+    """What the chargers' latest TxProfiles allow right now, together."""
+    return sum(limit_now_a(profiles(cp, "TxProfile")[-1]) * VOLTAGE * PHASES for cp in chargers)
+
+
+async def settled(*chargers: TestCharger) -> None:
+    """Both charging with a profile, and no replan under way (no new profile for a while)."""
+
+    async def both_planned() -> bool:
+        return all(profiles(cp, "TxProfile") for cp in chargers)
+
+    await eventually(both_planned, within=REACTION_S)
+    async with asyncio.timeout(30):
+        while True:
+            before = [tx_profile_count(cp) for cp in chargers]
+            await asyncio.sleep(QUIET_S)
+            if [tx_profile_count(cp) for cp in chargers] == before:
+                return
+
+
+async def reduced_to(limit_w: float, *chargers: TestCharger) -> None:
+    async def within_limit() -> bool:
+        return planned_now_w(*chargers) <= limit_w + 1.0  # profiles are floored to 0.1 A
+
+    await eventually(within_limit, within=REACTION_S)
+
+
+def meter_reading(value_w: float, ago_s: float = 0.0) -> dict[str, object]:
+    taken = datetime.now(UTC) - timedelta(seconds=ago_s)
+    return {"points": [{"timestamp": taken.isoformat(), "value": value_w}]}
+
+
+@pytest.mark.parametrize(
+    ("path", "change"),
+    [
+        (f"/sites/{SITE}", {"grid_limit_kw": 6.0}),
+        (f"/sites/{SITE}/circuits/main", {"limit_kw": 6.0}),
+    ],
+    ids=["grid-limit", "circuit-limit"],
+)
+async def test_a_lowered_limit_reaches_the_chargers_without_the_timed_replan(
+    server: AmpNexus,
+    api: httpx.AsyncClient,
+    ocpp_url: str,
+    site: str,
+    path: str,
+    change: dict[str, float],
+) -> None:
+    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
+        await start_charging(a)
+        await start_charging(b)
+        await settled(a, b)
+        assert planned_now_w(a, b) > 6_000.0  # else lowering to 6 kW would prove nothing
+
+        changed = await api.patch(path, json=change)
+        assert changed.status_code == 200, changed.text
+
+        await reduced_to(6_000.0, a, b)
+
+
+async def test_a_big_building_load_on_the_site_meter_reduces_the_profiles(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
+) -> None:
+    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
+        await start_charging(a)
+        await start_charging(b)
+        await settled(a, b)
+        assert planned_now_w(a, b) > 4_000.0
+
+        # The chargers report no power, so all 18 kW is the building's: 4 kW are left.
+        stored = await api.post(f"/sites/{site}/meter", json=meter_reading(18_000.0))
+        assert stored.status_code == 201, stored.text
+
+        await reduced_to(4_000.0, a, b)
+
+
+async def test_a_burst_of_meter_readings_makes_only_a_few_replans(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
+) -> None:
+    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
+        await start_charging(a)
+        await start_charging(b)
+        await settled(a, b)
+        before = tx_profile_count(a)
+
+        # Each reading moves by 10 kW, far past the threshold: each alone would replan.
+        for i in range(20):
+            value = 12_000.0 if i % 2 else 2_000.0
+            stored = await api.post(f"/sites/{site}/meter", json=meter_reading(value, 20 - i))
+            assert stored.status_code == 201, stored.text
+        await settled(a, b)
+
+        replans = tx_profile_count(a) - before  # every replan sends CP-A one TxProfile
+        assert 1 <= replans <= 3, f"{replans} replans for a burst of 20 readings"
+        # The last reading (12 kW) is the one the site is planned on: 10 kW left.
+        assert planned_now_w(a, b) <= 10_000.0 + 1.0
