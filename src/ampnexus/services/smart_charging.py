@@ -145,7 +145,9 @@ class _SiteState:
 class _Outcome(Enum):
     ACCEPTED = "accepted"
     REFUSED = "refused"  # or failed: the charger holds its old limit
-    GONE = "gone"  # offline, or the session ended: the plan no longer applies to it
+    # Offline, or the session ended: the plan no longer applies to it. Also a refused
+    # fail-safe: a charger that keeps refusing it must not hold up the whole site.
+    GONE = "gone"
     SILENT = "silent"  # no answer within the command timeout
 
 
@@ -736,8 +738,10 @@ class SmartChargingService:
                     self._fail_safe_w[charger] = send.limit_w
                 self._refusals.pop(charger, None)
             return self._settled(send, _Outcome.ACCEPTED)
-        if connector:
-            self._refused(site_plan, charger, connector)
+        if not connector:  # as before: logged, retried while its share differs
+            log.warning("%s: fail-safe profile refused", charger)
+            return self._settled(send, _Outcome.GONE)
+        self._refused(site_plan, charger, connector)
         return self._settled(send, _Outcome.REFUSED)
 
     def _settled(self, send: _Send, outcome: _Outcome) -> _Outcome:
