@@ -8,6 +8,11 @@ has at most one planner running. The planner is pure CPU work and runs in a work
 Chargers that keep refusing profiles are planned as drawing their maximum (uncontrollable)
 and reported in the plan's alerts, so the rest of the site stays within its limits.
 
+A plan is recorded under the site's lock and sent after it (ADR 0003, dispatch): reductions,
+then increases, each wave concurrently and waited for at most the profile deadline. An
+unconfirmed reduction withholds the increases; a charger that stays silent is alerted and,
+like a refusing one, planned at its maximum until it answers.
+
 Each plan also holds the EVs expected later in the horizon (`charging.forecast`: the site's
 sessions of the same weekday in the previous weeks). They keep room for arrivals and turn on
 the planner's deferral hedge (ADR 0005); only real sessions become charging profiles.
@@ -218,6 +223,7 @@ class SmartChargingService:
         self._flagged: set[tuple[int, str]] = set()  # (transaction, check) already alerted
         self._capabilities: dict[str, ChargerCapabilities] = {}
         self._refusals: dict[str, int] = {}
+        self._reading_keys: dict[str, asyncio.Task[ChargerCapabilities]] = {}  # in flight
         self._in_flight: dict[tuple[str, int], tuple[asyncio.Task[_Outcome], float]] = {}
         self._late: set[asyncio.Task[Any]] = set()  # sends past the deadline, still waiting
         self._answering: dict[str, bool] = {}  # charger -> answered last (absent: not known)
@@ -862,11 +868,36 @@ class SmartChargingService:
         self.request_replan(placement.site_id)
 
     async def _capabilities_of(self, charge_point_id: str) -> ChargerCapabilities:
+        """Read once (at boot, normally). Compiling waits at most the profile deadline for
+        the read, as it may run under the site's lock; meanwhile the defaults serve, and the
+        read caches the real ones when the charger answers."""
         known = self._capabilities.get(charge_point_id)
         if known is not None:
             return known
+        reading = self._reading_keys.get(charge_point_id)
+        if reading is None:
+            reading = asyncio.get_running_loop().create_task(
+                self._read_capabilities(charge_point_id)
+            )
+            self._reading_keys[charge_point_id] = reading
+            self._tasks.add(reading)
+            reading.add_done_callback(lambda task: self._read_done(charge_point_id, task))
+        try:
+            return await asyncio.wait_for(asyncio.shield(reading), self.profile_deadline_s)
+        except TimeoutError:
+            return capabilities_from({}, await self._phases(charge_point_id))
+
+    def _read_done(self, charge_point_id: str, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if self._reading_keys.get(charge_point_id) is task:
+            del self._reading_keys[charge_point_id]
+
+    async def _phases(self, charge_point_id: str) -> int:
         placement = await self._placement(charge_point_id)
-        phases = (placement.phases if placement else None) or 3
+        return (placement.phases if placement else None) or 3
+
+    async def _read_capabilities(self, charge_point_id: str) -> ChargerCapabilities:
+        phases = await self._phases(charge_point_id)
         values: dict[str, str] = {}
         try:
             reply = await self._s.commands.get_configuration(charge_point_id, list(CAPABILITY_KEYS))
