@@ -31,11 +31,13 @@ CHARGERS = ("CP-A", "CP-B", "CP-S")
 
 
 class SilentToProfiles:
-    """A raw charger that answers everything but SetChargingProfile, which it never answers."""
+    """A raw charger that answers everything but SetChargingProfile, until it wakes up."""
 
     def __init__(self, websocket: ClientConnection) -> None:
         self.websocket = websocket
         self.profiles_received = 0
+        self.unanswered: list[str] = []
+        self.answering = False
         self._answers: dict[str, asyncio.Future[Any]] = {}
         self._next_id = 0
 
@@ -45,12 +47,22 @@ class SilentToProfiles:
             if frame[0] == 3 and frame[1] in self._answers:
                 self._answers.pop(frame[1]).set_result(frame[2])
             elif frame[0] == 2 and frame[2] == "SetChargingProfile":
-                self.profiles_received += 1  # and silence
+                self.profiles_received += 1
+                self.unanswered.append(frame[1])
+                if self.answering:
+                    await self.wake()
             elif frame[0] == 2 and frame[2] == "GetConfiguration":
                 await self.websocket.send(json.dumps([3, frame[1], {"configurationKey": []}]))
             elif frame[0] == 2:
                 error = [4, frame[1], "NotImplemented", "not in this test", {}]
                 await self.websocket.send(json.dumps(error))
+
+    async def wake(self) -> None:
+        """Accept every profile still unanswered, and from now on each at once."""
+        self.answering = True
+        while self.unanswered:
+            unique_id = self.unanswered.pop(0)
+            await self.websocket.send(json.dumps([3, unique_id, {"status": "Accepted"}]))
 
     async def call(self, action: str, payload: dict[str, Any]) -> Any:
         self._next_id += 1
@@ -113,11 +125,15 @@ async def site(api: httpx.AsyncClient) -> str:
     return SITE_ID
 
 
-async def open_silent_alerts(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+async def silent_alerts(api: httpx.AsyncClient) -> list[dict[str, Any]]:
     query = {"kind": "charger_silent", "charge_point_id": "CP-S"}
     response = await api.get("/alerts", params=query)
     assert response.status_code == 200, response.text
-    return [alert for alert in response.json()["items"] if alert["open"]]
+    return list(response.json()["items"])
+
+
+async def open_silent_alerts(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+    return [alert for alert in await silent_alerts(api) if alert["open"]]
 
 
 @pytest.mark.settings(command_timeout=30, profile_deadline=1)
@@ -152,3 +168,34 @@ async def test_a_silent_charger_holds_up_neither_the_replan_nor_its_neighbours(
         shown = replanned.json()
         assert any("CP-S does not answer" in text for text in shown["alerts"])
         assert [limit_now_a(profiles(cp, "TxProfile")[-1]) for cp in (a, b)] == [0.0, 0.0]
+
+
+@pytest.mark.settings(command_timeout=30, profile_deadline=1)
+async def test_a_silent_charger_that_answers_again_is_planned_again_and_its_alert_resolved(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
+) -> None:
+    async with charger(ocpp_url, "CP-A") as a, silent_charger(ocpp_url, "CP-S") as silent:
+        await silent.start_charging()
+        await start_charging(a)
+        await eventually(lambda: open_silent_alerts(api), within=15)
+
+        await silent.wake()  # its pending command is answered: no need to wait 30 s
+
+        async def resolved() -> bool:
+            alerts = await silent_alerts(api)
+            return bool(alerts) and not any(alert["open"] for alert in alerts)
+
+        await eventually(resolved)
+
+        async def planned_again() -> bool:
+            shown = (await api.get(f"/sites/{site}/plan")).json()
+            return not any("CP-S does not answer" in text for text in shown["alerts"])
+
+        await eventually(planned_again)
+        received = silent.profiles_received
+        assert (await api.post(f"/sites/{site}/plan")).status_code == 200
+        await eventually(lambda: _more(silent, received), within=3)
+
+
+async def _more(silent: SilentToProfiles, than: int) -> bool:
+    return silent.profiles_received > than
