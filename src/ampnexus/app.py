@@ -126,6 +126,7 @@ def build_services(
         horizon_slots=settings.plan_horizon_hours * 3600 // settings.plan_slot_seconds,
         history=SqlTransactionStore(db),
         forecast_weeks=settings.forecast_weeks,
+        profile_deadline_s=settings.profile_deadline,
     )
     services.smart_charging.attach(bus)
     return services

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     unknown_chargers: Literal["reject", "pending"] = "reject"
     heartbeat_interval: int = Field(300, ge=10, le=86400)
     command_timeout: float = Field(30.0, gt=0, le=600)
+    profile_deadline: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="seconds a replan waits for a charger to answer its profile before "
+        "withholding the increases and alerting (the command itself runs to command_timeout)",
+    )
     plan_slot_seconds: int = Field(900, ge=60, le=3600)
     plan_horizon_hours: int = Field(24, ge=1, le=168)
     replan_interval: float = Field(300.0, gt=0, description="seconds between timed replans")

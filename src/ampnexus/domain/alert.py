@@ -19,6 +19,7 @@ class AlertKind(StrEnum):
     IMPLAUSIBLE_READING = "implausible_reading"  # a value outside physical bounds
     IMPLAUSIBLE_SESSION = "implausible_session"  # a session the planner cannot use as sent
     REPLAN_FAILED = "replan_failed"  # a site keeps its last good plan
+    CHARGER_SILENT = "charger_silent"  # no answer to a profile within the planning deadline
 
 
 class Severity(StrEnum):

@@ -9,6 +9,11 @@ running. The planner is pure CPU work and runs in a worker thread.
 Chargers that keep refusing profiles are planned as drawing their maximum (uncontrollable)
 and reported in the plan's alerts, so the rest of the site stays within its limits.
 
+A plan is recorded under the site's lock and sent after it (ADR 0003, dispatch): reductions,
+then increases, each wave concurrently and waited for at most the profile deadline. An
+unconfirmed reduction withholds the increases; a charger that stays silent is alerted and,
+like a refusing one, planned at its maximum until it answers.
+
 Each plan also holds the EVs expected later in the horizon (`charging.forecast`: the site's
 sessions of the same weekday in the previous weeks). They keep room for arrivals and turn on
 the planner's deferral hedge (ADR 0005); only real sessions become charging profiles.
@@ -29,6 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,7 +45,6 @@ from ampnexus.charging.compiler import (
     fail_safe_per_connector_w,
     fail_safe_profile,
     limit_now_w,
-    reductions_first,
     tx_profile,
 )
 from ampnexus.charging.forecast import (
@@ -66,9 +71,15 @@ from ampnexus.charging.plausible import (
     start_problem,
 )
 from ampnexus.domain.alert import AlertKey, AlertKind, Severity
-from ampnexus.domain.charging_profile import ChargingRateUnit, convert
+from ampnexus.domain.charging_profile import ChargingProfile, ChargingRateUnit, convert
 from ampnexus.domain.driver import PriorityClass
-from ampnexus.domain.errors import Conflict, DomainError, NotFound, Unavailable
+from ampnexus.domain.errors import (
+    CommandTimeout,
+    Conflict,
+    DomainError,
+    NotFound,
+    Unavailable,
+)
 from ampnexus.domain.events import (
     ChargerBooted,
     NeedChanged,
@@ -136,6 +147,37 @@ class SitePlan:
 class _SiteState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pending: asyncio.Task[None] | None = None
+    dispatch: asyncio.Task[None] | None = None  # sending the latest plan's profiles
+
+
+class _Outcome(Enum):
+    ACCEPTED = "accepted"
+    REFUSED = "refused"  # or failed: the charger holds its old limit
+    # Offline, or the session ended: the plan no longer applies to it. Also a refused
+    # fail-safe: a charger that keeps refusing it must not hold up the whole site.
+    GONE = "gone"
+    SILENT = "silent"  # no answer within the command timeout
+
+
+@dataclass(frozen=True, slots=True)
+class _Send:
+    """One profile for one connector: a planned TxProfile, or on connector 0 the fail-safe."""
+
+    charge_point_id: str
+    connector_id: int
+    limit_w: float  # what it allows now
+    profile: ChargingProfile
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.charge_point_id, self.connector_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Dispatch:
+    site_plan: SitePlan
+    reductions: list[_Send]
+    increases: list[_Send]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +203,7 @@ class SmartChargingService:
         time_budget_s: float = 1.0,
         history: TransactionStore | None = None,
         forecast_weeks: int = DEFAULT_WEEKS,
+        profile_deadline_s: float = 5.0,
     ) -> None:
         self._s = services
         self._planner = planner
@@ -171,6 +214,7 @@ class SmartChargingService:
         self.horizon_slots = horizon_slots
         self.debounce_s = debounce_s
         self.time_budget_s = time_budget_s
+        self.profile_deadline_s = profile_deadline_s
         self._plans: dict[str, SitePlan] = {}
         self._sites: dict[str, _SiteState] = {}
         self._power: dict[tuple[str, int], tuple[float, float | None]] = {}  # W, register Wh
@@ -183,6 +227,10 @@ class SmartChargingService:
         self._flagged: set[tuple[int, str]] = set()  # (transaction, check) already alerted
         self._capabilities: dict[str, ChargerCapabilities] = {}
         self._refusals: dict[str, int] = {}
+        self._reading_keys: dict[str, asyncio.Task[ChargerCapabilities]] = {}  # in flight
+        self._in_flight: dict[tuple[str, int], tuple[asyncio.Task[_Outcome], float]] = {}
+        self._late: set[asyncio.Task[Any]] = set()  # sends past the deadline, still waiting
+        self._answering: dict[str, bool] = {}  # charger -> answered last (absent: not known)
         self._tasks: set[asyncio.Task[Any]] = set()
         # No store or no weeks: no forecast, plans hold only the EVs plugged in.
         self._history_store = history if forecast_weeks > 0 else None
@@ -324,22 +372,23 @@ class SmartChargingService:
         state = self._sites.setdefault(site_id, _SiteState())
         async with state.lock:  # one planner at a time per site
             try:
-                site_plan = await self._plan_and_apply(site_id)
+                site_plan, dispatch = await self._plan_and_compile(site_id)
             except NotFound:  # only the site itself is looked up by id: it is gone
                 self._forget(site_id)
                 raise
             except Exception as error:  # reading, planning, compiling: the site carries on
                 return await self._failed(site_id, error)
             self._plans[site_id] = site_plan
+            self._start_dispatch(site_id, dispatch)  # runs on after the lock is released
             await self._succeeded(site_id)
             return site_plan
 
-    async def _plan_and_apply(self, site_id: str) -> SitePlan:
+    async def _plan_and_compile(self, site_id: str) -> tuple[SitePlan, _Dispatch]:
         layout: SiteLayout = await self._s.sites.layout(site_id)
         request, transactions = await self._request(layout)
         plan = await asyncio.to_thread(self._planner, request, time_budget_s=self.time_budget_s)
         site_plan = SitePlan(site_id, self._clock.now(), request, plan, transactions)
-        await self._apply(site_plan, layout)
+        dispatch = await self._compile(site_plan, layout)
         log.info(
             "site %s planned %d sessions by %s in %.0f ms",
             site_id,
@@ -347,7 +396,7 @@ class SmartChargingService:
             plan.method,
             plan.solve_ms,
         )
-        return site_plan
+        return site_plan, dispatch
 
     async def _failed(self, site_id: str, error: Exception) -> SitePlan | None:
         """Keep the last good plan in force, say so on it, and alert (counted per failure)."""
@@ -481,8 +530,7 @@ class SmartChargingService:
             min_power_w=MIN_CURRENT_A * site.voltage * len(phases),
             phases=phases,
             priority=Priority.PREMIUM if premium else Priority.STANDARD,
-            uncontrollable=self._refusals.get(placement.charge_point_id, 0)
-            >= REFUSALS_BEFORE_EXCLUDED,
+            uncontrollable=self._uncontrolled(placement.charge_point_id),
         )
 
     def _delivered_wh(
@@ -603,27 +651,173 @@ class SmartChargingService:
         )
 
     # --- applying ---------------------------------------------------------------------------------
-    async def _apply(self, site_plan: SitePlan, layout: SiteLayout) -> None:
-        """Fail-safes that go down, then the plan's profiles (reductions first), then
-        fail-safes that go up: no moment in between exceeds either the old or the new limits.
-        Every profile is compiled before any is sent: a plan that cannot be compiled changes
-        nothing on the site."""
-        fail_safes = self._fail_safe_changes(layout)
-        commands = await self._commands(site_plan)
-        for charger, watts in fail_safes:
-            if watts < self._fail_safe_w.get(charger, math.inf):
-                await self._install_fail_safe(charger, watts)
-        # A session that has no profile yet draws under its connector's fail-safe: that is
-        # the limit its first profile raises or lowers, and lowering ones go first.
-        previous_w = {
-            key: self._sent_w.get(key, self._connector_fail_safe_w(key[0]))
-            for key in ((c.charge_point_id, c.connector_id) for c in commands)
-        }
-        for command in reductions_first(commands, previous_w):
-            await self._install(site_plan, command)
-        for charger, watts in fail_safes:
-            if watts != self._fail_safe_w.get(charger):
-                await self._install_fail_safe(charger, watts)
+    async def _compile(self, site_plan: SitePlan, layout: SiteLayout) -> _Dispatch:
+        """Every profile of the plan, compiled before any is sent (a plan that cannot be
+        compiled changes nothing on the site) and split into the two waves: fail-safes and
+        planned limits that go down, then those that go up. A session that has no profile yet
+        draws under its connector's fail-safe: that is the limit its first profile raises or
+        lowers."""
+        reductions: list[_Send] = []
+        increases: list[_Send] = []
+        for charger, watts in self._fail_safe_changes(layout):
+            capabilities = await self._capabilities_of(charger)
+            send = _Send(charger, 0, watts, fail_safe_profile(watts, capabilities))
+            before = self._limit_before(send.key, self._fail_safe_w.get(charger, math.inf))
+            (reductions if before is None or watts < before else increases).append(send)
+        for command in await self._commands(site_plan):
+            key = (command.charge_point_id, command.connector_id)
+            before = self._limit_before(key, self._connector_fail_safe_w(key[0]))
+            send = _Send(*key, command.limit_now_w, command.profile)
+            (reductions if command.reduces(before) else increases).append(send)
+        return _Dispatch(site_plan, reductions, increases)
+
+    def _limit_before(self, key: tuple[str, int], default: float | None) -> float | None:
+        """What the charger may be holding (None: unknown): the last limit it accepted, or a
+        higher one still on its way to it (it may apply that one at any moment)."""
+        before = self._sent_w.get(key, default) if key[1] else default
+        flight = self._in_flight.get(key)
+        return max(before, flight[1]) if flight is not None and before is not None else before
+
+    def _start_dispatch(self, site_id: str, dispatch: _Dispatch) -> None:
+        """Sending happens outside the site's lock: a newer plan's dispatch replaces one
+        still running (its second wave is then never sent)."""
+        state = self._sites[site_id]
+        if state.dispatch is not None:
+            state.dispatch.cancel()
+        state.dispatch = self._spawn(self._dispatch(dispatch))
+
+    async def _dispatch(self, dispatch: _Dispatch) -> None:
+        """Reductions first, all at once; the increases only when every reduction was
+        confirmed within the deadline: the headroom they use may still be drawn elsewhere."""
+        if await self._wave(dispatch.site_plan, dispatch.reductions):
+            await self._wave(dispatch.site_plan, dispatch.increases)
+        else:
+            site_id = dispatch.site_plan.site_id
+            log.warning(
+                "site %s: %d increases withheld until every reduction is confirmed",
+                site_id,
+                len(dispatch.increases),
+            )
+            dispatch.site_plan.alerts.append(
+                "increases withheld: a charger did not confirm its reduction"
+            )
+
+    async def _wave(self, site_plan: SitePlan, sends: list[_Send]) -> bool:
+        """Send all at once and wait at most the profile deadline; True when every charger
+        confirmed (or no longer has the session). The silent ones are alerted and replanned."""
+        if not sends:
+            return True
+        tasks = {self._send(site_plan, send): send for send in sends}
+        done, pending = await asyncio.wait(tasks, timeout=self.profile_deadline_s)
+        for task in pending:
+            self._late.add(task)
+            await self._silent(tasks[task], site_plan.site_id)
+        if pending:
+            self._retry_later(site_plan.site_id)
+        return not pending and all(
+            not task.cancelled() and task.result() is not _Outcome.REFUSED for task in done
+        )
+
+    def _send(self, site_plan: SitePlan, send: _Send) -> asyncio.Task[_Outcome]:
+        """Supersedes a send to the same connector still in flight (its answer would only
+        say what is no longer meant)."""
+        old = self._in_flight.pop(send.key, None)
+        if old is not None:
+            old[0].cancel()
+        task = asyncio.get_running_loop().create_task(self._install(site_plan, send))
+        self._in_flight[send.key] = (task, send.limit_w)
+        self._tasks.add(task)
+        task.add_done_callback(self._sent)
+        return task
+
+    def _sent(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        self._late.discard(task)
+
+    def _current(self, send: _Send) -> bool:
+        flight = self._in_flight.get(send.key)
+        return flight is not None and flight[0] is asyncio.current_task()
+
+    async def _install(self, site_plan: SitePlan, send: _Send) -> _Outcome:
+        charger, connector = send.key
+        try:
+            reply = await self._s.commands.install_profile(charger, connector, send.profile)
+            accepted = isinstance(reply, dict) and reply.get("status") == "Accepted"
+        except Conflict as error:  # offline, or the session ended meanwhile: not a refusal
+            log.info("%s: plan not applied: %s", charger, error)
+            return self._settled(send, _Outcome.GONE)
+        except CommandTimeout as error:  # alerted at the deadline already
+            log.info("%s: %s", charger, error)
+            self._answering.pop(charger, None)  # its next replan tries it again
+            return self._settled(send, _Outcome.SILENT)
+        except DomainError as error:
+            log.warning("%s: SetChargingProfile failed: %s", charger, error)
+            accepted = False
+        await self._answered(charger, site_plan.site_id)
+        if accepted:
+            if self._current(send):
+                if connector:
+                    self._sent_w[send.key] = send.limit_w
+                else:
+                    self._fail_safe_w[charger] = send.limit_w
+                self._refusals.pop(charger, None)
+            return self._settled(send, _Outcome.ACCEPTED)
+        if not connector:  # as before: logged, retried while its share differs
+            log.warning("%s: fail-safe profile refused", charger)
+            return self._settled(send, _Outcome.GONE)
+        self._refused(site_plan, charger, connector)
+        return self._settled(send, _Outcome.REFUSED)
+
+    def _settled(self, send: _Send, outcome: _Outcome) -> _Outcome:
+        """Past the deadline, an answer (or the command's timeout) asks for a replan: the
+        increases that waited for it, or another try."""
+        if self._current(send):
+            del self._in_flight[send.key]
+        if asyncio.current_task() in self._late:
+            placed = self._placed.get(send.charge_point_id)
+            if placed is not None:
+                self.request_replan(placed.site_id)
+        return outcome
+
+    def _refused(self, site_plan: SitePlan, charger: str, connector: int) -> None:
+        self._refusals[charger] = self._refusals.get(charger, 0) + 1
+        site_plan.alerts.append(f"{charger} connector {connector} refused its charging profile")
+        if self._refusals[charger] >= REFUSALS_BEFORE_EXCLUDED:
+            log.warning("%s keeps refusing profiles: planning it at full power", charger)
+        self.request_replan(site_plan.site_id)  # retry; past the limit, plan around it
+
+    async def _silent(self, send: _Send, site_id: str) -> None:
+        """Until it answers, the charger may hold either its old limit or the new one: the
+        higher counts, so its next profile is a reduction again if it lowers."""
+        charger = send.charge_point_id
+        if send.connector_id:
+            before = self._sent_w.get(send.key, self._connector_fail_safe_w(charger))
+            if before is not None:  # unknown stays unknown: its next profile goes first
+                self._sent_w[send.key] = max(before, send.limit_w)
+        self._answering[charger] = False
+        with _logged_failure("could not record the alert"):
+            await self._alerts.raise_alert(
+                AlertKey(AlertKind.CHARGER_SILENT, charger, site_id),
+                f"{charger} did not answer its charging profile within "
+                f"{self.profile_deadline_s:g} s; retried at the next replan",
+                details={"connector_id": send.connector_id, "limit_w": send.limit_w},
+            )
+
+    async def _answered(self, charger: str, site_id: str) -> None:
+        """Resolve its CHARGER_SILENT alert on the way back (after a restart, once)."""
+        if self._answering.get(charger):
+            return
+        self._answering[charger] = True
+        with _logged_failure("could not resolve the alert"):
+            await self._alerts.resolve(AlertKey(AlertKind.CHARGER_SILENT, charger, site_id))
+
+    def _retry_later(self, site_id: str) -> None:
+        """A silent charger is retried by a replan soon, not only by the next timed one."""
+        self._spawn(self._after(self.profile_deadline_s, site_id))
+
+    async def _after(self, delay_s: float, site_id: str) -> None:
+        await asyncio.sleep(delay_s)
+        self.request_replan(site_id)
 
     async def _commands(self, site_plan: SitePlan) -> list[ProfileCommand]:
         plan, now = site_plan.plan, self._clock.now()
@@ -634,12 +828,23 @@ class SmartChargingService:
                     f"{charger} refuses charging profiles: planned at its maximum power"
                 )
                 continue
+            if self._answering.get(charger) is False:
+                site_plan.alerts.append(
+                    f"{charger} does not answer charging profiles: planned at its maximum power"
+                )
+                continue
             capabilities = await self._capabilities_of(charger)
             profile = tx_profile(plan, session_id, transaction_id, connector, capabilities)
             commands.append(
                 ProfileCommand(charger, connector, profile, limit_now_w(plan, session_id, now))
             )
         return commands
+
+    def _uncontrolled(self, charger: str) -> bool:
+        """Refusing or silent: it may draw whatever it last held, so the plan counts its
+        maximum and the others share what is left."""
+        refusing = self._refusals.get(charger, 0) >= REFUSALS_BEFORE_EXCLUDED
+        return refusing or self._answering.get(charger) is False
 
     def _fail_safe_changes(self, layout: SiteLayout) -> list[tuple[str, float]]:
         """Every connected charger whose fail-safe share changed (chargers were added, moved
@@ -648,6 +853,8 @@ class SmartChargingService:
         for placement in layout.placements:
             charger = placement.charge_point_id
             if not self._s.charge_points.is_connected(charger):
+                continue
+            if self._answering.get(charger) is False:  # planned at its maximum meanwhile
                 continue
             watts = fail_safe_share_w(layout, placement)
             if self._fail_safe_w.get(charger) != watts:
@@ -666,27 +873,6 @@ class SmartChargingService:
         if isinstance(reply, dict) and reply.get("status") == "Accepted":
             self._fail_safe_w[charge_point_id] = watts
 
-    async def _install(self, site_plan: SitePlan, command: ProfileCommand) -> None:
-        charger, connector = command.charge_point_id, command.connector_id
-        try:
-            reply = await self._s.commands.install_profile(charger, connector, command.profile)
-            accepted = isinstance(reply, dict) and reply.get("status") == "Accepted"
-        except Conflict as error:  # offline, or the session ended meanwhile: not a refusal
-            log.info("%s: plan not applied: %s", charger, error)
-            return
-        except DomainError as error:
-            log.warning("%s: SetChargingProfile failed: %s", charger, error)
-            accepted = False
-        if accepted:
-            self._refusals.pop(charger, None)
-            self._sent_w[(charger, connector)] = command.limit_now_w
-            return
-        self._refusals[charger] = self._refusals.get(charger, 0) + 1
-        site_plan.alerts.append(f"{charger} connector {connector} refused its charging profile")
-        if self._refusals[charger] >= REFUSALS_BEFORE_EXCLUDED:
-            log.warning("%s keeps refusing profiles: planning it at full power", charger)
-        self.request_replan(site_plan.site_id)  # retry; past the limit, plan around it
-
     # --- chargers ------------------------------------------------------------------------------
     async def _prepare_charger(self, charge_point_id: str) -> None:
         """After a boot: learn what profiles it takes, give it its fail-safe at once (a
@@ -700,11 +886,36 @@ class SmartChargingService:
         self.request_replan(placement.site_id)
 
     async def _capabilities_of(self, charge_point_id: str) -> ChargerCapabilities:
+        """Read once (at boot, normally). Compiling waits at most the profile deadline for
+        the read, as it may run under the site's lock; meanwhile the defaults serve, and the
+        read caches the real ones when the charger answers."""
         known = self._capabilities.get(charge_point_id)
         if known is not None:
             return known
+        reading = self._reading_keys.get(charge_point_id)
+        if reading is None:
+            reading = asyncio.get_running_loop().create_task(
+                self._read_capabilities(charge_point_id)
+            )
+            self._reading_keys[charge_point_id] = reading
+            self._tasks.add(reading)
+            reading.add_done_callback(lambda task: self._read_done(charge_point_id, task))
+        try:
+            return await asyncio.wait_for(asyncio.shield(reading), self.profile_deadline_s)
+        except TimeoutError:
+            return capabilities_from({}, await self._phases(charge_point_id))
+
+    def _read_done(self, charge_point_id: str, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if self._reading_keys.get(charge_point_id) is task:
+            del self._reading_keys[charge_point_id]
+
+    async def _phases(self, charge_point_id: str) -> int:
         placement = await self._placement(charge_point_id)
-        phases = (placement.phases if placement else None) or 3
+        return (placement.phases if placement else None) or 3
+
+    async def _read_capabilities(self, charge_point_id: str) -> ChargerCapabilities:
+        phases = await self._phases(charge_point_id)
         values: dict[str, str] = {}
         try:
             reply = await self._s.commands.get_configuration(charge_point_id, list(CAPABILITY_KEYS))
