@@ -225,16 +225,18 @@ class Gateway:
         charge_point_id = charge_point_id_from_path(websocket.request.path)
         assert charge_point_id is not None
         services = self._services
-        registration = await services.charge_points.registration_status(charge_point_id)
-        session = Session(charge_point_id, websocket, registration)
+        # Reachable as soon as the handshake is done: a command sent right after the charger
+        # connected must not find it "not connected" while its registration is being read.
+        session = Session(charge_point_id, websocket, None)
         replaced = self._sessions.get(charge_point_id)
         self._sessions[charge_point_id] = session
-        if replaced is not None:
-            log.info("%s reconnected; closing its previous connection", charge_point_id)
-            await replaced.websocket.close(1000, "replaced by a new connection")
         services.charge_points.connected(charge_point_id)
         log.info("%s connected (%s)", charge_point_id, websocket.subprotocol or "no subprotocol")
         try:
+            session.registration = await services.charge_points.registration_status(charge_point_id)
+            if replaced is not None:
+                log.info("%s reconnected; closing its previous connection", charge_point_id)
+                await replaced.websocket.close(1000, "replaced by a new connection")
             await self._read_frames(session)
         except ConnectionClosed as closed:
             if closed.sent is not None and closed.sent.code == 1009:  # websockets closed it
