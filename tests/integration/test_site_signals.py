@@ -7,6 +7,8 @@ chargers their new profiles; a burst of signals is coalesced into a replan or tw
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -89,6 +91,16 @@ async def reduced_to(limit_w: float, *chargers: TestCharger) -> None:
     await eventually(within_limit, within=REACTION_S)
 
 
+@contextlib.asynccontextmanager
+async def both_charging(ocpp_url: str) -> AsyncIterator[tuple[TestCharger, TestCharger]]:
+    """CP-A and CP-B, each with a running session, once planning has gone quiet."""
+    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
+        await start_charging(a)
+        await start_charging(b)
+        await settled(a, b)
+        yield a, b
+
+
 def meter_reading(value_w: float, ago_s: float = 0.0) -> dict[str, object]:
     taken = datetime.now(UTC) - timedelta(seconds=ago_s)
     return {"points": [{"timestamp": taken.isoformat(), "value": value_w}]}
@@ -110,10 +122,7 @@ async def test_a_lowered_limit_reaches_the_chargers_without_the_timed_replan(
     path: str,
     change: dict[str, float],
 ) -> None:
-    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
-        await start_charging(a)
-        await start_charging(b)
-        await settled(a, b)
+    async with both_charging(ocpp_url) as (a, b):
         assert planned_now_w(a, b) > 6_000.0  # else lowering to 6 kW would prove nothing
 
         changed = await api.patch(path, json=change)
@@ -125,10 +134,7 @@ async def test_a_lowered_limit_reaches_the_chargers_without_the_timed_replan(
 async def test_a_big_building_load_on_the_site_meter_reduces_the_profiles(
     server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
 ) -> None:
-    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
-        await start_charging(a)
-        await start_charging(b)
-        await settled(a, b)
+    async with both_charging(ocpp_url) as (a, b):
         assert planned_now_w(a, b) > 4_000.0
 
         # The chargers report no power, so all 18 kW is the building's: 4 kW are left.
@@ -141,10 +147,7 @@ async def test_a_big_building_load_on_the_site_meter_reduces_the_profiles(
 async def test_a_burst_of_meter_readings_makes_only_a_few_replans(
     server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
 ) -> None:
-    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
-        await start_charging(a)
-        await start_charging(b)
-        await settled(a, b)
+    async with both_charging(ocpp_url) as (a, b):
         before = tx_profile_count(a)
 
         # Each reading moves by 10 kW, far past the threshold: each alone would replan.

@@ -11,7 +11,6 @@ from ampnexus.charging.compiler import (
     ProfileCommand,
     fail_safe_per_connector_w,
     fail_safe_profile,
-    reductions_first,
     tx_profile,
 )
 from ampnexus.charging.model import Plan, SlotGrid
@@ -124,10 +123,12 @@ def test_the_fail_safe_splits_the_chargers_share_among_its_connectors(
     assert fail_safe_per_connector_w(share_w, caps) * connectors <= share_w
 
 
-def test_reductions_are_sent_before_increases() -> None:
+def test_a_lower_limit_or_a_first_one_is_a_reduction_a_higher_one_is_not() -> None:
+    """What the dispatch sends in its first wave (before any increase)."""
     caps = ChargerCapabilities()
     raise_a = ProfileCommand("A", 1, fail_safe_profile(7000, caps), limit_now_w=7000)
     lower_b = ProfileCommand("B", 1, fail_safe_profile(1000, caps), limit_now_w=1000)
     new_c = ProfileCommand("C", 1, fail_safe_profile(3000, caps), limit_now_w=3000)
-    ordered = reductions_first([raise_a, lower_b, new_c], {("A", 1): 3000, ("B", 1): 5000})
-    assert [c.charge_point_id for c in ordered] == ["B", "C", "A"]
+    assert not raise_a.reduces(3000)
+    assert lower_b.reduces(5000)
+    assert new_c.reduces(None)

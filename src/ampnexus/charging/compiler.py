@@ -133,17 +133,6 @@ def limit_now_w(plan: Plan, session_id: str, now: datetime) -> float:
     return plan.power_w[session_id][index]
 
 
-def reductions_first(
-    commands: list[ProfileCommand], previous_w: dict[tuple[str, int], float | None]
-) -> list[ProfileCommand]:
-    """Lowering limits before raising any keeps every intermediate state within the plan's
-    limits (the old plan was safe, and each step only moves one charger toward the new one)."""
-    return sorted(
-        commands,
-        key=lambda c: not c.reduces(previous_w.get((c.charge_point_id, c.connector_id))),
-    )
-
-
 def _periods(limits: list[float], slot_seconds: int) -> list[tuple[int, float]]:
     periods: list[tuple[int, float]] = []
     for index, limit in enumerate(limits):
