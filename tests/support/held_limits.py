@@ -260,6 +260,25 @@ class Holder:
         limit = self.connector_max_w if own is None else min(own, self.connector_max_w)
         return min(limit, self._charge_point_max_w(at))
 
+    def explain(self, connector_id: int, at: datetime) -> str:
+        """Which profiles set the connector's limit at `at`, for failure messages."""
+        started = self._transaction_start(connector_id)
+        parts = []
+        for purpose, candidates in (
+            (TX, self._tx_profiles(connector_id)),
+            (TX_DEFAULT, self._tx_defaults(connector_id)),
+            (CHARGE_POINT_MAX, [p for p in self.profiles if p.purpose == CHARGE_POINT_MAX]),
+        ):
+            live = [p for p in candidates if p.period_at(at, started) is not None]
+            ran_out = self.tx_end_unlimited and connector_id in self.tx_profile_seen
+            if purpose == TX and not live and ran_out:
+                parts.append("its TxProfile has run out: no limit")
+                break
+            if live:
+                top = max(live, key=lambda p: p.stack_level)
+                parts.append(f"{purpose} #{top.id} level {top.stack_level}")
+        return ", ".join(parts) or "no profile in force"
+
     def charger_limit_w(self, connectors: Iterable[int], at: datetime) -> float:
         """What `connectors` may draw together: each its own limit, all of them at most the
         ChargePointMaxProfile (§3.13.3: the limit of all connectors combined)."""
