@@ -418,7 +418,12 @@ PHASES = {
     "comings and goings": comings_and_goings,
     "outage": outage,
 }
-FAILING_TODAY: dict[str, str] = {}
+FAILING_TODAY = {  # issue 16: each fix flips one (strict xfail)
+    "stale meter": "a meter silent for 15 min counts as a 0 kW building: 42.1 of 36 kW held",
+    "refusing charger": "fail-safes ignore a refusing charger's held limit: 37.9 of 36 kW",
+    "outage": "TxProfiles end with the 24 h horizon and leave chargers at 22 kW each, and the "
+    "fail-safe shares ignore the building: 108 of 36 kW",
+}
 
 
 def verdict(s: Scenario) -> str:
