@@ -23,7 +23,7 @@ from ampnexus.domain.errors import Conflict, Invalid, NotFound
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.needs import SessionNeed
 from ampnexus.domain.series import Point, SeriesKind
-from ampnexus.domain.site import Circuit, Placement, Site, place
+from ampnexus.domain.site import Circuit, Placement, Site, SiteLayout, add_circuit, place
 from ampnexus.domain.tariff import PricePeriod, Tariff, TariffKind
 from ampnexus.domain.transaction import (
     MeterReading,
@@ -259,9 +259,7 @@ async def sites_and_tariffs(s: Stores) -> list[object]:
     return seen
 
 
-def _with_circuit(layout: Any, circuit_id: str) -> Any:
-    from ampnexus.domain.site import add_circuit
-
+def _with_circuit(layout: SiteLayout, circuit_id: str) -> SiteLayout:
     return add_circuit(layout, Circuit(layout.site.id, circuit_id, max_power_w=1e4))
 
 
