@@ -195,8 +195,8 @@ class FakeDriverProfileStore:
         self._m = memory
 
     async def add(self, profile: DriverProfile) -> DriverProfile:
+        spellings = self._check_bindable(None, profile.id_tags)  # a new profile owns no tag
         profile_id = self._m.next_id("driver_profiles")
-        spellings = self._check_bindable(profile_id, profile.id_tags)
         self._m.drivers[profile_id] = replace(profile, id=profile_id, id_tags=())
         for tag in spellings:
             self._m.driver_tags[tag] = profile_id
@@ -249,7 +249,9 @@ class FakeDriverProfileStore:
         profile_id = None if tag is None else self._m.driver_tags.get(tag.id_tag)
         return None if profile_id is None else self._get(profile_id)
 
-    def _check_bindable(self, profile_id: int, spellings: Sequence[str]) -> builtins.list[str]:
+    def _check_bindable(
+        self, profile_id: int | None, spellings: Sequence[str]
+    ) -> builtins.list[str]:
         """The tags' own spellings; Invalid for an unknown tag, Conflict for one bound to
         another profile, before anything is stored (one transaction in SQL)."""
         bound = []
