@@ -1,0 +1,270 @@
+"""The in-memory fakes of tests/fakes answer as the SQL stores do, on SQLite and PostgreSQL.
+
+Each scenario runs once on the SQL stores and once on the fakes, and what it observes must
+be equal: the rules the services rely on (id tags in any case, replayed starts and stops,
+one open alert per key, the newest point of an instant, bindings and needs that go with
+their tag, a deleted site's chargers unplaced) hold for both, so a unit test on the fakes
+tests what production does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ampnexus.domain.alert import AlertKey, AlertKind, Severity
+from ampnexus.domain.charge_point import ChargePoint, RegistrationStatus
+from ampnexus.domain.driver import DriverProfile
+from ampnexus.domain.errors import Conflict, Invalid, NotFound
+from ampnexus.domain.id_tag import IdTag
+from ampnexus.domain.needs import SessionNeed
+from ampnexus.domain.series import Point, SeriesKind
+from ampnexus.domain.site import Circuit, Placement, Site, SiteLayout, add_circuit, place
+from ampnexus.domain.tariff import PricePeriod, Tariff, TariffKind
+from ampnexus.domain.transaction import (
+    MeterReading,
+    SampledValue,
+    TransactionStart,
+    TransactionStop,
+)
+from ampnexus.services import ports
+from ampnexus.store.alerts import SqlAlertStore
+from ampnexus.store.charge_points import SqlChargePointStore
+from ampnexus.store.database import Database
+from ampnexus.store.drivers import SqlDriverProfileStore
+from ampnexus.store.id_tags import SqlIdTagStore
+from ampnexus.store.needs import SqlNeedStore
+from ampnexus.store.series import SqlSeriesStore
+from ampnexus.store.sites import SqlSiteStore
+from ampnexus.store.tariffs import SqlTariffStore
+from ampnexus.store.transactions import SqlTransactionStore
+from tests.fakes import Fakes
+
+AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class Stores:
+    charge_points: ports.ChargePointStore
+    id_tags: ports.IdTagStore
+    transactions: ports.TransactionStore
+    alerts: ports.AlertStore
+    sites: ports.SiteStore
+    tariffs: ports.TariffStore
+    series: ports.SeriesStore
+    drivers: ports.DriverProfileStore
+    needs: ports.NeedStore
+
+
+Scenario = Callable[[Stores], Awaitable[list[object]]]
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    database.migrate()
+    database.start()
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+def sql_stores(db: Database) -> Stores:
+    return Stores(
+        SqlChargePointStore(db),
+        SqlIdTagStore(db),
+        SqlTransactionStore(db),
+        SqlAlertStore(db),
+        SqlSiteStore(db),
+        SqlTariffStore(db),
+        SqlSeriesStore(db),
+        SqlDriverProfileStore(db),
+        SqlNeedStore(db),
+    )
+
+
+def fake_stores() -> Stores:
+    f = Fakes()
+    return Stores(
+        f.charge_points,
+        f.id_tags,
+        f.transactions,
+        f.alerts,
+        f.sites,
+        f.tariffs,
+        f.series,
+        f.drivers,
+        f.needs,
+    )
+
+
+async def outcome(call: Awaitable[Any]) -> object:
+    """What a call returned, or the kind of domain error it raised."""
+    try:
+        return await call
+    except (Conflict, Invalid, NotFound) as error:
+        return type(error).__name__
+
+
+async def id_tags(s: Stores) -> list[object]:
+    await s.id_tags.add(IdTag("Card-7"), AT)
+    seen: list[object] = [
+        await s.id_tags.get("CARD-7"),
+        await outcome(s.id_tags.add(IdTag("cArd-7"), AT)),
+        await s.id_tags.delete("card-7"),
+        await s.id_tags.get("Card-7"),
+    ]
+    for tag in ("b", "A", "c"):
+        await s.id_tags.add(IdTag(tag), AT)
+    seen.append(await s.id_tags.list(2, 1))
+    return seen
+
+
+async def transactions(s: Stores) -> list[object]:
+    start = TransactionStart("CP-1", 1, "TAG", 100, AT)
+    first = await s.transactions.start(start, AT)
+    second = await s.transactions.start(TransactionStart("CP-1", 2, "TAG", 0, AT), AT)
+    energy = SampledValue("150")  # no unit: Wh is filled in
+    power = SampledValue("7000", "Power.Active.Import", unit="W")
+    later = AT + timedelta(minutes=1)
+    await s.transactions.add_meter_values(
+        "CP-1", 1, first, [MeterReading(later, (energy,)), MeterReading(AT, (power,))], AT
+    )
+    await s.transactions.add_meter_values("CP-1", 1, first, [MeterReading(later, (power,))], AT)
+    await s.transactions.add_rejected_meter_values(
+        "CP-2", 1, first, [MeterReading(AT, (power,))], AT
+    )
+    stop = TransactionStop("CP-1", first, 900, later, reason=None)
+    return [
+        await s.transactions.start(start, later),  # replayed: the first id
+        second,
+        await s.transactions.highest_transaction_id(),
+        await s.transactions.owner(second),
+        await s.transactions.owner(99),
+        await s.transactions.stop(TransactionStop("CP-2", first, 1, later), later),  # not its own
+        await s.transactions.stop(stop, later),
+        await s.transactions.stop(stop, later),  # replayed
+        await s.transactions.stop(TransactionStop("CP-1", 42, 1, later), later),
+        await s.transactions.get(first),
+        await s.transactions.list("CP-1", None, 10, 0),
+        await s.transactions.list(None, True, 10, 0),
+    ]
+
+
+async def alerts(s: Stores) -> list[object]:
+    key = AlertKey(AlertKind.CHARGER_SILENT, charge_point_id="CP-1")
+    site_key = AlertKey(AlertKind.REPLAN_FAILED, site_id="S")
+    seen: list[object] = [
+        await s.alerts.raise_alert(key, Severity.WARNING, "a", {}, AT),
+        await s.alerts.raise_alert(key, Severity.CRITICAL, "b", {"n": 1}, AT, occurrences=4),
+        await s.alerts.raise_alert(site_key, Severity.WARNING, "c", {}, AT + timedelta(1)),
+        await s.alerts.resolve(key, AT),
+        await s.alerts.resolve(key, AT),
+        await s.alerts.raise_alert(key, Severity.WARNING, "d", {}, AT),
+        await s.alerts.resolve_id(99, AT),
+    ]
+    for open_only in (None, True, False):
+        seen.append(await s.alerts.list(open_only, None, None, None, 10, 0))
+    seen.append(await s.alerts.list(None, AlertKind.CHARGER_SILENT, "CP-1", None, 1, 1))
+    return seen
+
+
+async def series(s: Stores) -> list[object]:
+    await s.sites.add(Site("S", "depot", "UTC", created_at=AT))
+    meter = SeriesKind.SITE_METER
+    points = [Point(AT + timedelta(seconds=i * 10), float(i)) for i in range(5)]
+    await s.series.add("S", meter, points, AT)
+    await s.series.add("S", meter, [Point(AT + timedelta(seconds=10), 99.0)], AT)
+    await s.series.add("S", SeriesKind.SOLAR_MEASURED, [Point(AT, 5.0)], AT)
+    start, end = AT + timedelta(seconds=15), AT + timedelta(seconds=35)
+    return [
+        await s.series.points("S", meter, None, None, 10, 0),
+        await s.series.points("S", meter, AT + timedelta(seconds=10), end, 1, 1),
+        await s.series.window("S", meter, start, end),
+        await s.series.window("S", meter, AT - timedelta(1), AT),
+    ]
+
+
+async def drivers_and_needs(s: Stores) -> list[object]:
+    for tag in ("Card-A", "Card-B"):
+        await s.id_tags.add(IdTag(tag), AT)
+    ann = await s.drivers.add(DriverProfile("Ann", id_tags=("CARD-A",), created_at=AT))
+    assert ann.id is not None
+    for arrival in (AT, AT + timedelta(hours=2), AT + timedelta(hours=1)):
+        started = await s.transactions.start(TransactionStart("CP", 1, "card-a", 0, arrival), AT)
+        await s.transactions.stop(
+            TransactionStop("CP", started, 5000, arrival + timedelta(minutes=30)), AT
+        )
+    running = await s.transactions.start(TransactionStart("CP", 1, "Card-A", 0, AT), AT)
+    await s.needs.put(SessionNeed(id_tag="Card-A", energy_wh=1.0, updated_at=AT))
+    await s.needs.put(SessionNeed(id_tag="Card-A", energy_wh=2.0, updated_at=AT))  # replaced
+    await s.needs.put(SessionNeed(transaction_id=running, energy_wh=3.0, updated_at=AT))
+    seen: list[object] = [
+        ann,
+        await outcome(s.drivers.add(DriverProfile("Ghost", id_tags=("NOPE",), created_at=AT))),
+        await outcome(s.drivers.add(DriverProfile("Ben", id_tags=("card-a",), created_at=AT))),
+        await s.drivers.by_id_tag("card-A"),
+        await s.needs.for_id_tag("CARD-A"),
+        await s.needs.for_transaction(running),
+        await s.needs.history(["CARD-A"], 2),
+        await s.drivers.unbind(ann.id, "Card-B"),
+    ]
+    await s.drivers.replace(DriverProfile("Ann", id_tags=("card-b",), id=ann.id))
+    seen.append(await s.drivers.get(ann.id))
+    await s.id_tags.delete("CARD-B")  # its binding goes with it
+    await s.id_tags.delete("card-a")  # and its need
+    seen += [await s.drivers.get(ann.id), await s.needs.for_id_tag("Card-A")]
+    return seen
+
+
+async def sites_and_tariffs(s: Stores) -> list[object]:
+    await s.sites.add(Site("S", "depot", "UTC", created_at=AT))
+    await s.sites.add(Site("T", "other", "UTC", created_at=AT))
+    for charge_point_id in ("CP-1", "CP-2"):
+        await s.charge_points.add(
+            ChargePoint(charge_point_id, 0, RegistrationStatus.ACCEPTED, created_at=AT)
+        )
+    await s.sites.edit_layout("S", lambda layout: _with_circuit(layout, "main"))
+    placement = Placement("CP-1", "S", "main", phases=1, max_power_w=7400.0)
+    await s.sites.edit_layout("S", lambda layout: place(layout, placement))
+    await s.sites.set_placement(Placement("CP-2", "T"))
+    tariff = await s.tariffs.add(Tariff("S", "agile", TariffKind.DYNAMIC, created_at=AT))
+    assert tariff.id is not None
+    half = timedelta(minutes=30)
+    periods = [PricePeriod(AT + i * half, AT + (i + 1) * half, float(i)) for i in range(4)]
+    seen: list[object] = [
+        await outcome(s.sites.add(Site("S", "again", "UTC", created_at=AT))),
+        await outcome(s.sites.edit_layout("S", lambda x: place(x, Placement("GHOST", "S")))),
+        await s.sites.layout("S"),
+        await s.sites.placement("CP-1"),
+        await s.sites.placement("GHOST"),
+        await s.charge_points.get("CP-1"),
+        await s.tariffs.replace_periods(tariff.id, periods),
+        await s.tariffs.replace_periods(tariff.id, [PricePeriod(AT + half, AT + 2 * half, 9.0)]),
+        await s.tariffs.periods(tariff.id, AT + half, AT + 3 * half, None),
+        await s.tariffs.get("T", tariff.id),
+    ]
+    await s.sites.delete("S")
+    seen += [
+        await s.sites.placement("CP-1"),
+        await s.sites.placement("CP-2"),
+        await s.tariffs.list("S", 10, 0),
+        await s.sites.list(10, 0),
+    ]
+    return seen
+
+
+def _with_circuit(layout: SiteLayout, circuit_id: str) -> SiteLayout:
+    return add_circuit(layout, Circuit(layout.site.id, circuit_id, max_power_w=1e4))
+
+
+@pytest.mark.parametrize(
+    "scenario", [id_tags, transactions, alerts, series, drivers_and_needs, sites_and_tariffs]
+)
+async def test_the_fakes_answer_as_the_sql_stores_do(db: Database, scenario: Scenario) -> None:
+    assert await scenario(fake_stores()) == await scenario(sql_stores(db))
