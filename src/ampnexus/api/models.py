@@ -380,7 +380,7 @@ class CompositeScheduleReply(CommandReply):
     @classmethod
     def of_composite(cls, answer: CompositeAnswer) -> CompositeScheduleReply:
         schedule = answer.schedule and ScheduleOut.of(answer.connector_id, answer.schedule)
-        reply = cls.of(answer)
+        reply = CommandReply.of(answer)
         return cls(
             status=reply.status, payload=reply.payload, schedule=schedule, problem=answer.problem
         )
