@@ -760,7 +760,7 @@ class SmartChargingService:
             accepted = answer.status is ProfileStatus.ACCEPTED
             if not accepted and self._ended(send.profile):  # ended while on its way
                 return self._settled(send, _Outcome.GONE)
-        except Conflict as error:  # offline, or the session ended meanwhile: not a refusal
+        except Conflict as error:  # offline: not a refusal
             log.info("%s: plan not applied: %s", charger, error)
             return self._settled(send, _Outcome.GONE)
         except CommandTimeout as error:  # alerted at the deadline already
