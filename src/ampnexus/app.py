@@ -24,6 +24,7 @@ from ampnexus.config import Settings
 from ampnexus.domain.time import Clock, SystemClock, TimeWindow
 from ampnexus.errors import PortUnavailable
 from ampnexus.log_redaction import redact_secrets_in_logs
+from ampnexus.ocpp.v16.commands import RawCall, V16Commands
 from ampnexus.services.admission import AdmissionThrottle
 from ampnexus.services.alerts import AlertService
 from ampnexus.services.api_keys import ApiKeyService
@@ -33,7 +34,7 @@ from ampnexus.services.commands import CommandService
 from ampnexus.services.data_transfer import DataTransferService
 from ampnexus.services.drivers import DriverProfileService
 from ampnexus.services.needs import NeedService
-from ampnexus.services.ports import CommandPort
+from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.presence import Presence
 from ampnexus.services.site_series import SeriesService
 from ampnexus.services.sites import SiteService
@@ -70,6 +71,7 @@ class Services:
     data_transfer: DataTransferService
     api_keys: ApiKeyService
     commands: CommandService
+    charger_commands: ChargerCommands  # the port itself, for services that need no checks
     sites: SiteService
     tariffs: TariffService
     site_series: SeriesService
@@ -80,7 +82,7 @@ class Services:
 
 
 def build_services(
-    db: Database, settings: Settings, clock: Clock, port: CommandPort, planner: Planner = plan
+    db: Database, settings: Settings, clock: Clock, port: ChargerCommands, planner: Planner = plan
 ) -> Services:
     bus = LocalBus()
     charge_points = ChargePointService(
@@ -109,7 +111,8 @@ def build_services(
         transactions=TransactionService(SqlTransactionStore(db), authorization, clock, alerts, bus),
         data_transfer=data_transfer,
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
-        commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db), clock),
+        commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db)),
+        charger_commands=port,
         **_site_services(db, clock, bus),
         time_window=TimeWindow(
             ahead=timedelta(hours=settings.timestamp_max_ahead_hours),
@@ -146,17 +149,14 @@ def _site_services(db: Database, clock: Clock, bus: LocalBus) -> dict[str, Any]:
     }
 
 
-class _LateCommandPort:
+class _LateLink:
     """Breaks the services <-> gateway cycle: the gateway is built after the services."""
 
-    target: CommandPort | None = None
+    target: RawCall | None = None
 
     async def call(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> Any:
         assert self.target is not None
         return await self.target.call(charge_point_id, action, payload)
-
-    def is_connected(self, charge_point_id: str) -> bool:
-        return self.target is not None and self.target.is_connected(charge_point_id)
 
 
 class AmpNexus:
@@ -174,8 +174,9 @@ class AmpNexus:
         redact_secrets_in_logs()  # whoever configured logging: chargers' passwords stay out
         self.settings = settings
         self.db = Database(settings.database_url)
-        port = _LateCommandPort()
-        self.services = build_services(self.db, settings, clock or SystemClock(), port, planner)
+        link, clock = _LateLink(), clock or SystemClock()
+        commands = V16Commands(link, clock)  # the protocol chargers speak: OCPP 1.6J
+        self.services = build_services(self.db, settings, clock, commands, planner)
         self.gateway = Gateway(
             self.services,
             command_timeout=settings.command_timeout,
@@ -187,7 +188,7 @@ class AmpNexus:
                 max_sampled_values=settings.ocpp_max_sampled_values,
             ),
         )
-        port.target = self.gateway
+        link.target = self.gateway
         self.api = create_api(self.services, self.gateway, BodyLimits.of(settings))
         self.ocpp_port = 0
         self.ocpp_plain_port: int | None = None  # plain ws:// next to TLS, if configured

@@ -133,7 +133,7 @@ def profile(
 async def set_profile(
     server: AmpNexus, cp: SimChargePoint, connector_id: int, body: dict[str, Any]
 ) -> str:
-    reply = await server.services.commands.send(
+    reply = await server.gateway.call(
         cp.id, "SetChargingProfile", {"connectorId": connector_id, "csChargingProfiles": body}
     )
     return str(reply["status"])
@@ -605,9 +605,7 @@ async def test_trigger_message(
         payload: dict[str, Any] = {"requestedMessage": message}
         if connector_id is not None:
             payload["connectorId"] = connector_id
-        return str(
-            (await server.services.commands.send(cp.id, "TriggerMessage", payload))["status"]
-        )
+        return str((await server.gateway.call(cp.id, "TriggerMessage", payload))["status"])
 
     assert await trigger("BootNotification") == "Accepted"
     await cp.wait_until(lambda: cp.boots == 2)
@@ -647,11 +645,11 @@ async def test_a_default_profile_limits_the_power_drawn(
     assert power(readings[-1]) == 10 * VOLTS_3P
     assert value(readings[-1], "Current.Import", "L2")["value"] == "10.00"
 
-    cleared = await server.services.commands.send(cp.id, "ClearChargingProfile", {"id": 1})
+    cleared = await server.gateway.call(cp.id, "ClearChargingProfile", {"id": 1})
     assert cleared["status"] == "Accepted"
     readings = await next_samples(cp, api, tx)
     assert power(readings[-1]) == 22_000.0  # the charger's and the EV's maximum
-    cleared = await server.services.commands.send(cp.id, "ClearChargingProfile", {"id": 1})
+    cleared = await server.gateway.call(cp.id, "ClearChargingProfile", {"id": 1})
     assert cleared["status"] == "Unknown"
 
 
@@ -717,7 +715,7 @@ async def test_get_composite_schedule(cp: SimChargePoint, server: AmpNexus) -> N
 
     async def composite(connector_id: int, **extra: Any) -> dict[str, Any]:
         request = {"connectorId": connector_id, "duration": 1800, **extra}
-        return dict(await server.services.commands.send(cp.id, "GetCompositeSchedule", request))
+        return dict(await server.gateway.call(cp.id, "GetCompositeSchedule", request))
 
     answer = await composite(1)
     assert answer["status"] == "Accepted" and answer["connectorId"] == 1

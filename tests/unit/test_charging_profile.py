@@ -23,15 +23,17 @@ from ampnexus.domain.charging_profile import (
     RecurrencyKind,
     SchedulePeriod,
     composite_schedule,
-    composite_to_ocpp,
     limit_at,
-    parse_composite,
-    parse_profile,
-    profile_to_ocpp,
     to_amps,
     to_watts,
 )
 from ampnexus.domain.errors import Invalid
+from ampnexus.ocpp.v16.profiles import (
+    composite_to_ocpp,
+    parse_composite,
+    parse_profile,
+    profile_to_ocpp,
+)
 from ampnexus.ocpp.v16.schemas import validate_request, validate_response
 
 A = ChargingRateUnit.A
@@ -825,7 +827,7 @@ def test_parse_errors(payload: Any, message: str):
             {**RELATIVE_PAYLOAD, "chargingProfilePurpose": "ChargePointMaxProfile"},
             "a ChargePointMaxProfile can only be set on connector 0",
         ),
-        (-1, RELATIVE_PAYLOAD, "connectorId must not be negative"),
+        (-1, RELATIVE_PAYLOAD, "connector id must not be negative"),
     ],
 )
 def test_parse_errors_for_the_connector(connector_id: int, payload: dict[str, Any], message: str):

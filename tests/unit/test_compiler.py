@@ -20,8 +20,8 @@ from ampnexus.domain.charging_profile import (
     ProfileKind,
     ProfilePurpose,
     limit_at,
-    profile_to_ocpp,
 )
+from ampnexus.ocpp.v16.profiles import profile_to_ocpp
 from ampnexus.ocpp.v16.schemas import validate_request
 
 START = datetime(2026, 11, 21, 22, 0, tzinfo=UTC)

@@ -65,8 +65,8 @@ Errors are JSON with a `detail` message: 401 without a valid key (checked before
 is read), 403 when the key's scope is not enough (the message names the scope needed), 404
 for unknown resources, 409 for conflicts (including a charger that is not connected), 413
 for a body over the limit, 422 for invalid input (strings have maximum lengths too), 502
-when a charger answers a command with an OCPP CALLERROR, and 504 when it does not answer
-in time.
+when a charger answers a command with an OCPP CALLERROR or an answer that cannot be read,
+and 504 when it does not answer in time.
 """
 
 

@@ -11,12 +11,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from ampnexus.api.deps import Paging
 from ampnexus.domain.alert import Alert, AlertKind, Severity
 from ampnexus.domain.api_key import ApiKey, ApiKeyScope
-from ampnexus.domain.charging_profile import ChargingSchedule
+from ampnexus.domain.charging_profile import ChargingProfile, ChargingSchedule
+from ampnexus.domain.commands import CompositeAnswer
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
 from ampnexus.domain.time import utc
 from ampnexus.domain.transaction import Transaction
+from ampnexus.ocpp.v16.profiles import parse_profile_strictly
 from ampnexus.services.charge_points import ChargePointView
-from ampnexus.services.commands import CompositeReply
 from ampnexus.services.ports import Page as ServicePage
 from ampnexus.services.ports import StatusRecord
 
@@ -160,6 +161,12 @@ class RemoteStart(Strict):
         None, description="An OCPP 1.6 ChargingProfile (camelCase), purpose TxProfile"
     )
 
+    def profile(self) -> ChargingProfile | None:
+        """Read with the OCPP 1.6 codec: the API takes profiles in OCPP 1.6's own form."""
+        if self.charging_profile is None:
+            return None
+        return parse_profile_strictly(self.charging_profile)
+
 
 class RemoteStop(Strict):
     transaction_id: int = Field(ge=-INT32_MAX - 1, le=INT32_MAX)
@@ -195,8 +202,9 @@ class CommandReply(BaseModel):
     payload: dict[str, Any] = Field(description="The charger's whole answer, as sent")
 
     @classmethod
-    def of(cls, payload: Any) -> CommandReply:
-        payload = payload if isinstance(payload, dict) else {}
+    def of(cls, answer: Any) -> CommandReply:
+        """Any of the command port's answers: shown as the charger sent it."""
+        payload = dict(answer.as_sent)
         return cls(status=payload.get("status"), payload=payload)
 
 
@@ -252,6 +260,9 @@ class ChargingProfileRequest(Strict):
         "A TxProfile is bound to the transaction running on the connector: its "
         "transactionId may be left out and is filled in.",
     )
+
+    def profile(self) -> ChargingProfile:
+        return parse_profile_strictly(self.charging_profile, connector_id=self.connector_id)
 
 
 class TriggerMessageRequest(Strict):
@@ -367,15 +378,11 @@ class CompositeScheduleReply(CommandReply):
     )
 
     @classmethod
-    def of_composite(cls, reply: CompositeReply) -> CompositeScheduleReply:
-        connector_id = reply.payload.get("connectorId")
-        connector_id = connector_id if isinstance(connector_id, int) else None
-        schedule = reply.schedule and ScheduleOut.of(connector_id, reply.schedule)
+    def of_composite(cls, answer: CompositeAnswer) -> CompositeScheduleReply:
+        schedule = answer.schedule and ScheduleOut.of(answer.connector_id, answer.schedule)
+        reply = CommandReply.of(answer)
         return cls(
-            status=reply.payload.get("status"),
-            payload=reply.payload,
-            schedule=schedule,
-            problem=reply.problem,
+            status=reply.status, payload=reply.payload, schedule=schedule, problem=answer.problem
         )
 
 

@@ -37,3 +37,9 @@ class CommandFailed(DomainError):
         super().__init__(message or f"charger answered {code}: {description}".rstrip(": "))
         self.code = code
         self.description = description
+
+
+class UnreadableAnswer(CommandFailed):
+    """The charger's answer passed its protocol's checks but cannot be read into the domain's
+    terms (a status the domain does not know, a field of the wrong shape): like an answer off
+    the schema, it is no answer."""

@@ -10,6 +10,23 @@ from typing import Any, Generic, Protocol, TypeVar
 from ampnexus.domain.alert import Alert, AlertKey, AlertKind, Severity
 from ampnexus.domain.api_key import ApiKey, ApiKeyScope
 from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector
+from ampnexus.domain.charging_profile import ChargingProfile, ChargingRateUnit, ProfileStatus
+from ampnexus.domain.commands import (
+    Acceptance,
+    Answer,
+    Availability,
+    AvailabilityStatus,
+    ClearProfileStatus,
+    CompositeAnswer,
+    ConfigurationRead,
+    ConfigurationStatus,
+    DataTransferAnswer,
+    ProfileFilter,
+    ResetKind,
+    TriggeredMessage,
+    TriggerStatus,
+    UnlockStatus,
+)
 from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.needs import PastSession, SessionNeed
@@ -163,16 +180,66 @@ class EventPublisher(Protocol):
     def publish(self, event: object) -> None: ...
 
 
-class CommandPort(Protocol):
-    """Sends a CALL to a connected charger and returns its CALLRESULT payload.
+class ChargerCommands(Protocol):
+    """Commands to a connected charger, in domain terms. One adapter per protocol version
+    (`ocpp/v16/commands.py`) writes the request and reads the answer; connector 0 means the
+    whole charger.
 
-    Raises ChargerNotConnected, CommandTimeout or CommandFailed (a CALLERROR, or an
-    answer off the action's schema: only a valid answer is ever returned).
+    Each raises ChargerNotConnected, CommandTimeout or CommandFailed (the charger answered
+    with an error, or with an answer that cannot be read: only a valid answer is returned).
     """
 
-    async def call(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> Any: ...
+    async def remote_start(
+        self,
+        charge_point_id: str,
+        id_tag: str,
+        connector_id: int | None,
+        profile: ChargingProfile | None,
+    ) -> Answer[Acceptance]: ...
+    async def remote_stop(
+        self, charge_point_id: str, transaction_id: int
+    ) -> Answer[Acceptance]: ...
+    async def reset(self, charge_point_id: str, kind: ResetKind) -> Answer[Acceptance]: ...
+    async def unlock(self, charge_point_id: str, connector_id: int) -> Answer[UnlockStatus]: ...
+    async def change_availability(
+        self, charge_point_id: str, connector_id: int, availability: Availability
+    ) -> Answer[AvailabilityStatus]: ...
+    async def get_configuration(
+        self, charge_point_id: str, keys: Sequence[str]
+    ) -> ConfigurationRead:
+        """The given keys, or every key when none is given."""
+        ...
 
-    def is_connected(self, charge_point_id: str) -> bool: ...
+    async def change_configuration(
+        self, charge_point_id: str, key: str, value: str
+    ) -> Answer[ConfigurationStatus]: ...
+    async def clear_cache(self, charge_point_id: str) -> Answer[Acceptance]: ...
+    async def data_transfer(
+        self, charge_point_id: str, vendor_id: str, message_id: str | None, data: str | None
+    ) -> DataTransferAnswer: ...
+    async def set_charging_profile(
+        self, charge_point_id: str, connector_id: int, profile: ChargingProfile
+    ) -> Answer[ProfileStatus]:
+        """Sent as given: a TxProfile carries the transaction it is for (the caller's check)."""
+        ...
+
+    async def clear_charging_profile(
+        self, charge_point_id: str, which: ProfileFilter
+    ) -> Answer[ClearProfileStatus]: ...
+    async def get_composite_schedule(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        duration_s: int,
+        unit: ChargingRateUnit | None,
+    ) -> CompositeAnswer:
+        """The limits from the moment of asking; a schedule the charger sends without a
+        start counts from then."""
+        ...
+
+    async def trigger_message(
+        self, charge_point_id: str, message: TriggeredMessage, connector_id: int | None
+    ) -> Answer[TriggerStatus]: ...
 
 
 # --- sites, tariffs, series, driver profiles and needs ------------------------------------------

@@ -71,7 +71,12 @@ from ampnexus.charging.plausible import (
     start_problem,
 )
 from ampnexus.domain.alert import AlertKey, AlertKind, Severity
-from ampnexus.domain.charging_profile import ChargingProfile, ChargingRateUnit, convert
+from ampnexus.domain.charging_profile import (
+    ChargingProfile,
+    ChargingRateUnit,
+    ProfileStatus,
+    convert,
+)
 from ampnexus.domain.driver import PriorityClass
 from ampnexus.domain.errors import (
     CommandTimeout,
@@ -114,6 +119,7 @@ CAPABILITY_KEYS = (
     "NumberOfConnectors",
 )
 
+ENDED_REMEMBERED = 10_000  # stopped transactions remembered, far more than one dispatch sends
 ERROR_CHARS = 300  # of a failed replan's error, as shown in the plan and its alert
 
 Planner = Callable[..., Plan]
@@ -231,6 +237,8 @@ class SmartChargingService:
         self._in_flight: dict[tuple[str, int], tuple[asyncio.Task[_Outcome], float]] = {}
         self._late: set[asyncio.Task[Any]] = set()  # sends past the deadline, still waiting
         self._answering: dict[str, bool] = {}  # charger -> answered last (absent: not known)
+        # Transactions stopped lately, oldest first: a profile for one is not a refusal.
+        self._ended_transactions: dict[int, None] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         # No store or no weeks: no forecast, plans hold only the EVs plugged in.
         self._history_store = history if forecast_weeks > 0 else None
@@ -311,6 +319,9 @@ class SmartChargingService:
             self.request_replan(placed.site_id)
 
     def _stopped(self, event: TransactionStopped) -> None:
+        self._ended_transactions[event.transaction_id] = None
+        if len(self._ended_transactions) > ENDED_REMEMBERED:  # the oldest goes
+            del self._ended_transactions[next(iter(self._ended_transactions))]
         self._spawn(self._replan_site_of(event.charge_point_id, history_changed=True))
 
     def _booted(self, event: ChargerBooted) -> None:
@@ -741,9 +752,15 @@ class SmartChargingService:
     async def _install(self, site_plan: SitePlan, send: _Send) -> _Outcome:
         charger, connector = send.key
         try:
-            reply = await self._s.commands.install_profile(charger, connector, send.profile)
-            accepted = isinstance(reply, dict) and reply.get("status") == "Accepted"
-        except Conflict as error:  # offline, or the session ended meanwhile: not a refusal
+            if self._ended(send.profile):  # not sent: the charger would only refuse it
+                return self._settled(send, _Outcome.GONE)
+            answer = await self._s.charger_commands.set_charging_profile(
+                charger, connector, send.profile
+            )
+            accepted = answer.status is ProfileStatus.ACCEPTED
+            if not accepted and self._ended(send.profile):  # ended while on its way
+                return self._settled(send, _Outcome.GONE)
+        except Conflict as error:  # offline: not a refusal
             log.info("%s: plan not applied: %s", charger, error)
             return self._settled(send, _Outcome.GONE)
         except CommandTimeout as error:  # alerted at the deadline already
@@ -767,6 +784,9 @@ class SmartChargingService:
             return self._settled(send, _Outcome.GONE)
         self._refused(site_plan, charger, connector)
         return self._settled(send, _Outcome.REFUSED)
+
+    def _ended(self, profile: ChargingProfile) -> bool:
+        return profile.transaction_id in self._ended_transactions
 
     def _settled(self, send: _Send, outcome: _Outcome) -> _Outcome:
         """Past the deadline, an answer (or the command's timeout) asks for a replan: the
@@ -864,13 +884,13 @@ class SmartChargingService:
     async def _install_fail_safe(self, charge_point_id: str, watts: float) -> None:
         capabilities = await self._capabilities_of(charge_point_id)
         try:
-            reply = await self._s.commands.install_profile(
+            answer = await self._s.charger_commands.set_charging_profile(
                 charge_point_id, 0, fail_safe_profile(watts, capabilities)
             )
         except DomainError as error:
             log.warning("%s: fail-safe profile not installed: %s", charge_point_id, error)
             return
-        if isinstance(reply, dict) and reply.get("status") == "Accepted":
+        if answer.status is ProfileStatus.ACCEPTED:
             self._fail_safe_w[charge_point_id] = watts
 
     # --- chargers ------------------------------------------------------------------------------
@@ -918,11 +938,10 @@ class SmartChargingService:
         phases = await self._phases(charge_point_id)
         values: dict[str, str] = {}
         try:
-            reply = await self._s.commands.get_configuration(charge_point_id, list(CAPABILITY_KEYS))
-            values = {
-                item["key"]: item.get("value", "")
-                for item in (reply or {}).get("configurationKey", [])
-            }
+            read = await self._s.charger_commands.get_configuration(
+                charge_point_id, CAPABILITY_KEYS
+            )
+            values = read.values
         except DomainError as error:
             log.warning("%s: could not read smart charging keys: %s", charge_point_id, error)
         capabilities = capabilities_from(values, phases)

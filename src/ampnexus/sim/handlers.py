@@ -16,11 +16,10 @@ from ampnexus.domain.charging_profile import (
     ChargingRateUnit,
     ProfilePurpose,
     composite_schedule,
-    composite_to_ocpp,
     convert,
-    parse_profile,
 )
 from ampnexus.domain.errors import Invalid
+from ampnexus.ocpp.v16.profiles import composite_to_ocpp, parse_profile
 from ampnexus.sim.charger import Connector
 from ampnexus.sim.connection import Reply
 
@@ -176,7 +175,7 @@ def set_charging_profile(cp: SimChargePoint, payload: dict[str, Any]) -> Reply:
     result = cp.charger.profiles.install(
         connector_id, profile, active_transaction_id=active, now=cp.clock.now()
     )
-    return status(result, _refreshing(cp))
+    return status(result.value, _refreshing(cp))
 
 
 @handles("ClearChargingProfile")

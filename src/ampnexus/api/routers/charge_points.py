@@ -30,6 +30,9 @@ from ampnexus.api.models import (
 )
 from ampnexus.api.site_models import PlacementIn, PlacementOut
 from ampnexus.domain.charge_point import RegistrationStatus
+from ampnexus.domain.charging_profile import ChargingRateUnit, ProfilePurpose
+from ampnexus.domain.commands import Availability, ProfileFilter, ResetKind
+from ampnexus.ocpp.v16.commands import TRIGGERED_BY_NAME
 
 router = APIRouter(prefix="/charge-points", tags=["charge points"])
 ChargePointId = Annotated[str, Path(description="The charge point's OCPP identity")]
@@ -120,7 +123,7 @@ async def remote_start(
     """RemoteStartTransaction, optionally with a TxProfile charging profile."""
     return CommandReply.of(
         await services.commands.remote_start(
-            charge_point_id, body.id_tag, body.connector_id, body.charging_profile
+            charge_point_id, body.id_tag, body.connector_id, body.profile()
         )
     )
 
@@ -138,7 +141,7 @@ async def remote_stop(
 async def reset(
     charge_point_id: ChargePointId, body: ResetRequest, services: ServicesDep
 ) -> CommandReply:
-    return CommandReply.of(await services.commands.reset(charge_point_id, body.type))
+    return CommandReply.of(await services.commands.reset(charge_point_id, ResetKind(body.type)))
 
 
 @router.post("/{charge_point_id}/unlock", responses=COMMAND_ERRORS)
@@ -153,7 +156,9 @@ async def availability(
     charge_point_id: ChargePointId, body: AvailabilityRequest, services: ServicesDep
 ) -> CommandReply:
     return CommandReply.of(
-        await services.commands.change_availability(charge_point_id, body.connector_id, body.type)
+        await services.commands.change_availability(
+            charge_point_id, body.connector_id, Availability(body.type)
+        )
     )
 
 
@@ -205,7 +210,7 @@ async def set_charging_profile(
     NotSupported."""
     return CommandReply.of(
         await services.commands.set_charging_profile(
-            charge_point_id, body.connector_id, body.charging_profile
+            charge_point_id, body.connector_id, body.profile()
         )
     )
 
@@ -233,10 +238,12 @@ async def clear_charging_profile(
     return CommandReply.of(
         await services.commands.clear_charging_profile(
             charge_point_id,
-            profile_id=profile_id,
-            connector_id=connector_id,
-            purpose=purpose,
-            stack_level=stack_level,
+            ProfileFilter(
+                profile_id=profile_id,
+                connector_id=connector_id,
+                purpose=purpose and ProfilePurpose(purpose),
+                stack_level=stack_level,
+            ),
         )
     )
 
@@ -256,7 +263,7 @@ async def composite_schedule(
     """GetCompositeSchedule: the limits the charger will apply from now on, as it sent them
     (`payload`) and with absolute UTC times per period (`schedule`)."""
     reply = await services.commands.get_composite_schedule(
-        charge_point_id, connector_id, duration, unit
+        charge_point_id, connector_id, duration, unit and ChargingRateUnit(unit)
     )
     return CompositeScheduleReply.of_composite(reply)
 
@@ -269,6 +276,6 @@ async def trigger_message(
     NotImplemented; the message itself arrives over OCPP after the answer."""
     return CommandReply.of(
         await services.commands.trigger_message(
-            charge_point_id, body.requested_message, body.connector_id
+            charge_point_id, TRIGGERED_BY_NAME[body.requested_message], body.connector_id
         )
     )
