@@ -308,7 +308,7 @@ class LinearProgram:
 
     def _premium_first(self) -> Floats:
         """Money per kWh of every column earned by a first-served (premium) session in the
-        periods it contends for (`Problem.contended`): `step` x the periods left after it.
+        periods it takes first (`Problem.contended`): `step` x the periods left after it.
         Each period earlier earns more than any session of a lower class could gain by the
         room there (the widest price, tie-break and hedge difference, plus its unmet value:
         premium first even if a standard EV then leaves short), so premium takes it first;

@@ -17,9 +17,9 @@ Conventions every planner and the checker follow:
   below zero: a limit broken by load the plan does not control just leaves no room).
 - Premium first: a plugged-in premium session is served before every session of a lower
   class (and every expected one) in each slot where a limit it shares with them could bind
-  (`Problem.contended`): it takes up to its maximum there from the earliest such slot until
-  full, whatever a later session would gain by the room (ADR 0007). Elsewhere, and among
-  sessions of one class, costs rule.
+  (`Problem.contended`): up to the last such slot, it takes up to its maximum from the
+  earliest slot on until full, whatever a later session would gain by the room (ADR 0007).
+  Elsewhere, and among sessions of one class, costs rule.
 - Money: a kWh imported costs price + carbon weight * carbon; a kWh exported earns the
   export price, never valued above the import cost (keeps the cost convex); a kWh not
   delivered costs `unmet_per_kwh * Session.unmet_weight` (priority, and far less for an
@@ -122,9 +122,11 @@ class Problem:
 
     @cached_property
     def contended(self) -> Bools:
-        """(S, T): first-served session s may charge in slot t under a limit that could bind
-        there (all it feeds at full power exceed its room) and that a later-served session
-        may charge under in t too. There, s takes room first."""
+        """(S, T): the slots a first-served session takes first, earliest first: its allowed
+        slots up to the last in which it contends with a later-served session (a limit they
+        both charge under could bind there: all it feeds at full power exceed its room).
+        Up to that slot, not only in the contended ones: else it would leave an earlier free
+        slot for a later contended one and push a standard EV there."""
         first = self.first_served
         if not first.any() or first.all():
             return np.zeros(self.allowed.shape, dtype=np.bool_)
@@ -133,7 +135,10 @@ class Problem:
         later_served = (self.allowed & ~first[:, None]).astype(np.float64)
         later = under @ later_served  # (G, T): how many may charge under each limit
         shared = (at_full > self.headroom_w + 1e-6) & (later > 0)
-        contended: Bools = self.allowed & first[:, None] & (under.T @ shared > 0)
+        contends = self.allowed & first[:, None] & (under.T @ shared > 0)
+        # Each row: True up to its last contended slot (a reversed running "any").
+        until_last = np.flip(np.logical_or.accumulate(np.flip(contends, axis=1), axis=1), axis=1)
+        contended: Bools = self.allowed & until_last
         return contended
 
     def objective(self, power_w: Floats) -> float:

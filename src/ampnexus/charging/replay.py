@@ -59,6 +59,7 @@ from ampnexus.charging.baselines import (
 )
 from ampnexus.charging.model import Plan, PlanRequest, Session, SiteSeries, SlotGrid
 from ampnexus.charging.planner import plan
+from ampnexus.charging.prior import Charger, prior_sessions
 from ampnexus.charging.problem import charging_slots
 from ampnexus.charging.scenario import Scenario
 
@@ -123,8 +124,9 @@ class Baseline:
 class Smart:
     """The planner on the rolling horizon, following its last plan between replans.
     `outlook`: a request whose grid and series (never sessions) are the forecasts over the
-    whole horizon, and `expected` the forecast sessions; without them, only what has arrived
-    is planned."""
+    whole horizon, and `expected` the forecast sessions. Without a forecast, `chargers` (the
+    site's) give the prior of `charging.prior` instead (ADR 0007); without either, only what
+    has arrived is planned."""
 
     def __init__(
         self,
@@ -132,10 +134,12 @@ class Smart:
         replan_every: int = 1,
         outlook: PlanRequest | None = None,
         expected: tuple[Session, ...] = (),
+        chargers: tuple[Charger, ...] = (),
     ) -> None:
         self.planner = planner
         self.replan_every = max(1, replan_every)
         self.outlook, self.expected = outlook, expected
+        self.chargers = chargers
         self.plan: Plan | None = None
         self.planned_at = 0
 
@@ -147,8 +151,9 @@ class Smart:
         stale = self.plan is None or offset >= min(self.replan_every, self.plan.grid.count)
         if not (changed or stale):
             return Decision(_slot_powers(self.plan, offset), solved=False)
-        if self.outlook is not None and self.expected:
-            view = with_expected(self.outlook, slot, view, self.expected)
+        expected = self.expected or prior_sessions(self.chargers, view.sessions, view.grid)
+        if self.outlook is not None and expected:
+            view = with_expected(self.outlook, slot, view, expected)
         self.plan, self.planned_at = self.planner(view), slot
         return Decision(_slot_powers(self.plan, 0), solved=True, method=self.plan.method)
 
