@@ -21,7 +21,8 @@ def test_planner_benchmark_replays_every_strategy_within_the_limits(tmp_path: Pa
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {row["strategy"]: row for row in json.loads(out.read_text())}
 
-    expected = {"offline_optimal", "smart", "smart_known", "edf", "equal_share", "uncontrolled"}
+    expected = {"offline_optimal", "smart", "smart_no_history", "smart_known", "edf"}
+    expected |= {"equal_share", "uncontrolled"}
     assert set(rows) == expected
     assert all(row["group"] == "20%" and row["sessions"] == 31 for row in rows.values())
     for name in expected - {"uncontrolled"}:

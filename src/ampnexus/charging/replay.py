@@ -16,6 +16,8 @@ Strategies:
   unmet weight (`Session.unmet_weight`) keeps room for later arrivals without ever taking it
   from an EV that is there. Only the real sessions' powers are applied; an expected session
   leaves the plan once its arrival has passed, whether or not a real EV came.
+  Without a forecast but told the site's chargers (`Smart.chargers`), it plans the prior of
+  `charging.prior` instead (ADR 0007): the recent arrivals going on, fewer each hour.
   Each plan hedges against EVs the forecast misses (`Weights.defer_risk_per_hour`, ADR
   0005): energy planned later costs a little more, the more so the more congested the limits
   the EV charges under.
