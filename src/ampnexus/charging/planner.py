@@ -20,6 +20,12 @@ price, at most c; w_s = unmet_per_kwh * priority weight; d = demand charge per k
                                   may be claimed by EVs nobody foresaw, the likelier the
                                   fuller those limits; only with expected sessions in the
                                   request (a forecast); r = 0 plans on costs alone
+     - sum_s,t h g (P - t) p[s,t] over first-served (premium) s, t up to its last contended
+                                  period (`Problem.contended`, ADR 0007): g exceeds anything
+                                  a lower class could gain by the room, so premium is
+                                  served first there, earliest first
+     + sum_s f x[s]               x[s] >= 0: slot-0 power above the session's fair share
+                                  (same rows as p[s,0]), f a tie: equals share slot 0 evenly
 Constraints, every slot t:
   imp[t] - sum_s p[s,t] >= base[t] - solar[t] + uncontrollable[t]     (import, net of solar)
   peak - imp[t] >= 0                                                  (demand charge only)
