@@ -29,6 +29,7 @@
    - site limit: the grid connection is the highest (base load - solar) of the day plus a
      fraction (10%...100%) of the EVs' uncontrolled peak, so at 100% uncontrolled charging
      just fits the site connection, and at 10% the EVs always keep at least a tenth of it.
+   - `smart_no_history`: smart with no forecast at all, as on a site without history.
    - `smart_known`: smart with the day's own sessions as its forecast (so without the hedge):
      the planner online with a perfect forecast; its gap to `smart` is the forecast's error.
    Without --days or --quick, the same table follows for HELD_OUT_DAYS, the 18 other October
@@ -63,6 +64,7 @@ from zoneinfo import ZoneInfo
 
 from ampnexus.charging.forecast import PastSession, expected_sessions
 from ampnexus.charging.model import Priority, Session
+from ampnexus.charging.prior import Charger
 from ampnexus.charging.replay import (
     Policy,
     Replay,
@@ -79,6 +81,9 @@ STRATEGIES = ("offline_optimal", "smart", "edf", "equal_share", "uncontrolled")
 # smart told the day's own arrivals as its forecast (and so without the hedge): what the
 # planner reaches online when the forecast is right. Its gap to smart is the forecast's error.
 KNOWN_ARRIVALS = "smart_known"
+# smart on a site with no history (a new site, or AMPNEXUS_FORECAST_WEEKS=0): no forecast
+# sessions at all, only what the planner makes of the site itself (ADR 0007).
+NO_HISTORY = "smart_no_history"
 SITE_ZONE = ZoneInfo("America/Los_Angeles")
 UK_ZONE = ZoneInfo("Europe/London")
 SLOT_MINUTES = 15
@@ -244,6 +249,20 @@ def day_sessions(reference: Reference, day: date) -> list[dict[str, Any]]:
             }
         )
     return sessions
+
+
+def site_chargers(reference: Reference) -> tuple[Charger, ...]:
+    """The garage's EVSEs, as `day_sessions` places their sessions: what a server knows of
+    its site without any history."""
+    stations = sorted({row["station_id"] for row in reference.sessions})
+    return tuple(
+        Charger(
+            circuit_id="garage-3" if station.startswith("CA-3") else "garage-4",
+            max_power_w=EVSE_KW * 1000,
+            phases=(1 + index % 3,),
+        )
+        for index, station in enumerate(stations)
+    )
 
 
 def day_scenario(reference: Reference, day: date) -> dict[str, Any]:
@@ -416,15 +435,24 @@ class Tally:
 
 
 def run_strategies(
-    scenario: Scenario, strategies: Sequence[str], replan_every: int
+    scenario: Scenario,
+    strategies: Sequence[str],
+    replan_every: int,
+    chargers: tuple[Charger, ...] = (),
 ) -> dict[str, Replay]:
+    """`chargers`: the site's, for `smart_no_history`."""
     return {
-        name: replay(scenario, name, policy=_policy(name, scenario, replan_every))
+        name: replay(scenario, name, policy=_policy(name, scenario, replan_every, chargers))
         for name in strategies
     }
 
 
-def _policy(name: str, scenario: Scenario, replan_every: int) -> Policy:
+def _policy(
+    name: str, scenario: Scenario, replan_every: int, chargers: tuple[Charger, ...]
+) -> Policy:
+    if name == NO_HISTORY:
+        outlook = replace(scenario.request, sessions=())
+        return Smart(default_planner(1.0), replan_every, outlook, (), chargers)
     if name != KNOWN_ARRIVALS:
         return make_policy(name, scenario, replan_every=replan_every)
     known = tuple(
@@ -480,8 +508,9 @@ def print_table(title: str, groups: dict[str, dict[str, Tally]]) -> list[dict[st
 def real_sites(
     reference: Reference, days: Sequence[str], fractions: Sequence[int], replan_every: int
 ) -> dict[str, dict[str, Tally]]:
-    strategies = (*STRATEGIES[:2], KNOWN_ARRIVALS, *STRATEGIES[2:])
+    strategies = (*STRATEGIES[:2], NO_HISTORY, KNOWN_ARRIVALS, *STRATEGIES[2:])
     groups: dict[str, dict[str, Tally]] = defaultdict(lambda: {s: Tally() for s in strategies})
+    chargers = site_chargers(reference)
     for day in days:
         open_day = day_scenario(reference, date.fromisoformat(day))
         peaks = uncontrolled_peaks(open_day)
@@ -492,7 +521,8 @@ def real_sites(
         )
         for fraction in fractions:
             scenario = parse_scenario(with_limits(open_day, peaks, fraction / 100))
-            for name, result in run_strategies(scenario, strategies, replan_every).items():
+            results = run_strategies(scenario, strategies, replan_every, chargers)
+            for name, result in results.items():
                 groups[f"{fraction}%"][name].add(result)
     return groups
 

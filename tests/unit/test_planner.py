@@ -95,6 +95,54 @@ def test_premium_is_served_before_standard_under_a_tight_cap(method: str):
     assert result.unmet_wh["standard"] == pytest.approx(10_000)
 
 
+@pytest.mark.parametrize("method", BOTH)
+def test_premium_takes_its_maximum_in_every_contended_slot_until_full(method: str):
+    # Costs alone would put the premium EV in the cheap hours and the standard one in the dear.
+    premium = ev("premium", 15, 10, priority=Priority.PREMIUM)
+    prices = SiteSeries(import_price=(0.3, 0.3, 0.1, 0.1))
+    request = site_request(4, [ev("standard", 15, 10), premium], site_kw=10, series=prices)
+    result = planned(request, method)
+    assert kw_of(result, "premium") == [10, 5, 0, 0]
+    assert kw_of(result, "standard") == [0, 0, 10, 5]  # the cheap hours, earlier first
+    assert result.unmet_wh["standard"] == pytest.approx(0)
+
+
+@pytest.mark.parametrize("method", BOTH)
+def test_premium_is_served_first_even_when_a_standard_ev_then_leaves_short(method: str):
+    leaving = ev("standard", 10, 10, departure=START + timedelta(hours=1))
+    premium = ev("premium", 10, 10, priority=Priority.PREMIUM)
+    result = planned(site_request(3, [leaving, premium], site_kw=10), method)
+    assert kw_of(result, "premium") == [10, 0, 0]
+    assert result.unmet_wh["standard"] == pytest.approx(10_000)
+
+
+@pytest.mark.parametrize("method", BOTH)
+@pytest.mark.parametrize("priority", list(Priority))
+def test_sessions_of_one_class_still_share_the_cheap_slots(method: str, priority: Priority):
+    sessions = [ev("a", 10, 7, priority=priority), ev("b", 10, 7, priority=priority)]
+    prices = SiteSeries(import_price=(0.3, 0.1, 0.1, 0.3))
+    result = planned(site_request(4, sessions, site_kw=10, series=prices), method)
+    assert total_kw(result) == [0, 10, 10, 0]
+    assert result.unmet_wh == {"a": pytest.approx(0), "b": pytest.approx(0)}
+
+
+def test_premium_alone_on_a_site_with_room_waits_for_the_cheap_hours():
+    premium = ev("premium", 10, 10, priority=Priority.PREMIUM)
+    prices = SiteSeries(import_price=(0.3, 0.1, 0.3))
+    request = site_request(3, [premium, ev("standard", 5, 5)], site_kw=20, series=prices)
+    assert kw_of(planned(request, "lp"), "premium") == [0, 10, 0]
+
+
+@pytest.mark.parametrize("elapsed", [0, 600, 880])
+def test_equal_sessions_split_the_current_slot_equally(elapsed: int):
+    grid = SlotGrid(START, 900, 8, elapsed_seconds=elapsed)
+    sessions = [ev("a", 20, 7), ev("b", 20, 7)]
+    request = replace(site_request(8, sessions, site_kw=10, minutes=15), grid=grid)
+    result = planned(request, "lp")
+    assert result.power_w["a"][0] == pytest.approx(5000, abs=1)
+    assert result.power_w["b"][0] == pytest.approx(5000, abs=1)
+
+
 def test_solar_is_absorbed_rather_than_exported():
     series = SiteSeries(
         solar_w=(0, 6000, 6000, 0), import_price=(0.3,) * 4, export_price=(0.05,) * 4

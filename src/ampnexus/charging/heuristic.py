@@ -7,7 +7,9 @@ session with the least spare time picks first). Each session takes the room ever
 leaves it (site import cap, every circuit's power and per-phase current, its own maximum)
 in its allowed slots, cheapest marginal cost first (a slot exporting solar costs the export
 price, others the import price plus carbon), earlier first on ties, until its energy is
-delivered. A slot is never started below the session's minimum rate.
+delivered. A slot is never started below the session's minimum rate. A plugged-in premium
+session takes the slots it contends for with lower classes (`Problem.contended`) earliest
+first, before its cheapest others: premium is served first wherever a shared limit binds.
 
 With a demand charge, the fill is repeated under flat caps on site import: the "water level"
 (the flattest import that could deliver every session's energy if windows did not matter),
@@ -71,9 +73,11 @@ def golden_section(cost: Callable[[float], float], low: float, high: float, call
 
 def fill_under(problem: Problem, import_cap_w: float) -> Floats:
     ledger = Ledger(problem, import_cap_w=import_cap_w)
-    for session in serving_order(problem):
-        if problem.allowed[session].any():
-            ledger.top_up(int(session))
+    for session in serving_order(problem).tolist():
+        if not problem.allowed[session].any():
+            continue
+        first = problem.first_served[session] and problem.contended[session].any()
+        ledger.top_up(session, ledger.first_served_order(session) if first else None)
     return ledger.power_w
 
 

@@ -20,6 +20,12 @@ price, at most c; w_s = unmet_per_kwh * priority weight; d = demand charge per k
                                   may be claimed by EVs nobody foresaw, the likelier the
                                   fuller those limits; only with expected sessions in the
                                   request (a forecast); r = 0 plans on costs alone
+     - sum_s,t h g (P - t) p[s,t] over first-served (premium) s, t up to its last contended
+                                  period (`Problem.contended`, ADR 0007): g exceeds anything
+                                  a lower class could gain by the room, so premium is
+                                  served first there, earliest first
+     + sum_s f x[s]               x[s] >= 0: slot-0 power above the session's fair share
+                                  (same rows as p[s,0]), f a tie: equals share slot 0 evenly
 Constraints, every slot t:
   imp[t] - sum_s p[s,t] >= base[t] - solar[t] + uncontrollable[t]     (import, net of solar)
   peak - imp[t] >= 0                                                  (demand charge only)
@@ -65,6 +71,7 @@ MERGE = (1, 2, 4, 8)  # slots per period after FINE_HOURS, the finest that fits 
 BUDGET_SHARE = 0.4  # of the time budget for the estimated solve: estimates are off by up to 3x
 SECONDS_SCALE, SECONDS_EXPONENT = 3.9e-6, 0.96  # see estimated_seconds
 TIE_SPREAD = 1e-3  # of the price scale, from the first slot to the last
+FAIR_TIE = 1e-6  # of the price scale per kW, the least cost of power above the fair share
 INF = highspy.kHighsInf
 
 
@@ -148,12 +155,33 @@ class LinearProgram:
         charging = (self.slots_in > 0).astype(np.float64)
         at_full = problem.coef @ (charging * problem.max_w[:, None])
         self.binds = at_full > self.headroom_w + 1e-6
+        # Slot 0 is carried out now: each session's power there is split into a column up to
+        # its fair share and one above it (`_fair_shares`); `shared` are the split columns.
+        self.fair_w = self._fair_shares(at_full)
+        fair = self.fair_w[self.session]
+        split = (self.period == 0) & (fair < problem.max_w[self.session] - 1)
+        # A share below the session's minimum rate could not be held: no split there.
+        split &= fair >= problem.min_w[self.session]
+        self.shared = np.flatnonzero(split)
         self.demand = problem.request.weights.demand_charge_per_kw
         in_limits = float(((problem.coef != 0) @ charging)[self.binds].sum())
         per_slot = 1 + 2 * (self.demand > 0)  # imp in import (and peak) rows, peak in peak rows
         self.nonzeros = int(
             in_limits + problem.allowed.sum() + len(self.session) + per_slot * problem.slots
         )
+
+    def _fair_shares(self, at_full_w: Floats) -> Floats:
+        """(S,) W: every session at the same share of its maximum, the largest share that
+        fits every limit in slot 0 were all of them to charge there."""
+        p = self.problem
+        if not self.firsts.size:
+            return p.max_w.copy()
+        room, at_full = self.headroom_w[:, 0], at_full_w[:, 0]
+        ratio = np.where(at_full > room, room / np.maximum(at_full, 1e-9), 1.0)  # (G,)
+        under = p.coef != 0
+        share = np.where(under, ratio[:, None], 1.0).min(axis=0, initial=1.0)  # (S,)
+        fair: Floats = p.max_w * share
+        return fair
 
     def solve(self, time_budget_s: float) -> Floats:
         """Controllable power per session and slot (W); PlanningError unless optimal."""
@@ -188,7 +216,11 @@ class LinearProgram:
         model_status = highs.getModelStatus()
         if model_status != highspy.HighsModelStatus.kOptimal:
             raise PlanningError(f"HiGHS: {highs.modelStatusToString(model_status)}")
-        p_kw = np.append(np.asarray(highs.getSolution().col_value)[: len(self.session)], 0.0)
+        values = np.asarray(highs.getSolution().col_value)
+        n_p = len(self.session)
+        p_kw = values[:n_p].copy()
+        p_kw[self.shared] += values[n_p : n_p + len(self.shared)]
+        p_kw = np.append(p_kw, 0.0)
         column = self.column[:, self.period_of]  # (sessions, slots); -1 picks the 0 appended
         power: Floats = np.where(self.problem.allowed, p_kw[column] * 1000, 0.0)
         return np.clip(power, 0.0, self.problem.max_w[:, None])
@@ -209,6 +241,7 @@ class LinearProgram:
     def _matrix(self) -> tuple[Ints, Ints, Floats]:
         """Column starts, row indices and values, from (column, row, value) triplets."""
         p, n_p, count = self.problem, len(self.session), self.problem.slots
+        n_x = len(self.shared)
         first_import, first_energy, first_peak, _ = self._first_rows
         limit_row = np.full(self.binds.shape, -1)
         limit_row[self.binds] = np.arange(first_import)
@@ -231,14 +264,21 @@ class LinearProgram:
         s_of, t_of = np.nonzero(p.allowed)
         put(self.column[s_of, self.period_of[t_of]], first_import + t_of, -1.0)
         put(np.arange(n_p), first_energy + self.session, self._energy_kwh_per_kw)
-        put(n_p + slots, first_import + slots, 1.0)
+        # The part above the fair share: the same rows as the session's slot-0 column.
+        col, index, value = (np.concatenate(x) for x in (cols, rows, values))
+        extra = np.full(n_p, -1)
+        extra[self.shared] = n_p + np.arange(n_x)
+        copied = extra[col] >= 0
+        put(extra[col[copied]], index[copied], value[copied])
+        imports = n_p + n_x
+        put(imports + slots, first_import + slots, 1.0)
         if self.demand > 0:
-            put(n_p + slots, first_peak + slots, -1.0)
-            put(np.full(count, n_p + count), first_peak + slots, 1.0)
+            put(imports + slots, first_peak + slots, -1.0)
+            put(np.full(count, imports + count), first_peak + slots, 1.0)
         col, index = np.concatenate(cols), np.concatenate(rows)
         order = np.lexsort((index, col))
         col, index, value = col[order], index[order], np.concatenate(values)[order]
-        n_cols = n_p + count + (self.demand > 0)
+        n_cols = imports + count + (self.demand > 0)
         return np.searchsorted(col, np.arange(n_cols)), index, value
 
     @property
@@ -256,11 +296,42 @@ class LinearProgram:
         p_cost = slot_cost[self.session, self.period]
         p_cost -= p.unmet_cost[self.session] * self._energy_kwh_per_kw
         p_cost += self._deferral_risk() * self._energy_kwh_per_kw
+        p_cost -= self._premium_first() * self._energy_kwh_per_kw
+        # Above its fair share a session pays a little more per kW: below any difference of
+        # cost or time between slots (half a step of the tie-break), so it only decides ties,
+        # but at least FAIR_TIE (above HiGHS's tolerances), so a partial slot is split too.
+        step = TIE_SPREAD * scale / max(count - 1, 1) * p.request.grid.slot_hours
+        above_fair = p_cost[self.shared] + max(step / 2, FAIR_TIE * scale)
         demand_cost = [np.array([self.demand])] if self.demand > 0 else []
-        cost = np.concatenate([p_cost, p.hours * (c - e), *demand_cost]) / scale
+        cost = np.concatenate([p_cost, above_fair, p.hours * (c - e), *demand_cost]) / scale
         upper = np.full(len(cost), INF)
-        upper[: len(self.session)] = p.max_w[self.session] / 1000
+        n_p, max_kw = len(self.session), p.max_w[self.session] / 1000
+        upper[:n_p] = max_kw
+        fair_kw = self.fair_w[self.session[self.shared]] / 1000
+        upper[self.shared] = fair_kw
+        upper[n_p : n_p + len(self.shared)] = max_kw[self.shared] - fair_kw
         return cost, upper
+
+    def _premium_first(self) -> Floats:
+        """Money per kWh of every column earned by a first-served (premium) session in the
+        periods it takes first (`Problem.contended`): `step` x the periods left after it.
+        Each period earlier earns more than any session of a lower class could gain by the
+        room there (the widest price, tie-break and hedge difference, plus its unmet value:
+        premium first even if a standard EV then leaves short), so premium takes it first;
+        between premium sessions the reward of a period is the same, so costs decide."""
+        p = self.problem
+        contended = np.add.reduceat(p.contended, self.firsts, axis=1) > 0  # (S, periods)
+        mine = contended[self.session, self.period]
+        if not mine.any():
+            return np.zeros(len(self.session))
+        later = ~p.first_served
+        scale = float(np.abs(p.import_cost).max(initial=0.0)) or 1.0
+        prices = float(p.import_cost.max() - p.export_value.min())
+        hedge = p.request.weights.defer_risk_per_hour * float(p.hours.sum())
+        step = 2 * (prices + TIE_SPREAD * scale + p.unmet_cost[later].max() * (1 + hedge))
+        left = len(self.firsts) - self.period
+        reward: Floats = np.where(mine, step * left, 0.0)
+        return reward
 
     def _deferral_risk(self) -> Floats:
         """Money per kWh of every column for charging it later than the first slot: the hours

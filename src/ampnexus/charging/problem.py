@@ -15,6 +15,11 @@ Conventions every planner and the checker follow:
 - A limit is a row `coef @ p[:, t] <= headroom_w[t]`, where headroom is what the limit leaves
   for controllable sessions after the base load, solar and uncontrollable sessions (never
   below zero: a limit broken by load the plan does not control just leaves no room).
+- Premium first: a plugged-in premium session is served before every session of a lower
+  class (and every expected one) in each slot where a limit it shares with them could bind
+  (`Problem.contended`): up to the last such slot, it takes up to its maximum from the
+  earliest slot on until full, whatever a later session would gain by the room (ADR 0007).
+  Elsewhere, and among sessions of one class, costs rule.
 - Money: a kWh imported costs price + carbon weight * carbon; a kWh exported earns the
   export price, never valued above the import cost (keeps the cost convex); a kWh not
   delivered costs `unmet_per_kwh * Session.unmet_weight` (priority, and far less for an
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +40,7 @@ from ampnexus.charging.model import (
     Circuit,
     Plan,
     PlanRequest,
+    Priority,
     Session,
     SlotExplanation,
     SlotGrid,
@@ -101,6 +108,38 @@ class Problem:
     @property
     def slots(self) -> int:
         return self.request.grid.count
+
+    @cached_property
+    def first_served(self) -> Bools:
+        """(S,) plugged-in premium sessions the plan controls: served before the others."""
+        return np.array(
+            [
+                x.priority is Priority.PREMIUM and not (x.expected or x.uncontrollable)
+                for x in self.request.sessions
+            ],
+            dtype=np.bool_,
+        )
+
+    @cached_property
+    def contended(self) -> Bools:
+        """(S, T): the slots a first-served session takes first, earliest first: its allowed
+        slots up to the last in which it contends with a later-served session (a limit they
+        both charge under could bind there: all it feeds at full power exceed its room).
+        Up to that slot, not only in the contended ones: else it would leave an earlier free
+        slot for a later contended one and push a standard EV there."""
+        first = self.first_served
+        if not first.any() or first.all():
+            return np.zeros(self.allowed.shape, dtype=np.bool_)
+        under = (self.coef != 0).astype(np.float64)  # (G, S)
+        at_full = self.coef @ (self.allowed * self.max_w[:, None])  # (G, T)
+        later_served = (self.allowed & ~first[:, None]).astype(np.float64)
+        later = under @ later_served  # (G, T): how many may charge under each limit
+        shared = (at_full > self.headroom_w + 1e-6) & (later > 0)
+        contends = self.allowed & first[:, None] & (under.T @ shared > 0)
+        # Each row: True up to its last contended slot (a reversed running "any").
+        until_last = np.flip(np.logical_or.accumulate(np.flip(contends, axis=1), axis=1), axis=1)
+        contended: Bools = self.allowed & until_last
+        return contended
 
     def objective(self, power_w: Floats) -> float:
         """What the planners minimise (without the LP's tie-break), for controllable power."""
@@ -287,14 +326,22 @@ class Ledger:
         cost = self.problem.marginal_cost(self.total_w)[slots]
         return slots[np.lexsort((slots, cost))]
 
-    def top_up(self, session: int) -> None:
-        """Deliver what the session still needs in its cheapest slots with room, never
+    def first_served_order(self, session: int) -> npt.NDArray[np.intp]:
+        """A first-served session's allowed slots: those it contends for, earliest first (it
+        takes them before anyone of a lower class), then the rest cheapest first."""
+        cheapest = self.cheapest_first(session)
+        contended = self.problem.contended[session]
+        return np.concatenate([np.flatnonzero(contended), cheapest[~contended[cheapest]]])
+
+    def top_up(self, session: int, slots: npt.NDArray[np.intp] | None = None) -> None:
+        """Deliver what the session still needs in its cheapest slots (or `slots`, in that
+        order) with room, never
         starting a slot below the session's minimum rate. A last piece smaller than the
         minimum is taken at the minimum, the difference coming from the slot charging most."""
         p, low, left_wh = self.problem, self.problem.min_w[session], self.left_wh[session]
         if left_wh <= 1e-9:
             return
-        slots = self.cheapest_first(session)
+        slots = self.cheapest_first(session) if slots is None else slots
         hours = p.hours[slots]
         current = self.power_w[session, slots]
         room = self.room(session, slots)

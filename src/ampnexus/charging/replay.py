@@ -16,6 +16,8 @@ Strategies:
   unmet weight (`Session.unmet_weight`) keeps room for later arrivals without ever taking it
   from an EV that is there. Only the real sessions' powers are applied; an expected session
   leaves the plan once its arrival has passed, whether or not a real EV came.
+  Without a forecast but told the site's chargers (`Smart.chargers`), it plans the prior of
+  `charging.prior` instead (ADR 0007): the recent arrivals going on, fewer each hour.
   Each plan hedges against EVs the forecast misses (`Weights.defer_risk_per_hour`, ADR
   0005): energy planned later costs a little more, the more so the more congested the limits
   the EV charges under.
@@ -59,6 +61,7 @@ from ampnexus.charging.baselines import (
 )
 from ampnexus.charging.model import Plan, PlanRequest, Session, SiteSeries, SlotGrid
 from ampnexus.charging.planner import plan
+from ampnexus.charging.prior import Charger, prior_sessions
 from ampnexus.charging.problem import charging_slots
 from ampnexus.charging.scenario import Scenario
 
@@ -123,8 +126,9 @@ class Baseline:
 class Smart:
     """The planner on the rolling horizon, following its last plan between replans.
     `outlook`: a request whose grid and series (never sessions) are the forecasts over the
-    whole horizon, and `expected` the forecast sessions; without them, only what has arrived
-    is planned."""
+    whole horizon, and `expected` the forecast sessions. Without a forecast, `chargers` (the
+    site's) give the prior of `charging.prior` instead (ADR 0007); without either, only what
+    has arrived is planned."""
 
     def __init__(
         self,
@@ -132,10 +136,12 @@ class Smart:
         replan_every: int = 1,
         outlook: PlanRequest | None = None,
         expected: tuple[Session, ...] = (),
+        chargers: tuple[Charger, ...] = (),
     ) -> None:
         self.planner = planner
         self.replan_every = max(1, replan_every)
         self.outlook, self.expected = outlook, expected
+        self.chargers = chargers
         self.plan: Plan | None = None
         self.planned_at = 0
 
@@ -147,8 +153,9 @@ class Smart:
         stale = self.plan is None or offset >= min(self.replan_every, self.plan.grid.count)
         if not (changed or stale):
             return Decision(_slot_powers(self.plan, offset), solved=False)
-        if self.outlook is not None and self.expected:
-            view = with_expected(self.outlook, slot, view, self.expected)
+        expected = self.expected or prior_sessions(self.chargers, view.sessions, view.grid)
+        if self.outlook is not None and expected:
+            view = with_expected(self.outlook, slot, view, expected)
         self.plan, self.planned_at = self.planner(view), slot
         return Decision(_slot_powers(self.plan, 0), solved=True, method=self.plan.method)
 

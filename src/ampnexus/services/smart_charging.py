@@ -70,6 +70,7 @@ from ampnexus.charging.plausible import (
     register_problem,
     start_problem,
 )
+from ampnexus.charging.prior import Charger, prior_sessions
 from ampnexus.domain.alert import AlertKey, AlertKind, Severity
 from ampnexus.domain.charging_profile import (
     ChargingProfile,
@@ -495,7 +496,7 @@ class SmartChargingService:
                 ev_now_w += min(measured[0], max_w) if measured else 0.0
         busy = Counter(charger for charger, _, _ in transactions.values())
         sessions += self._standby(layout, grid, busy)
-        sessions += await self._expected(layout, grid, now)
+        sessions += await self._expected(layout, grid, now) or self._prior(layout, grid, sessions)
         series = await self._series(site.id, grid, ev_now_w)
         request = PlanRequest(
             grid=grid,
@@ -614,6 +615,19 @@ class SmartChargingService:
             history, now=now, horizon_end=grid.end, zone=zone, weeks=self.forecast_weeks
         )
         return list(expected)
+
+    def _prior(
+        self, layout: SiteLayout, grid: SlotGrid, present: Sequence[Session]
+    ) -> list[Session]:
+        """Without a forecast (no history, or forecasts off), the EVs the site's own chargers
+        and the recent arrivals suggest (ADR 0007), as the benchmark's online planner does."""
+        site = layout.site
+        chargers = [
+            Charger(p.circuit_id or SITE, self._physical_max_w(p, site), p.grid_phases(site.phases))
+            for p in layout.placements
+            for _ in range(getattr(self._capabilities.get(p.charge_point_id), "connectors", 1))
+        ]
+        return list(prior_sessions(chargers, present, grid))
 
     def _plausible_history(
         self, transaction: Transaction, placements: dict[str, Placement], site: Site, now: datetime
