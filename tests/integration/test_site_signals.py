@@ -69,6 +69,26 @@ def planned_now_w(*chargers: TestCharger) -> float:
     return sum(limit_now_a(profiles(cp, "TxProfile")[-1]) * VOLTAGE * PHASES for cp in chargers)
 
 
+def planned_peak_w(*chargers: TestCharger) -> float:
+    """The most the chargers' latest TxProfiles allow together at any instant (the plan's
+    profiles share its start)."""
+    steps = []
+    for cp in chargers:
+        schedule = profiles(cp, "TxProfile")[-1]["cs_charging_profiles"]["charging_schedule"]
+        steps.append(
+            [(p["start_period"], float(p["limit"])) for p in schedule["charging_schedule_period"]]
+        )
+    starts = sorted({start for periods in steps for start, _ in periods})
+    return (
+        max(
+            sum(next((a for s, a in reversed(periods) if s <= start), 0.0) for periods in steps)
+            for start in starts
+        )
+        * VOLTAGE
+        * PHASES
+    )
+
+
 async def settled(*chargers: TestCharger) -> None:
     """Both charging with a profile, and no replan under way (no new profile for a while)."""
 
@@ -161,3 +181,32 @@ async def test_a_burst_of_meter_readings_makes_only_a_few_replans(
         assert 1 <= replans <= 3, f"{replans} replans for a burst of 20 readings"
         # The last reading (12 kW) is the one the site is planned on: 10 kW left.
         assert planned_now_w(a, b) <= 10_000.0 + 1.0
+
+
+async def test_a_meter_that_stopped_reporting_keeps_its_load_in_the_plan(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
+) -> None:
+    """Its last reading is 20 minutes old: unknown means the last value, never 0 (which
+    planned 22 kW on top of an 18 kW building)."""
+    stored = await api.post(f"/sites/{site}/meter", json=meter_reading(18_000.0, ago_s=1200))
+    assert stored.status_code == 201, stored.text
+    async with both_charging(ocpp_url) as (a, b):
+        assert planned_now_w(a, b) <= 4_000.0 + 1.0
+
+
+async def test_a_solar_forecast_does_not_raise_the_limit_above_what_the_meter_sees(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
+) -> None:
+    """The meter's 12 kW are net of the sun already shining: the forecast's 10 kW of sun
+    must not be subtracted again, now or later (which planned 20 kW, not 10)."""
+    sun_from = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    forecast = {"kind": "forecast", "points": [{"timestamp": sun_from, "value": 10_000}]}
+    assert (await api.post(f"/sites/{site}/solar", json=forecast)).status_code == 201
+    stored = await api.post(f"/sites/{site}/meter", json=meter_reading(12_000.0))
+    assert stored.status_code == 201, stored.text
+    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
+        for cp in (a, b):  # no free connector holds room for a car to come
+            cp.configuration["NumberOfConnectors"] = ("1", True)
+            await start_charging(cp)
+        await settled(a, b)
+        assert planned_peak_w(a, b) <= 10_000.0 + 1.0

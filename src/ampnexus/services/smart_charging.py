@@ -27,6 +27,7 @@ a REPLAN_FAILED alert that the next successful replan resolves.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import math
@@ -38,6 +39,7 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ampnexus.charging.base_load import base_load_w
 from ampnexus.charging.compiler import (
     MIN_CURRENT_A,
     ChargerCapabilities,
@@ -218,6 +220,8 @@ class SmartChargingService:
         self._plans: dict[str, SitePlan] = {}
         self._sites: dict[str, _SiteState] = {}
         self._power: dict[tuple[str, int], tuple[float, float | None]] = {}  # W, register Wh
+        # Each connector's readings of the last METER_MAX_AGE, to pair with the site meter's.
+        self._readings: dict[tuple[str, int], list[tuple[datetime, float]]] = {}
         self._sent_w: dict[tuple[str, int], float] = {}
         self._meter_w: dict[str, float] = {}  # site -> its meter's last fresh reading
         self._fail_safe_w: dict[str, float] = {}  # the fail-safe each charger holds
@@ -307,8 +311,19 @@ class SmartChargingService:
         key = (charger, event.connector_id)
         before = self._power.get(key)
         self._power[key] = (event.power_w, event.register_wh)
+        self._remember(key, event.at, min(event.power_w, placed.max_w))
         if before is None or abs(before[0] - event.power_w) >= POWER_CHANGE_W:
             self.request_replan(placed.site_id)
+
+    def _remember(self, key: tuple[str, int], at: datetime, watts: float) -> None:
+        """Kept for METER_MAX_AGE, and the one before (in force at the window's start). A
+        reading within the margin above the maximum counts as the maximum, as much as a
+        real charger draws."""
+        readings = self._readings.setdefault(key, [])
+        bisect.insort(readings, (at, watts))
+        cutoff = self._clock.now() - METER_MAX_AGE
+        while len(readings) > 1 and readings[1][0] <= cutoff:
+            del readings[0]
 
     def _stopped(self, event: TransactionStopped) -> None:
         self._spawn(self._replan_site_of(event.charge_point_id, history_changed=True))
@@ -465,7 +480,6 @@ class SmartChargingService:
         ]
         sessions: list[Session] = []
         transactions: dict[str, tuple[str, int, int]] = {}
-        ev_now_w = 0.0
         for placement in layout.placements:
             max_w = self._physical_max_w(placement, site)
             self._placed[placement.charge_point_id] = _Placed(site.id, max_w)  # site may change
@@ -478,14 +492,10 @@ class SmartChargingService:
                     transaction.connector_id,
                     transaction.id,
                 )
-                measured = self._power.get((placement.charge_point_id, transaction.connector_id))
-                # The base load is the site meter minus this: a reading within the margin
-                # above the maximum counts as the maximum, as much as a real charger draws.
-                ev_now_w += min(measured[0], max_w) if measured else 0.0
         busy = Counter(charger for charger, _, _ in transactions.values())
         sessions += self._standby(layout, grid, busy)
         sessions += await self._expected(layout, grid, now)
-        series = await self._series(site.id, grid, ev_now_w)
+        series = await self._series(layout, grid)
         request = PlanRequest(
             grid=grid,
             circuits=tuple(circuits),
@@ -635,11 +645,22 @@ class SmartChargingService:
             self._history[site_id] = (now, transactions)
         return transactions
 
-    async def _series(self, site_id: str, grid: SlotGrid, ev_now_w: float) -> SiteSeries:
-        series = self._s.site_series
-        meter = await series.latest(site_id, SeriesKind.SITE_METER, METER_MAX_AGE)
-        base = max(0.0, meter - ev_now_w) if meter is not None else 0.0
-        solar = await series.resampled(site_id, SeriesKind.SOLAR_FORECAST, grid)
+    async def _series(self, layout: SiteLayout, grid: SlotGrid) -> SiteSeries:
+        """The building load is what the meter saw minus what the site's EVs drew at the same
+        moments, filtered (`charging.base_load`). The meter measures the net load, solar
+        included, so a forecast can only add to it: where it expects less sun than is in the
+        current slot, the difference is load to come; more sun than now is not counted. With
+        no meter nothing is measured: the forecast is not trusted to raise the limit at all."""
+        site_id, series = layout.site.id, self._s.site_series
+        since = self._clock.now() - METER_MAX_AGE
+        meter = await series.recent(site_id, SeriesKind.SITE_METER, since)
+        chargers = {placement.charge_point_id for placement in layout.placements}
+        connectors = [r for (charger, _), r in self._readings.items() if charger in chargers]
+        measured = base_load_w(meter, connectors)
+        forecast = await series.resampled(site_id, SeriesKind.SOLAR_FORECAST, grid)
+        sun_now = forecast[0] if measured is not None and forecast else 0.0
+        base = (measured or 0.0) + sun_now  # the building's own draw, before today's sun
+        solar = tuple(min(sun, sun_now) for sun in forecast)
         carbon = await series.resampled(site_id, SeriesKind.CARBON, grid)
         prices = await self._s.tariffs.slot_prices(site_id, grid)
         return SiteSeries(
