@@ -32,7 +32,7 @@ import contextlib
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -528,7 +528,9 @@ class SmartChargingService:
             max_power = min(max_power, driver.max_power_w)
         since_start = None if problem else now - transaction.started_at
         delivered = self._delivered_wh(transaction, site.id, max_w, since_start)
-        departure = max(need.departure, grid.slot_start(1))
+        uncontrolled = self._uncontrolled(placement.charge_point_id)
+        # An uncontrolled charger may draw its maximum until told otherwise, car or not.
+        departure = grid.end if uncontrolled else max(need.departure, grid.slot_start(1))
         premium = driver is not None and driver.priority is PriorityClass.PREMIUM
         return Session(
             id=f"tx{transaction.id}",
@@ -540,7 +542,7 @@ class SmartChargingService:
             min_power_w=MIN_CURRENT_A * site.voltage * len(phases),
             phases=phases,
             priority=Priority.PREMIUM if premium else Priority.STANDARD,
-            uncontrollable=self._uncontrolled(placement.charge_point_id),
+            uncontrollable=uncontrolled,
         )
 
     def _delivered_wh(
@@ -777,11 +779,11 @@ class SmartChargingService:
         await self._answered(charger, site_plan.site_id)
         if accepted:
             if self._current(send):
-                if connector:
+                if connector:  # a fail-safe accepted says nothing of its TxProfiles
                     self._sent_w[send.key] = send.limit_w
+                    self._obeys(charger, site_plan.site_id)
                 else:
                     self._fail_safe_w[charger] = send.limit_w
-                self._refusals.pop(charger, None)
             return self._settled(send, _Outcome.ACCEPTED)
         if not connector:  # as before: logged, retried while its share differs
             log.warning("%s: fail-safe profile refused", charger)
@@ -803,9 +805,20 @@ class SmartChargingService:
     def _refused(self, site_plan: SitePlan, charger: str, connector: int) -> None:
         self._refusals[charger] = self._refusals.get(charger, 0) + 1
         site_plan.alerts.append(f"{charger} connector {connector} refused its charging profile")
-        if self._refusals[charger] >= REFUSALS_BEFORE_EXCLUDED:
+        if self._refusals[charger] == REFUSALS_BEFORE_EXCLUDED:
             log.warning("%s keeps refusing profiles: planning it at full power", charger)
+            self._flag(
+                AlertKey(AlertKind.CHARGER_REFUSES_PROFILES, charger, site_plan.site_id),
+                f"{charger} refuses its charging profiles: planned at its maximum power, "
+                "and the other chargers' fail-safes leave room for it",
+                {"connector_id": connector},
+            )
         self.request_replan(site_plan.site_id)  # retry; past the limit, plan around it
+
+    def _obeys(self, charger: str, site_id: str) -> None:
+        if self._refusals.pop(charger, 0) >= REFUSALS_BEFORE_EXCLUDED:
+            key = AlertKey(AlertKind.CHARGER_REFUSES_PROFILES, charger, site_id)
+            self._spawn(self._alerts.resolve(key))
 
     async def _silent(self, send: _Send, site_id: str) -> None:
         """Until it answers, the charger may hold either its old limit or the new one: the
@@ -867,17 +880,26 @@ class SmartChargingService:
         refusing = self._refusals.get(charger, 0) >= REFUSALS_BEFORE_EXCLUDED
         return refusing or self._answering.get(charger) is False
 
+    def _uncontrolled_w(self, layout: SiteLayout) -> dict[str, float]:
+        """The chargers planned at their maximum, with it: the others' fail-safes leave it."""
+        return {
+            p.charge_point_id: p.max_power_w or DEFAULT_MAX_POWER_W
+            for p in layout.placements
+            if self._uncontrolled(p.charge_point_id)
+        }
+
     def _fail_safe_changes(self, layout: SiteLayout) -> list[tuple[str, float]]:
         """Every connected charger whose fail-safe share changed (chargers were added, moved
-        or removed, or a limit changed)."""
+        or removed, a limit changed, or a charger stopped or started obeying)."""
         changes = []
+        uncontrolled = self._uncontrolled_w(layout)
         for placement in layout.placements:
             charger = placement.charge_point_id
             if not self._s.charge_points.is_connected(charger):
                 continue
-            if self._answering.get(charger) is False:  # planned at its maximum meanwhile
+            if charger in uncontrolled:  # planned at its maximum meanwhile
                 continue
-            watts = fail_safe_share_w(layout, placement)
+            watts = fail_safe_share_w(layout, placement, uncontrolled)
             if self._fail_safe_w.get(charger) != watts:
                 changes.append((charger, watts))
         return changes
@@ -903,7 +925,8 @@ class SmartChargingService:
         if placement is None or placement.site_id is None:
             return
         layout: SiteLayout = await self._s.sites.layout(placement.site_id)
-        await self._install_fail_safe(charge_point_id, fail_safe_share_w(layout, placement))
+        share = fail_safe_share_w(layout, placement, self._uncontrolled_w(layout))
+        await self._install_fail_safe(charge_point_id, share)
         self.request_replan(placement.site_id)
 
     async def _capabilities_of(self, charge_point_id: str) -> ChargerCapabilities:
@@ -1035,22 +1058,36 @@ def capabilities_from(values: dict[str, str], phases: int) -> ChargerCapabilitie
     )
 
 
-def fail_safe_share_w(layout: SiteLayout, placement: Placement) -> float:
+def fail_safe_share_w(
+    layout: SiteLayout, placement: Placement, uncontrolled: Mapping[str, float] | None = None
+) -> float:
     """The power each charger may draw with AmpNexus unreachable: on every circuit from the
     charger up to the grid connection, that circuit's limit split equally among all chargers
-    below it; the smallest share wins. Below the 6 A minimum it becomes 0 (no charging)."""
+    below it; the smallest share wins. Below the 6 A minimum it becomes 0 (no charging).
+    `uncontrolled`: chargers that may draw their maximum whatever they are told (refusing or
+    silent), with that maximum; each circuit's limit less theirs is split among the rest."""
     site = layout.site
+    reserved = uncontrolled or {}
     by_id = {c.id: c for c in layout.circuits}
     below: dict[str | None, int] = {}
+    taken: dict[str | None, float] = {}
     for other in layout.placements:
+        drawn = reserved.get(other.charge_point_id)
         circuit_id = other.circuit_id
         while True:
-            below[circuit_id] = below.get(circuit_id, 0) + 1
+            if drawn is None:
+                below[circuit_id] = below.get(circuit_id, 0) + 1
+            else:
+                taken[circuit_id] = taken.get(circuit_id, 0.0) + drawn
             if circuit_id is None:
                 break
             circuit_id = by_id[circuit_id].parent_id if circuit_id in by_id else None
+
+    def split(limit: float, circuit_id: str | None) -> float:
+        return max(0.0, limit - taken.get(circuit_id, 0.0)) / max(1, below.get(circuit_id, 1))
+
     phases = len(placement.grid_phases(site.phases))
-    share = site.limit_w / max(1, below.get(None, 1))  # inf when the site has no limit
+    share = split(site.limit_w, None)  # inf when the site has no limit
     circuit_id = placement.circuit_id
     while circuit_id is not None and circuit_id in by_id:
         circuit = by_id[circuit_id]
@@ -1060,7 +1097,7 @@ def fail_safe_share_w(layout: SiteLayout, placement: Placement) -> float:
         ]
         for limit in limits:
             if limit is not None:
-                share = min(share, limit / below.get(circuit_id, 1))
+                share = min(share, split(limit, circuit_id))
         circuit_id = circuit.parent_id
     share = min(share, placement.max_power_w or DEFAULT_MAX_POWER_W)
     minimum = convert(MIN_CURRENT_A, ChargingRateUnit.A, ChargingRateUnit.W, phases, site.voltage)
