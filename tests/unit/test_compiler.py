@@ -39,7 +39,7 @@ def test_power_charger_gets_one_period_per_change_in_watts() -> None:
     assert profile.transaction_id == 42
     assert profile.schedule.unit is ChargingRateUnit.W
     assert profile.schedule.start_schedule == START
-    assert profile.schedule.duration == 8 * 900
+    assert profile.schedule.duration is None  # its last period holds until replaced
     assert [(p.start_period, p.limit) for p in profile.schedule.periods] == [
         (0, 0.0),
         (1800, 7400.0),
@@ -50,7 +50,7 @@ def test_power_charger_gets_one_period_per_change_in_watts() -> None:
 
 def test_current_only_charger_gets_amps_per_phase_floored() -> None:
     caps = ChargerCapabilities(units=(ChargingRateUnit.A,), phases=3, voltage=230)
-    profile = tx_profile(plan(*[11_000] * 4, *[4140] * 4), "s", 1, 2, caps)
+    profile = tx_profile(plan(*[11_000] * 4, *[4140] * 4), "s", 1, 2, caps, after_w=4140)
     # 11 kW / (3 x 230 V) = 15.94 A -> 15.9 A (floored, never up); 4140 W = 6.0 A exactly.
     assert [(p.start_period, p.limit) for p in profile.schedule.periods] == [(0, 15.9), (3600, 6.0)]
     assert all(p.number_phases == 3 for p in profile.schedule.periods)
@@ -132,3 +132,20 @@ def test_a_lower_limit_or_a_first_one_is_a_reduction_a_higher_one_is_not() -> No
     assert not raise_a.reduces(3000)
     assert lower_b.reduces(5000)
     assert new_c.reduces(None)
+
+
+@pytest.mark.parametrize("after_w", [0.0, 4140.0])
+def test_after_the_horizon_the_charger_holds_its_fail_safe_not_its_maximum(after_w: float) -> None:
+    """A TxProfile whose schedule ended would still overrule the TxDefaultProfile, leaving the
+    charger at its own maximum (our model of §3.13, OCTT TC_066): its last period holds."""
+    caps = ChargerCapabilities(units=(ChargingRateUnit.A,), phases=3, voltage=230)
+    profile = tx_profile(plan(*[11_000] * 8), "s", 1, 1, caps, after_w=after_w)
+    installed = InstalledProfiles()
+    installed.install(0, fail_safe_profile(11_000, caps))
+    assert installed.install(1, profile, active_transaction_id=1) == "Accepted"
+    for hours in (2, 30, 24 * 7):
+        moment = START + timedelta(hours=hours)
+        amps = limit_at(
+            installed, 1, moment, ChargingRateUnit.A, now_transaction_id=1, max_limit=32
+        )
+        assert amps == pytest.approx(after_w / 690, abs=0.1)

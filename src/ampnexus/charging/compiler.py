@@ -4,8 +4,10 @@
   one period per change of power, in the unit the charger accepts (amps per phase when it
   takes only Current), floored to 0.1 so rounding never raises a limit. A charger holding
   fewer periods (ChargingScheduleMaxPeriods) gets neighbouring periods merged at the lower
-  limit: it may charge less than planned, never more. After the plan's horizon the
-  schedule ends and the charger falls back to its fail-safe TxDefaultProfile.
+  limit: it may charge less than planned, never more. After the plan's horizon a last
+  period holds the connector's fail-safe share, with no end: a TxProfile whose schedule
+  has ended still overrules the TxDefaultProfile (OCPP 1.6 §3.13.2, OCTT TC_066), and
+  the charger would draw its own maximum there, not its fail-safe.
 - Every charger holds a fail-safe TxDefaultProfile on connector 0 (stack level 0, no end):
   the share of the site's capacity that is safe even if every charger draws it at once
   while AmpNexus is unreachable. A TxDefaultProfile on connector 0 binds each connector on
@@ -73,13 +75,16 @@ def tx_profile(
     transaction_id: int,
     connector_id: int,
     capabilities: ChargerCapabilities,
+    after_w: float = 0.0,
 ) -> ChargingProfile:
+    """`after_w`: what the connector may draw after the plan's horizon, until replaced (its
+    fail-safe share)."""
     unit = capabilities.unit
     limits = [
         floor_tenth(
             convert(watts, ChargingRateUnit.W, unit, capabilities.phases, capabilities.voltage)
         )
-        for watts in plan.power_w[session_id]
+        for watts in (*plan.power_w[session_id], after_w)
     ]
     periods = _merge_to(_periods(limits, plan.grid.slot_seconds), max(1, capabilities.max_periods))
     schedule = ChargingSchedule(
@@ -87,7 +92,7 @@ def tx_profile(
         periods=tuple(
             SchedulePeriod(start, limit, capabilities.phases) for start, limit in periods
         ),
-        duration=plan.grid.slot_seconds * plan.grid.count,
+        duration=None,  # the last period lasts until the profile is replaced
         start_schedule=plan.grid.start,
     )
     return ChargingProfile(

@@ -682,12 +682,13 @@ class SmartChargingService:
         lowers."""
         reductions: list[_Send] = []
         increases: list[_Send] = []
-        for charger, watts in self._fail_safe_changes(layout):
+        targets = self._fail_safe_targets(layout)
+        for charger, watts in self._fail_safe_changes(targets):
             capabilities = await self._capabilities_of(charger)
             send = _Send(charger, 0, watts, fail_safe_profile(watts, capabilities))
             before = self._limit_before(send.key, self._fail_safe_w.get(charger, math.inf))
             (reductions if before is None or watts < before else increases).append(send)
-        for command in await self._commands(site_plan):
+        for command in await self._commands(site_plan, targets):
             key = (command.charge_point_id, command.connector_id)
             before = self._limit_before(key, self._connector_fail_safe_w(key[0]))
             send = _Send(*key, command.limit_now_w, command.profile)
@@ -853,7 +854,12 @@ class SmartChargingService:
         await asyncio.sleep(delay_s)
         self.request_replan(site_id)
 
-    async def _commands(self, site_plan: SitePlan) -> list[ProfileCommand]:
+    async def _commands(
+        self, site_plan: SitePlan, fail_safes: dict[str, float]
+    ) -> list[ProfileCommand]:
+        """A TxProfile per session; after the plan's horizon each holds its connector's
+        fail-safe (the lower of the one held and the one on its way): the charger does not
+        fall back to its TxDefaultProfile by itself."""
         plan, now = site_plan.plan, self._clock.now()
         commands = []
         for session_id, (charger, connector, transaction_id) in site_plan.transactions.items():
@@ -868,7 +874,10 @@ class SmartChargingService:
                 )
                 continue
             capabilities = await self._capabilities_of(charger)
-            profile = tx_profile(plan, session_id, transaction_id, connector, capabilities)
+            share = fail_safe_per_connector_w(fail_safes.get(charger, 0.0), capabilities)
+            held = self._connector_fail_safe_w(charger)
+            after = share if held is None else min(share, held)
+            profile = tx_profile(plan, session_id, transaction_id, connector, capabilities, after)
             commands.append(
                 ProfileCommand(charger, connector, profile, limit_now_w(plan, session_id, now))
             )
@@ -888,21 +897,25 @@ class SmartChargingService:
             if self._uncontrolled(p.charge_point_id)
         }
 
-    def _fail_safe_changes(self, layout: SiteLayout) -> list[tuple[str, float]]:
+    def _fail_safe_targets(self, layout: SiteLayout) -> dict[str, float]:
+        """The fail-safe share each charger should hold; none for the uncontrolled ones
+        (planned at their maximum meanwhile)."""
+        uncontrolled = self._uncontrolled_w(layout)
+        return {
+            placement.charge_point_id: fail_safe_share_w(layout, placement, uncontrolled)
+            for placement in layout.placements
+            if placement.charge_point_id not in uncontrolled
+        }
+
+    def _fail_safe_changes(self, targets: dict[str, float]) -> list[tuple[str, float]]:
         """Every connected charger whose fail-safe share changed (chargers were added, moved
         or removed, a limit changed, or a charger stopped or started obeying)."""
-        changes = []
-        uncontrolled = self._uncontrolled_w(layout)
-        for placement in layout.placements:
-            charger = placement.charge_point_id
-            if not self._s.charge_points.is_connected(charger):
-                continue
-            if charger in uncontrolled:  # planned at its maximum meanwhile
-                continue
-            watts = fail_safe_share_w(layout, placement, uncontrolled)
-            if self._fail_safe_w.get(charger) != watts:
-                changes.append((charger, watts))
-        return changes
+        return [
+            (charger, watts)
+            for charger, watts in targets.items()
+            if self._s.charge_points.is_connected(charger)
+            and self._fail_safe_w.get(charger) != watts
+        ]
 
     async def _install_fail_safe(self, charge_point_id: str, watts: float) -> None:
         capabilities = await self._capabilities_of(charge_point_id)
