@@ -3,11 +3,17 @@ charger takes, and what is sent between two plans. Real server, real OCPP, both 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from ocpp.routing import on
+from ocpp.v16 import call_result
+from websockets.asyncio.client import connect
 
 from ampnexus.app import AmpNexus
 from tests.integration.test_smart_charging import (
@@ -92,3 +98,77 @@ async def test_a_refusing_charger_is_counted_at_its_maximum_everywhere(
         assert all(kw == pytest.approx(MAX_W / 1000) for kw in refusing["power_kw"])
         for t in range(len(shown["slots"])):
             assert sum(s["power_kw"][t] for s in shown["sessions"]) <= GRID_W / 1000 + 1e-6
+
+
+class PowerOnlyCharger(TestCharger):
+    """Takes profiles in W only, as some chargers do, and refuses the others."""
+
+    @on("SetChargingProfile")
+    async def on_set_charging_profile(self, **payload: Any) -> Any:
+        await self._record("SetChargingProfile", payload)
+        unit = payload["cs_charging_profiles"]["charging_schedule"]["charging_rate_unit"]
+        return call_result.SetChargingProfile(status="Accepted" if unit == "W" else "Rejected")
+
+
+@contextlib.asynccontextmanager
+async def power_only(
+    ocpp_url: str, charge_point_id: str, says_unit: bool
+) -> AsyncIterator[TestCharger]:
+    async with connect(f"{ocpp_url}/{charge_point_id}", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        cp = PowerOnlyCharger(charge_point_id, websocket)
+        one_connector(cp)
+        if says_unit:
+            cp.configuration["ChargingScheduleAllowedChargingRateUnit"] = ("Power", True)
+        task = asyncio.create_task(cp.start())
+        try:
+            yield cp
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def tx_units(cp: TestCharger) -> list[str]:
+    return [
+        p["cs_charging_profiles"]["charging_schedule"]["charging_rate_unit"]
+        for p in profiles(cp, "TxProfile")
+    ]
+
+
+async def test_units_are_learned_from_the_chargers_answer_not_from_its_absence(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str
+) -> None:
+    """After a restart CP-W reconnects with its transaction running and no BootNotification;
+    the first replan finds it not connected yet. Its units must still come from its own
+    answer once it is back: W, not the default A it would refuse."""
+    site = await make_site(api, ("CP-W",), departure_h=2.0)
+    async with power_only(ocpp_url, "CP-W", says_unit=True) as w:
+        await w.status(1, "Preparing")
+        started = await w.start_transaction(1, "TAG", meter_start=0)
+        assert started.id_tag_info["status"] == "Accepted"
+    assert (await api.post(f"/sites/{site}/plan")).status_code == 200  # CP-W is away
+    async with power_only(ocpp_url, "CP-W", says_unit=True) as w:
+        await w.heartbeat()  # it is back
+        assert (await api.post(f"/sites/{site}/plan")).status_code == 200
+
+        async def planned_in_watts() -> bool:
+            return tx_units(w)[-1:] == ["W"]
+
+        await eventually(planned_in_watts, within=10)
+        assert not await open_alerts(api, "charger_refuses_profiles", "CP-W")
+
+
+async def test_a_charger_that_does_not_say_its_unit_gets_the_other_one_after_a_refusal(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str
+) -> None:
+    site = await make_site(api, ("CP-W",), departure_h=2.0)
+    async with power_only(ocpp_url, "CP-W", says_unit=False) as w:
+        await start_charging(w)
+
+        async def planned_in_watts() -> bool:
+            return "W" in tx_units(w)
+
+        await eventually(planned_in_watts, within=20)
+        shown = (await api.get(f"/sites/{site}/plan")).json()
+        assert not any("maximum" in alert for alert in shown["alerts"])
+        assert not await open_alerts(api, "charger_refuses_profiles", "CP-W")

@@ -230,6 +230,7 @@ class SmartChargingService:
         self._failures: dict[str, ReplanFailure | None] = {}  # site -> last replan's; None: ok
         self._flagged: set[tuple[int, str]] = set()  # (transaction, check) already alerted
         self._capabilities: dict[str, ChargerCapabilities] = {}
+        self._unit_guessed: set[str] = set()  # answered without its units: A assumed
         self._refusals: dict[str, int] = {}
         self._reading_keys: dict[str, asyncio.Task[ChargerCapabilities]] = {}  # in flight
         self._in_flight: dict[tuple[str, int], tuple[asyncio.Task[_Outcome], float]] = {}
@@ -330,6 +331,7 @@ class SmartChargingService:
 
     def _booted(self, event: ChargerBooted) -> None:
         self._capabilities.pop(event.charge_point_id, None)
+        self._unit_guessed.discard(event.charge_point_id)
         self._refusals.pop(event.charge_point_id, None)
         self._spawn(self._prepare_charger(event.charge_point_id))
 
@@ -788,6 +790,7 @@ class SmartChargingService:
             return self._settled(send, _Outcome.ACCEPTED)
         if not connector:  # as before: logged, retried while its share differs
             log.warning("%s: fail-safe profile refused", charger)
+            self._try_other_unit(charger)
             return self._settled(send, _Outcome.GONE)
         self._refused(site_plan, charger, connector)
         return self._settled(send, _Outcome.REFUSED)
@@ -804,6 +807,9 @@ class SmartChargingService:
         return outcome
 
     def _refused(self, site_plan: SitePlan, charger: str, connector: int) -> None:
+        if self._try_other_unit(charger):
+            self.request_replan(site_plan.site_id)
+            return
         self._refusals[charger] = self._refusals.get(charger, 0) + 1
         site_plan.alerts.append(f"{charger} connector {connector} refused its charging profile")
         if self._refusals[charger] == REFUSALS_BEFORE_EXCLUDED:
@@ -928,6 +934,8 @@ class SmartChargingService:
             return
         if isinstance(reply, dict) and reply.get("status") == "Accepted":
             self._fail_safe_w[charge_point_id] = watts
+        else:  # the replan that follows sends it again, in the other unit if guessed
+            self._try_other_unit(charge_point_id)
 
     # --- chargers ------------------------------------------------------------------------------
     async def _prepare_charger(self, charge_point_id: str) -> None:
@@ -972,19 +980,34 @@ class SmartChargingService:
         return (placement.phases if placement else None) or 3
 
     async def _read_capabilities(self, charge_point_id: str) -> ChargerCapabilities:
+        """Cached only from the charger's own answer: defaults cached because it was not
+        connected yet sent A profiles to a W-only charger until it rebooted."""
         phases = await self._phases(charge_point_id)
-        values: dict[str, str] = {}
         try:
             reply = await self._s.commands.get_configuration(charge_point_id, list(CAPABILITY_KEYS))
-            values = {
-                item["key"]: item.get("value", "")
-                for item in (reply or {}).get("configurationKey", [])
-            }
         except DomainError as error:
             log.warning("%s: could not read smart charging keys: %s", charge_point_id, error)
+            return capabilities_from({}, phases)  # for now; asked again next time
+        values = {
+            item["key"]: item.get("value", "") for item in (reply or {}).get("configurationKey", [])
+        }
         capabilities = capabilities_from(values, phases)
         self._capabilities[charge_point_id] = capabilities
+        if "ChargingScheduleAllowedChargingRateUnit" not in values:
+            self._unit_guessed.add(charge_point_id)
         return capabilities
+
+    def _try_other_unit(self, charge_point_id: str) -> bool:
+        """A charger that did not say which unit it takes and refused a profile gets the other
+        unit once before the refusal counts (OCPP 1.6 gives no reason for a refusal)."""
+        known = self._capabilities.get(charge_point_id)
+        if known is None or charge_point_id not in self._unit_guessed:
+            return False
+        self._unit_guessed.discard(charge_point_id)
+        other = ChargingRateUnit.A if known.unit is ChargingRateUnit.W else ChargingRateUnit.W
+        self._capabilities[charge_point_id] = replace(known, units=(other,))
+        log.info("%s refused a profile in %s: trying %s", charge_point_id, known.unit, other)
+        return True
 
     async def _place(self, charge_point_id: str) -> _Placed | None:
         """Read (and remember) the charger's site and the most it can draw there."""
