@@ -172,3 +172,33 @@ async def test_a_charger_that_does_not_say_its_unit_gets_the_other_one_after_a_r
         shown = (await api.get(f"/sites/{site}/plan")).json()
         assert not any("maximum" in alert for alert in shown["alerts"])
         assert not await open_alerts(api, "charger_refuses_profiles", "CP-W")
+
+
+async def test_a_replan_that_changes_nothing_sends_nothing(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str
+) -> None:
+    site = await make_site(api, ("CP-A",), departure_h=2.0)
+    async with charger(ocpp_url, "CP-A") as a:
+        one_connector(a)
+        await start_charging(a)
+
+        async def planned() -> bool:
+            return bool(profiles(a, "TxProfile"))
+
+        await eventually(planned)
+        await asyncio.sleep(2.5)  # the debounced replans after the start are done
+        sent = len(a.received)
+        for _ in range(3):
+            assert (await api.post(f"/sites/{site}/plan")).status_code == 200
+        # A change that must go out marks the end: before it, nothing was sent.
+        assert (await api.patch(f"/sites/{site}", json={"grid_limit_kw": 6.0})).status_code == 200
+
+        async def reduced() -> bool:
+            return limit_now_a(profiles(a, "TxProfile")[-1]) * VOLTAGE * PHASES <= 6_000.0
+
+        await eventually(reduced)
+        after = [p for action, p in a.received[sent:] if action == "SetChargingProfile"]
+        tx_after = [
+            p for p in after if p["cs_charging_profiles"]["charging_profile_purpose"] == "TxProfile"
+        ]
+        assert len(tx_after) == 1, "only the reduction was sent"

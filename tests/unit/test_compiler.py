@@ -7,10 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ampnexus.charging.compiler import (
+    Change,
     ChargerCapabilities,
-    ProfileCommand,
+    Steps,
+    constant_steps,
     fail_safe_per_connector_w,
     fail_safe_profile,
+    lower_of,
+    profile_steps,
     tx_profile,
 )
 from ampnexus.charging.model import Plan, SlotGrid
@@ -123,15 +127,36 @@ def test_the_fail_safe_splits_the_chargers_share_among_its_connectors(
     assert fail_safe_per_connector_w(share_w, caps) * connectors <= share_w
 
 
-def test_a_lower_limit_or_a_first_one_is_a_reduction_a_higher_one_is_not() -> None:
-    """What the dispatch sends in its first wave (before any increase)."""
-    caps = ChargerCapabilities()
-    raise_a = ProfileCommand("A", 1, fail_safe_profile(7000, caps), limit_now_w=7000)
-    lower_b = ProfileCommand("B", 1, fail_safe_profile(1000, caps), limit_now_w=1000)
-    new_c = ProfileCommand("C", 1, fail_safe_profile(3000, caps), limit_now_w=3000)
-    assert not raise_a.reduces(3000)
-    assert lower_b.reduces(5000)
-    assert new_c.reduces(None)
+def steps_of(*limits_w: float) -> Steps:
+    """One step per slot of GRID, in W."""
+    return tuple((GRID.slot_start(t), w) for t, w in enumerate(limits_w))
+
+
+def test_a_change_is_judged_on_every_instant_from_now_not_only_now() -> None:
+    held = steps_of(7000, 7000, 7000, 7000)
+    now = START + timedelta(minutes=20)  # in slot 1: slot 0 is past
+    assert Change.of(steps_of(9000, 7000, 7000, 3000), held, now) == Change(True, False)
+    assert Change.of(steps_of(0, 9000, 7000, 7000), held, now) == Change(False, True)
+    assert Change.of(steps_of(0, 7000, 7000, 7000), held, now) == Change(False, False)
+    assert Change.of(steps_of(7000, 7000, 9000, 3000), held, now) == Change(True, True)
+    assert Change.of(held, constant_steps(4000), now) == Change(False, True)
+
+
+def test_a_profile_that_lowers_and_raises_goes_first_as_the_lower_of_both() -> None:
+    caps = ChargerCapabilities(units=(ChargingRateUnit.W,))
+    new = tx_profile(plan(7000, 7000, 9000, 9000, 3000, 3000, 3000, 3000), "s", 1, 1, caps)
+    held = steps_of(7000, 7000, 7000, 7000, 7000, 7000, 7000, 7000)
+    now = START + timedelta(minutes=20)
+    lowered = lower_of(new, held, now, caps)
+    assert lowered.schedule.start_schedule == now
+    assert [(p.start_period, p.limit) for p in lowered.schedule.periods] == [
+        (0, 7000.0),
+        (3600 - 1200, 3000.0),  # from slot 4 on: the new plan's 3 kW
+        (8 * 900 - 1200, 0.0),  # after the horizon: the new profile's fail-safe (0 here)
+    ]
+    lowered_steps = profile_steps(lowered, caps)
+    assert not Change.of(lowered_steps, held, now).raises
+    assert not Change.of(lowered_steps, profile_steps(new, caps), now).raises
 
 
 @pytest.mark.parametrize("after_w", [0.0, 4140.0])

@@ -14,13 +14,17 @@
   its own (OCPP 1.6 §3.13.1), so the charger's share is split among its connectors; a part
   below the 6 A a car can be told to draw is 0 (no charging until a plan says more).
 - Commands are ordered reductions first, so the site never passes through a state above
-  its limits while profiles are being replaced.
+  its limits while profiles are being replaced. A profile is judged on every instant from
+  now on against what the connector holds (`Change`): one that lowers anywhere goes first;
+  one that lowers somewhere and raises elsewhere goes first as the lower of both
+  (`lower_of`), then whole with the increases; one that changes nothing is not sent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from ampnexus.charging.model import Plan
 from ampnexus.domain.charging_profile import (
@@ -65,8 +69,95 @@ class ProfileCommand:
     profile: ChargingProfile
     limit_now_w: float  # what the profile allows at the time it is sent
 
-    def reduces(self, previous_limit_w: float | None) -> bool:
-        return previous_limit_w is None or self.limit_now_w < previous_limit_w
+
+# A connector's limit over time, in W: (from, limit) steps, ascending; the last one holds on.
+# Before the first step nothing is known (infinite).
+Steps = tuple[tuple[datetime, float], ...]
+ALWAYS = datetime.min.replace(tzinfo=UTC)
+
+
+def constant_steps(watts: float) -> Steps:
+    return ((ALWAYS, watts),)
+
+
+def profile_steps(profile: ChargingProfile, capabilities: ChargerCapabilities) -> Steps:
+    """An Absolute profile's limits, in W; after a schedule with a duration, no limit."""
+    schedule = profile.schedule
+    start = schedule.start_schedule or ALWAYS
+    steps = [
+        (
+            start + timedelta(seconds=period.start_period),
+            convert(
+                period.limit,
+                schedule.unit,
+                ChargingRateUnit.W,
+                period.number_phases or capabilities.phases,
+                capabilities.voltage,
+            ),
+        )
+        for period in schedule.periods
+    ]
+    if schedule.duration is not None:
+        steps.append((start + timedelta(seconds=schedule.duration), math.inf))
+    return tuple(steps)
+
+
+def steps_at(steps: Steps, moment: datetime) -> float:
+    before = [limit for start, limit in steps if start <= moment]
+    return before[-1] if before else math.inf
+
+
+def _moments(since: datetime, *all_steps: Steps) -> list[datetime]:
+    """The instants from `since` on at which any of the steps may change."""
+    return sorted({since} | {start for steps in all_steps for start, _ in steps if start > since})
+
+
+def highest_steps(candidates: list[Steps], since: datetime) -> Steps:
+    """What a connector may hold when it holds one of `candidates` (a send unanswered)."""
+    return tuple(
+        (moment, max(steps_at(steps, moment) for steps in candidates))
+        for moment in _moments(since, *candidates)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """How a new profile compares with what the connector holds, from now on."""
+
+    lowers: bool  # somewhere (the site may need this before any increase)
+    raises: bool  # somewhere
+
+    @classmethod
+    def of(cls, new: Steps, held: Steps, since: datetime) -> Change:
+        pairs = [(steps_at(new, m), steps_at(held, m)) for m in _moments(since, new, held)]
+        return cls(any(n < h for n, h in pairs), any(n > h for n, h in pairs))
+
+
+def lower_of(
+    profile: ChargingProfile, held: Steps, since: datetime, capabilities: ChargerCapabilities
+) -> ChargingProfile:
+    """The profile, lowered to what the connector holds wherever that is less: what it may
+    hold while the others' reductions are not yet confirmed. Starts at `since` (a whole
+    second); where either ends, the other holds on."""
+    new, unit = profile_steps(profile, capabilities), profile.schedule.unit
+    periods: list[tuple[int, float]] = []
+    for moment in _moments(since, new, held):
+        watts = min(steps_at(new, moment), steps_at(held, moment))
+        limit = floor_tenth(
+            convert(watts, ChargingRateUnit.W, unit, capabilities.phases, capabilities.voltage)
+        )
+        if not periods or periods[-1][1] != limit:
+            periods.append((round((moment - since).total_seconds()), limit))
+    periods = _merge_to(periods, max(1, capabilities.max_periods))
+    schedule = replace(
+        profile.schedule,
+        periods=tuple(
+            SchedulePeriod(start, limit, capabilities.phases) for start, limit in periods
+        ),
+        duration=None,
+        start_schedule=since,
+    )
+    return replace(profile, schedule=schedule)
 
 
 def tx_profile(

@@ -42,11 +42,18 @@ from zoneinfo import ZoneInfo
 from ampnexus.charging.base_load import base_load_w
 from ampnexus.charging.compiler import (
     MIN_CURRENT_A,
+    Change,
     ChargerCapabilities,
     ProfileCommand,
+    Steps,
+    constant_steps,
     fail_safe_per_connector_w,
     fail_safe_profile,
+    highest_steps,
     limit_now_w,
+    lower_of,
+    profile_steps,
+    steps_at,
     tx_profile,
 )
 from ampnexus.charging.forecast import (
@@ -169,6 +176,7 @@ class _Send:
     connector_id: int
     limit_w: float  # what it allows now
     profile: ChargingProfile
+    steps: Steps = ()  # a TxProfile's limits over time, in W
 
     @property
     def key(self) -> tuple[str, int]:
@@ -233,7 +241,10 @@ class SmartChargingService:
         self._unit_guessed: set[str] = set()  # answered without its units: A assumed
         self._refusals: dict[str, int] = {}
         self._reading_keys: dict[str, asyncio.Task[ChargerCapabilities]] = {}  # in flight
-        self._in_flight: dict[tuple[str, int], tuple[asyncio.Task[_Outcome], float]] = {}
+        self._in_flight: dict[tuple[str, int], tuple[asyncio.Task[_Outcome], _Send]] = {}
+        # Per connector, the transaction and the TxProfiles it may hold (more than one while
+        # a send is unanswered), as limits over time: a new profile is judged against them.
+        self._held: dict[tuple[str, int], tuple[int | None, tuple[Steps, ...]]] = {}
         self._late: set[asyncio.Task[Any]] = set()  # sends past the deadline, still waiting
         self._answering: dict[str, bool] = {}  # charger -> answered last (absent: not known)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -332,6 +343,8 @@ class SmartChargingService:
     def _booted(self, event: ChargerBooted) -> None:
         self._capabilities.pop(event.charge_point_id, None)
         self._unit_guessed.discard(event.charge_point_id)
+        for key in [key for key in self._held if key[0] == event.charge_point_id]:
+            del self._held[key]  # a reboot ends its transactions and their profiles
         self._refusals.pop(event.charge_point_id, None)
         self._spawn(self._prepare_charger(event.charge_point_id))
 
@@ -690,19 +703,55 @@ class SmartChargingService:
             send = _Send(charger, 0, watts, fail_safe_profile(watts, capabilities))
             before = self._limit_before(send.key, self._fail_safe_w.get(charger, math.inf))
             (reductions if before is None or watts < before else increases).append(send)
-        for command in await self._commands(site_plan, targets):
+        since = self._clock.now().replace(microsecond=0)
+        for command, capabilities in await self._commands(site_plan, targets):
             key = (command.charge_point_id, command.connector_id)
-            before = self._limit_before(key, self._connector_fail_safe_w(key[0]))
-            send = _Send(*key, command.limit_now_w, command.profile)
-            (reductions if command.reduces(before) else increases).append(send)
+            steps = profile_steps(command.profile, capabilities)
+            send = _Send(*key, command.limit_now_w, command.profile, steps)
+            held, certain = self._held_steps(key, command.profile.transaction_id, since)
+            if held is None:  # unknown: it goes first
+                reductions.append(send)
+                continue
+            change = Change.of(steps, held, since)
+            if change.lowers and change.raises:  # the lower of both first, then the rest
+                lowered = lower_of(command.profile, held, since, capabilities)
+                now_w = min(command.limit_now_w, steps_at(held, since))
+                reductions.append(_Send(*key, now_w, lowered, profile_steps(lowered, capabilities)))
+                increases.append(send)
+            elif change.lowers:
+                reductions.append(send)
+            elif change.raises or not certain:
+                increases.append(send)
+            # else it holds this very profile already: nothing to send
         return _Dispatch(site_plan, reductions, increases)
+
+    def _held_steps(
+        self, key: tuple[str, int], transaction_id: int | None, since: datetime
+    ) -> tuple[Steps | None, bool]:
+        """The most the connector may be allowed at each instant from `since` (None:
+        unknown): its TxProfile for this transaction, else its fail-safe, and any send still
+        on its way (it may apply it at any moment). True when it is certainly that one."""
+        held = self._held.get(key)
+        if held is not None and held[0] == transaction_id:
+            candidates = list(held[1])
+        else:
+            each = self._connector_fail_safe_w(key[0])
+            if each is None:
+                return None, False
+            candidates = [constant_steps(each)]
+        flight = self._in_flight.get(key)
+        if flight is not None:
+            candidates.append(flight[1].steps)
+        return highest_steps(candidates, since), len(candidates) == 1
 
     def _limit_before(self, key: tuple[str, int], default: float | None) -> float | None:
         """What the charger may be holding (None: unknown): the last limit it accepted, or a
         higher one still on its way to it (it may apply that one at any moment)."""
         before = self._sent_w.get(key, default) if key[1] else default
         flight = self._in_flight.get(key)
-        return max(before, flight[1]) if flight is not None and before is not None else before
+        return (
+            max(before, flight[1].limit_w) if flight is not None and before is not None else before
+        )
 
     def _start_dispatch(self, site_id: str, dispatch: _Dispatch) -> None:
         """Sending happens outside the site's lock: a newer plan's dispatch replaces one
@@ -751,7 +800,7 @@ class SmartChargingService:
         if old is not None:
             old[0].cancel()
         task = asyncio.get_running_loop().create_task(self._install(site_plan, send))
-        self._in_flight[send.key] = (task, send.limit_w)
+        self._in_flight[send.key] = (task, send)
         self._tasks.add(task)
         task.add_done_callback(self._sent)
         return task
@@ -784,6 +833,7 @@ class SmartChargingService:
             if self._current(send):
                 if connector:  # a fail-safe accepted says nothing of its TxProfiles
                     self._sent_w[send.key] = send.limit_w
+                    self._held[send.key] = (send.profile.transaction_id, (send.steps,))
                     self._obeys(charger, site_plan.site_id)
                 else:
                     self._fail_safe_w[charger] = send.limit_w
@@ -835,6 +885,7 @@ class SmartChargingService:
             before = self._sent_w.get(send.key, self._connector_fail_safe_w(charger))
             if before is not None:  # unknown stays unknown: its next profile goes first
                 self._sent_w[send.key] = max(before, send.limit_w)
+            self._may_hold(send)
         self._answering[charger] = False
         with _logged_failure("could not record the alert"):
             await self._alerts.raise_alert(
@@ -843,6 +894,17 @@ class SmartChargingService:
                 f"{self.profile_deadline_s:g} s; retried at the next replan",
                 details={"connector_id": send.connector_id, "limit_w": send.limit_w},
             )
+
+    def _may_hold(self, send: _Send) -> None:
+        """An unanswered TxProfile joins what the connector may hold."""
+        transaction_id = send.profile.transaction_id
+        held = self._held.get(send.key)
+        if held is not None and held[0] == transaction_id:
+            self._held[send.key] = (transaction_id, (*held[1], send.steps))
+            return
+        each = self._connector_fail_safe_w(send.charge_point_id)
+        if each is not None:  # unknown stays unknown
+            self._held[send.key] = (transaction_id, (constant_steps(each), send.steps))
 
     async def _answered(self, charger: str, site_id: str) -> None:
         """Resolve its CHARGER_SILENT alert on the way back (after a restart, once)."""
@@ -862,7 +924,7 @@ class SmartChargingService:
 
     async def _commands(
         self, site_plan: SitePlan, fail_safes: dict[str, float]
-    ) -> list[ProfileCommand]:
+    ) -> list[tuple[ProfileCommand, ChargerCapabilities]]:
         """A TxProfile per session; after the plan's horizon each holds its connector's
         fail-safe (the lower of the one held and the one on its way): the charger does not
         fall back to its TxDefaultProfile by itself."""
@@ -884,9 +946,8 @@ class SmartChargingService:
             held = self._connector_fail_safe_w(charger)
             after = share if held is None else min(share, held)
             profile = tx_profile(plan, session_id, transaction_id, connector, capabilities, after)
-            commands.append(
-                ProfileCommand(charger, connector, profile, limit_now_w(plan, session_id, now))
-            )
+            limit = limit_now_w(plan, session_id, now)
+            commands.append((ProfileCommand(charger, connector, profile, limit), capabilities))
         return commands
 
     def _uncontrolled(self, charger: str) -> bool:
