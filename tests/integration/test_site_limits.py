@@ -86,12 +86,25 @@ async def test_a_refusing_charger_is_counted_at_its_maximum_everywhere(
         for cp in (a, b, r):
             await start_charging(cp)
 
-        async def fail_safes_leave_room() -> bool:
-            held = [fail_safe_w(cp) for cp in (a, b) if profiles(cp, "TxDefaultProfile")]
-            return len(held) == 2 and sum(held) + MAX_W <= GRID_W + 1.0
+        await eventually(lambda: open_alerts(api, "charger_refuses_profiles", "CP-R"), within=20)
 
-        await eventually(fail_safes_leave_room, within=20)
-        assert await open_alerts(api, "charger_refuses_profiles", "CP-R")
+        def tail_w(cp: TestCharger) -> float:
+            """What its TxProfile leaves it after the plan's horizon, until replaced."""
+            schedule = profiles(cp, "TxProfile")[-1]["cs_charging_profiles"]["charging_schedule"]
+            return float(schedule["charging_schedule_period"][-1]["limit"]) * VOLTAGE * PHASES
+
+        async def others_leave_room() -> bool:
+            if not all(
+                profiles(cp, kind) for cp in (a, b) for kind in ("TxProfile", "TxDefaultProfile")
+            ):
+                return False
+            fail_safes = sum(fail_safe_w(cp) for cp in (a, b))
+            return (
+                fail_safes + MAX_W <= GRID_W + 1.0
+                and sum(map(tail_w, (a, b))) + MAX_W <= GRID_W + 1.0
+            )
+
+        await eventually(others_leave_room, within=20)
 
         shown = (await api.get(f"/sites/{site}/plan")).json()
         refusing = next(s for s in shown["sessions"] if s["charge_point_id"] == "CP-R")
@@ -202,3 +215,59 @@ async def test_a_replan_that_changes_nothing_sends_nothing(
             p for p in after if p["cs_charging_profiles"]["charging_profile_purpose"] == "TxProfile"
         ]
         assert len(tx_after) == 1, "only the reduction was sent"
+
+
+async def test_a_lone_car_gets_the_site_that_idle_chargers_leave_free(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str
+) -> None:
+    """Six 22 kW chargers on a 36 kW site, one car: it gets its 22 kW (not 36 - 5 x 6 = 6),
+    while the idle chargers' fail-safes stay within what is left, so the site holds if
+    AmpNexus goes away. A second car is then planned in, still within the site."""
+    ids = tuple(f"CP-{n}" for n in range(1, 7))
+    body = {"id": SITE, "name": "Depot", "time_zone": "UTC", "grid_limit_kw": 36}
+    body["default_energy_kwh"] = 80
+    body["default_departure"] = (datetime.now(UTC) + timedelta(hours=2)).time().isoformat()
+    assert (await api.post("/sites", json=body)).status_code == 201
+    for cp_id in ids:
+        assert (
+            await api.post("/charge-points", json={"id": cp_id, "security_profile": 0})
+        ).status_code == 201
+        placement = {"site_id": SITE, "phases": PHASES, "max_power_w": 22_000}
+        assert (await api.put(f"/charge-points/{cp_id}", json=placement)).status_code == 200
+    assert (await api.post("/id-tags", json={"id_tag": "TAG"})).status_code == 201
+    async with contextlib.AsyncExitStack() as stack:
+        chargers = [await stack.enter_async_context(charger(ocpp_url, cp_id)) for cp_id in ids]
+        one_connector(*chargers)
+        for cp in chargers[1:]:
+            assert (await cp.boot()).status == "Accepted"
+        lone, idle = chargers[0], chargers[1:]
+        await start_charging(lone)
+
+        def held_w() -> float:
+            """What every charger may draw now: the car's TxProfile, the idle fail-safes."""
+            car = limit_now_a(profiles(lone, "TxProfile")[-1]) * VOLTAGE * PHASES
+            return car + sum(fail_safe_w(cp) for cp in idle)
+
+        async def lone_car_gets_its_maximum() -> bool:
+            sent = profiles(lone, "TxProfile")
+            return bool(sent) and limit_now_a(sent[-1]) * VOLTAGE * PHASES >= 21_900.0
+
+        await eventually(lone_car_gets_its_maximum, within=15)
+
+        async def idle_within_the_rest() -> bool:
+            return held_w() <= 36_000.0 + 1.0
+
+        await eventually(idle_within_the_rest, within=10)
+
+        second = idle[0]
+        await second.status(1, "Preparing")
+        await second.start_transaction(1, "TAG", meter_start=0)
+
+        async def both_planned_within_the_site() -> bool:
+            sent = [profiles(cp, "TxProfile") for cp in (lone, second)]
+            if not all(sent):
+                return False
+            cars = sum(limit_now_a(p[-1]) * VOLTAGE * PHASES for p in sent)
+            return cars + sum(fail_safe_w(cp) for cp in idle[1:]) <= 36_000.0 + 1.0
+
+        await eventually(both_planned_within_the_site, within=15)

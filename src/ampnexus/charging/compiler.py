@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from ampnexus.charging.model import Plan
+from ampnexus.charging.model import Plan, PlanRequest
 from ampnexus.domain.charging_profile import (
     ChargingProfile,
     ChargingRateUnit,
@@ -194,6 +194,80 @@ def tx_profile(
         schedule=schedule,
         transaction_id=transaction_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class IdleConnectors:
+    """A charger's connectors without a session, which draw its TxDefaultProfile the moment
+    a car plugs in."""
+
+    charge_point_id: str
+    circuit_id: str
+    phases: tuple[int, ...]
+    count: int
+
+
+def idle_room_w(request: PlanRequest, plan: Plan, idle: list[IdleConnectors]) -> dict[str, float]:
+    """What each idle connector may be allowed (W) so that all of them drawing it at once,
+    with everything the plan gives the real sessions and the base load, stays within every
+    circuit at every slot: each circuit's least room over the horizon, split equally among
+    the idle connectors below it (per phase where it limits current); the smallest wins.
+    Expected sessions are left out: they are the cars these connectors are kept for."""
+    keep = 1.0 - request.safety_margin
+    grid, by_id = plan.grid, {c.id: c for c in request.circuits}
+    real = [x for x in request.sessions if not x.expected and x.id in plan.power_w]
+
+    def path(circuit_id: str) -> list[str]:
+        ids: list[str] = []
+        while circuit_id in by_id and circuit_id not in ids:
+            ids.append(circuit_id)
+            circuit_id = by_id[circuit_id].parent_id or ""
+        return ids
+
+    def below(circuit_id: str, on: str) -> bool:
+        return circuit_id in path(on)
+
+    net = [
+        _at(request.series.base_load_w, t) - _at(request.series.solar_w, t)
+        for t in range(grid.count)
+    ]
+    room: dict[str, float] = {item.charge_point_id: math.inf for item in idle}
+    for circuit in request.circuits:
+        idle_here = [item for item in idle if below(circuit.id, item.circuit_id)]
+        if not idle_here:
+            continue
+        sessions = [x for x in real if below(circuit.id, x.circuit_id)]
+        fixed = net if circuit.parent_id is None else [0.0] * grid.count
+        each = math.inf
+        if circuit.max_power_w is not None:
+            least = min(
+                circuit.max_power_w * keep - fixed[t] - sum(plan.power_w[x.id][t] for x in sessions)
+                for t in range(grid.count)
+            )
+            each = least / sum(item.count for item in idle_here)
+        if circuit.max_current_a is not None:
+            for phase in (1, 2, 3):
+                weight = sum(
+                    item.count / len(item.phases) for item in idle_here if phase in item.phases
+                )
+                if not weight:
+                    continue
+                least = min(
+                    circuit.max_current_a * request.voltage * keep
+                    - fixed[t] / 3
+                    - sum(
+                        plan.power_w[x.id][t] / len(x.phases) for x in sessions if phase in x.phases
+                    )
+                    for t in range(grid.count)
+                )
+                each = min(each, least / weight)
+        for item in idle_here:
+            room[item.charge_point_id] = min(room[item.charge_point_id], max(0.0, each))
+    return room
+
+
+def _at(values: tuple[float, ...], t: int) -> float:
+    return values[t] if t < len(values) else 0.0
 
 
 def fail_safe_per_connector_w(share_w: float, capabilities: ChargerCapabilities) -> float:

@@ -44,12 +44,14 @@ from ampnexus.charging.compiler import (
     MIN_CURRENT_A,
     Change,
     ChargerCapabilities,
+    IdleConnectors,
     ProfileCommand,
     Steps,
     constant_steps,
     fail_safe_per_connector_w,
     fail_safe_profile,
     highest_steps,
+    idle_room_w,
     limit_now_w,
     lower_of,
     profile_steps,
@@ -233,6 +235,8 @@ class SmartChargingService:
         self._sent_w: dict[tuple[str, int], float] = {}
         self._meter_w: dict[str, float] = {}  # site -> its meter's last fresh reading
         self._fail_safe_w: dict[str, float] = {}  # the fail-safe each charger holds
+        self._stuck: set[str] = set()  # refused its latest fail-safe: holds the one before
+        self._idle_w: dict[str, float] = {}  # the fail-safe each charger's plan leaves it
         self._placed: dict[str, _Placed | None] = {}  # charger -> site (None: none), until moved
         self._placing: dict[str, list[PowerMeasured]] = {}  # readings while _placed is read
         self._failures: dict[str, ReplanFailure | None] = {}  # site -> last replan's; None: ok
@@ -578,18 +582,23 @@ class SmartChargingService:
         return register_wh - transaction.meter_start
 
     def _standby(self, layout: SiteLayout, grid: SlotGrid, busy: dict[str, int]) -> list[Session]:
-        """A free connector holds its fail-safe, and starts drawing it the moment a car plugs
-        in, before any replan can follow: the plan keeps that room free (as an uncontrollable
-        draw), or the sessions it plans plus that car exceed the site. `busy`: connectors
-        with a session, per charger."""
+        """Free connectors that the plan cannot steer, reserved as uncontrollable draws: an
+        uncontrolled charger's (its maximum), and those of a charger offline or refusing
+        its fail-safe (the fail-safe it holds, drawn the moment a car plugs in). The others'
+        fail-safes follow the plan (`_idle_fail_safes`) and need no room of their own.
+        `busy`: connectors with a session, per charger."""
         standby = []
         for placement in layout.placements:
             charger = placement.charge_point_id
-            each = self._connector_fail_safe_w(charger)
-            if each is None or not 0.0 < each < math.inf:
+            if self._uncontrolled(charger):
+                each = placement.max_power_w or DEFAULT_MAX_POWER_W
+                free = 0 if busy.get(charger) else 1  # its maximum, whatever the connectors
+            elif self._s.charge_points.is_connected(charger) and charger not in self._stuck:
                 continue
-            free = self._capabilities[charger].connectors - busy.get(charger, 0)
-            if free <= 0:
+            else:
+                each = self._connector_fail_safe_w(charger) or 0.0
+                free = self._capabilities[charger].connectors - busy.get(charger, 0) if each else 0
+            if free <= 0 or not 0.0 < each < math.inf:
                 continue
             standby.append(
                 Session(
@@ -697,14 +706,15 @@ class SmartChargingService:
         lowers."""
         reductions: list[_Send] = []
         increases: list[_Send] = []
-        targets = self._fail_safe_targets(layout)
+        static = self._fail_safe_targets(layout)
+        targets = self._idle_fail_safes(layout, site_plan, static)
         for charger, watts in self._fail_safe_changes(targets):
             capabilities = await self._capabilities_of(charger)
             send = _Send(charger, 0, watts, fail_safe_profile(watts, capabilities))
             before = self._limit_before(send.key, self._fail_safe_w.get(charger, math.inf))
             (reductions if before is None or watts < before else increases).append(send)
         since = self._clock.now().replace(microsecond=0)
-        for command, capabilities in await self._commands(site_plan, targets):
+        for command, capabilities in await self._commands(site_plan, static):
             key = (command.charge_point_id, command.connector_id)
             steps = profile_steps(command.profile, capabilities)
             send = _Send(*key, command.limit_now_w, command.profile, steps)
@@ -730,9 +740,11 @@ class SmartChargingService:
     ) -> tuple[Steps | None, bool]:
         """The most the connector may be allowed at each instant from `since` (None:
         unknown): its TxProfile for this transaction, else its fail-safe, and any send still
-        on its way (it may apply it at any moment). True when it is certainly that one."""
+        on its way (it may apply it at any moment). True when it is certainly that one: a
+        session always gets its own profile, as its connector's fail-safe follows the others'."""
         held = self._held.get(key)
-        if held is not None and held[0] == transaction_id:
+        own = held is not None and held[0] == transaction_id
+        if held is not None and own:
             candidates = list(held[1])
         else:
             each = self._connector_fail_safe_w(key[0])
@@ -742,7 +754,7 @@ class SmartChargingService:
         flight = self._in_flight.get(key)
         if flight is not None:
             candidates.append(flight[1].steps)
-        return highest_steps(candidates, since), len(candidates) == 1
+        return highest_steps(candidates, since), own and len(candidates) == 1
 
     def _limit_before(self, key: tuple[str, int], default: float | None) -> float | None:
         """What the charger may be holding (None: unknown): the last limit it accepted, or a
@@ -837,9 +849,11 @@ class SmartChargingService:
                     self._obeys(charger, site_plan.site_id)
                 else:
                     self._fail_safe_w[charger] = send.limit_w
+                    self._stuck.discard(charger)
             return self._settled(send, _Outcome.ACCEPTED)
         if not connector:  # as before: logged, retried while its share differs
             log.warning("%s: fail-safe profile refused", charger)
+            self._stuck.add(charger)  # planned around the one it holds
             self._try_other_unit(charger)
             return self._settled(send, _Outcome.GONE)
         self._refused(site_plan, charger, connector)
@@ -926,8 +940,9 @@ class SmartChargingService:
         self, site_plan: SitePlan, fail_safes: dict[str, float]
     ) -> list[tuple[ProfileCommand, ChargerCapabilities]]:
         """A TxProfile per session; after the plan's horizon each holds its connector's
-        fail-safe (the lower of the one held and the one on its way): the charger does not
-        fall back to its TxDefaultProfile by itself."""
+        share of the static fail-safe (`fail_safes`): the charger does not fall back to its
+        TxDefaultProfile by itself, and with every idle connector's dynamic fail-safe at
+        most its static share, all of them together stay within the site."""
         plan, now = site_plan.plan, self._clock.now()
         commands = []
         for session_id, (charger, connector, transaction_id) in site_plan.transactions.items():
@@ -942,9 +957,7 @@ class SmartChargingService:
                 )
                 continue
             capabilities = await self._capabilities_of(charger)
-            share = fail_safe_per_connector_w(fail_safes.get(charger, 0.0), capabilities)
-            held = self._connector_fail_safe_w(charger)
-            after = share if held is None else min(share, held)
+            after = fail_safe_per_connector_w(fail_safes.get(charger, 0.0), capabilities)
             profile = tx_profile(plan, session_id, transaction_id, connector, capabilities, after)
             limit = limit_now_w(plan, session_id, now)
             commands.append((ProfileCommand(charger, connector, profile, limit), capabilities))
@@ -974,6 +987,33 @@ class SmartChargingService:
             if placement.charge_point_id not in uncontrolled
         }
 
+    def _idle_fail_safes(
+        self, layout: SiteLayout, site_plan: SitePlan, static: dict[str, float]
+    ) -> dict[str, float]:
+        """Each charger's fail-safe, dynamic: what the plan leaves free for its free
+        connectors (`idle_room_w`), at most its static share, floored to 100 W per
+        connector so that small moves of the plan do not resend it; 0 when it has no free
+        connector (a car leaving brings a replan that raises it)."""
+        busy = Counter(charger for charger, _, _ in site_plan.transactions.values())
+        idle = []
+        for placement in layout.placements:
+            charger = placement.charge_point_id
+            capabilities = self._capabilities.get(charger)
+            free = (capabilities.connectors if capabilities else 1) - busy.get(charger, 0)
+            if charger in static and free > 0:
+                circuit = placement.circuit_id or SITE
+                phases = placement.grid_phases(layout.site.phases)
+                idle.append(IdleConnectors(charger, circuit, phases, free))
+        room = idle_room_w(site_plan.request, site_plan.plan, idle)
+        targets = {}
+        for charger, share in static.items():
+            capabilities = self._capabilities.get(charger)
+            connectors = capabilities.connectors if capabilities else 1
+            each = math.floor(room.get(charger, 0.0) / 100.0) * 100.0 if charger in room else 0.0
+            targets[charger] = min(share, each * connectors)
+        self._idle_w = targets
+        return targets
+
     def _fail_safe_changes(self, targets: dict[str, float]) -> list[tuple[str, float]]:
         """Every connected charger whose fail-safe share changed (chargers were added, moved
         or removed, a limit changed, or a charger stopped or started obeying)."""
@@ -995,7 +1035,9 @@ class SmartChargingService:
             return
         if isinstance(reply, dict) and reply.get("status") == "Accepted":
             self._fail_safe_w[charge_point_id] = watts
+            self._stuck.discard(charge_point_id)
         else:  # the replan that follows sends it again, in the other unit if guessed
+            self._stuck.add(charge_point_id)
             self._try_other_unit(charge_point_id)
 
     # --- chargers ------------------------------------------------------------------------------
@@ -1008,6 +1050,8 @@ class SmartChargingService:
             return
         layout: SiteLayout = await self._s.sites.layout(placement.site_id)
         share = fail_safe_share_w(layout, placement, self._uncontrolled_w(layout))
+        if placement.site_id in self._plans:  # the plan leaves it only so much (or nothing yet)
+            share = min(share, self._idle_w.get(charge_point_id, 0.0))
         await self._install_fail_safe(charge_point_id, share)
         self.request_replan(placement.site_id)
 
