@@ -9,15 +9,17 @@ import pytest
 from ampnexus.charging.compiler import (
     Change,
     ChargerCapabilities,
+    IdleConnectors,
     Steps,
     constant_steps,
     fail_safe_per_connector_w,
     fail_safe_profile,
+    idle_room_w,
     lower_of,
     profile_steps,
     tx_profile,
 )
-from ampnexus.charging.model import Plan, SlotGrid
+from ampnexus.charging.model import Circuit, Plan, PlanRequest, Session, SiteSeries, SlotGrid
 from ampnexus.domain.charging_profile import (
     ChargingRateUnit,
     InstalledProfiles,
@@ -174,3 +176,28 @@ def test_after_the_horizon_the_charger_holds_its_fail_safe_not_its_maximum(after
             installed, 1, moment, ChargingRateUnit.A, now_transaction_id=1, max_limit=32
         )
         assert amps == pytest.approx(after_w / 690, abs=0.1)
+
+
+def test_idle_connectors_get_what_the_plan_leaves_free_in_every_slot() -> None:
+    """A 36 kW site: one car planned at 22 kW, then 30 kW; five idle connectors share the
+    least room (6 kW), and a building of 2 kW counts."""
+    site = Circuit("site", None, 36_000.0)
+    car = Session("car", "site", START, START + timedelta(hours=2), 50_000.0, 22_000.0)
+    request = PlanRequest(GRID, (site,), (car,), SiteSeries(base_load_w=(2_000.0,) * GRID.count))
+    powers = (22_000.0, 30_000.0) + (0.0,) * (GRID.count - 2)
+    planned = Plan(GRID, {"car": powers}, {"car": 0.0}, "test", 0.0)
+    idle = [IdleConnectors(f"cp{n}", "site", (1, 2, 3), 1) for n in range(5)]
+    room = idle_room_w(request, planned, idle)
+    assert room == {f"cp{n}": pytest.approx((36_000 - 2_000 - 30_000) / 5) for n in range(5)}
+
+
+def test_idle_room_respects_a_circuit_current_limit_per_phase() -> None:
+    """A 16 A circuit: a three-phase car at 7 kW leaves 16 A - 10.1 A per phase; one idle
+    single-phase connector on L1 may take all of L1's room."""
+    site = Circuit("site", None, None)
+    circuit = Circuit("c", "site", None, 16.0)
+    car = Session("car", "c", START, START + timedelta(hours=2), 50_000.0, 11_000.0)
+    request = PlanRequest(GRID, (site, circuit), (car,), SiteSeries())
+    planned = Plan(GRID, {"car": (6_900.0,) * GRID.count}, {"car": 0.0}, "test", 0.0)
+    room = idle_room_w(request, planned, [IdleConnectors("cp", "c", (1,), 1)])
+    assert room["cp"] == pytest.approx(16 * 230 - 6_900 / 3)

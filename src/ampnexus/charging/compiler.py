@@ -12,7 +12,9 @@
   the share of the site's capacity that is safe even if every charger draws it at once
   while AmpNexus is unreachable. A TxDefaultProfile on connector 0 binds each connector on
   its own (OCPP 1.6 §3.13.1), so the charger's share is split among its connectors; a part
-  below the 6 A a car can be told to draw is 0 (no charging until a plan says more).
+  below the 6 A a car can be told to draw is 0 (no charging until a plan says more). That
+  static share is an upper bound: the fail-safe a charger is sent follows the plan
+  (`idle_room_w`), so idle chargers do not keep the site from the cars plugged in.
 - Commands are ordered reductions first, so the site never passes through a state above
   its limits while profiles are being replaced. A profile is judged on every instant from
   now on against what the connector holds (`Change`): one that lowers anywhere goes first;

@@ -1011,7 +1011,7 @@ class SmartChargingService:
             connectors = capabilities.connectors if capabilities else 1
             each = math.floor(room.get(charger, 0.0) / 100.0) * 100.0 if charger in room else 0.0
             targets[charger] = min(share, each * connectors)
-        self._idle_w = targets
+        self._idle_w.update(targets)
         return targets
 
     def _fail_safe_changes(self, targets: dict[str, float]) -> list[tuple[str, float]]:
