@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ampnexus.charging.base_load import FALL_WINDOW, base_load_w, ev_power_at
+from ampnexus.charging.base_load import FALL_WINDOW, Connector, base_load_w, ev_power_at
 from ampnexus.domain.series import Point
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -50,3 +50,14 @@ def test_a_meter_that_stopped_reporting_keeps_its_last_estimate() -> None:
 def test_when_every_reading_is_ambiguous_the_worst_case_counts() -> None:
     ev = [(at(0), 22_000.0), (at(60), 6_000.0)]
     assert base_load_w([Point(at(40), 26_000.0)], [ev]) == 20_000.0  # 26 - 6: the most
+
+
+def test_a_raised_limit_makes_the_readings_until_its_next_report_ambiguous() -> None:
+    # The EV drew 6 kW; its limit went to 22 kW at 30 s and it has not reported since. The
+    # meter's 42 kW at 40 s is no building rise: it says only that the building draws 20+.
+    ev = Connector([(at(0), 6_000.0)], raised=[(at(30), 22_000.0)])
+    meter = [Point(at(10), 26_000.0), Point(at(40), 42_000.0)]
+    assert ev_power_at(ev, at(40)) == (6_000.0, 22_000.0)
+    assert base_load_w(meter, [ev]) == 20_000.0
+    # A building that really rose with it is counted at once, as far as the meter proves.
+    assert base_load_w([*meter, Point(at(50), 62_000.0)], [ev]) == 40_000.0

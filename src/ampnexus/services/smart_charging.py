@@ -39,7 +39,7 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ampnexus.charging.base_load import base_load_w
+from ampnexus.charging.base_load import Connector, base_load_w
 from ampnexus.charging.compiler import (
     MIN_CURRENT_A,
     Change,
@@ -232,6 +232,9 @@ class SmartChargingService:
         self._power: dict[tuple[str, int], tuple[float, float | None]] = {}  # W, register Wh
         # Each connector's readings of the last METER_MAX_AGE, to pair with the site meter's.
         self._readings: dict[tuple[str, int], list[tuple[datetime, float]]] = {}
+        # When each connector's limit went up (accepted, or a later period of its profile):
+        # until it reports again, a meter reading cannot tell its power from the building's.
+        self._raised: dict[tuple[str, int], list[tuple[datetime, float]]] = {}
         self._sent_w: dict[tuple[str, int], float] = {}
         self._meter_w: dict[str, float] = {}  # site -> its meter's last fresh reading
         self._fail_safe_w: dict[str, float] = {}  # the fail-safe each charger holds
@@ -340,6 +343,16 @@ class SmartChargingService:
         cutoff = self._clock.now() - METER_MAX_AGE
         while len(readings) > 1 and readings[1][0] <= cutoff:
             del readings[0]
+
+    def _note_raises(self, send: _Send) -> None:
+        now = self._clock.now()
+        raised = [
+            (max(at, now), limit)
+            for (at, limit), (_, previous) in zip(send.steps[1:], send.steps, strict=False)
+            if limit > previous and at > now - METER_MAX_AGE
+        ]
+        kept = [r for r in self._raised.get(send.key, []) if r[0] > now - METER_MAX_AGE]
+        self._raised[send.key] = sorted([*kept, (now, send.limit_w), *raised])
 
     def _stopped(self, event: TransactionStopped) -> None:
         self._spawn(self._replan_site_of(event.charge_point_id, history_changed=True))
@@ -681,7 +694,11 @@ class SmartChargingService:
         since = self._clock.now() - METER_MAX_AGE
         meter = await series.recent(site_id, SeriesKind.SITE_METER, since)
         chargers = {placement.charge_point_id for placement in layout.placements}
-        connectors = [r for (charger, _), r in self._readings.items() if charger in chargers]
+        connectors = [
+            Connector(readings, self._raised.get(key, ()))
+            for key, readings in self._readings.items()
+            if key[0] in chargers
+        ]
         measured = base_load_w(meter, connectors)
         forecast = await series.resampled(site_id, SeriesKind.SOLAR_FORECAST, grid)
         sun_now = forecast[0] if measured is not None and forecast else 0.0
@@ -846,6 +863,7 @@ class SmartChargingService:
                 if connector:  # a fail-safe accepted says nothing of its TxProfiles
                     self._sent_w[send.key] = send.limit_w
                     self._held[send.key] = (send.profile.transaction_id, (send.steps,))
+                    self._note_raises(send)
                     self._obeys(charger, site_plan.site_id)
                 else:
                     self._fail_safe_w[charger] = send.limit_w
