@@ -24,7 +24,9 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -105,21 +107,31 @@ def profile_steps(profile: ChargingProfile, capabilities: ChargerCapabilities) -
 
 
 def steps_at(steps: Steps, moment: datetime) -> float:
-    before = [limit for start, limit in steps if start <= moment]
-    return before[-1] if before else math.inf
+    index = bisect.bisect_right([start for start, _ in steps], moment)
+    return steps[index - 1][1] if index else math.inf
 
 
-def _moments(since: datetime, *all_steps: Steps) -> list[datetime]:
-    """The instants from `since` on at which any of the steps may change."""
-    return sorted({since} | {start for steps in all_steps for start, _ in steps if start > since})
+def _walk(since: datetime, *all_steps: Steps) -> Iterator[tuple[datetime, list[float]]]:
+    """Each instant from `since` on at which any of the steps may change, with the value of
+    every one of them there: one pass over all (replans compile thousands of these)."""
+    moments = sorted(
+        {since} | {start for steps in all_steps for start, _ in steps if start > since}
+    )
+    positions = [0] * len(all_steps)
+    values = [math.inf] * len(all_steps)
+    for moment in moments:
+        for i, steps in enumerate(all_steps):
+            while positions[i] < len(steps) and steps[positions[i]][0] <= moment:
+                values[i] = steps[positions[i]][1]
+                positions[i] += 1
+        yield moment, values
 
 
 def highest_steps(candidates: list[Steps], since: datetime) -> Steps:
     """What a connector may hold when it holds one of `candidates` (a send unanswered)."""
-    return tuple(
-        (moment, max(steps_at(steps, moment) for steps in candidates))
-        for moment in _moments(since, *candidates)
-    )
+    if len(candidates) == 1:
+        return candidates[0]
+    return tuple((moment, max(values)) for moment, values in _walk(since, *candidates))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +143,10 @@ class Change:
 
     @classmethod
     def of(cls, new: Steps, held: Steps, since: datetime) -> Change:
-        pairs = [(steps_at(new, m), steps_at(held, m)) for m in _moments(since, new, held)]
-        return cls(any(n < h for n, h in pairs), any(n > h for n, h in pairs))
+        lowers = raises = False
+        for _, (n, h) in _walk(since, new, held):
+            lowers, raises = lowers or n < h, raises or n > h
+        return cls(lowers, raises)
 
 
 def lower_of(
@@ -143,8 +157,8 @@ def lower_of(
     second); where either ends, the other holds on."""
     new, unit = profile_steps(profile, capabilities), profile.schedule.unit
     periods: list[tuple[int, float]] = []
-    for moment in _moments(since, new, held):
-        watts = min(steps_at(new, moment), steps_at(held, moment))
+    for moment, (now_new, now_held) in _walk(since, new, held):
+        watts = min(now_new, now_held)
         limit = floor_tenth(
             convert(watts, ChargingRateUnit.W, unit, capabilities.phases, capabilities.voltage)
         )
