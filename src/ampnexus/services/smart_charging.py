@@ -7,7 +7,9 @@ changes) and by a timer; requests are debounced and each site has at most one pl
 running. The planner is pure CPU work and runs in a worker thread.
 
 Chargers that keep refusing profiles are planned as drawing their maximum (uncontrollable)
-and reported in the plan's alerts, so the rest of the site stays within its limits.
+over the whole horizon, alerted, and left room by the others' fail-safes, so the rest of the
+site stays within its limits. Idle chargers' fail-safes hold what the plan leaves free
+(ADR 0003, dynamic fail-safes), and a replan sends only the profiles that change.
 
 A plan is recorded under the site's lock and sent after it (ADR 0003, dispatch): reductions,
 then increases, each wave concurrently and waited for at most the profile deadline. An
@@ -235,7 +237,6 @@ class SmartChargingService:
         # When each connector's limit went up (accepted, or a later period of its profile):
         # until it reports again, a meter reading cannot tell its power from the building's.
         self._raised: dict[tuple[str, int], list[tuple[datetime, float]]] = {}
-        self._sent_w: dict[tuple[str, int], float] = {}
         self._meter_w: dict[str, float] = {}  # site -> its meter's last fresh reading
         self._fail_safe_w: dict[str, float] = {}  # the fail-safe each charger holds
         self._stuck: set[str] = set()  # refused its latest fail-safe: holds the one before
@@ -728,8 +729,8 @@ class SmartChargingService:
         for charger, watts in self._fail_safe_changes(targets):
             capabilities = await self._capabilities_of(charger)
             send = _Send(charger, 0, watts, fail_safe_profile(watts, capabilities))
-            before = self._limit_before(send.key, self._fail_safe_w.get(charger, math.inf))
-            (reductions if before is None or watts < before else increases).append(send)
+            before = self._fail_safe_before(charger)
+            (reductions if watts < before else increases).append(send)
         since = self._clock.now().replace(microsecond=0)
         for command, capabilities in await self._commands(site_plan, static):
             key = (command.charge_point_id, command.connector_id)
@@ -773,14 +774,12 @@ class SmartChargingService:
             candidates.append(flight[1].steps)
         return highest_steps(candidates, since), own and len(candidates) == 1
 
-    def _limit_before(self, key: tuple[str, int], default: float | None) -> float | None:
-        """What the charger may be holding (None: unknown): the last limit it accepted, or a
+    def _fail_safe_before(self, charger: str) -> float:
+        """What the charger's fail-safe may be (inf: unknown): the last it accepted, or a
         higher one still on its way to it (it may apply that one at any moment)."""
-        before = self._sent_w.get(key, default) if key[1] else default
-        flight = self._in_flight.get(key)
-        return (
-            max(before, flight[1].limit_w) if flight is not None and before is not None else before
-        )
+        before = self._fail_safe_w.get(charger, math.inf)
+        flight = self._in_flight.get((charger, 0))
+        return max(before, flight[1].limit_w) if flight is not None else before
 
     def _start_dispatch(self, site_id: str, dispatch: _Dispatch) -> None:
         """Sending happens outside the site's lock: a newer plan's dispatch replaces one
@@ -861,7 +860,6 @@ class SmartChargingService:
         if accepted:
             if self._current(send):
                 if connector:  # a fail-safe accepted says nothing of its TxProfiles
-                    self._sent_w[send.key] = send.limit_w
                     self._held[send.key] = (send.profile.transaction_id, (send.steps,))
                     self._note_raises(send)
                     self._obeys(charger, site_plan.site_id)
@@ -910,13 +908,10 @@ class SmartChargingService:
             self._spawn(self._alerts.resolve(key))
 
     async def _silent(self, send: _Send, site_id: str) -> None:
-        """Until it answers, the charger may hold either its old limit or the new one: the
-        higher counts, so its next profile is a reduction again if it lowers."""
+        """Until it answers, the charger may hold either its old profile or the new one: the
+        higher counts at every instant, so its next profile is a reduction where it lowers."""
         charger = send.charge_point_id
         if send.connector_id:
-            before = self._sent_w.get(send.key, self._connector_fail_safe_w(charger))
-            if before is not None:  # unknown stays unknown: its next profile goes first
-                self._sent_w[send.key] = max(before, send.limit_w)
             self._may_hold(send)
         self._answering[charger] = False
         with _logged_failure("could not record the alert"):
