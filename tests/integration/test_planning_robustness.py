@@ -115,12 +115,14 @@ def session_of(shown: dict[str, Any], charge_point_id: str) -> dict[str, Any]:
 # NaN and Infinity never become numbers at all (tests/integration/test_input_sanity.py).
 @pytest.mark.parametrize("absurd_w", [-40_000.0, 1e9])
 async def test_an_absurd_power_reading_leaves_the_plan_alone_and_is_flagged(
-    api: httpx.AsyncClient, ocpp_url: str, site: str, absurd_w: float
+    api: httpx.AsyncClient, ocpp_url: str, site: str, absurd_w: float, clock: FrozenClock
 ) -> None:
     async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
         transactions = {"a": await start_charging(a), "b": await start_charging(b)}
-        await a.meter_values(1, transactions["a"], 0, 6_000)
-        await b.meter_values(1, transactions["b"], 0, 6_000)
+        # Drawn when the meter read its 18 kW: the building load pairs readings by time.
+        before_meter = (clock.at - timedelta(minutes=1)).isoformat()
+        await a.meter_values(1, transactions["a"], 0, 6_000, timestamp=before_meter)
+        await b.meter_values(1, transactions["b"], 0, 6_000, timestamp=before_meter)
 
         async def readings_taken() -> dict[str, Any] | None:
             shown = await replan(api)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -67,6 +68,33 @@ def tx_profile_count(cp: TestCharger) -> int:
 def planned_now_w(*chargers: TestCharger) -> float:
     """What the chargers' latest TxProfiles allow right now, together."""
     return sum(limit_now_a(profiles(cp, "TxProfile")[-1]) * VOLTAGE * PHASES for cp in chargers)
+
+
+def planned_peak_w(*chargers: TestCharger, horizon_s: float = 86_400.0) -> float:
+    """The most the chargers' latest TxProfiles allow together at any instant of the plan's
+    horizon (after it, each holds its fail-safe share)."""
+    steps = []
+    for cp in chargers:
+        schedule = profiles(cp, "TxProfile")[-1]["cs_charging_profiles"]["charging_schedule"]
+        start = datetime.fromisoformat(schedule["start_schedule"])
+        steps.append(
+            [
+                (start + timedelta(seconds=p["start_period"]), float(p["limit"]))
+                for p in schedule["charging_schedule_period"]
+            ]
+        )
+    first = min(periods[0][0] for periods in steps)
+    moments = sorted({at for periods in steps for at, _ in periods})
+    within = [at for at in moments if at < first + timedelta(seconds=horizon_s - 900)]
+    amps = max(
+        sum(next((a for at, a in reversed(periods) if at <= moment), 0.0) for periods in steps)
+        for moment in within
+    )
+    return amps * VOLTAGE * PHASES
+
+
+def replans_made(caplog: pytest.LogCaptureFixture, site: str) -> int:
+    return sum(r.getMessage().startswith(f"site {site} planned ") for r in caplog.records)
 
 
 async def settled(*chargers: TestCharger) -> None:
@@ -145,10 +173,15 @@ async def test_a_big_building_load_on_the_site_meter_reduces_the_profiles(
 
 
 async def test_a_burst_of_meter_readings_makes_only_a_few_replans(
-    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
+    server: AmpNexus,
+    api: httpx.AsyncClient,
+    ocpp_url: str,
+    site: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="ampnexus.services.smart_charging")
     async with both_charging(ocpp_url) as (a, b):
-        before = tx_profile_count(a)
+        before = replans_made(caplog, site)
 
         # Each reading moves by 10 kW, far past the threshold: each alone would replan.
         for i in range(20):
@@ -157,7 +190,36 @@ async def test_a_burst_of_meter_readings_makes_only_a_few_replans(
             assert stored.status_code == 201, stored.text
         await settled(a, b)
 
-        replans = tx_profile_count(a) - before  # every replan sends CP-A one TxProfile
+        replans = replans_made(caplog, site) - before  # a replan that changes nothing sends nothing
         assert 1 <= replans <= 3, f"{replans} replans for a burst of 20 readings"
         # The last reading (12 kW) is the one the site is planned on: 10 kW left.
         assert planned_now_w(a, b) <= 10_000.0 + 1.0
+
+
+async def test_a_meter_that_stopped_reporting_keeps_its_load_in_the_plan(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
+) -> None:
+    """Its last reading is 20 minutes old: unknown means the last value, never 0 (which
+    planned 22 kW on top of an 18 kW building)."""
+    stored = await api.post(f"/sites/{site}/meter", json=meter_reading(18_000.0, ago_s=1200))
+    assert stored.status_code == 201, stored.text
+    async with both_charging(ocpp_url) as (a, b):
+        assert planned_now_w(a, b) <= 4_000.0 + 1.0
+
+
+async def test_a_solar_forecast_does_not_raise_the_limit_above_what_the_meter_sees(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, site: str
+) -> None:
+    """The meter's 12 kW are net of the sun already shining: the forecast's 10 kW of sun
+    must not be subtracted again, now or later (which planned 20 kW, not 10)."""
+    sun_from = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    forecast = {"kind": "forecast", "points": [{"timestamp": sun_from, "value": 10_000}]}
+    assert (await api.post(f"/sites/{site}/solar", json=forecast)).status_code == 201
+    stored = await api.post(f"/sites/{site}/meter", json=meter_reading(12_000.0))
+    assert stored.status_code == 201, stored.text
+    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
+        for cp in (a, b):  # no free connector holds room for a car to come
+            cp.configuration["NumberOfConnectors"] = ("1", True)
+            await start_charging(cp)
+        await settled(a, b)
+        assert planned_peak_w(a, b) <= 10_000.0 + 1.0

@@ -7,13 +7,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ampnexus.charging.compiler import (
+    Change,
     ChargerCapabilities,
-    ProfileCommand,
+    IdleConnectors,
+    Steps,
+    constant_steps,
     fail_safe_per_connector_w,
     fail_safe_profile,
+    idle_room_w,
+    lower_of,
+    profile_steps,
     tx_profile,
 )
-from ampnexus.charging.model import Plan, SlotGrid
+from ampnexus.charging.model import Circuit, Plan, PlanRequest, Session, SiteSeries, SlotGrid
 from ampnexus.domain.charging_profile import (
     ChargingRateUnit,
     InstalledProfiles,
@@ -39,7 +45,7 @@ def test_power_charger_gets_one_period_per_change_in_watts() -> None:
     assert profile.transaction_id == 42
     assert profile.schedule.unit is ChargingRateUnit.W
     assert profile.schedule.start_schedule == START
-    assert profile.schedule.duration == 8 * 900
+    assert profile.schedule.duration is None  # its last period holds until replaced
     assert [(p.start_period, p.limit) for p in profile.schedule.periods] == [
         (0, 0.0),
         (1800, 7400.0),
@@ -50,7 +56,7 @@ def test_power_charger_gets_one_period_per_change_in_watts() -> None:
 
 def test_current_only_charger_gets_amps_per_phase_floored() -> None:
     caps = ChargerCapabilities(units=(ChargingRateUnit.A,), phases=3, voltage=230)
-    profile = tx_profile(plan(*[11_000] * 4, *[4140] * 4), "s", 1, 2, caps)
+    profile = tx_profile(plan(*[11_000] * 4, *[4140] * 4), "s", 1, 2, caps, after_w=4140)
     # 11 kW / (3 x 230 V) = 15.94 A -> 15.9 A (floored, never up); 4140 W = 6.0 A exactly.
     assert [(p.start_period, p.limit) for p in profile.schedule.periods] == [(0, 15.9), (3600, 6.0)]
     assert all(p.number_phases == 3 for p in profile.schedule.periods)
@@ -123,12 +129,75 @@ def test_the_fail_safe_splits_the_chargers_share_among_its_connectors(
     assert fail_safe_per_connector_w(share_w, caps) * connectors <= share_w
 
 
-def test_a_lower_limit_or_a_first_one_is_a_reduction_a_higher_one_is_not() -> None:
-    """What the dispatch sends in its first wave (before any increase)."""
-    caps = ChargerCapabilities()
-    raise_a = ProfileCommand("A", 1, fail_safe_profile(7000, caps), limit_now_w=7000)
-    lower_b = ProfileCommand("B", 1, fail_safe_profile(1000, caps), limit_now_w=1000)
-    new_c = ProfileCommand("C", 1, fail_safe_profile(3000, caps), limit_now_w=3000)
-    assert not raise_a.reduces(3000)
-    assert lower_b.reduces(5000)
-    assert new_c.reduces(None)
+def steps_of(*limits_w: float) -> Steps:
+    """One step per slot of GRID, in W."""
+    return tuple((GRID.slot_start(t), w) for t, w in enumerate(limits_w))
+
+
+def test_a_change_is_judged_on_every_instant_from_now_not_only_now() -> None:
+    held = steps_of(7000, 7000, 7000, 7000)
+    now = START + timedelta(minutes=20)  # in slot 1: slot 0 is past
+    assert Change.of(steps_of(9000, 7000, 7000, 3000), held, now) == Change(True, False)
+    assert Change.of(steps_of(0, 9000, 7000, 7000), held, now) == Change(False, True)
+    assert Change.of(steps_of(0, 7000, 7000, 7000), held, now) == Change(False, False)
+    assert Change.of(steps_of(7000, 7000, 9000, 3000), held, now) == Change(True, True)
+    assert Change.of(held, constant_steps(4000), now) == Change(False, True)
+
+
+def test_a_profile_that_lowers_and_raises_goes_first_as_the_lower_of_both() -> None:
+    caps = ChargerCapabilities(units=(ChargingRateUnit.W,))
+    new = tx_profile(plan(7000, 7000, 9000, 9000, 3000, 3000, 3000, 3000), "s", 1, 1, caps)
+    held = steps_of(7000, 7000, 7000, 7000, 7000, 7000, 7000, 7000)
+    now = START + timedelta(minutes=20)
+    lowered = lower_of(new, held, now, caps)
+    assert lowered.schedule.start_schedule == now
+    assert [(p.start_period, p.limit) for p in lowered.schedule.periods] == [
+        (0, 7000.0),
+        (3600 - 1200, 3000.0),  # from slot 4 on: the new plan's 3 kW
+        (8 * 900 - 1200, 0.0),  # after the horizon: the new profile's fail-safe (0 here)
+    ]
+    lowered_steps = profile_steps(lowered, caps)
+    assert not Change.of(lowered_steps, held, now).raises
+    assert not Change.of(lowered_steps, profile_steps(new, caps), now).raises
+
+
+@pytest.mark.parametrize("after_w", [0.0, 4140.0])
+def test_after_the_horizon_the_charger_holds_its_fail_safe_not_its_maximum(after_w: float) -> None:
+    """A TxProfile whose schedule ended would still overrule the TxDefaultProfile, leaving the
+    charger at its own maximum (our model of §3.13, OCTT TC_066): its last period holds."""
+    caps = ChargerCapabilities(units=(ChargingRateUnit.A,), phases=3, voltage=230)
+    profile = tx_profile(plan(*[11_000] * 8), "s", 1, 1, caps, after_w=after_w)
+    installed = InstalledProfiles()
+    installed.install(0, fail_safe_profile(11_000, caps))
+    assert installed.install(1, profile, active_transaction_id=1) == "Accepted"
+    for hours in (2, 30, 24 * 7):
+        moment = START + timedelta(hours=hours)
+        amps = limit_at(
+            installed, 1, moment, ChargingRateUnit.A, now_transaction_id=1, max_limit=32
+        )
+        assert amps == pytest.approx(after_w / 690, abs=0.1)
+
+
+def test_idle_connectors_get_what_the_plan_leaves_free_in_every_slot() -> None:
+    """A 36 kW site: one car planned at 22 kW, then 30 kW; five idle connectors share the
+    least room (6 kW), and a building of 2 kW counts."""
+    site = Circuit("site", None, 36_000.0)
+    car = Session("car", "site", START, START + timedelta(hours=2), 50_000.0, 22_000.0)
+    request = PlanRequest(GRID, (site,), (car,), SiteSeries(base_load_w=(2_000.0,) * GRID.count))
+    powers = (22_000.0, 30_000.0) + (0.0,) * (GRID.count - 2)
+    planned = Plan(GRID, {"car": powers}, {"car": 0.0}, "test", 0.0)
+    idle = [IdleConnectors(f"cp{n}", "site", (1, 2, 3), 1) for n in range(5)]
+    room = idle_room_w(request, planned, idle)
+    assert room == {f"cp{n}": pytest.approx((36_000 - 2_000 - 30_000) / 5) for n in range(5)}
+
+
+def test_idle_room_respects_a_circuit_current_limit_per_phase() -> None:
+    """A 16 A circuit: a three-phase car at 7 kW leaves 16 A - 10.1 A per phase; one idle
+    single-phase connector on L1 may take all of L1's room."""
+    site = Circuit("site", None, None)
+    circuit = Circuit("c", "site", None, 16.0)
+    car = Session("car", "c", START, START + timedelta(hours=2), 50_000.0, 11_000.0)
+    request = PlanRequest(GRID, (site, circuit), (car,), SiteSeries())
+    planned = Plan(GRID, {"car": (6_900.0,) * GRID.count}, {"car": 0.0}, "test", 0.0)
+    room = idle_room_w(request, planned, [IdleConnectors("cp", "c", (1,), 1)])
+    assert room["cp"] == pytest.approx(16 * 230 - 6_900 / 3)

@@ -4,23 +4,33 @@
   one period per change of power, in the unit the charger accepts (amps per phase when it
   takes only Current), floored to 0.1 so rounding never raises a limit. A charger holding
   fewer periods (ChargingScheduleMaxPeriods) gets neighbouring periods merged at the lower
-  limit: it may charge less than planned, never more. After the plan's horizon the
-  schedule ends and the charger falls back to its fail-safe TxDefaultProfile.
+  limit: it may charge less than planned, never more. After the plan's horizon a last
+  period holds the connector's fail-safe share, with no end: a TxProfile whose schedule
+  has ended still overrules the TxDefaultProfile (OCPP 1.6 §3.13.2, OCTT TC_066), and
+  the charger would draw its own maximum there, not its fail-safe.
 - Every charger holds a fail-safe TxDefaultProfile on connector 0 (stack level 0, no end):
   the share of the site's capacity that is safe even if every charger draws it at once
   while AmpNexus is unreachable. A TxDefaultProfile on connector 0 binds each connector on
   its own (OCPP 1.6 §3.13.1), so the charger's share is split among its connectors; a part
-  below the 6 A a car can be told to draw is 0 (no charging until a plan says more).
+  below the 6 A a car can be told to draw is 0 (no charging until a plan says more). That
+  static share is an upper bound: the fail-safe a charger is sent follows the plan
+  (`idle_room_w`), so idle chargers do not keep the site from the cars plugged in.
 - Commands are ordered reductions first, so the site never passes through a state above
-  its limits while profiles are being replaced.
+  its limits while profiles are being replaced. A profile is judged on every instant from
+  now on against what the connector holds (`Change`): one that lowers anywhere goes first;
+  one that lowers somewhere and raises elsewhere goes first as the lower of both
+  (`lower_of`), then whole with the increases; one that changes nothing is not sent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import bisect
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
-from ampnexus.charging.model import Plan
+from ampnexus.charging.model import Plan, PlanRequest
 from ampnexus.domain.charging_profile import (
     ChargingProfile,
     ChargingRateUnit,
@@ -63,8 +73,107 @@ class ProfileCommand:
     profile: ChargingProfile
     limit_now_w: float  # what the profile allows at the time it is sent
 
-    def reduces(self, previous_limit_w: float | None) -> bool:
-        return previous_limit_w is None or self.limit_now_w < previous_limit_w
+
+# A connector's limit over time, in W: (from, limit) steps, ascending; the last one holds on.
+# Before the first step nothing is known (infinite).
+Steps = tuple[tuple[datetime, float], ...]
+ALWAYS = datetime.min.replace(tzinfo=UTC)
+
+
+def constant_steps(watts: float) -> Steps:
+    return ((ALWAYS, watts),)
+
+
+def profile_steps(profile: ChargingProfile, capabilities: ChargerCapabilities) -> Steps:
+    """An Absolute profile's limits, in W; after a schedule with a duration, no limit."""
+    schedule = profile.schedule
+    start = schedule.start_schedule or ALWAYS
+    steps = [
+        (
+            start + timedelta(seconds=period.start_period),
+            convert(
+                period.limit,
+                schedule.unit,
+                ChargingRateUnit.W,
+                period.number_phases or capabilities.phases,
+                capabilities.voltage,
+            ),
+        )
+        for period in schedule.periods
+    ]
+    if schedule.duration is not None:
+        steps.append((start + timedelta(seconds=schedule.duration), math.inf))
+    return tuple(steps)
+
+
+def steps_at(steps: Steps, moment: datetime) -> float:
+    index = bisect.bisect_right([start for start, _ in steps], moment)
+    return steps[index - 1][1] if index else math.inf
+
+
+def _walk(since: datetime, *all_steps: Steps) -> Iterator[tuple[datetime, list[float]]]:
+    """Each instant from `since` on at which any of the steps may change, with the value of
+    every one of them there: one pass over all (replans compile thousands of these)."""
+    moments = sorted(
+        {since} | {start for steps in all_steps for start, _ in steps if start > since}
+    )
+    positions = [0] * len(all_steps)
+    values = [math.inf] * len(all_steps)
+    for moment in moments:
+        for i, steps in enumerate(all_steps):
+            while positions[i] < len(steps) and steps[positions[i]][0] <= moment:
+                values[i] = steps[positions[i]][1]
+                positions[i] += 1
+        yield moment, values
+
+
+def highest_steps(candidates: list[Steps], since: datetime) -> Steps:
+    """What a connector may hold when it holds one of `candidates` (a send unanswered)."""
+    if len(candidates) == 1:
+        return candidates[0]
+    return tuple((moment, max(values)) for moment, values in _walk(since, *candidates))
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """How a new profile compares with what the connector holds, from now on."""
+
+    lowers: bool  # somewhere (the site may need this before any increase)
+    raises: bool  # somewhere
+
+    @classmethod
+    def of(cls, new: Steps, held: Steps, since: datetime) -> Change:
+        lowers = raises = False
+        for _, (n, h) in _walk(since, new, held):
+            lowers, raises = lowers or n < h, raises or n > h
+        return cls(lowers, raises)
+
+
+def lower_of(
+    profile: ChargingProfile, held: Steps, since: datetime, capabilities: ChargerCapabilities
+) -> ChargingProfile:
+    """The profile, lowered to what the connector holds wherever that is less: what it may
+    hold while the others' reductions are not yet confirmed. Starts at `since` (a whole
+    second); where either ends, the other holds on."""
+    new, unit = profile_steps(profile, capabilities), profile.schedule.unit
+    periods: list[tuple[int, float]] = []
+    for moment, (now_new, now_held) in _walk(since, new, held):
+        watts = min(now_new, now_held)
+        limit = floor_tenth(
+            convert(watts, ChargingRateUnit.W, unit, capabilities.phases, capabilities.voltage)
+        )
+        if not periods or periods[-1][1] != limit:
+            periods.append((round((moment - since).total_seconds()), limit))
+    periods = _merge_to(periods, max(1, capabilities.max_periods))
+    schedule = replace(
+        profile.schedule,
+        periods=tuple(
+            SchedulePeriod(start, limit, capabilities.phases) for start, limit in periods
+        ),
+        duration=None,
+        start_schedule=since,
+    )
+    return replace(profile, schedule=schedule)
 
 
 def tx_profile(
@@ -73,13 +182,16 @@ def tx_profile(
     transaction_id: int,
     connector_id: int,
     capabilities: ChargerCapabilities,
+    after_w: float = 0.0,
 ) -> ChargingProfile:
+    """`after_w`: what the connector may draw after the plan's horizon, until replaced (its
+    fail-safe share)."""
     unit = capabilities.unit
     limits = [
         floor_tenth(
             convert(watts, ChargingRateUnit.W, unit, capabilities.phases, capabilities.voltage)
         )
-        for watts in plan.power_w[session_id]
+        for watts in (*plan.power_w[session_id], after_w)
     ]
     periods = _merge_to(_periods(limits, plan.grid.slot_seconds), max(1, capabilities.max_periods))
     schedule = ChargingSchedule(
@@ -87,7 +199,7 @@ def tx_profile(
         periods=tuple(
             SchedulePeriod(start, limit, capabilities.phases) for start, limit in periods
         ),
-        duration=plan.grid.slot_seconds * plan.grid.count,
+        duration=None,  # the last period lasts until the profile is replaced
         start_schedule=plan.grid.start,
     )
     return ChargingProfile(
@@ -98,6 +210,80 @@ def tx_profile(
         schedule=schedule,
         transaction_id=transaction_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class IdleConnectors:
+    """A charger's connectors without a session, which draw its TxDefaultProfile the moment
+    a car plugs in."""
+
+    charge_point_id: str
+    circuit_id: str
+    phases: tuple[int, ...]
+    count: int
+
+
+def idle_room_w(request: PlanRequest, plan: Plan, idle: list[IdleConnectors]) -> dict[str, float]:
+    """What each idle connector may be allowed (W) so that all of them drawing it at once,
+    with everything the plan gives the real sessions and the base load, stays within every
+    circuit at every slot: each circuit's least room over the horizon, split equally among
+    the idle connectors below it (per phase where it limits current); the smallest wins.
+    Expected sessions are left out: they are the cars these connectors are kept for."""
+    keep = 1.0 - request.safety_margin
+    grid, by_id = plan.grid, {c.id: c for c in request.circuits}
+    real = [x for x in request.sessions if not x.expected and x.id in plan.power_w]
+
+    def path(circuit_id: str) -> list[str]:
+        ids: list[str] = []
+        while circuit_id in by_id and circuit_id not in ids:
+            ids.append(circuit_id)
+            circuit_id = by_id[circuit_id].parent_id or ""
+        return ids
+
+    def below(circuit_id: str, on: str) -> bool:
+        return circuit_id in path(on)
+
+    net = [
+        _at(request.series.base_load_w, t) - _at(request.series.solar_w, t)
+        for t in range(grid.count)
+    ]
+    room: dict[str, float] = {item.charge_point_id: math.inf for item in idle}
+    for circuit in request.circuits:
+        idle_here = [item for item in idle if below(circuit.id, item.circuit_id)]
+        if not idle_here:
+            continue
+        sessions = [x for x in real if below(circuit.id, x.circuit_id)]
+        fixed = net if circuit.parent_id is None else [0.0] * grid.count
+        each = math.inf
+        if circuit.max_power_w is not None:
+            least = min(
+                circuit.max_power_w * keep - fixed[t] - sum(plan.power_w[x.id][t] for x in sessions)
+                for t in range(grid.count)
+            )
+            each = least / sum(item.count for item in idle_here)
+        if circuit.max_current_a is not None:
+            for phase in (1, 2, 3):
+                weight = sum(
+                    item.count / len(item.phases) for item in idle_here if phase in item.phases
+                )
+                if not weight:
+                    continue
+                least = min(
+                    circuit.max_current_a * request.voltage * keep
+                    - fixed[t] / 3
+                    - sum(
+                        plan.power_w[x.id][t] / len(x.phases) for x in sessions if phase in x.phases
+                    )
+                    for t in range(grid.count)
+                )
+                each = min(each, least / weight)
+        for item in idle_here:
+            room[item.charge_point_id] = min(room[item.charge_point_id], max(0.0, each))
+    return room
+
+
+def _at(values: tuple[float, ...], t: int) -> float:
+    return values[t] if t < len(values) else 0.0
 
 
 def fail_safe_per_connector_w(share_w: float, capabilities: ChargerCapabilities) -> float:

@@ -20,6 +20,7 @@ class AlertKind(StrEnum):
     IMPLAUSIBLE_SESSION = "implausible_session"  # a session the planner cannot use as sent
     REPLAN_FAILED = "replan_failed"  # a site keeps its last good plan
     CHARGER_SILENT = "charger_silent"  # no answer to a profile within the planning deadline
+    CHARGER_REFUSES_PROFILES = "charger_refuses_profiles"  # planned at its maximum meanwhile
 
 
 class Severity(StrEnum):

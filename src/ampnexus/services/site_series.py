@@ -69,6 +69,12 @@ class SeriesService:
         points = await self._store.window(site_id, kind, now - max_age, now + timedelta(seconds=1))
         return value_at(points, now, max_age)
 
+    async def recent(self, site_id: str, kind: SeriesKind, since: datetime) -> list[Point]:
+        """The points since `since` and the last one before it, however old (a meter that
+        stopped reporting still says what it last saw), oldest first."""
+        now = self._clock.now()
+        return await self._store.window(site_id, kind, since, now + timedelta(seconds=1))
+
     async def _check_site(self, site_id: str) -> None:
         if await self._sites.get(site_id) is None:
             raise NotFound(f"site {site_id!r} does not exist")

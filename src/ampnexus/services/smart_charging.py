@@ -7,7 +7,9 @@ changes) and by a timer; requests are debounced and each site has at most one pl
 running. The planner is pure CPU work and runs in a worker thread.
 
 Chargers that keep refusing profiles are planned as drawing their maximum (uncontrollable)
-and reported in the plan's alerts, so the rest of the site stays within its limits.
+over the whole horizon, alerted, and left room by the others' fail-safes, so the rest of the
+site stays within its limits. Idle chargers' fail-safes hold what the plan leaves free
+(ADR 0003, dynamic fail-safes), and a replan sends only the profiles that change.
 
 A plan is recorded under the site's lock and sent after it (ADR 0003, dispatch): reductions,
 then increases, each wave concurrently and waited for at most the profile deadline. An
@@ -27,24 +29,35 @@ a REPLAN_FAILED alert that the next successful replan resolves.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ampnexus.charging.base_load import Connector, base_load_w
 from ampnexus.charging.compiler import (
     MIN_CURRENT_A,
+    Change,
     ChargerCapabilities,
+    IdleConnectors,
     ProfileCommand,
+    Steps,
+    constant_steps,
     fail_safe_per_connector_w,
     fail_safe_profile,
+    highest_steps,
+    idle_room_w,
     limit_now_w,
+    lower_of,
+    profile_steps,
+    steps_at,
     tx_profile,
 )
 from ampnexus.charging.forecast import (
@@ -174,6 +187,7 @@ class _Send:
     connector_id: int
     limit_w: float  # what it allows now
     profile: ChargingProfile
+    steps: Steps = ()  # a TxProfile's limits over time, in W
 
     @property
     def key(self) -> tuple[str, int]:
@@ -225,17 +239,27 @@ class SmartChargingService:
         self._plans: dict[str, SitePlan] = {}
         self._sites: dict[str, _SiteState] = {}
         self._power: dict[tuple[str, int], tuple[float, float | None]] = {}  # W, register Wh
-        self._sent_w: dict[tuple[str, int], float] = {}
+        # Each connector's readings of the last METER_MAX_AGE, to pair with the site meter's.
+        self._readings: dict[tuple[str, int], list[tuple[datetime, float]]] = {}
+        # When each connector's limit went up (accepted, or a later period of its profile):
+        # until it reports again, a meter reading cannot tell its power from the building's.
+        self._raised: dict[tuple[str, int], list[tuple[datetime, float]]] = {}
         self._meter_w: dict[str, float] = {}  # site -> its meter's last fresh reading
         self._fail_safe_w: dict[str, float] = {}  # the fail-safe each charger holds
+        self._stuck: set[str] = set()  # refused its latest fail-safe: holds the one before
+        self._idle_w: dict[str, float] = {}  # the fail-safe each charger's plan leaves it
         self._placed: dict[str, _Placed | None] = {}  # charger -> site (None: none), until moved
         self._placing: dict[str, list[PowerMeasured]] = {}  # readings while _placed is read
         self._failures: dict[str, ReplanFailure | None] = {}  # site -> last replan's; None: ok
         self._flagged: set[tuple[int, str]] = set()  # (transaction, check) already alerted
         self._capabilities: dict[str, ChargerCapabilities] = {}
+        self._unit_guessed: set[str] = set()  # answered without its units: A assumed
         self._refusals: dict[str, int] = {}
         self._reading_keys: dict[str, asyncio.Task[ChargerCapabilities]] = {}  # in flight
-        self._in_flight: dict[tuple[str, int], tuple[asyncio.Task[_Outcome], float]] = {}
+        self._in_flight: dict[tuple[str, int], tuple[asyncio.Task[_Outcome], _Send]] = {}
+        # Per connector, the transaction and the TxProfiles it may hold (more than one while
+        # a send is unanswered), as limits over time: a new profile is judged against them.
+        self._held: dict[tuple[str, int], tuple[int | None, tuple[Steps, ...]]] = {}
         self._late: set[asyncio.Task[Any]] = set()  # sends past the deadline, still waiting
         self._answering: dict[str, bool] = {}  # charger -> answered last (absent: not known)
         # Transactions stopped lately, oldest first: a profile for one is not a refusal.
@@ -316,8 +340,29 @@ class SmartChargingService:
         key = (charger, event.connector_id)
         before = self._power.get(key)
         self._power[key] = (event.power_w, event.register_wh)
+        self._remember(key, event.at, min(event.power_w, placed.max_w))
         if before is None or abs(before[0] - event.power_w) >= POWER_CHANGE_W:
             self.request_replan(placed.site_id)
+
+    def _remember(self, key: tuple[str, int], at: datetime, watts: float) -> None:
+        """Kept for METER_MAX_AGE, and the one before (in force at the window's start). A
+        reading within the margin above the maximum counts as the maximum, as much as a
+        real charger draws."""
+        readings = self._readings.setdefault(key, [])
+        bisect.insort(readings, (at, watts))
+        cutoff = self._clock.now() - METER_MAX_AGE
+        while len(readings) > 1 and readings[1][0] <= cutoff:
+            del readings[0]
+
+    def _note_raises(self, send: _Send) -> None:
+        now = self._clock.now()
+        raised = [
+            (max(at, now), limit)
+            for (at, limit), (_, previous) in zip(send.steps[1:], send.steps, strict=False)
+            if limit > previous and at > now - METER_MAX_AGE
+        ]
+        kept = [r for r in self._raised.get(send.key, []) if r[0] > now - METER_MAX_AGE]
+        self._raised[send.key] = sorted([*kept, (now, send.limit_w), *raised])
 
     def _stopped(self, event: TransactionStopped) -> None:
         self._ended_transactions[event.transaction_id] = None
@@ -327,6 +372,9 @@ class SmartChargingService:
 
     def _booted(self, event: ChargerBooted) -> None:
         self._capabilities.pop(event.charge_point_id, None)
+        self._unit_guessed.discard(event.charge_point_id)
+        for key in [key for key in self._held if key[0] == event.charge_point_id]:
+            del self._held[key]  # a reboot ends its transactions and their profiles
         self._refusals.pop(event.charge_point_id, None)
         self._spawn(self._prepare_charger(event.charge_point_id))
 
@@ -477,7 +525,6 @@ class SmartChargingService:
         ]
         sessions: list[Session] = []
         transactions: dict[str, tuple[str, int, int]] = {}
-        ev_now_w = 0.0
         for placement in layout.placements:
             max_w = self._physical_max_w(placement, site)
             self._placed[placement.charge_point_id] = _Placed(site.id, max_w)  # site may change
@@ -490,14 +537,10 @@ class SmartChargingService:
                     transaction.connector_id,
                     transaction.id,
                 )
-                measured = self._power.get((placement.charge_point_id, transaction.connector_id))
-                # The base load is the site meter minus this: a reading within the margin
-                # above the maximum counts as the maximum, as much as a real charger draws.
-                ev_now_w += min(measured[0], max_w) if measured else 0.0
         busy = Counter(charger for charger, _, _ in transactions.values())
         sessions += self._standby(layout, grid, busy)
         sessions += await self._expected(layout, grid, now) or self._prior(layout, grid, sessions)
-        series = await self._series(site.id, grid, ev_now_w)
+        series = await self._series(layout, grid)
         request = PlanRequest(
             grid=grid,
             circuits=tuple(circuits),
@@ -530,7 +573,9 @@ class SmartChargingService:
             max_power = min(max_power, driver.max_power_w)
         since_start = None if problem else now - transaction.started_at
         delivered = self._delivered_wh(transaction, site.id, max_w, since_start)
-        departure = max(need.departure, grid.slot_start(1))
+        uncontrolled = self._uncontrolled(placement.charge_point_id)
+        # An uncontrolled charger may draw its maximum until told otherwise, car or not.
+        departure = grid.end if uncontrolled else max(need.departure, grid.slot_start(1))
         premium = driver is not None and driver.priority is PriorityClass.PREMIUM
         return Session(
             id=f"tx{transaction.id}",
@@ -542,7 +587,7 @@ class SmartChargingService:
             min_power_w=MIN_CURRENT_A * site.voltage * len(phases),
             phases=phases,
             priority=Priority.PREMIUM if premium else Priority.STANDARD,
-            uncontrollable=self._uncontrolled(placement.charge_point_id),
+            uncontrollable=uncontrolled,
         )
 
     def _delivered_wh(
@@ -563,18 +608,23 @@ class SmartChargingService:
         return register_wh - transaction.meter_start
 
     def _standby(self, layout: SiteLayout, grid: SlotGrid, busy: dict[str, int]) -> list[Session]:
-        """A free connector holds its fail-safe, and starts drawing it the moment a car plugs
-        in, before any replan can follow: the plan keeps that room free (as an uncontrollable
-        draw), or the sessions it plans plus that car exceed the site. `busy`: connectors
-        with a session, per charger."""
+        """Free connectors that the plan cannot steer, reserved as uncontrollable draws: an
+        uncontrolled charger's (its maximum), and those of a charger offline or refusing
+        its fail-safe (the fail-safe it holds, drawn the moment a car plugs in). The others'
+        fail-safes follow the plan (`_idle_fail_safes`) and need no room of their own.
+        `busy`: connectors with a session, per charger."""
         standby = []
         for placement in layout.placements:
             charger = placement.charge_point_id
-            each = self._connector_fail_safe_w(charger)
-            if each is None or not 0.0 < each < math.inf:
+            if self._uncontrolled(charger):
+                each = placement.max_power_w or DEFAULT_MAX_POWER_W
+                free = 0 if busy.get(charger) else 1  # its maximum, whatever the connectors
+            elif self._s.charge_points.is_connected(charger) and charger not in self._stuck:
                 continue
-            free = self._capabilities[charger].connectors - busy.get(charger, 0)
-            if free <= 0:
+            else:
+                each = self._connector_fail_safe_w(charger) or 0.0
+                free = self._capabilities[charger].connectors - busy.get(charger, 0) if each else 0
+            if free <= 0 or not 0.0 < each < math.inf:
                 continue
             standby.append(
                 Session(
@@ -660,11 +710,26 @@ class SmartChargingService:
             self._history[site_id] = (now, transactions)
         return transactions
 
-    async def _series(self, site_id: str, grid: SlotGrid, ev_now_w: float) -> SiteSeries:
-        series = self._s.site_series
-        meter = await series.latest(site_id, SeriesKind.SITE_METER, METER_MAX_AGE)
-        base = max(0.0, meter - ev_now_w) if meter is not None else 0.0
-        solar = await series.resampled(site_id, SeriesKind.SOLAR_FORECAST, grid)
+    async def _series(self, layout: SiteLayout, grid: SlotGrid) -> SiteSeries:
+        """The building load is what the meter saw minus what the site's EVs drew at the same
+        moments, filtered (`charging.base_load`). The meter measures the net load, solar
+        included, so a forecast can only add to it: where it expects less sun than is in the
+        current slot, the difference is load to come; more sun than now is not counted. With
+        no meter nothing is measured: the forecast is not trusted to raise the limit at all."""
+        site_id, series = layout.site.id, self._s.site_series
+        since = self._clock.now() - METER_MAX_AGE
+        meter = await series.recent(site_id, SeriesKind.SITE_METER, since)
+        chargers = {placement.charge_point_id for placement in layout.placements}
+        connectors = [
+            Connector(readings, self._raised.get(key, ()))
+            for key, readings in self._readings.items()
+            if key[0] in chargers
+        ]
+        measured = base_load_w(meter, connectors)
+        forecast = await series.resampled(site_id, SeriesKind.SOLAR_FORECAST, grid)
+        sun_now = forecast[0] if measured is not None and forecast else 0.0
+        base = (measured or 0.0) + sun_now  # the building's own draw, before today's sun
+        solar = tuple(min(sun, sun_now) for sun in forecast)
         carbon = await series.resampled(site_id, SeriesKind.CARBON, grid)
         prices = await self._s.tariffs.slot_prices(site_id, grid)
         return SiteSeries(
@@ -684,24 +749,62 @@ class SmartChargingService:
         lowers."""
         reductions: list[_Send] = []
         increases: list[_Send] = []
-        for charger, watts in self._fail_safe_changes(layout):
+        static = self._fail_safe_targets(layout)
+        targets = self._idle_fail_safes(layout, site_plan, static)
+        for charger, watts in self._fail_safe_changes(targets):
             capabilities = await self._capabilities_of(charger)
             send = _Send(charger, 0, watts, fail_safe_profile(watts, capabilities))
-            before = self._limit_before(send.key, self._fail_safe_w.get(charger, math.inf))
-            (reductions if before is None or watts < before else increases).append(send)
-        for command in await self._commands(site_plan):
+            before = self._fail_safe_before(charger)
+            (reductions if watts < before else increases).append(send)
+        since = self._clock.now().replace(microsecond=0)
+        for command, capabilities in await self._commands(site_plan, static):
             key = (command.charge_point_id, command.connector_id)
-            before = self._limit_before(key, self._connector_fail_safe_w(key[0]))
-            send = _Send(*key, command.limit_now_w, command.profile)
-            (reductions if command.reduces(before) else increases).append(send)
+            steps = profile_steps(command.profile, capabilities)
+            send = _Send(*key, command.limit_now_w, command.profile, steps)
+            held, certain = self._held_steps(key, command.profile.transaction_id, since)
+            if held is None:  # unknown: it goes first
+                reductions.append(send)
+                continue
+            change = Change.of(steps, held, since)
+            if change.lowers and change.raises:  # the lower of both first, then the rest
+                lowered = lower_of(command.profile, held, since, capabilities)
+                now_w = min(command.limit_now_w, steps_at(held, since))
+                reductions.append(_Send(*key, now_w, lowered, profile_steps(lowered, capabilities)))
+                increases.append(send)
+            elif change.lowers:
+                reductions.append(send)
+            elif change.raises or not certain:
+                increases.append(send)
+            # else it holds this very profile already: nothing to send
         return _Dispatch(site_plan, reductions, increases)
 
-    def _limit_before(self, key: tuple[str, int], default: float | None) -> float | None:
-        """What the charger may be holding (None: unknown): the last limit it accepted, or a
-        higher one still on its way to it (it may apply that one at any moment)."""
-        before = self._sent_w.get(key, default) if key[1] else default
+    def _held_steps(
+        self, key: tuple[str, int], transaction_id: int | None, since: datetime
+    ) -> tuple[Steps | None, bool]:
+        """The most the connector may be allowed at each instant from `since` (None:
+        unknown): its TxProfile for this transaction, else its fail-safe, and any send still
+        on its way (it may apply it at any moment). True when it is certainly that one: a
+        session always gets its own profile, as its connector's fail-safe follows the others'."""
+        held = self._held.get(key)
+        own = held is not None and held[0] == transaction_id
+        if held is not None and own:
+            candidates = list(held[1])
+        else:
+            each = self._connector_fail_safe_w(key[0])
+            if each is None:
+                return None, False
+            candidates = [constant_steps(each)]
         flight = self._in_flight.get(key)
-        return max(before, flight[1]) if flight is not None and before is not None else before
+        if flight is not None:
+            candidates.append(flight[1].steps)
+        return highest_steps(candidates, since), own and len(candidates) == 1
+
+    def _fail_safe_before(self, charger: str) -> float:
+        """What the charger's fail-safe may be (inf: unknown): the last it accepted, or a
+        higher one still on its way to it (it may apply that one at any moment)."""
+        before = self._fail_safe_w.get(charger, math.inf)
+        flight = self._in_flight.get((charger, 0))
+        return max(before, flight[1].limit_w) if flight is not None else before
 
     def _start_dispatch(self, site_id: str, dispatch: _Dispatch) -> None:
         """Sending happens outside the site's lock: a newer plan's dispatch replaces one
@@ -750,7 +853,7 @@ class SmartChargingService:
         if old is not None:
             old[0].cancel()
         task = asyncio.get_running_loop().create_task(self._install(site_plan, send))
-        self._in_flight[send.key] = (task, send.limit_w)
+        self._in_flight[send.key] = (task, send)
         self._tasks.add(task)
         task.add_done_callback(self._sent)
         return task
@@ -787,14 +890,18 @@ class SmartChargingService:
         await self._answered(charger, site_plan.site_id)
         if accepted:
             if self._current(send):
-                if connector:
-                    self._sent_w[send.key] = send.limit_w
+                if connector:  # a fail-safe accepted says nothing of its TxProfiles
+                    self._held[send.key] = (send.profile.transaction_id, (send.steps,))
+                    self._note_raises(send)
+                    self._obeys(charger, site_plan.site_id)
                 else:
                     self._fail_safe_w[charger] = send.limit_w
-                self._refusals.pop(charger, None)
+                    self._stuck.discard(charger)
             return self._settled(send, _Outcome.ACCEPTED)
         if not connector:  # as before: logged, retried while its share differs
             log.warning("%s: fail-safe profile refused", charger)
+            self._stuck.add(charger)  # planned around the one it holds
+            self._try_other_unit(charger)
             return self._settled(send, _Outcome.GONE)
         self._refused(site_plan, charger, connector)
         return self._settled(send, _Outcome.REFUSED)
@@ -814,20 +921,32 @@ class SmartChargingService:
         return outcome
 
     def _refused(self, site_plan: SitePlan, charger: str, connector: int) -> None:
+        if self._try_other_unit(charger):
+            self.request_replan(site_plan.site_id)
+            return
         self._refusals[charger] = self._refusals.get(charger, 0) + 1
         site_plan.alerts.append(f"{charger} connector {connector} refused its charging profile")
-        if self._refusals[charger] >= REFUSALS_BEFORE_EXCLUDED:
+        if self._refusals[charger] == REFUSALS_BEFORE_EXCLUDED:
             log.warning("%s keeps refusing profiles: planning it at full power", charger)
+            self._flag(
+                AlertKey(AlertKind.CHARGER_REFUSES_PROFILES, charger, site_plan.site_id),
+                f"{charger} refuses its charging profiles: planned at its maximum power, "
+                "and the other chargers' fail-safes leave room for it",
+                {"connector_id": connector},
+            )
         self.request_replan(site_plan.site_id)  # retry; past the limit, plan around it
 
+    def _obeys(self, charger: str, site_id: str) -> None:
+        if self._refusals.pop(charger, 0) >= REFUSALS_BEFORE_EXCLUDED:
+            key = AlertKey(AlertKind.CHARGER_REFUSES_PROFILES, charger, site_id)
+            self._spawn(self._alerts.resolve(key))
+
     async def _silent(self, send: _Send, site_id: str) -> None:
-        """Until it answers, the charger may hold either its old limit or the new one: the
-        higher counts, so its next profile is a reduction again if it lowers."""
+        """Until it answers, the charger may hold either its old profile or the new one: the
+        higher counts at every instant, so its next profile is a reduction where it lowers."""
         charger = send.charge_point_id
         if send.connector_id:
-            before = self._sent_w.get(send.key, self._connector_fail_safe_w(charger))
-            if before is not None:  # unknown stays unknown: its next profile goes first
-                self._sent_w[send.key] = max(before, send.limit_w)
+            self._may_hold(send)
         self._answering[charger] = False
         with _logged_failure("could not record the alert"):
             await self._alerts.raise_alert(
@@ -836,6 +955,17 @@ class SmartChargingService:
                 f"{self.profile_deadline_s:g} s; retried at the next replan",
                 details={"connector_id": send.connector_id, "limit_w": send.limit_w},
             )
+
+    def _may_hold(self, send: _Send) -> None:
+        """An unanswered TxProfile joins what the connector may hold."""
+        transaction_id = send.profile.transaction_id
+        held = self._held.get(send.key)
+        if held is not None and held[0] == transaction_id:
+            self._held[send.key] = (transaction_id, (*held[1], send.steps))
+            return
+        each = self._connector_fail_safe_w(send.charge_point_id)
+        if each is not None:  # unknown stays unknown
+            self._held[send.key] = (transaction_id, (constant_steps(each), send.steps))
 
     async def _answered(self, charger: str, site_id: str) -> None:
         """Resolve its CHARGER_SILENT alert on the way back (after a restart, once)."""
@@ -853,7 +983,13 @@ class SmartChargingService:
         await asyncio.sleep(delay_s)
         self.request_replan(site_id)
 
-    async def _commands(self, site_plan: SitePlan) -> list[ProfileCommand]:
+    async def _commands(
+        self, site_plan: SitePlan, fail_safes: dict[str, float]
+    ) -> list[tuple[ProfileCommand, ChargerCapabilities]]:
+        """A TxProfile per session; after the plan's horizon each holds its connector's
+        share of the static fail-safe (`fail_safes`): the charger does not fall back to its
+        TxDefaultProfile by itself, and with every idle connector's dynamic fail-safe at
+        most its static share, all of them together stay within the site."""
         plan, now = site_plan.plan, self._clock.now()
         commands = []
         for session_id, (charger, connector, transaction_id) in site_plan.transactions.items():
@@ -868,10 +1004,10 @@ class SmartChargingService:
                 )
                 continue
             capabilities = await self._capabilities_of(charger)
-            profile = tx_profile(plan, session_id, transaction_id, connector, capabilities)
-            commands.append(
-                ProfileCommand(charger, connector, profile, limit_now_w(plan, session_id, now))
-            )
+            after = fail_safe_per_connector_w(fail_safes.get(charger, 0.0), capabilities)
+            profile = tx_profile(plan, session_id, transaction_id, connector, capabilities, after)
+            limit = limit_now_w(plan, session_id, now)
+            commands.append((ProfileCommand(charger, connector, profile, limit), capabilities))
         return commands
 
     def _uncontrolled(self, charger: str) -> bool:
@@ -880,20 +1016,60 @@ class SmartChargingService:
         refusing = self._refusals.get(charger, 0) >= REFUSALS_BEFORE_EXCLUDED
         return refusing or self._answering.get(charger) is False
 
-    def _fail_safe_changes(self, layout: SiteLayout) -> list[tuple[str, float]]:
-        """Every connected charger whose fail-safe share changed (chargers were added, moved
-        or removed, or a limit changed)."""
-        changes = []
+    def _uncontrolled_w(self, layout: SiteLayout) -> dict[str, float]:
+        """The chargers planned at their maximum, with it: the others' fail-safes leave it."""
+        return {
+            p.charge_point_id: p.max_power_w or DEFAULT_MAX_POWER_W
+            for p in layout.placements
+            if self._uncontrolled(p.charge_point_id)
+        }
+
+    def _fail_safe_targets(self, layout: SiteLayout) -> dict[str, float]:
+        """The fail-safe share each charger should hold; none for the uncontrolled ones
+        (planned at their maximum meanwhile)."""
+        uncontrolled = self._uncontrolled_w(layout)
+        return {
+            placement.charge_point_id: fail_safe_share_w(layout, placement, uncontrolled)
+            for placement in layout.placements
+            if placement.charge_point_id not in uncontrolled
+        }
+
+    def _idle_fail_safes(
+        self, layout: SiteLayout, site_plan: SitePlan, static: dict[str, float]
+    ) -> dict[str, float]:
+        """Each charger's fail-safe, dynamic: what the plan leaves free for its free
+        connectors (`idle_room_w`), at most its static share, floored to 100 W per
+        connector so that small moves of the plan do not resend it; 0 when it has no free
+        connector (a car leaving brings a replan that raises it)."""
+        busy = Counter(charger for charger, _, _ in site_plan.transactions.values())
+        idle = []
         for placement in layout.placements:
             charger = placement.charge_point_id
-            if not self._s.charge_points.is_connected(charger):
-                continue
-            if self._answering.get(charger) is False:  # planned at its maximum meanwhile
-                continue
-            watts = fail_safe_share_w(layout, placement)
-            if self._fail_safe_w.get(charger) != watts:
-                changes.append((charger, watts))
-        return changes
+            capabilities = self._capabilities.get(charger)
+            free = (capabilities.connectors if capabilities else 1) - busy.get(charger, 0)
+            if charger in static and free > 0:
+                circuit = placement.circuit_id or SITE
+                phases = placement.grid_phases(layout.site.phases)
+                idle.append(IdleConnectors(charger, circuit, phases, free))
+        room = idle_room_w(site_plan.request, site_plan.plan, idle)
+        targets = {}
+        for charger, share in static.items():
+            capabilities = self._capabilities.get(charger)
+            connectors = capabilities.connectors if capabilities else 1
+            each = math.floor(room.get(charger, 0.0) / 100.0) * 100.0 if charger in room else 0.0
+            targets[charger] = min(share, each * connectors)
+        self._idle_w.update(targets)
+        return targets
+
+    def _fail_safe_changes(self, targets: dict[str, float]) -> list[tuple[str, float]]:
+        """Every connected charger whose fail-safe share changed (chargers were added, moved
+        or removed, a limit changed, or a charger stopped or started obeying)."""
+        return [
+            (charger, watts)
+            for charger, watts in targets.items()
+            if self._s.charge_points.is_connected(charger)
+            and self._fail_safe_w.get(charger) != watts
+        ]
 
     async def _install_fail_safe(self, charge_point_id: str, watts: float) -> None:
         capabilities = await self._capabilities_of(charge_point_id)
@@ -906,6 +1082,10 @@ class SmartChargingService:
             return
         if answer.status is ProfileStatus.ACCEPTED:
             self._fail_safe_w[charge_point_id] = watts
+            self._stuck.discard(charge_point_id)
+        else:  # the replan that follows sends it again, in the other unit if guessed
+            self._stuck.add(charge_point_id)
+            self._try_other_unit(charge_point_id)
 
     # --- chargers ------------------------------------------------------------------------------
     async def _prepare_charger(self, charge_point_id: str) -> None:
@@ -916,7 +1096,10 @@ class SmartChargingService:
         if placement is None or placement.site_id is None:
             return
         layout: SiteLayout = await self._s.sites.layout(placement.site_id)
-        await self._install_fail_safe(charge_point_id, fail_safe_share_w(layout, placement))
+        share = fail_safe_share_w(layout, placement, self._uncontrolled_w(layout))
+        if placement.site_id in self._plans:  # the plan leaves it only so much (or nothing yet)
+            share = min(share, self._idle_w.get(charge_point_id, 0.0))
+        await self._install_fail_safe(charge_point_id, share)
         self.request_replan(placement.site_id)
 
     async def _capabilities_of(self, charge_point_id: str) -> ChargerCapabilities:
@@ -949,18 +1132,34 @@ class SmartChargingService:
         return (placement.phases if placement else None) or 3
 
     async def _read_capabilities(self, charge_point_id: str) -> ChargerCapabilities:
+        """Cached only from the charger's own answer: defaults cached because it was not
+        connected yet sent A profiles to a W-only charger until it rebooted."""
         phases = await self._phases(charge_point_id)
-        values: dict[str, str] = {}
         try:
             read = await self._s.charger_commands.get_configuration(
                 charge_point_id, CAPABILITY_KEYS
             )
-            values = read.values
         except DomainError as error:
             log.warning("%s: could not read smart charging keys: %s", charge_point_id, error)
+            return capabilities_from({}, phases)  # for now; asked again next time
+        values = read.values
         capabilities = capabilities_from(values, phases)
         self._capabilities[charge_point_id] = capabilities
+        if "ChargingScheduleAllowedChargingRateUnit" not in values:
+            self._unit_guessed.add(charge_point_id)
         return capabilities
+
+    def _try_other_unit(self, charge_point_id: str) -> bool:
+        """A charger that did not say which unit it takes and refused a profile gets the other
+        unit once before the refusal counts (OCPP 1.6 gives no reason for a refusal)."""
+        known = self._capabilities.get(charge_point_id)
+        if known is None or charge_point_id not in self._unit_guessed:
+            return False
+        self._unit_guessed.discard(charge_point_id)
+        other = ChargingRateUnit.A if known.unit is ChargingRateUnit.W else ChargingRateUnit.W
+        self._capabilities[charge_point_id] = replace(known, units=(other,))
+        log.info("%s refused a profile in %s: trying %s", charge_point_id, known.unit, other)
+        return True
 
     async def _place(self, charge_point_id: str) -> _Placed | None:
         """Read (and remember) the charger's site and the most it can draw there."""
@@ -1047,22 +1246,36 @@ def capabilities_from(values: dict[str, str], phases: int) -> ChargerCapabilitie
     )
 
 
-def fail_safe_share_w(layout: SiteLayout, placement: Placement) -> float:
+def fail_safe_share_w(
+    layout: SiteLayout, placement: Placement, uncontrolled: Mapping[str, float] | None = None
+) -> float:
     """The power each charger may draw with AmpNexus unreachable: on every circuit from the
     charger up to the grid connection, that circuit's limit split equally among all chargers
-    below it; the smallest share wins. Below the 6 A minimum it becomes 0 (no charging)."""
+    below it; the smallest share wins. Below the 6 A minimum it becomes 0 (no charging).
+    `uncontrolled`: chargers that may draw their maximum whatever they are told (refusing or
+    silent), with that maximum; each circuit's limit less theirs is split among the rest."""
     site = layout.site
+    reserved = uncontrolled or {}
     by_id = {c.id: c for c in layout.circuits}
     below: dict[str | None, int] = {}
+    taken: dict[str | None, float] = {}
     for other in layout.placements:
+        drawn = reserved.get(other.charge_point_id)
         circuit_id = other.circuit_id
         while True:
-            below[circuit_id] = below.get(circuit_id, 0) + 1
+            if drawn is None:
+                below[circuit_id] = below.get(circuit_id, 0) + 1
+            else:
+                taken[circuit_id] = taken.get(circuit_id, 0.0) + drawn
             if circuit_id is None:
                 break
             circuit_id = by_id[circuit_id].parent_id if circuit_id in by_id else None
+
+    def split(limit: float, circuit_id: str | None) -> float:
+        return max(0.0, limit - taken.get(circuit_id, 0.0)) / max(1, below.get(circuit_id, 1))
+
     phases = len(placement.grid_phases(site.phases))
-    share = site.limit_w / max(1, below.get(None, 1))  # inf when the site has no limit
+    share = split(site.limit_w, None)  # inf when the site has no limit
     circuit_id = placement.circuit_id
     while circuit_id is not None and circuit_id in by_id:
         circuit = by_id[circuit_id]
@@ -1072,7 +1285,7 @@ def fail_safe_share_w(layout: SiteLayout, placement: Placement) -> float:
         ]
         for limit in limits:
             if limit is not None:
-                share = min(share, limit / below.get(circuit_id, 1))
+                share = min(share, split(limit, circuit_id))
         circuit_id = circuit.parent_id
     share = min(share, placement.max_power_w or DEFAULT_MAX_POWER_W)
     minimum = convert(MIN_CURRENT_A, ChargingRateUnit.A, ChargingRateUnit.W, phases, site.voltage)
