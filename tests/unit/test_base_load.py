@@ -61,3 +61,11 @@ def test_a_raised_limit_makes_the_readings_until_its_next_report_ambiguous() -> 
     assert base_load_w(meter, [ev]) == 20_000.0
     # A building that really rose with it is counted at once, as far as the meter proves.
     assert base_load_w([*meter, Point(at(50), 62_000.0)], [ev]) == 40_000.0
+
+
+def test_an_ev_reading_of_the_meters_own_instant_may_come_after_the_change() -> None:
+    # A car plugged in at 60 s and reported 6 kW that same second; the meter's reading of
+    # that second (8 kW) may have been taken before it drew: the building is not 2 kW.
+    ev = [(at(60), 6_000.0)]
+    assert ev_power_at(ev, at(60)) == (0.0, 6_000.0)
+    assert base_load_w([Point(at(60), 8_000.0)], [ev]) == 8_000.0

@@ -44,7 +44,9 @@ def ev_power_at(connector: Connector | Readings, moment: datetime) -> tuple[floa
     if not isinstance(connector, Connector):
         connector = Connector(connector)
     readings = connector.readings
-    index = bisect.bisect_right([at for at, _ in readings], moment)
+    # A reading taken the same instant as the meter's may come before or after the change it
+    # reports (a car plugging in then): it counts as the next reading, not the one in force.
+    index = bisect.bisect_left([at for at, _ in readings], moment)
     before = readings[index - 1][1] if index > 0 else None
     after = readings[index][1] if index < len(readings) else None
     since = readings[index - 1][0] if index > 0 else None

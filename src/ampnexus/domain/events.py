@@ -35,6 +35,7 @@ class TransactionStopped:
     transaction_id: int
     charge_point_id: str
     at: datetime
+    connector_id: int  # the car has gone from it: it draws nothing from `at`
 
 
 @dataclass(frozen=True, slots=True)

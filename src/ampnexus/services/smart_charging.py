@@ -125,6 +125,7 @@ METER_MAX_AGE = timedelta(minutes=15)
 # Replans come every few seconds; the history behind the forecast changes only when a
 # transaction stops (which drops it at once) or as days pass, so it is read this seldom.
 HISTORY_MAX_AGE = timedelta(minutes=15)
+BUILDING_RESERVE_WINDOW = timedelta(hours=24)
 CAPABILITY_KEYS = (
     "ChargingScheduleAllowedChargingRateUnit",
     "ChargingScheduleMaxPeriods",
@@ -241,6 +242,7 @@ class SmartChargingService:
         self._power: dict[tuple[str, int], tuple[float, float | None]] = {}  # W, register Wh
         # Each connector's readings of the last METER_MAX_AGE, to pair with the site meter's.
         self._readings: dict[tuple[str, int], list[tuple[datetime, float]]] = {}
+        self._building: dict[str, list[tuple[datetime, float]]] = {}  # site -> recent highs
         # When each connector's limit went up (accepted, or a later period of its profile):
         # until it reports again, a meter reading cannot tell its power from the building's.
         self._raised: dict[tuple[str, int], list[tuple[datetime, float]]] = {}
@@ -365,6 +367,9 @@ class SmartChargingService:
         self._raised[send.key] = sorted([*kept, (now, send.limit_w), *raised])
 
     def _stopped(self, event: TransactionStopped) -> None:
+        # Its last reading would otherwise stay in force, and the building's load estimate
+        # (the meter less the EVs) would lose what the departed car drew.
+        self._remember((event.charge_point_id, event.connector_id), event.at, 0.0)
         self._ended_transactions[event.transaction_id] = None
         if len(self._ended_transactions) > ENDED_REMEMBERED:  # the oldest goes
             del self._ended_transactions[next(iter(self._ended_transactions))]
@@ -729,6 +734,7 @@ class SmartChargingService:
         forecast = await series.resampled(site_id, SeriesKind.SOLAR_FORECAST, grid)
         sun_now = forecast[0] if measured is not None and forecast else 0.0
         base = (measured or 0.0) + sun_now  # the building's own draw, before today's sun
+        self._note_building(site_id, base)
         solar = tuple(min(sun, sun_now) for sun in forecast)
         carbon = await series.resampled(site_id, SeriesKind.CARBON, grid)
         prices = await self._s.tariffs.slot_prices(site_id, grid)
@@ -1028,11 +1034,27 @@ class SmartChargingService:
         """The fail-safe share each charger should hold; none for the uncontrolled ones
         (planned at their maximum meanwhile)."""
         uncontrolled = self._uncontrolled_w(layout)
+        building = self._building_reserve_w(layout.site.id)
         return {
-            placement.charge_point_id: fail_safe_share_w(layout, placement, uncontrolled)
+            placement.charge_point_id: fail_safe_share_w(layout, placement, uncontrolled, building)
             for placement in layout.placements
             if placement.charge_point_id not in uncontrolled
         }
+
+    def _note_building(self, site_id: str, watts: float) -> None:
+        """Kept for `BUILDING_RESERVE_WINDOW`, newest last: the highest is the reserve."""
+        now = self._clock.now()
+        seen = [(at, w) for at, w in self._building.get(site_id, []) if w > watts]
+        self._building[site_id] = [
+            *((at, w) for at, w in seen if now - at < BUILDING_RESERVE_WINDOW),
+            (now, watts),
+        ]
+
+    def _building_reserve_w(self, site_id: str) -> float:
+        """What the fail-safes leave for the building: the most it drew over the last day.
+        With AmpNexus unreachable nothing follows the building, and a fail-safe must hold
+        for as long as that lasts (a night, or a 30-hour outage)."""
+        return max((w for _, w in self._building.get(site_id, [])), default=0.0)
 
     def _idle_fail_safes(
         self, layout: SiteLayout, site_plan: SitePlan, static: dict[str, float]
@@ -1096,7 +1118,12 @@ class SmartChargingService:
         if placement is None or placement.site_id is None:
             return
         layout: SiteLayout = await self._s.sites.layout(placement.site_id)
-        share = fail_safe_share_w(layout, placement, self._uncontrolled_w(layout))
+        share = fail_safe_share_w(
+            layout,
+            placement,
+            self._uncontrolled_w(layout),
+            self._building_reserve_w(placement.site_id),
+        )
         if placement.site_id in self._plans:  # the plan leaves it only so much (or nothing yet)
             share = min(share, self._idle_w.get(charge_point_id, 0.0))
         await self._install_fail_safe(charge_point_id, share)
@@ -1247,13 +1274,17 @@ def capabilities_from(values: dict[str, str], phases: int) -> ChargerCapabilitie
 
 
 def fail_safe_share_w(
-    layout: SiteLayout, placement: Placement, uncontrolled: Mapping[str, float] | None = None
+    layout: SiteLayout,
+    placement: Placement,
+    uncontrolled: Mapping[str, float] | None = None,
+    building_w: float = 0.0,
 ) -> float:
     """The power each charger may draw with AmpNexus unreachable: on every circuit from the
     charger up to the grid connection, that circuit's limit split equally among all chargers
     below it; the smallest share wins. Below the 6 A minimum it becomes 0 (no charging).
     `uncontrolled`: chargers that may draw their maximum whatever they are told (refusing or
-    silent), with that maximum; each circuit's limit less theirs is split among the rest."""
+    silent), with that maximum; each circuit's limit less theirs is split among the rest.
+    `building_w`: what the site's own load may draw meanwhile, off the grid connection."""
     site = layout.site
     reserved = uncontrolled or {}
     by_id = {c.id: c for c in layout.circuits}
@@ -1275,7 +1306,7 @@ def fail_safe_share_w(
         return max(0.0, limit - taken.get(circuit_id, 0.0)) / max(1, below.get(circuit_id, 1))
 
     phases = len(placement.grid_phases(site.phases))
-    share = split(site.limit_w, None)  # inf when the site has no limit
+    share = split(site.limit_w - building_w, None)  # inf when the site has no limit
     circuit_id = placement.circuit_id
     while circuit_id is not None and circuit_id in by_id:
         circuit = by_id[circuit_id]

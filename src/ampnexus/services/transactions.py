@@ -74,7 +74,9 @@ class TransactionService:
             await self._refuse(stop.charge_point_id, 0, stop.transaction_id, stop.transaction_data)
         elif await self._store.stop(stop, self._clock.now()):
             self._publish(
-                TransactionStopped(stop.transaction_id, stop.charge_point_id, stop.timestamp)
+                TransactionStopped(
+                    stop.transaction_id, stop.charge_point_id, stop.timestamp, owner.connector_id
+                )
             )
         if stop.id_tag is None:
             return None
