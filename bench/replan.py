@@ -248,39 +248,39 @@ def limit_kw(chargers: int, turn: int) -> float:
 
 
 # --- measuring -------------------------------------------------------------------------------
-async def reached_all(chargers: list[Charger], since: float, timeout: float) -> tuple[float, int]:
+async def reached_all(chargers: list[Charger], since: float, within: float) -> tuple[float, int]:
     """Seconds from `since` until every answering charger received a TxProfile sent after
-    it, and how many never did within `timeout` (then: until the last that did)."""
+    it, and how many never did `within` seconds (then: until the last that did)."""
     answering = [c for c in chargers if not c.silent]
-    deadline = since + timeout
+    deadline = since + within
     while time.monotonic() < deadline:
         if all(c.received_since(since) is not None for c in answering):
             break
         await asyncio.sleep(0.005)
     times = [c.received_since(since) for c in answering]
     got = [t for t in times if t is not None]
-    return (max(got) - since if got else timeout), len(times) - len(got)
+    return (max(got) - since if got else within), len(times) - len(got)
 
 
 async def whole_replan(
-    api: httpx.AsyncClient, chargers: list[Charger], turn: int, timeout: float
+    api: httpx.AsyncClient, chargers: list[Charger], turn: int, within: float
 ) -> tuple[float, int]:
     since = time.monotonic()
     changed = await api.patch(
         f"/sites/{SITE}", json={"grid_limit_kw": limit_kw(len(chargers), turn)}
     )
     changed.raise_for_status()
-    return await reached_all(chargers, since, timeout)
+    return await reached_all(chargers, since, within)
 
 
 async def meter_jump(
-    api: httpx.AsyncClient, chargers: list[Charger], turn: int, timeout: float
+    api: httpx.AsyncClient, chargers: list[Charger], turn: int, within: float
 ) -> tuple[float, int]:
     load_w = 0.0 if turn % 2 else limit_kw(len(chargers), 0) * 1000 * METER_JUMP
     reading = {"points": [{"timestamp": datetime.now(UTC).isoformat(), "value": load_w}]}
     since = time.monotonic()
     (await api.post(f"/sites/{SITE}/meter", json=reading)).raise_for_status()
-    return await reached_all(chargers, since, timeout)
+    return await reached_all(chargers, since, within)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -371,35 +371,34 @@ def server_breakdown(lines: list[dict[str, int]]) -> str:
     )
 
 
+def verdict(p95: float, target: float | None) -> str:
+    if target is None:
+        return ""
+    return f"  target p95 < {target:g} s: {'met' if p95 < target else 'MISSED'}"
+
+
+def figures(name: str, found: dict[str, float]) -> str:
+    return f"{name} p50 {found['p50']:.3f} s  p95 {found['p95']:.3f} s  max {found['max']:.3f} s"
+
+
 def report(results: list[dict[str, Any]]) -> None:
-    print(
-        f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min) on {os.cpu_count()} cores"
-    )
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"load average: {load} (1, 5, 15 min) on {os.cpu_count()} cores")
     for run in results:
-        size = run["chargers"]
-        replan = run["replan_s"]
-        target = TARGETS.get(size)
-        verdict = (
-            ""
-            if target is None
-            else f"  target p95 < {target:g} s: {'met' if replan['p95'] < target else 'MISSED'}"
-        )
-        print(
-            f"{size:>5} EVs  whole replan p50 {replan['p50']:.3f} s  p95 {replan['p95']:.3f} s  max {replan['max']:.3f} s{verdict}"
-        )
-        print(
-            f"       {server_breakdown(run['server_replans'])}; setup {run['setup_s']} s; warm-up {run['warm_up_s']}"
-        )
+        size, replan = run["chargers"], run["replan_s"]
+        print(f"{size:>5} EVs  {figures('whole replan', replan)}"
+              f"{verdict(replan['p95'], TARGETS.get(size))}")  # fmt: skip
+        print(f"       {server_breakdown(run['server_replans'])}")
+        print(f"       setup {run['setup_s']} s; warm-up replans {run['warm_up_s']} s")
         if run["replan_missed"]:
-            print(f"       profiles not received within the timeout: {run['replan_missed']}")
+            print(f"       profiles not received in time: {run['replan_missed']}")
         if "reaction_s" in run:
             jump = run["reaction_s"]
-            verdict = f"  target p95 < {REACTION_TARGET:g} s: {'met' if jump['p95'] < REACTION_TARGET else 'MISSED'}"
-            print(
-                f"{size:>5} EVs  meter-jump reaction p50 {jump['p50']:.3f} s  p95 {jump['p95']:.3f} s  max {jump['max']:.3f} s{verdict if size == 100 else ''}"
-            )
+            target = REACTION_TARGET if size == 100 else None
+            print(f"{size:>5} EVs  {figures('meter-jump reaction', jump)}"
+                  f"{verdict(jump['p95'], target)}")  # fmt: skip
             if run["reaction_missed"]:
-                print(f"       profiles not received within the timeout: {run['reaction_missed']}")
+                print(f"       profiles not received in time: {run['reaction_missed']}")
         if run["server_errors"]:
             print(f"       server log: {run['server_errors']} errors")
 
@@ -419,7 +418,8 @@ def main() -> None:
     parser.add_argument(
         "--sizes",
         default="100,1000,3000",
-        help="chargers (EVs) on the site, comma-separated; the smallest also measures the meter-jump reaction",
+        help="chargers (EVs) on the site, comma-separated; the smallest also measures "
+        "the meter-jump reaction",
     )
     parser.add_argument(
         "--repeats", type=int, default=20, help="measured replans per size (and meter jumps)"
@@ -430,7 +430,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--database-url",
-        help="a PostgreSQL server (a new database is made in it per size) or sqlite:///...; default: a throwaway PostgreSQL cluster",
+        help="a PostgreSQL server (a new database is made in it per size) or sqlite:///...; "
+        "default: a throwaway PostgreSQL cluster",
     )
     parser.add_argument(
         "--profile", metavar="FILE", help="run the server under cProfile: FILE-<size>.pstats"
