@@ -16,10 +16,12 @@ answers GetConfiguration (W and A, 24 periods, one connector) and SetChargingPro
 (Accepted), and records when each TxProfile arrived, except one charger that never answers
 anything, as the issue asks.
 
-- whole replan: the site's grid limit alternates between two binding values (PATCH
-  /sites/{id}), so every session's profile must change; timed from sending the PATCH to the
-  last answering charger receiving a TxProfile sent after it. That includes the API call,
-  the SiteChanged event, reading the site, planning, compiling and dispatching.
+- whole replan: a site meter reading whose building load alternates between 0 and a third
+  of the limit (POST /sites/{id}/meter), or with --trigger limit the site's grid limit
+  alternating between two binding values (PATCH /sites/{id}; every fail-safe changes too),
+  so that every session's profile must change; timed from sending the request to the last
+  answering charger receiving a TxProfile sent after it. That includes the API call, the
+  event, reading the site, planning, compiling and dispatching.
 - meter-jump reaction (at the smallest size, 100 by default): a site meter reading with a
   jump (POST /sites/{id}/meter, the building load alternating between 0 and a third of the
   limit), timed the same way.
@@ -84,6 +86,7 @@ KEYS = {
     "MaxChargingProfilesInstalled": "8",
     "NumberOfConnectors": "1",
 }
+STAGES: dict[str, list[float]] = {}  # of the replans being measured: where the time went
 PLANNED = re.compile(
     r"planned (\d+) sessions by \S+ in (\d+) ms \(solve (\d+) ms, reads (\d+) ms, "
     r"compile (\d+) ms\)"
@@ -259,26 +262,38 @@ async def reached_all(chargers: list[Charger], since: float, within: float) -> t
         await asyncio.sleep(0.005)
     times = [c.received_since(since) for c in answering]
     got = [t for t in times if t is not None]
+    if got:  # how the time splits: the first charger served, the median one
+        STAGES.setdefault("first_profile_s", []).append(min(got) - since)
+        STAGES.setdefault("median_profile_s", []).append(statistics.median(got) - since)
     return (max(got) - since if got else within), len(times) - len(got)
 
 
 async def whole_replan(
-    api: httpx.AsyncClient, chargers: list[Charger], turn: int, within: float
+    api: httpx.AsyncClient, chargers: list[Charger], turn: int, within: float, trigger: str
 ) -> tuple[float, int]:
+    """Triggered by a meter reading (the building load jumps: every TxProfile changes) or
+    by a change of the site's limit (then every fail-safe changes too)."""
     since = time.monotonic()
-    changed = await api.patch(
-        f"/sites/{SITE}", json={"grid_limit_kw": limit_kw(len(chargers), turn)}
-    )
+    if trigger == "limit":
+        body = {"grid_limit_kw": limit_kw(len(chargers), turn)}
+        changed = await api.patch(f"/sites/{SITE}", json=body)
+    else:
+        changed = await api.post(f"/sites/{SITE}/meter", json=meter_reading(chargers, turn))
     changed.raise_for_status()
+    STAGES.setdefault("api_answered_s", []).append(time.monotonic() - since)
     return await reached_all(chargers, since, within)
+
+
+def meter_reading(chargers: list[Charger], turn: int) -> dict[str, Any]:
+    load_w = 0.0 if turn % 2 else limit_kw(len(chargers), 0) * 1000 * METER_JUMP
+    return {"points": [{"timestamp": datetime.now(UTC).isoformat(), "value": load_w}]}
 
 
 async def meter_jump(
     api: httpx.AsyncClient, chargers: list[Charger], turn: int, within: float
 ) -> tuple[float, int]:
-    load_w = 0.0 if turn % 2 else limit_kw(len(chargers), 0) * 1000 * METER_JUMP
-    reading = {"points": [{"timestamp": datetime.now(UTC).isoformat(), "value": load_w}]}
     since = time.monotonic()
+    reading = meter_reading(chargers, turn)
     (await api.post(f"/sites/{SITE}/meter", json=reading)).raise_for_status()
     return await reached_all(chargers, since, within)
 
@@ -324,12 +339,19 @@ async def measure_size(
                 turn = 1
                 warm = []
                 for _ in range(options.warm_up):
-                    warm.append((await whole_replan(api, chargers, turn, options.timeout))[0])
+                    warm.append(
+                        (await whole_replan(api, chargers, turn, options.timeout, options.trigger))[
+                            0
+                        ]
+                    )
                     turn += 1
                 logged_from = server.log.stat().st_size
                 replans, missed = [], 0
+                STAGES.clear()
                 for _ in range(options.repeats):
-                    seconds, missing = await whole_replan(api, chargers, turn, options.timeout)
+                    seconds, missing = await whole_replan(
+                        api, chargers, turn, options.timeout, options.trigger
+                    )
                     replans.append(seconds)
                     missed += missing
                     turn += 1
@@ -340,11 +362,13 @@ async def measure_size(
                     "replan_s": summary(replans),
                     "replan_missed": missed,
                     "server_replans": replan_lines(server.log, logged_from),
+                    "stages_p50_s": {k: statistics.median(v) for k, v in STAGES.items()},
                 }
                 if reaction:
                     jumps, missed = [], 0
-                    for n in range(options.repeats):
-                        seconds, missing = await meter_jump(api, chargers, n, options.timeout)
+                    for _ in range(options.repeats):
+                        seconds, missing = await meter_jump(api, chargers, turn, options.timeout)
+                        turn += 1
                         jumps.append(seconds)
                         missed += missing
                     result["reaction_s"] = summary(jumps)
@@ -389,6 +413,8 @@ def report(results: list[dict[str, Any]]) -> None:
         print(f"{size:>5} EVs  {figures('whole replan', replan)}"
               f"{verdict(replan['p95'], TARGETS.get(size))}")  # fmt: skip
         print(f"       {server_breakdown(run['server_replans'])}")
+        stages = ", ".join(f"{k} {v:.3f}" for k, v in run["stages_p50_s"].items())
+        print(f"       median: {stages}")
         print(f"       setup {run['setup_s']} s; warm-up replans {run['warm_up_s']} s")
         if run["replan_missed"]:
             print(f"       profiles not received in time: {run['replan_missed']}")
@@ -435,6 +461,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile", metavar="FILE", help="run the server under cProfile: FILE-<size>.pstats"
+    )
+    parser.add_argument(
+        "--trigger",
+        choices=("meter", "limit"),
+        default="meter",
+        help="what asks for the whole replan: a site meter jump, or the site's limit "
+        "changing (which changes every fail-safe profile too)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     options = parser.parse_args()
