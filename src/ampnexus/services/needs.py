@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from ampnexus.charging.plausible import in_recent_past
@@ -134,21 +135,22 @@ class NeedService:
         the site's. A departure already past while the car is still plugged in is overdue:
         the next default departure after now stands in for it."""
         known = await self._known([transaction])
-        return self._facts(transaction, site, known, soc_now).need
+        return self._facts(transaction, site, known, self._clock.now(), soc_now).need
 
     async def resolve_all(
         self, transactions: Sequence[Transaction], site: Site
     ) -> dict[int, SessionFacts]:
         """`resolve` for all of a site's sessions, with their drivers, in a few reads (none
         for what is cached), by transaction id."""
-        known = await self._known(transactions)
-        return {t.id: self._facts(t, site, known) for t in transactions}
+        known, now = await self._known(transactions), self._clock.now()
+        return {t.id: self._facts(t, site, known, now) for t in transactions}
 
     def _facts(
         self,
         transaction: Transaction,
         site: Site,
         known: _Known,
+        now: datetime,
         soc_now: float | None = None,
     ) -> SessionFacts:
         tag = _key(transaction.id_tag)
@@ -160,14 +162,14 @@ class NeedService:
             key=lambda past: past.arrival,
             reverse=True,
         )[:LEARN_FROM_LAST]
-        now = self._clock.now()
         # Chargers' clocks can be absurd (year 9999): such sessions teach nothing, and local
         # times of day near the ends of the calendar cannot even be computed.
         history = [past for past in newest if in_recent_past(past.arrival, past.departure, now)]
+        site_default = site.need_default
         defaults = [
             *([driver.need_default] if driver else []),
-            default_need(history, site.need_default, site.time_zone),
-            site.need_default,
+            default_need(history, site_default, site.time_zone),
+            site_default,
         ]
         needs = [need for need in said if need is not None]
         need = resolve_need(

@@ -85,6 +85,7 @@ from ampnexus.domain.errors import (
 from ampnexus.domain.events import (
     ChargerBooted,
     DriverChanged,
+    IdTagChanged,
     NeedChanged,
     PowerMeasured,
     SiteChanged,
@@ -256,7 +257,9 @@ class SmartChargingService:
         bus.subscribe(NeedChanged, self._need_changed)
         bus.subscribe(SiteChanged, lambda e: self.placement_changed({e.site_id}))
         bus.subscribe(SiteMeterRead, self._meter_read)
+        # A driver's priority, cap or defaults, or a deleted tag's need: wherever they charge.
         bus.subscribe(DriverChanged, lambda e: self._spawn(self.replan_all()))
+        bus.subscribe(IdTagChanged, lambda e: self._spawn(self.replan_all()))
 
     def _meter_read(self, event: SiteMeterRead) -> None:
         """A fresh reading that moved by the threshold replans (coalesced, like a charger's);
@@ -522,11 +525,10 @@ class SmartChargingService:
         transactions: dict[str, tuple[str, int, int]] = {}
         ev_now_w = 0.0
         running = await self._running(layout, now)
-        facts = await self._s.needs.resolve_all([t for t, _ in running], site)
+        facts = await self._s.needs.resolve_all([t for t, _, _ in running], site)
         placements = {p.charge_point_id: p for p in layout.placements}
-        for transaction, started_ok in running:
+        for transaction, started_ok, max_w in running:
             placement = placements[transaction.charge_point_id]
-            max_w = self._physical_max_w(placement, site)
             session = self._session(
                 transaction, started_ok, facts[transaction.id], placement, site, grid, max_w
             )
@@ -554,13 +556,18 @@ class SmartChargingService:
         )
         return request, transactions
 
-    async def _running(self, layout: SiteLayout, now: datetime) -> list[tuple[Transaction, bool]]:
-        """The site's running transactions in one read, charger by charger, newest first;
-        one that claims an impossible start is taken as started now (False: flagged)."""
+    async def _running(
+        self, layout: SiteLayout, now: datetime
+    ) -> list[tuple[Transaction, bool, float]]:
+        """The site's running transactions in one read, charger by charger, newest first,
+        with the most their charger can draw; one that claims an impossible start is taken
+        as started now (False: flagged)."""
         site = layout.site
-        for placement in layout.placements:  # their bounds, for readings (site may change)
-            max_w = self._physical_max_w(placement, site)
-            self._placed[placement.charge_point_id] = _Placed(site.id, max_w)
+        placed = {
+            p.charge_point_id: _Placed(site.id, self._physical_max_w(p, site))
+            for p in layout.placements
+        }
+        self._placed.update(placed)  # their bounds, for readings (the site may change)
         order = {p.charge_point_id: i for i, p in enumerate(layout.placements)}
         active = await self._s.transactions.active_on(list(order))
         running = []
@@ -571,7 +578,9 @@ class SmartChargingService:
                     transaction, site.id, "start", f"{problem}; planned as started now"
                 )
                 transaction = replace(transaction, started_at=now)
-            running.append((transaction, problem is None))
+            running.append(
+                (transaction, problem is None, placed[transaction.charge_point_id].max_w)
+            )
         return running
 
     def _session(
