@@ -36,6 +36,7 @@ format: install
 bench: install
 	$(BIN)/python bench/ocpp_load.py --chargers 1000 --rate 3.3 --duration 30 --closed-loop
 	$(BIN)/python bench/planner.py
+	$(BIN)/python bench/replan.py
 	$(BIN)/python bench/abuse.py
 
 clean:

@@ -99,7 +99,7 @@ def build_services(
             window=settings.ocpp_failed_upgrades_window,
         ),
     )
-    authorization = AuthorizationService(SqlIdTagStore(db), clock)
+    authorization = AuthorizationService(SqlIdTagStore(db), clock, bus)
     data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
     alerts = AlertService(SqlAlertStore(db), clock, bus)
     services = Services(
@@ -130,7 +130,9 @@ def build_services(
         history=SqlTransactionStore(db),
         forecast_weeks=settings.forecast_weeks,
         profile_deadline_s=settings.profile_deadline,
+        replan_gap_s=settings.replan_gap,
     )
+    services.needs.attach(bus)  # its cache drops what changed before any replan reads it
     services.smart_charging.attach(bus)
     return services
 
@@ -142,7 +144,7 @@ def _site_services(db: Database, clock: Clock, bus: LocalBus) -> dict[str, Any]:
         "sites": SiteService(sites, clock, bus),
         "tariffs": TariffService(SqlTariffStore(db), sites, clock),
         "site_series": SeriesService(SqlSeriesStore(db), sites, clock, bus),
-        "drivers": DriverProfileService(drivers, clock),
+        "drivers": DriverProfileService(drivers, clock, bus),
         "needs": NeedService(
             SqlNeedStore(db), SqlTransactionStore(db), SqlIdTagStore(db), drivers, clock, bus
         ),

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
         description="seconds a replan waits for a charger to answer its profile before "
         "withholding the increases and alerting (the command itself runs to command_timeout)",
     )
+    replan_gap: float = Field(
+        0.15,
+        ge=0,
+        le=60,
+        description="least seconds between the end of a site's replan and the start of the "
+        "next one that events asked for (events during a replan make one more replan)",
+    )
     plan_slot_seconds: int = Field(900, ge=60, le=3600)
     plan_horizon_hours: int = Field(24, ge=1, le=168)
     replan_interval: float = Field(300.0, gt=0, description="seconds between timed replans")

@@ -234,6 +234,13 @@ class FakeTransactionStore:
         ]
         return page(sorted(found, key=lambda t: -t.id), limit, offset)
 
+    async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Transaction]:
+        wanted = set(charge_point_ids)
+        found = [
+            t for t in self._m.transactions.values() if t.active and t.charge_point_id in wanted
+        ]
+        return sorted(found, key=lambda t: -t.id)
+
     async def finished_at_site(self, site_id: str, since: datetime) -> Sequence[Transaction]:
         def placed_on_site(charge_point_id: str) -> bool:
             placement = self._m.placements.get(charge_point_id)

@@ -249,6 +249,14 @@ class FakeDriverProfileStore:
         profile_id = None if tag is None else self._m.driver_tags.get(tag.id_tag)
         return None if profile_id is None else self._get(profile_id)
 
+    async def by_id_tags(self, id_tags: Sequence[str]) -> dict[str, DriverProfile]:
+        found = {}
+        for spelling in id_tags:
+            profile = await self.by_id_tag(spelling)
+            if profile is not None:
+                found[fold(spelling)] = profile
+        return found
+
     def _check_bindable(
         self, profile_id: int | None, spellings: Sequence[str]
     ) -> builtins.list[str]:
@@ -292,6 +300,26 @@ class FakeNeedStore:
     async def for_id_tag(self, id_tag: str) -> SessionNeed | None:
         tag = self._m.id_tag(id_tag)
         return None if tag is None else self._m.id_tag_needs.get(tag.id_tag)
+
+    async def for_transactions(self, transaction_ids: Sequence[int]) -> dict[int, SessionNeed]:
+        needs = self._m.transaction_needs
+        return {i: needs[i] for i in transaction_ids if i in needs}
+
+    async def for_id_tags(self, id_tags: Sequence[str]) -> dict[str, SessionNeed]:
+        found = {}
+        for spelling in id_tags:
+            need = await self.for_id_tag(spelling)
+            if need is not None:
+                found[fold(spelling)] = need
+        return found
+
+    async def histories(self, id_tags: Sequence[str], limit: int) -> dict[str, list[PastSession]]:
+        found = {}
+        for spelling in id_tags:
+            sessions = await self.history([spelling], limit)
+            if sessions:
+                found[fold(spelling)] = sessions
+        return found
 
     async def delete_for_transaction(self, transaction_id: int) -> bool:
         return self._m.transaction_needs.pop(transaction_id, None) is not None

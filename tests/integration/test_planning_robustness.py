@@ -15,6 +15,7 @@ import pytest
 from ampnexus.app import AmpNexus
 from ampnexus.charging.model import Plan, PlanRequest
 from ampnexus.charging.planner import plan
+from ampnexus.domain.events import TransactionStopped
 from ampnexus.domain.needs import departure_after
 from ampnexus.domain.transaction import (
     MeterReading,
@@ -74,7 +75,7 @@ async def server(
 
 
 @pytest.fixture
-async def site(api: httpx.AsyncClient, clock: FrozenClock) -> str:
+async def site(server: AmpNexus, api: httpx.AsyncClient, clock: FrozenClock) -> str:
     """22 kW site in Berlin with CP-A and CP-B (11 kW, three phases); the site meter says
     18 kW, so the base load is 18 kW minus what the chargers report."""
     body = {"id": SITE, "name": "Depot", "time_zone": ZONE, "grid_limit_kw": 22}
@@ -87,6 +88,7 @@ async def site(api: httpx.AsyncClient, clock: FrozenClock) -> str:
     assert (await api.post("/id-tags", json={"id_tag": "TAG"})).status_code == 201
     meter = {"points": [{"timestamp": clock.at.isoformat(), "value": METER_W}]}
     assert (await api.post(f"/sites/{SITE}/meter", json=meter)).status_code == 201
+    await server.services.smart_charging.settled(SITE)  # the replans these changes made
     return SITE
 
 
@@ -204,7 +206,10 @@ async def test_history_with_absurd_times_teaches_neither_forecast_nor_habits(
         finished = await store.start(TransactionStart("CP-B", 1, "TAG", 0, started_at), now)
         stop = TransactionStop("CP-B", finished, 20_000, started_at + timedelta(minutes=30))
         assert await store.stop(stop, now)
+        # Stored behind the services' back: what the transaction service would publish.
+        server.services.bus.publish(TransactionStopped(finished, "CP-B", now))
     running = await store.start(TransactionStart("CP-A", 1, "TAG", 0, now), now)
+    await server.services.smart_charging.settled(SITE)
 
     shown = await replan(api)
 
@@ -283,10 +288,17 @@ async def test_a_failed_replan_keeps_the_last_plan_stale_until_a_good_one_resolv
     assert await alerts(api, kind="replan_failed", site_id=SITE) == [alert]
 
 
-async def test_a_site_whose_first_replan_fails_answers_503_not_500(
-    api: httpx.AsyncClient, site: str, planner: SwitchablePlanner
-) -> None:
+@pytest.fixture
+def poisoned(planner: SwitchablePlanner) -> SwitchablePlanner:
+    """Failing from the start: the site's own setup replans it at once."""
     planner.error = ValueError("poisoned")
+    return planner
+
+
+async def test_a_site_whose_first_replan_fails_answers_503_not_500(
+    poisoned: SwitchablePlanner, api: httpx.AsyncClient, site: str
+) -> None:
+    planner = poisoned
     for method in ("GET", "POST"):
         response = await api.request(method, f"/sites/{SITE}/plan")
         assert response.status_code == 503, response.text

@@ -1,5 +1,5 @@
 """In-process event bus. Handlers run synchronously and must not block: one that has slow
-work to do schedules it (replanning is debounced, webhooks go through an outbox)."""
+work to do schedules it (replanning is coalesced, webhooks go through an outbox)."""
 
 from __future__ import annotations
 

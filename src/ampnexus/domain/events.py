@@ -80,6 +80,24 @@ class SiteChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class DriverChanged:
+    """A driver profile was created, changed or deleted, or an id tag bound to or unbound
+    from one: its sessions' priority, power cap and defaults may differ."""
+
+    profile_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdTagChanged:
+    """An id tag was changed or deleted (a deleted tag takes its driver binding and its
+    need with it)."""
+
+    id_tag: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRaised:
     """An alert was opened (not when an open one is counted again)."""
 
@@ -100,5 +118,7 @@ Event = (
     | NeedChanged
     | SiteMeterRead
     | SiteChanged
+    | DriverChanged
+    | IdTagChanged
     | AlertRaised
 )

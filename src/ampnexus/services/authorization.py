@@ -7,9 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
+from ampnexus.domain.events import IdTagChanged
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag, IdTagInfo, authorize
 from ampnexus.domain.time import Clock
-from ampnexus.services.ports import IdTagStore, Page
+from ampnexus.services.ports import EventPublisher, IdTagStore, Page
 
 ID_TAG_MAX = 20  # OCPP IdToken is CiString20
 # Authorize, StartTransaction and StopTransaction all look a tag up: keep answers briefly.
@@ -18,9 +19,12 @@ CACHE_SECONDS = 30.0
 
 
 class AuthorizationService:
-    def __init__(self, store: IdTagStore, clock: Clock) -> None:
+    def __init__(
+        self, store: IdTagStore, clock: Clock, events: EventPublisher | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._events = events
         self._cache: dict[str, tuple[float, IdTag | None]] = {}
 
     async def authorize(self, id_tag: str) -> IdTagInfo:
@@ -64,12 +68,20 @@ class AuthorizationService:
         _check(updated)
         await self._store.replace(updated)
         self._cache.clear()  # operators change tags rarely; every spelling must see it at once
+        self._changed(updated.id_tag)
         return updated
 
     async def delete(self, id_tag: str) -> None:
         self._cache.clear()
         if not await self._store.delete(id_tag):
             raise NotFound(f"id tag {id_tag!r} does not exist")
+        self._changed(id_tag)
+
+    def _changed(self, id_tag: str) -> None:
+        """Once stored: caches of drivers and needs by tag drop it (a deleted tag took its
+        binding and need with it)."""
+        if self._events is not None:
+            self._events.publish(IdTagChanged(id_tag, self._clock.now()))
 
 
 def _cache_key(id_tag: str) -> str:

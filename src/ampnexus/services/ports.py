@@ -118,6 +118,10 @@ class TransactionStore(Protocol):
     async def list(
         self, charge_point_id: str | None, active: bool | None, limit: int, offset: int
     ) -> Page[Transaction]: ...
+    async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Transaction]:
+        """The running transactions of these chargers, newest first."""
+        ...
+
     async def finished_at_site(self, site_id: str, since: datetime) -> Sequence[Transaction]:
         """Transactions started since `since` at chargers now placed on the site and closed
         with a meter reading, oldest first (the history a session forecast is made from)."""
@@ -334,6 +338,10 @@ class DriverProfileStore(Protocol):
     async def bind(self, profile_id: int, id_tag: str) -> None: ...
     async def unbind(self, profile_id: int, id_tag: str) -> bool: ...
     async def by_id_tag(self, id_tag: str) -> DriverProfile | None: ...
+    async def by_id_tags(self, id_tags: Sequence[str]) -> dict[str, DriverProfile]:
+        """The profiles these id tags are bound to, by the tag in lower case (unbound
+        tags are left out)."""
+        ...
 
 
 class NeedStore(Protocol):
@@ -347,4 +355,17 @@ class NeedStore(Protocol):
     async def delete_for_id_tag(self, id_tag: str) -> bool: ...
     async def history(self, id_tags: Sequence[str], limit: int) -> list[PastSession]:
         """The latest finished sessions of these id tags, newest first."""
+        ...
+
+    async def for_transactions(self, transaction_ids: Sequence[int]) -> dict[int, SessionNeed]:
+        """The needs set for these transactions (those with none are left out)."""
+        ...
+
+    async def for_id_tags(self, id_tags: Sequence[str]) -> dict[str, SessionNeed]:
+        """The needs set for these id tags, by the tag in lower case."""
+        ...
+
+    async def histories(self, id_tags: Sequence[str], limit: int) -> dict[str, list[PastSession]]:
+        """For each id tag (in lower case), its latest `limit` finished sessions, newest
+        first; a tag with none is left out."""
         ...

@@ -3,8 +3,9 @@ profiles, and keep both current.
 
 A replan is requested by events (a transaction starts or stops, a charger boots, measured
 power or the site's meter moves by more than a threshold, a site, circuit or placement
-changes) and by a timer; requests are debounced and each site has at most one planner
-running. The planner is pure CPU work and runs in a worker thread.
+changes) and by a timer. A site idle replans at once; requests while it replans make one
+more replan after it, so a burst costs at most two. The planner is pure CPU work and runs
+in a worker thread.
 
 Chargers that keep refusing profiles are planned as drawing their maximum (uncontrollable)
 over the whole horizon, alerted, and left room by the others' fail-safes, so the rest of the
@@ -33,6 +34,7 @@ import bisect
 import contextlib
 import logging
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -101,6 +103,8 @@ from ampnexus.domain.errors import (
 )
 from ampnexus.domain.events import (
     ChargerBooted,
+    DriverChanged,
+    IdTagChanged,
     NeedChanged,
     PowerMeasured,
     SiteChanged,
@@ -113,6 +117,7 @@ from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.time import Clock
 from ampnexus.domain.transaction import Transaction
 from ampnexus.services.alerts import AlertService
+from ampnexus.services.needs import SessionFacts
 from ampnexus.services.ports import TransactionStore
 
 log = logging.getLogger(__name__)
@@ -167,7 +172,10 @@ class SitePlan:
 @dataclass
 class _SiteState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    pending: asyncio.Task[None] | None = None
+    replanning: asyncio.Task[None] | None = None  # requested replans, one after the other
+    again: bool = False  # requested while replanning: one more replan when it ends
+    ended_at: float = -math.inf  # when the last requested replan ended (monotonic)
+    replans: int = 0  # replans made, requested or not (tests count them)
     dispatch: asyncio.Task[None] | None = None  # sending the latest plan's profiles
 
 
@@ -221,7 +229,7 @@ class SmartChargingService:
         reading_margin: float = DEFAULT_READING_MARGIN,
         slot_seconds: int = 900,
         horizon_slots: int = 96,
-        debounce_s: float = 1.0,
+        replan_gap_s: float = 0.15,
         time_budget_s: float = 1.0,
         history: TransactionStore | None = None,
         forecast_weeks: int = DEFAULT_WEEKS,
@@ -234,7 +242,7 @@ class SmartChargingService:
         self.reading_margin = reading_margin
         self.slot_seconds = slot_seconds
         self.horizon_slots = horizon_slots
-        self.debounce_s = debounce_s
+        self.replan_gap_s = replan_gap_s
         self.time_budget_s = time_budget_s
         self.profile_deadline_s = profile_deadline_s
         self._plans: dict[str, SitePlan] = {}
@@ -251,6 +259,8 @@ class SmartChargingService:
         self._stuck: set[str] = set()  # refused its latest fail-safe: holds the one before
         self._idle_w: dict[str, float] = {}  # the fail-safe each charger's plan leaves it
         self._placed: dict[str, _Placed | None] = {}  # charger -> site (None: none), until moved
+        self._layouts: dict[str, SiteLayout] = {}  # until SiteChanged
+        self._site_changes = 0
         self._placing: dict[str, list[PowerMeasured]] = {}  # readings while _placed is read
         self._failures: dict[str, ReplanFailure | None] = {}  # site -> last replan's; None: ok
         self._flagged: set[tuple[int, str]] = set()  # (transaction, check) already alerted
@@ -282,9 +292,12 @@ class SmartChargingService:
         bus.subscribe(NeedChanged, self._need_changed)
         bus.subscribe(SiteChanged, lambda e: self.placement_changed({e.site_id}))
         bus.subscribe(SiteMeterRead, self._meter_read)
+        # A driver's priority, cap or defaults, or a deleted tag's need: wherever they charge.
+        bus.subscribe(DriverChanged, lambda e: self._spawn(self.replan_all()))
+        bus.subscribe(IdTagChanged, lambda e: self._spawn(self.replan_all()))
 
     def _meter_read(self, event: SiteMeterRead) -> None:
-        """A fresh reading that moved by the threshold replans (debounced, like a charger's);
+        """A fresh reading that moved by the threshold replans (coalesced, like a charger's);
         an old one plans nothing now (`METER_MAX_AGE`)."""
         if self._clock.now() - event.taken_at > METER_MAX_AGE:
             return
@@ -387,6 +400,8 @@ class SmartChargingService:
         """A charger was placed, moved or removed, or a site or circuit changed: fail-safe
         shares, chargers' bounds and plans change."""
         self._placed.clear()
+        self._layouts.clear()
+        self._site_changes += 1
         for site_id in site_ids - {None}:
             assert site_id is not None
             self.request_replan(site_id)
@@ -409,16 +424,40 @@ class SmartChargingService:
 
     # --- replanning -----------------------------------------------------------------------------
     def request_replan(self, site_id: str) -> None:
-        """Debounced: a burst of events makes one replan, `debounce_s` after the first."""
+        """At once when the site is idle (at least `replan_gap_s` after its last requested
+        replan); while it replans, one more replan follows it, whatever the number of
+        requests meanwhile: a burst of events makes at most two."""
         state = self._sites.setdefault(site_id, _SiteState())
-        if state.pending is None or state.pending.done():
-            state.pending = self._spawn(self._debounced(site_id))
+        if state.replanning is not None and not state.replanning.done():
+            state.again = True
+        else:
+            state.replanning = self._spawn(self._replan_while_asked(site_id, state))
 
-    async def _debounced(self, site_id: str) -> None:
-        await asyncio.sleep(self.debounce_s)
-        self._sites[site_id].pending = None
-        with contextlib.suppress(NotFound):  # the site was deleted meanwhile
-            await self._replan(site_id)
+    async def _replan_while_asked(self, site_id: str, state: _SiteState) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            gap = state.ended_at + self.replan_gap_s - loop.time()
+            if gap > 0:  # requests during the gap join this replan
+                await asyncio.sleep(gap)
+            state.again = False
+            try:
+                with contextlib.suppress(NotFound):  # the site was deleted meanwhile
+                    await self._replan(site_id)
+            finally:
+                state.ended_at = loop.time()
+            if not state.again:
+                return
+
+    async def settled(self, site_id: str) -> None:
+        """Return once no replan that events asked for is running or due at the site."""
+        state = self._sites.get(site_id)
+        while state is not None and state.replanning is not None and not state.replanning.done():
+            await asyncio.wait([state.replanning])
+
+    def replans_made(self, site_id: str) -> int:
+        """How many replans of the site were made since start (requested or by the API)."""
+        state = self._sites.get(site_id)
+        return state.replans if state else 0
 
     async def replan(self, site_id: str) -> SitePlan:
         """Plan the site now and apply the plan. A replan that fails keeps the last good plan
@@ -436,6 +475,7 @@ class SmartChargingService:
     async def _replan(self, site_id: str) -> SitePlan | None:
         state = self._sites.setdefault(site_id, _SiteState())
         async with state.lock:  # one planner at a time per site
+            state.replans += 1
             try:
                 site_plan, dispatch = await self._plan_and_compile(site_id)
             except NotFound:  # only the site itself is looked up by id: it is gone
@@ -449,17 +489,24 @@ class SmartChargingService:
             return site_plan
 
     async def _plan_and_compile(self, site_id: str) -> tuple[SitePlan, _Dispatch]:
-        layout: SiteLayout = await self._s.sites.layout(site_id)
+        started = time.perf_counter()
+        layout = await self._layout(site_id)
         request, transactions = await self._request(layout)
+        read = time.perf_counter()
         plan = await asyncio.to_thread(self._planner, request, time_budget_s=self.time_budget_s)
         site_plan = SitePlan(site_id, self._clock.now(), request, plan, transactions)
+        planned = time.perf_counter()
         dispatch = await self._compile(site_plan, layout)
-        log.info(
-            "site %s planned %d sessions by %s in %.0f ms",
+        log.info(  # where a replan's time goes (bench/replan.py reads it)
+            "site %s planned %d sessions by %s in %.0f ms (solve %.0f ms, reads %.0f ms, "
+            "compile %.0f ms)",
             site_id,
             len(request.sessions),
             plan.method,
+            (planned - read) * 1000,
             plan.solve_ms,
+            (read - started) * 1000,
+            (time.perf_counter() - planned) * 1000,
         )
         return site_plan, dispatch
 
@@ -499,8 +546,19 @@ class SmartChargingService:
         with _logged_failure("could not resolve the alert"):
             await self._alerts.resolve(AlertKey(AlertKind.REPLAN_FAILED, site_id=site_id))
 
+    async def _layout(self, site_id: str) -> SiteLayout:
+        """Read once, until a SiteChanged: every replan needs it, few change it."""
+        layout = self._layouts.get(site_id)
+        if layout is None:
+            changes = self._site_changes
+            layout = await self._s.sites.layout(site_id)
+            if changes == self._site_changes:  # else it may be older than the change
+                self._layouts[site_id] = layout
+        return layout
+
     def _forget(self, site_id: str) -> None:
         self._plans.pop(site_id, None)
+        self._layouts.pop(site_id, None)
         self._meter_w.pop(site_id, None)
         if self._failures.pop(site_id, None) is not None:  # its failures went with it
             self._spawn(self._alerts.resolve(AlertKey(AlertKind.REPLAN_FAILED, site_id=site_id)))
@@ -530,18 +588,20 @@ class SmartChargingService:
         ]
         sessions: list[Session] = []
         transactions: dict[str, tuple[str, int, int]] = {}
-        for placement in layout.placements:
-            max_w = self._physical_max_w(placement, site)
-            self._placed[placement.charge_point_id] = _Placed(site.id, max_w)  # site may change
-            page = await self._s.transactions.list(placement.charge_point_id, True, 100, 0)
-            for transaction in page.items:
-                session = await self._session(transaction, placement, layout, grid, max_w)
-                sessions.append(session)
-                transactions[session.id] = (
-                    placement.charge_point_id,
-                    transaction.connector_id,
-                    transaction.id,
-                )
+        running = await self._running(layout, now)
+        facts = await self._s.needs.resolve_all([t for t, _, _ in running], site)
+        placements = {p.charge_point_id: p for p in layout.placements}
+        for transaction, started_ok, max_w in running:
+            placement = placements[transaction.charge_point_id]
+            session = self._session(
+                transaction, started_ok, facts[transaction.id], placement, site, grid, max_w
+            )
+            sessions.append(session)
+            transactions[session.id] = (
+                placement.charge_point_id,
+                transaction.connector_id,
+                transaction.id,
+            )
         busy = Counter(charger for charger, _, _ in transactions.values())
         sessions += self._standby(layout, grid, busy)
         sessions += await self._expected(layout, grid, now) or self._prior(layout, grid, sessions)
@@ -556,27 +616,50 @@ class SmartChargingService:
         )
         return request, transactions
 
-    async def _session(
+    async def _running(
+        self, layout: SiteLayout, now: datetime
+    ) -> list[tuple[Transaction, bool, float]]:
+        """The site's running transactions in one read, charger by charger, newest first,
+        with the most their charger can draw; one that claims an impossible start is taken
+        as started now (False: flagged)."""
+        site = layout.site
+        placed = {
+            p.charge_point_id: _Placed(site.id, self._physical_max_w(p, site))
+            for p in layout.placements
+        }
+        self._placed.update(placed)  # their bounds, for readings (the site may change)
+        order = {p.charge_point_id: i for i, p in enumerate(layout.placements)}
+        active = await self._s.transactions.active_on(list(order))
+        running = []
+        for transaction in sorted(active, key=lambda t: (order[t.charge_point_id], -t.id)):
+            problem = start_problem(transaction.started_at, now)
+            if problem is not None:  # its need and departure are worked out from now instead
+                self._flag_session(
+                    transaction, site.id, "start", f"{problem}; planned as started now"
+                )
+                transaction = replace(transaction, started_at=now)
+            running.append(
+                (transaction, problem is None, placed[transaction.charge_point_id].max_w)
+            )
+        return running
+
+    def _session(
         self,
         transaction: Transaction,
+        started_ok: bool,
+        facts: SessionFacts,
         placement: Placement,
-        layout: SiteLayout,
+        site: Site,
         grid: SlotGrid,
         max_w: float,
     ) -> Session:
-        site = layout.site
         now = self._clock.now()
-        problem = start_problem(transaction.started_at, now)
-        if problem is not None:  # its need and departure are worked out from now instead
-            self._flag_session(transaction, site.id, "start", f"{problem}; planned as started now")
-            transaction = replace(transaction, started_at=now)
-        need = await self._s.needs.resolve(transaction, site)
-        driver = await self._s.drivers.for_id_tag(transaction.id_tag)
+        need, driver = facts.need, facts.driver
         phases = placement.grid_phases(site.phases)
         max_power = placement.max_power_w or DEFAULT_MAX_POWER_W
         if driver is not None and driver.max_power_w:
             max_power = min(max_power, driver.max_power_w)
-        since_start = None if problem else now - transaction.started_at
+        since_start = now - transaction.started_at if started_ok else None
         delivered = self._delivered_wh(transaction, site.id, max_w, since_start)
         uncontrolled = self._uncontrolled(placement.charge_point_id)
         # An uncontrolled charger may draw its maximum until told otherwise, car or not.
@@ -1117,7 +1200,7 @@ class SmartChargingService:
         placement = await self._placement(charge_point_id)
         if placement is None or placement.site_id is None:
             return
-        layout: SiteLayout = await self._s.sites.layout(placement.site_id)
+        layout = await self._layout(placement.site_id)
         share = fail_safe_share_w(
             layout,
             placement,

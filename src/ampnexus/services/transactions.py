@@ -178,3 +178,6 @@ class TransactionService:
         self, charge_point_id: str | None, active: bool | None, limit: int, offset: int
     ) -> Page[Transaction]:
         return await self._store.list(charge_point_id, active, limit, offset)
+
+    async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Transaction]:
+        return await self._store.active_on(charge_point_ids)

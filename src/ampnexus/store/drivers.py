@@ -3,7 +3,7 @@ spells itself; a lookup finds it by any spelling (id tags are case-insensitive).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
@@ -110,6 +110,23 @@ class SqlDriverProfileStore:
             return None if profile_id is None else _get(conn, profile_id)
 
         return await self._db.read(work)
+
+    async def by_id_tags(self, id_tags: Sequence[str]) -> dict[str, DriverProfile]:
+        lower = sorted({tag.lower() for tag in id_tags})
+
+        def work(conn: Connection) -> dict[str, DriverProfile]:
+            bound = conn.execute(
+                select(driver_id_tags.c.id_tag, driver_id_tags.c.driver_profile_id).where(
+                    func.lower(driver_id_tags.c.id_tag).in_(lower)
+                )
+            ).all()
+            ids = sorted({row.driver_profile_id for row in bound})
+            rows = conn.execute(select(driver_profiles).where(driver_profiles.c.id.in_(ids)))
+            tags = _tags(conn, ids)
+            profiles = {row.id: _profile(row, tags[row.id]) for row in rows}
+            return {row.id_tag.lower(): profiles[row.driver_profile_id] for row in bound}
+
+        return await self._db.read(work) if lower else {}
 
 
 def _bind(conn: Connection, profile_id: int, spellings: Iterable[str]) -> list[str]:

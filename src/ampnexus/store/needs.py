@@ -70,6 +70,61 @@ class SqlNeedStore:
 
         return await self._db.read(work)
 
+    async def for_transactions(self, transaction_ids: Sequence[int]) -> dict[int, SessionNeed]:
+        def work(conn: Connection) -> dict[int, SessionNeed]:
+            rows = conn.execute(
+                select(session_needs).where(session_needs.c.transaction_id.in_(transaction_ids))
+            )
+            return {row.transaction_id: _need(row) for row in rows}
+
+        return await self._db.read(work) if transaction_ids else {}
+
+    async def for_id_tags(self, id_tags: Sequence[str]) -> dict[str, SessionNeed]:
+        lower = sorted({tag.lower() for tag in id_tags})
+
+        def work(conn: Connection) -> dict[str, SessionNeed]:
+            rows = conn.execute(
+                select(session_needs).where(func.lower(session_needs.c.id_tag).in_(lower))
+            )
+            return {row.id_tag.lower(): _need(row) for row in rows}
+
+        return await self._db.read(work) if lower else {}
+
+    async def histories(self, id_tags: Sequence[str], limit: int) -> dict[str, list[PastSession]]:
+        """One read for many tags: each tag's newest sessions, ranked within the tag."""
+        lower = sorted({tag.lower() for tag in id_tags})
+        tag = func.lower(transactions.c.id_tag)
+        ranked = (
+            select(
+                tag.label("tag"),
+                transactions.c.started_at,
+                transactions.c.stopped_at,
+                transactions.c.meter_start,
+                transactions.c.meter_stop,
+                func.row_number()
+                .over(partition_by=tag, order_by=transactions.c.started_at.desc())
+                .label("rank"),
+            )
+            .where(tag.in_(lower), transactions.c.stopped_at.is_not(None))
+            .subquery()
+        )
+        query = (
+            select(ranked)
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.tag, ranked.c.started_at.desc())
+        )
+
+        def work(conn: Connection) -> dict[str, list[PastSession]]:
+            found: dict[str, list[PastSession]] = {}
+            for row in conn.execute(query):
+                energy = energy_wh(row.meter_start, row.meter_stop) or 0
+                found.setdefault(row.tag, []).append(
+                    PastSession(row.started_at, row.stopped_at, energy)
+                )
+            return found
+
+        return await self._db.read(work) if lower else {}
+
     async def _find(self, where: ColumnElement[bool]) -> SessionNeed | None:
         def work(conn: Connection) -> SessionNeed | None:
             row = conn.execute(select(session_needs).where(where)).first()

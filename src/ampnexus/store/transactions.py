@@ -208,6 +208,22 @@ class SqlTransactionStore:
 
         return await self._db.read(work)
 
+    async def active_on(self, charge_point_ids: Sequence[str]) -> list[Transaction]:
+        """The running transactions of these chargers, in one read (newest first)."""
+        query = (
+            select(transactions)
+            .where(
+                transactions.c.charge_point_id.in_(list(charge_point_ids)),
+                transactions.c.stopped_at.is_(None),
+            )
+            .order_by(transactions.c.id.desc())
+        )
+
+        def work(conn: Connection) -> list[Transaction]:
+            return [_transaction(row, ()) for row in conn.execute(query)]
+
+        return await self._db.read(work) if charge_point_ids else []
+
     async def finished_at_site(self, site_id: str, since: datetime) -> list[Transaction]:
         query = (
             select(transactions)
