@@ -16,15 +16,14 @@ answers GetConfiguration (W and A, 24 periods, one connector) and SetChargingPro
 (Accepted), and records when each TxProfile arrived, except one charger that never answers
 anything, as the issue asks.
 
-- whole replan: a site meter reading whose building load alternates between 0 and a third
-  of the limit (POST /sites/{id}/meter), or with --trigger limit the site's grid limit
-  alternating between two binding values (PATCH /sites/{id}; every fail-safe changes too),
-  so that every session's profile must change; timed from sending the request to the last
-  answering charger receiving a TxProfile sent after it. That includes the API call, the
-  event, reading the site, planning, compiling and dispatching.
+- whole replan: the site's grid limit alternating between two binding values (PATCH
+  /sites/{id}), or with --trigger meter a rising site meter reading (POST
+  /sites/{id}/meter), so that every session's profile must change; timed from sending the
+  request to the last answering charger receiving a TxProfile sent after it. That includes
+  the API call, the event, reading the site, planning, compiling and dispatching.
 - meter-jump reaction (at the smallest size, 100 by default): a site meter reading with a
-  jump (POST /sites/{id}/meter, the building load alternating between 0 and a third of the
-  limit), timed the same way.
+  jump (POST /sites/{id}/meter, the building load rising by steps to a quarter of the
+  lower limit: a fall counts only minutes later, by design), timed the same way.
 
 Warm-up replans come first (the silent charger is found out and planned at its maximum;
 every charger's smart-charging keys are read); they are not counted. The server's own log
@@ -75,8 +74,15 @@ CALL, RESULT, ERROR = 2, 3, 4
 SITE = "BENCH-SITE"
 ID_TAG = "BENCH-TAG"
 CHARGER_KW = 11.0
-LIMITS = (0.5, 0.3)  # the site's limit, as a share of all chargers' maximum, alternating
-METER_JUMP = 1 / 3  # of the higher limit: the building load the meter reports in a jump
+# The site's limit, as a share of all chargers' maximum, alternating: both bind, and both
+# leave every charger above the 6 A minimum, so that every profile changes each time.
+LIMITS = (0.9, 0.6)
+# A meter jump is a rise: the building estimate takes a rise at once and a fall only after
+# minutes (ADR 0003), so alternating readings would change no profile half the time. The
+# rises add up to at most this share of the lower limit, each at least the 1 kW that replans.
+METER_RISES_TO = 0.25
+METER_STEP_MIN_W = 1_200.0
+JUMPS_AT_MOST = 50  # rising readings of one run with --trigger meter (warm-up included)
 TARGETS = {100: 1.0, 1000: 1.0, 3000: 5.0}  # seconds, p95 of the whole replan
 REACTION_TARGET = 1.0  # seconds, p95 of the meter-jump reaction at 100 chargers
 KEYS = {
@@ -278,22 +284,26 @@ async def whole_replan(
         body = {"grid_limit_kw": limit_kw(len(chargers), turn)}
         changed = await api.patch(f"/sites/{SITE}", json=body)
     else:
-        changed = await api.post(f"/sites/{SITE}/meter", json=meter_reading(chargers, turn))
+        reading = meter_reading(chargers, turn, JUMPS_AT_MOST)
+        changed = await api.post(f"/sites/{SITE}/meter", json=reading)
     changed.raise_for_status()
     STAGES.setdefault("api_answered_s", []).append(time.monotonic() - since)
     return await reached_all(chargers, since, within)
 
 
-def meter_reading(chargers: list[Charger], turn: int) -> dict[str, Any]:
-    load_w = 0.0 if turn % 2 else limit_kw(len(chargers), 0) * 1000 * METER_JUMP
+def meter_reading(chargers: list[Charger], jump: int, jumps: int) -> dict[str, Any]:
+    """The `jump`-th of `jumps` rising readings of the building load."""
+    lower_w = min(limit_kw(len(chargers), turn) for turn in range(len(LIMITS))) * 1000
+    step_w = max(METER_STEP_MIN_W, lower_w * METER_RISES_TO / jumps)
+    load_w = step_w * jump
     return {"points": [{"timestamp": datetime.now(UTC).isoformat(), "value": load_w}]}
 
 
 async def meter_jump(
-    api: httpx.AsyncClient, chargers: list[Charger], turn: int, within: float
+    api: httpx.AsyncClient, chargers: list[Charger], jump: int, jumps: int, within: float
 ) -> tuple[float, int]:
     since = time.monotonic()
-    reading = meter_reading(chargers, turn)
+    reading = meter_reading(chargers, jump, jumps)
     (await api.post(f"/sites/{SITE}/meter", json=reading)).raise_for_status()
     return await reached_all(chargers, since, within)
 
@@ -312,6 +322,17 @@ def replan_lines(log: Path, after: int) -> list[dict[str, int]]:
     text = log.read_bytes()[after:].decode(errors="replace")
     keys = ("sessions", "total_ms", "solve_ms", "reads_ms", "compile_ms")
     return [dict(zip(keys, map(int, m.groups()), strict=True)) for m in PLANNED.finditer(text)]
+
+
+async def logged_replans(log: Path, after: int, expected: int) -> list[dict[str, int]]:
+    """The server's log reaches its file through a pipe: its latest lines may lag the
+    profiles they announce by a moment."""
+    for _ in range(40):
+        lines = replan_lines(log, after)
+        if len(lines) >= expected:
+            break
+        await asyncio.sleep(0.05)
+    return lines
 
 
 async def measure_size(
@@ -361,14 +382,15 @@ async def measure_size(
                     "warm_up_s": [round(s, 3) for s in warm],
                     "replan_s": summary(replans),
                     "replan_missed": missed,
-                    "server_replans": replan_lines(server.log, logged_from),
+                    "server_replans": await logged_replans(server.log, logged_from, len(replans)),
                     "stages_p50_s": {k: statistics.median(v) for k, v in STAGES.items()},
                 }
                 if reaction:
                     jumps, missed = [], 0
-                    for _ in range(options.repeats):
-                        seconds, missing = await meter_jump(api, chargers, turn, options.timeout)
-                        turn += 1
+                    for jump in range(1, options.repeats + 1):
+                        seconds, missing = await meter_jump(
+                            api, chargers, jump, options.repeats, options.timeout
+                        )
                         jumps.append(seconds)
                         missed += missing
                     result["reaction_s"] = summary(jumps)
@@ -465,7 +487,7 @@ def main() -> None:
     parser.add_argument(
         "--trigger",
         choices=("meter", "limit"),
-        default="meter",
+        default="limit",
         help="what asks for the whole replan: a site meter jump, or the site's limit "
         "changing (which changes every fail-safe profile too)",
     )

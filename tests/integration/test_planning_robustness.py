@@ -172,7 +172,9 @@ async def test_a_running_session_with_absurd_values_is_planned_as_if_it_started_
     absurd = await store.start(TransactionStart("CP-B", 1, "TAG", meter_start, started_at), now)
     power = SampledValue("6000", "Power.Active.Import")
     samples = (SampledValue("5000"), power) if case == "register below meter_start" else (power,)
-    await server.services.transactions.meter_values("CP-B", 1, absurd, [MeterReading(now, samples)])
+    # A second before the meter's reading: one of the same instant may come after it.
+    taken = [MeterReading(now - timedelta(seconds=1), samples)]
+    await server.services.transactions.meter_values("CP-B", 1, absurd, taken)
 
     async def reading_taken() -> dict[str, Any] | None:  # the charger's first: taken async
         shown = await replan(api)
@@ -207,7 +209,7 @@ async def test_history_with_absurd_times_teaches_neither_forecast_nor_habits(
         stop = TransactionStop("CP-B", finished, 20_000, started_at + timedelta(minutes=30))
         assert await store.stop(stop, now)
         # Stored behind the services' back: what the transaction service would publish.
-        server.services.bus.publish(TransactionStopped(finished, "CP-B", now))
+        server.services.bus.publish(TransactionStopped(finished, "CP-B", now, 1))
     running = await store.start(TransactionStart("CP-A", 1, "TAG", 0, now), now)
     await server.services.smart_charging.settled(SITE)
 

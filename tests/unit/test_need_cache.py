@@ -102,7 +102,7 @@ async def test_the_events_that_change_a_session_drop_just_that_from_the_cache() 
         PastSession(NOW - timedelta(days=d, hours=10), NOW - timedelta(days=d, hours=2), 12_000)
         for d in (1, 2, 3)
     ]
-    bus.publish(TransactionStopped(2, "CP-2", NOW))
+    bus.publish(TransactionStopped(2, "CP-2", NOW, 1))
     facts = await needs.resolve_all([running(1, "ANNA"), running(4, "BOB")], SITE)
     assert stores.reads["histories"] == 2
     assert facts[4].need.energy_wh == 12_000.0

@@ -501,7 +501,7 @@ class SmartChargingService:
             "site %s planned %d sessions by %s in %.0f ms (solve %.0f ms, reads %.0f ms, "
             "compile %.0f ms)",
             site_id,
-            len(request.sessions),
+            len(transactions),  # the real ones: not the expected EVs or reserved draws
             plan.method,
             (planned - read) * 1000,
             plan.solve_ms,
