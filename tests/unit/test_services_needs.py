@@ -7,9 +7,10 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from ampnexus.bus.local import LocalBus
 from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.errors import Conflict, NotFound
-from ampnexus.domain.events import NeedChanged
+from ampnexus.domain.events import NeedChanged, TransactionStopped
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.site import Site
 from ampnexus.domain.transaction import Transaction, TransactionStart, TransactionStop
@@ -43,7 +44,7 @@ async def running(fakes: Fakes, id_tag: str = "TAG-1", minutes_ago: int = 30) ->
     return transaction
 
 
-async def past_session(fakes: Fakes, id_tag: str, days_ago: int, leaves: time, wh: int) -> None:
+async def past_session(fakes: Fakes, id_tag: str, days_ago: int, leaves: time, wh: int) -> int:
     day = (fakes.clock.now() - timedelta(days=days_ago)).date()
     arrival = datetime.combine(day, time(8, 0), tzinfo=UTC)
     departure = datetime.combine(day, leaves, tzinfo=UTC)
@@ -53,6 +54,7 @@ async def past_session(fakes: Fakes, id_tag: str, days_ago: int, leaves: time, w
     await fakes.transactions.stop(
         TransactionStop("CP-9", transaction_id, 1000 + wh, departure), departure
     )
+    return transaction_id
 
 
 async def test_with_nothing_said_the_site_default_applies(fakes: Fakes, needs: NeedService) -> None:
@@ -125,7 +127,10 @@ async def test_a_driver_s_history_spans_all_their_cards(fakes: Fakes, needs: Nee
     await past_session(fakes, "CARD-B", 2, time(12, 0), 8_000)
     transaction = await running(fakes, "CARD-A")
     assert (await needs.resolve(transaction, SITE)).energy_source == "site"  # two: too few
-    await past_session(fakes, "CARD-B", 3, time(12, 0), 8_000)
+    bus = LocalBus()
+    needs.attach(bus)  # histories are cached between replans, until a session stops
+    third = await past_session(fakes, "CARD-B", 3, time(12, 0), 8_000)
+    bus.publish(TransactionStopped(third, "CP-9", fakes.clock.now(), 1))
     resolved = await needs.resolve(transaction, SITE)
     assert (resolved.energy_wh, resolved.energy_source) == (8_000.0, "learned")
 
