@@ -120,7 +120,13 @@ def build_services(
         ),
     )
     services.smart_charging = SmartChargingService(
-        services=services,
+        sites=services.sites,
+        sessions=services.transactions,
+        needs=services.needs,
+        signals=services.site_series,
+        prices=services.tariffs,
+        presence=services.charge_points,
+        commands=services.charger_commands,
         planner=planner,
         clock=clock,
         alerts=services.alerts,

@@ -118,7 +118,15 @@ from ampnexus.domain.time import Clock
 from ampnexus.domain.transaction import Transaction
 from ampnexus.services.alerts import AlertService
 from ampnexus.services.needs import SessionFacts
-from ampnexus.services.ports import TransactionStore
+from ampnexus.services.planning_ports import (
+    ChargerPresence,
+    RunningSessions,
+    SessionNeeds,
+    SiteDirectory,
+    SiteSignals,
+    SlotPrices,
+)
+from ampnexus.services.ports import ChargerCommands, TransactionStore
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +139,7 @@ METER_MAX_AGE = timedelta(minutes=15)
 # transaction stops (which drops it at once) or as days pass, so it is read this seldom.
 HISTORY_MAX_AGE = timedelta(minutes=15)
 BUILDING_RESERVE_WINDOW = timedelta(hours=24)
+KEYS_WAIT_S = 0.5  # what a compile waits for chargers' smart-charging keys not known yet
 CAPABILITY_KEYS = (
     "ChargingScheduleAllowedChargingRateUnit",
     "ChargingScheduleMaxPeriods",
@@ -222,7 +231,13 @@ class SmartChargingService:
     def __init__(
         self,
         *,
-        services: Any,  # the composition root's Services: sites, tariffs, series, needs, ...
+        sites: SiteDirectory,
+        sessions: RunningSessions,
+        needs: SessionNeeds,
+        signals: SiteSignals,
+        prices: SlotPrices,
+        presence: ChargerPresence,
+        commands: ChargerCommands,
         planner: Planner,
         clock: Clock,
         alerts: AlertService,
@@ -235,7 +250,13 @@ class SmartChargingService:
         forecast_weeks: int = DEFAULT_WEEKS,
         profile_deadline_s: float = 5.0,
     ) -> None:
-        self._s = services
+        self._site_directory = sites
+        self._sessions = sessions
+        self._needs = needs
+        self._signals = signals
+        self._prices = prices
+        self._presence = presence
+        self._chargers = commands
         self._planner = planner
         self._clock = clock
         self._alerts = alerts
@@ -454,6 +475,14 @@ class SmartChargingService:
         while state is not None and state.replanning is not None and not state.replanning.done():
             await asyncio.wait([state.replanning])
 
+    async def dispatched(self, site_id: str) -> None:
+        """Return once the latest plan's profiles were sent and answered, or given up on at
+        the deadline (a dispatch that a newer plan replaced counts as ended)."""
+        await self.settled(site_id)
+        state = self._sites.get(site_id)
+        if state is not None and state.dispatch is not None:
+            await asyncio.wait([state.dispatch])
+
     def replans_made(self, site_id: str) -> int:
         """How many replans of the site were made since start (requested or by the API)."""
         state = self._sites.get(site_id)
@@ -551,7 +580,7 @@ class SmartChargingService:
         layout = self._layouts.get(site_id)
         if layout is None:
             changes = self._site_changes
-            layout = await self._s.sites.layout(site_id)
+            layout = await self._site_directory.layout(site_id)
             if changes == self._site_changes:  # else it may be older than the change
                 self._layouts[site_id] = layout
         return layout
@@ -589,7 +618,7 @@ class SmartChargingService:
         sessions: list[Session] = []
         transactions: dict[str, tuple[str, int, int]] = {}
         running = await self._running(layout, now)
-        facts = await self._s.needs.resolve_all([t for t, _, _ in running], site)
+        facts = await self._needs.resolve_all([t for t, _, _ in running], site)
         placements = {p.charge_point_id: p for p in layout.placements}
         for transaction, started_ok, max_w in running:
             placement = placements[transaction.charge_point_id]
@@ -629,7 +658,7 @@ class SmartChargingService:
         }
         self._placed.update(placed)  # their bounds, for readings (the site may change)
         order = {p.charge_point_id: i for i, p in enumerate(layout.placements)}
-        active = await self._s.transactions.active_on(list(order))
+        active = await self._sessions.active_on(list(order))
         running = []
         for transaction in sorted(active, key=lambda t: (order[t.charge_point_id], -t.id)):
             problem = start_problem(transaction.started_at, now)
@@ -707,7 +736,7 @@ class SmartChargingService:
             if self._uncontrolled(charger):
                 each = placement.max_power_w or DEFAULT_MAX_POWER_W
                 free = 0 if busy.get(charger) else 1  # its maximum, whatever the connectors
-            elif self._s.charge_points.is_connected(charger) and charger not in self._stuck:
+            elif self._presence.is_connected(charger) and charger not in self._stuck:
                 continue
             else:
                 each = self._connector_fail_safe_w(charger) or 0.0
@@ -804,7 +833,7 @@ class SmartChargingService:
         included, so a forecast can only add to it: where it expects less sun than is in the
         current slot, the difference is load to come; more sun than now is not counted. With
         no meter nothing is measured: the forecast is not trusted to raise the limit at all."""
-        site_id, series = layout.site.id, self._s.site_series
+        site_id, series = layout.site.id, self._signals
         since = self._clock.now() - METER_MAX_AGE
         meter = await series.recent(site_id, SeriesKind.SITE_METER, since)
         chargers = {placement.charge_point_id for placement in layout.placements}
@@ -820,7 +849,7 @@ class SmartChargingService:
         self._note_building(site_id, base)
         solar = tuple(min(sun, sun_now) for sun in forecast)
         carbon = await series.resampled(site_id, SeriesKind.CARBON, grid)
-        prices = await self._s.tariffs.slot_prices(site_id, grid)
+        prices = await self._prices.slot_prices(site_id, grid)
         return SiteSeries(
             base_load_w=(base,) * grid.count,
             solar_w=solar,
@@ -838,10 +867,11 @@ class SmartChargingService:
         lowers."""
         reductions: list[_Send] = []
         increases: list[_Send] = []
+        await self._learn_capabilities([p.charge_point_id for p in layout.placements])
         static = self._fail_safe_targets(layout)
         targets = self._idle_fail_safes(layout, site_plan, static)
         for charger, watts in self._fail_safe_changes(targets):
-            capabilities = await self._capabilities_of(charger)
+            capabilities = await self._capabilities_of(charger, wait_s=0.0)
             send = _Send(charger, 0, watts, fail_safe_profile(watts, capabilities))
             before = self._fail_safe_before(charger)
             (reductions if watts < before else increases).append(send)
@@ -960,9 +990,7 @@ class SmartChargingService:
         try:
             if self._ended(send.profile):  # not sent: the charger would only refuse it
                 return self._settled(send, _Outcome.GONE)
-            answer = await self._s.charger_commands.set_charging_profile(
-                charger, connector, send.profile
-            )
+            answer = await self._chargers.set_charging_profile(charger, connector, send.profile)
             accepted = answer.status is ProfileStatus.ACCEPTED
             if not accepted and self._ended(send.profile):  # ended while on its way
                 return self._settled(send, _Outcome.GONE)
@@ -1092,7 +1120,7 @@ class SmartChargingService:
                     f"{charger} does not answer charging profiles: planned at its maximum power"
                 )
                 continue
-            capabilities = await self._capabilities_of(charger)
+            capabilities = await self._capabilities_of(charger, wait_s=0.0)
             after = fail_safe_per_connector_w(fail_safes.get(charger, 0.0), capabilities)
             profile = tx_profile(plan, session_id, transaction_id, connector, capabilities, after)
             limit = limit_now_w(plan, session_id, now)
@@ -1172,14 +1200,13 @@ class SmartChargingService:
         return [
             (charger, watts)
             for charger, watts in targets.items()
-            if self._s.charge_points.is_connected(charger)
-            and self._fail_safe_w.get(charger) != watts
+            if self._presence.is_connected(charger) and self._fail_safe_w.get(charger) != watts
         ]
 
     async def _install_fail_safe(self, charge_point_id: str, watts: float) -> None:
         capabilities = await self._capabilities_of(charge_point_id)
         try:
-            answer = await self._s.charger_commands.set_charging_profile(
+            answer = await self._chargers.set_charging_profile(
                 charge_point_id, 0, fail_safe_profile(watts, capabilities)
             )
         except DomainError as error:
@@ -1212,13 +1239,37 @@ class SmartChargingService:
         await self._install_fail_safe(charge_point_id, share)
         self.request_replan(placement.site_id)
 
-    async def _capabilities_of(self, charge_point_id: str) -> ChargerCapabilities:
-        """Read once (at boot, normally). Compiling waits at most the profile deadline for
-        the read, as it may run under the site's lock; meanwhile the defaults serve, and the
-        read caches the real ones when the charger answers."""
+    async def _learn_capabilities(self, charge_point_ids: Sequence[str]) -> None:
+        """Ask every connected charger whose keys are not known yet, all at once, and wait at
+        most `KEYS_WAIT_S`: a compile runs under the site's lock, and one silent charger
+        asked in turn held every other charger's profile for the whole profile deadline.
+        Its defaults serve meanwhile; its late answer brings a replan."""
+        reads = [
+            self._reading(charger)
+            for charger in charge_point_ids
+            if charger not in self._capabilities and self._presence.is_connected(charger)
+        ]
+        if reads:
+            await asyncio.wait(reads, timeout=KEYS_WAIT_S)
+
+    async def _capabilities_of(
+        self, charge_point_id: str, wait_s: float | None = None
+    ) -> ChargerCapabilities:
+        """Read once (at boot, normally), waiting at most `wait_s` (default: the profile
+        deadline); meanwhile the defaults serve, and the read caches the real ones when the
+        charger answers."""
         known = self._capabilities.get(charge_point_id)
         if known is not None:
             return known
+        reading = self._reading(charge_point_id)
+        wait_s = self.profile_deadline_s if wait_s is None else wait_s
+        if reading.done() or wait_s > 0:
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(asyncio.shield(reading), wait_s or None)
+        return capabilities_from({}, await self._phases(charge_point_id))
+
+    def _reading(self, charge_point_id: str) -> asyncio.Task[ChargerCapabilities]:
+        """The charger's smart-charging keys being read (one read at a time)."""
         reading = self._reading_keys.get(charge_point_id)
         if reading is None:
             reading = asyncio.get_running_loop().create_task(
@@ -1227,15 +1278,16 @@ class SmartChargingService:
             self._reading_keys[charge_point_id] = reading
             self._tasks.add(reading)
             reading.add_done_callback(lambda task: self._read_done(charge_point_id, task))
-        try:
-            return await asyncio.wait_for(asyncio.shield(reading), self.profile_deadline_s)
-        except TimeoutError:
-            return capabilities_from({}, await self._phases(charge_point_id))
+        return reading
 
     def _read_done(self, charge_point_id: str, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if self._reading_keys.get(charge_point_id) is task:
             del self._reading_keys[charge_point_id]
+        placed = self._placed.get(charge_point_id)
+        answered = charge_point_id in self._capabilities
+        if answered and placed is not None and not task.cancelled():
+            self.request_replan(placed.site_id)  # its real units, if a compile went without
 
     async def _phases(self, charge_point_id: str) -> int:
         placement = await self._placement(charge_point_id)
@@ -1246,9 +1298,7 @@ class SmartChargingService:
         connected yet sent A profiles to a W-only charger until it rebooted."""
         phases = await self._phases(charge_point_id)
         try:
-            read = await self._s.charger_commands.get_configuration(
-                charge_point_id, CAPABILITY_KEYS
-            )
+            read = await self._chargers.get_configuration(charge_point_id, CAPABILITY_KEYS)
         except DomainError as error:
             log.warning("%s: could not read smart charging keys: %s", charge_point_id, error)
             return capabilities_from({}, phases)  # for now; asked again next time
@@ -1277,7 +1327,7 @@ class SmartChargingService:
         placement = await self._placement(charge_point_id)
         if placement is not None and placement.site_id is not None:
             with contextlib.suppress(NotFound):  # the site was deleted meanwhile
-                site: Site = await self._s.sites.get(placement.site_id)
+                site: Site = await self._site_directory.get(placement.site_id)
                 placed = _Placed(site.id, self._physical_max_w(placement, site))
         self._placed[charge_point_id] = placed
         return placed
@@ -1308,7 +1358,7 @@ class SmartChargingService:
 
     async def _placement(self, charge_point_id: str) -> Placement | None:
         try:
-            placement: Placement = await self._s.sites.placement(charge_point_id)
+            placement: Placement = await self._site_directory.placement(charge_point_id)
         except DomainError:
             return None
         return placement

@@ -1,0 +1,56 @@
+"""What the smart charging service needs from the rest of AmpNexus, each as a narrow port:
+the site's shape, its running sessions and their needs, its signals and prices, which
+chargers are connected, and the commands that reach them. The composition root passes the
+services that provide them; unit tests pass in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from ampnexus.domain.series import Point, SeriesKind, Slots
+from ampnexus.domain.site import Placement, Site, SiteLayout
+from ampnexus.domain.transaction import Transaction
+from ampnexus.services.needs import SessionFacts
+
+
+class SiteDirectory(Protocol):
+    """Sites, their circuit trees and where each charger is placed (NotFound: none)."""
+
+    async def get(self, site_id: str) -> Site: ...
+    async def layout(self, site_id: str) -> SiteLayout: ...
+    async def placement(self, charge_point_id: str) -> Placement: ...
+
+
+class RunningSessions(Protocol):
+    async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Transaction]:
+        """The running transactions of these chargers, newest first."""
+        ...
+
+
+class SessionNeeds(Protocol):
+    async def resolve_all(
+        self, transactions: Sequence[Transaction], site: Site
+    ) -> Mapping[int, SessionFacts]:
+        """Each session's need (energy, departure) and driver, by transaction id."""
+        ...
+
+
+class SiteSignals(Protocol):
+    """The site's measured and forecast series (meter, solar, carbon)."""
+
+    async def recent(self, site_id: str, kind: SeriesKind, since: datetime) -> list[Point]: ...
+    async def resampled(self, site_id: str, kind: SeriesKind, grid: Slots) -> tuple[float, ...]: ...
+
+
+class SlotPrices(Protocol):
+    async def slot_prices(
+        self, site_id: str, grid: Slots
+    ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """(import, export) per slot; None when the site has no tariff."""
+        ...
+
+
+class ChargerPresence(Protocol):
+    def is_connected(self, charge_point_id: str) -> bool: ...

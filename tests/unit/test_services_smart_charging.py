@@ -1,0 +1,172 @@
+"""SmartChargingService's own rules, against in-memory fakes of its ports and a fake clock:
+the real planner, real site and need services over fake stores, and chargers that hold
+what they are sent (or never answer)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+import pytest
+
+from ampnexus.charging.planner import plan
+from ampnexus.domain.charge_point import ChargePoint, RegistrationStatus
+from ampnexus.domain.charging_profile import ChargingProfile, ProfilePurpose, ProfileStatus
+from ampnexus.domain.commands import Answer, ConfigurationRead
+from ampnexus.domain.site import Placement, Site
+from ampnexus.domain.transaction import TransactionStart
+from ampnexus.services.alerts import AlertService
+from ampnexus.services.needs import NeedService
+from ampnexus.services.site_series import SeriesService
+from ampnexus.services.sites import SiteService
+from ampnexus.services.smart_charging import SmartChargingService
+from ampnexus.services.tariffs import TariffService
+from tests.fakes import Fakes
+
+SITE_W = 22_000.0
+CHARGERS = ("CP-1", "CP-2", "CP-3")
+
+
+class Chargers:
+    """The command port as chargers that take every profile, except the silent ones, which
+    never answer anything."""
+
+    def __init__(self) -> None:
+        self.silent: set[str] = set()
+        self.sent: list[tuple[str, int, ChargingProfile]] = []
+        self.connected: set[str] = set(CHARGERS)
+
+    async def get_configuration(
+        self, charge_point_id: str, keys: Sequence[str]
+    ) -> ConfigurationRead:
+        await self._answer(charge_point_id)
+        values = {"ChargingScheduleAllowedChargingRateUnit": "Current,Power"}
+        return ConfigurationRead(values | {"NumberOfConnectors": "1"})
+
+    async def set_charging_profile(
+        self, charge_point_id: str, connector_id: int, profile: ChargingProfile
+    ) -> Answer[ProfileStatus]:
+        await self._answer(charge_point_id)
+        self.sent.append((charge_point_id, connector_id, profile))
+        return Answer(ProfileStatus.ACCEPTED)
+
+    def is_connected(self, charge_point_id: str) -> bool:
+        return charge_point_id in self.connected
+
+    async def _answer(self, charge_point_id: str) -> None:
+        if charge_point_id in self.silent:
+            await asyncio.Event().wait()  # no answer, ever
+
+    def tx_profiles(self, charge_point_id: str) -> list[ChargingProfile]:
+        return [
+            profile
+            for charger, _, profile in self.sent
+            if charger == charge_point_id and profile.purpose is ProfilePurpose.TX
+        ]
+
+
+@pytest.fixture
+def fakes() -> Fakes:
+    return Fakes()
+
+
+@pytest.fixture
+def chargers() -> Chargers:
+    return Chargers()
+
+
+@pytest.fixture
+async def build(fakes: Fakes, chargers: Chargers) -> Callable[..., SmartChargingService]:
+    sites = SiteService(fakes.sites, fakes.clock, fakes.events)
+    await sites.create(Site("S", "Depot", "UTC", SITE_W))
+    for charger in CHARGERS:
+        await fakes.charge_points.add(ChargePoint(charger, 0, RegistrationStatus.ACCEPTED))
+        await sites.place(Placement(charger, "S", phases=3, max_power_w=11_000.0))
+        started = fakes.clock.now() - timedelta(minutes=10)
+        await fakes.transactions.start(TransactionStart(charger, 1, "TAG", 0, started), started)
+    made: list[SmartChargingService] = []
+
+    def service(**options: float) -> SmartChargingService:
+        made.append(
+            SmartChargingService(
+                sites=sites,
+                sessions=fakes.transactions,
+                needs=NeedService(
+                    fakes.needs, fakes.transactions, fakes.id_tags, fakes.drivers, fakes.clock
+                ),
+                signals=SeriesService(fakes.series, fakes.sites, fakes.clock, fakes.events),
+                prices=TariffService(fakes.tariffs, fakes.sites, fakes.clock),
+                presence=chargers,
+                commands=chargers,
+                planner=plan,
+                clock=fakes.clock,
+                alerts=AlertService(fakes.alerts, fakes.clock, fakes.events),
+                forecast_weeks=0,
+                **options,  # type: ignore[arg-type]
+            )
+        )
+        return made[-1]
+
+    yield service
+    for each in made:
+        await each.stop()
+
+
+async def until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
+    for _ in range(int(within_s / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within {within_s} s")
+
+
+async def test_every_running_session_gets_a_profile_for_its_transaction_within_the_site(
+    build: Callable[..., SmartChargingService], chargers: Chargers, fakes: Fakes
+) -> None:
+    service = build()
+    site_plan = await service.replan("S")
+    await service.dispatched("S")
+    now = fakes.clock.now()
+    held_w = 0.0
+    for charger, _, transaction_id in site_plan.transactions.values():
+        (profile,) = chargers.tx_profiles(charger)
+        assert profile.transaction_id == transaction_id
+        period = profile.schedule.periods[0]
+        watts = period.limit if profile.schedule.unit == "W" else period.limit * 230 * 3
+        assert profile.valid_from is None or profile.valid_from <= now
+        held_w += watts
+    assert 0 < held_w <= SITE_W + 1.0
+
+
+async def test_a_silent_charger_does_not_hold_up_the_others(
+    build: Callable[..., SmartChargingService], chargers: Chargers
+) -> None:
+    chargers.silent.add("CP-1")
+    service = build(profile_deadline_s=30.0)  # waiting for it would take 30 s
+    await asyncio.wait_for(service.replan("S"), 5.0)
+    await until(lambda: bool(chargers.tx_profiles("CP-2") and chargers.tx_profiles("CP-3")))
+    assert chargers.tx_profiles("CP-1") == []
+
+
+async def test_a_replan_that_changes_nothing_sends_nothing(
+    build: Callable[..., SmartChargingService], chargers: Chargers
+) -> None:
+    service = build()
+    await service.replan("S")
+    await service.dispatched("S")
+    sent = len(chargers.sent)
+    assert all(chargers.tx_profiles(c) for c in CHARGERS)
+    await service.replan("S")
+    await service.dispatched("S")
+    assert len(chargers.sent) == sent
+
+
+async def test_a_burst_of_requests_makes_at_most_two_replans(
+    build: Callable[..., SmartChargingService],
+) -> None:
+    service = build(replan_gap_s=0.05)
+    for _ in range(20):
+        service.request_replan("S")
+    await service.settled("S")
+    assert 1 <= service.replans_made("S") <= 2
