@@ -1244,10 +1244,12 @@ class SmartChargingService:
         most `KEYS_WAIT_S`: a compile runs under the site's lock, and one silent charger
         asked in turn held every other charger's profile for the whole profile deadline.
         Its defaults serve meanwhile; its late answer brings a replan."""
-        reads = [
+        reads = [  # not again for a read still pending from an earlier compile
             self._reading(charger)
             for charger in charge_point_ids
-            if charger not in self._capabilities and self._presence.is_connected(charger)
+            if charger not in self._capabilities
+            and charger not in self._reading_keys
+            and self._presence.is_connected(charger)
         ]
         if reads:
             await asyncio.wait(reads, timeout=KEYS_WAIT_S)
