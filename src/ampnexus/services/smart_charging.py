@@ -1146,8 +1146,9 @@ class SmartChargingService:
         (planned at their maximum meanwhile)."""
         uncontrolled = self._uncontrolled_w(layout)
         building = self._building_reserve_w(layout.site.id)
+        loads = _CircuitLoads(layout, uncontrolled)  # counted once: this runs every compile
         return {
-            placement.charge_point_id: fail_safe_share_w(layout, placement, uncontrolled, building)
+            placement.charge_point_id: loads.share_w(placement, building)
             for placement in layout.placements
             if placement.charge_point_id not in uncontrolled
         }
@@ -1260,15 +1261,12 @@ class SmartChargingService:
         """Read once (at boot, normally), waiting at most `wait_s` (default: the profile
         deadline); meanwhile the defaults serve, and the read caches the real ones when the
         charger answers."""
-        known = self._capabilities.get(charge_point_id)
-        if known is not None:
-            return known
-        reading = self._reading(charge_point_id)
         wait_s = self.profile_deadline_s if wait_s is None else wait_s
-        if reading.done() or wait_s > 0:
+        if charge_point_id not in self._capabilities and wait_s > 0:
             with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(asyncio.shield(reading), wait_s or None)
-        return capabilities_from({}, await self._phases(charge_point_id))
+                await asyncio.wait_for(asyncio.shield(self._reading(charge_point_id)), wait_s)
+        known = self._capabilities.get(charge_point_id)  # cached only from an answer
+        return known or capabilities_from({}, await self._phases(charge_point_id))
 
     def _reading(self, charge_point_id: str) -> asyncio.Task[ChargerCapabilities]:
         """The charger's smart-charging keys being read (one read at a time)."""
@@ -1420,42 +1418,54 @@ def fail_safe_share_w(
     `uncontrolled`: chargers that may draw their maximum whatever they are told (refusing or
     silent), with that maximum; each circuit's limit less theirs is split among the rest.
     `building_w`: what the site's own load may draw meanwhile, off the grid connection."""
-    site = layout.site
-    reserved = uncontrolled or {}
-    by_id = {c.id: c for c in layout.circuits}
-    below: dict[str | None, int] = {}
-    taken: dict[str | None, float] = {}
-    for other in layout.placements:
-        drawn = reserved.get(other.charge_point_id)
-        circuit_id = other.circuit_id
-        while True:
-            if drawn is None:
-                below[circuit_id] = below.get(circuit_id, 0) + 1
-            else:
-                taken[circuit_id] = taken.get(circuit_id, 0.0) + drawn
-            if circuit_id is None:
-                break
-            circuit_id = by_id[circuit_id].parent_id if circuit_id in by_id else None
+    return _CircuitLoads(layout, uncontrolled or {}).share_w(placement, building_w)
 
-    def split(limit: float, circuit_id: str | None) -> float:
-        return max(0.0, limit - taken.get(circuit_id, 0.0)) / max(1, below.get(circuit_id, 1))
 
-    phases = len(placement.grid_phases(site.phases))
-    share = split(site.limit_w - building_w, None)  # inf when the site has no limit
-    circuit_id = placement.circuit_id
-    while circuit_id is not None and circuit_id in by_id:
-        circuit = by_id[circuit_id]
-        limits = [
-            circuit.max_power_w,
-            circuit.max_current_a * site.voltage * phases if circuit.max_current_a else None,
-        ]
-        for limit in limits:
-            if limit is not None:
-                share = min(share, split(limit, circuit_id))
-        circuit_id = circuit.parent_id
-    share = min(share, placement.max_power_w or DEFAULT_MAX_POWER_W)
-    minimum = convert(MIN_CURRENT_A, ChargingRateUnit.A, ChargingRateUnit.W, phases, site.voltage)
-    return share if share >= minimum else 0.0
+class _CircuitLoads:
+    """Per circuit (None: the grid connection), how many steerable chargers hang below it
+    and what the uncontrolled ones below it take: counted once for all chargers' shares."""
+
+    def __init__(self, layout: SiteLayout, uncontrolled: Mapping[str, float]) -> None:
+        self.site = layout.site
+        self.by_id = {c.id: c for c in layout.circuits}
+        self.below: dict[str | None, int] = {}
+        self.taken: dict[str | None, float] = {}
+        for other in layout.placements:
+            drawn = uncontrolled.get(other.charge_point_id)
+            circuit_id = other.circuit_id
+            while True:
+                if drawn is None:
+                    self.below[circuit_id] = self.below.get(circuit_id, 0) + 1
+                else:
+                    self.taken[circuit_id] = self.taken.get(circuit_id, 0.0) + drawn
+                if circuit_id is None:
+                    break
+                circuit_id = self.by_id[circuit_id].parent_id if circuit_id in self.by_id else None
+
+    def _split(self, limit: float, circuit_id: str | None) -> float:
+        free = max(0.0, limit - self.taken.get(circuit_id, 0.0))
+        return free / max(1, self.below.get(circuit_id, 1))
+
+    def share_w(self, placement: Placement, building_w: float) -> float:
+        site = self.site
+        phases = len(placement.grid_phases(site.phases))
+        share = self._split(site.limit_w - building_w, None)  # inf when the site has no limit
+        circuit_id = placement.circuit_id
+        while circuit_id is not None and circuit_id in self.by_id:
+            circuit = self.by_id[circuit_id]
+            limits = [
+                circuit.max_power_w,
+                circuit.max_current_a * site.voltage * phases if circuit.max_current_a else None,
+            ]
+            for limit in limits:
+                if limit is not None:
+                    share = min(share, self._split(limit, circuit_id))
+            circuit_id = circuit.parent_id
+        share = min(share, placement.max_power_w or DEFAULT_MAX_POWER_W)
+        minimum = convert(
+            MIN_CURRENT_A, ChargingRateUnit.A, ChargingRateUnit.W, phases, site.voltage
+        )
+        return share if share >= minimum else 0.0
 
 
 def past_session(transaction: Transaction, placement: Placement, site: Site) -> PastSession:
