@@ -14,6 +14,7 @@ from ampnexus.charging.planner import plan
 from ampnexus.domain.charge_point import ChargePoint, RegistrationStatus
 from ampnexus.domain.charging_profile import ChargingProfile, ProfilePurpose, ProfileStatus
 from ampnexus.domain.commands import Answer, ConfigurationRead
+from ampnexus.domain.errors import CommandTimeout
 from ampnexus.domain.site import Placement, Site
 from ampnexus.domain.transaction import TransactionStart
 from ampnexus.services.alerts import AlertService
@@ -34,7 +35,9 @@ class Chargers:
 
     def __init__(self) -> None:
         self.silent: set[str] = set()
+        self.timeout_s: float | None = None  # a silent one's commands time out (None: never)
         self.sent: list[tuple[str, int, ChargingProfile]] = []
+        self.asked: list[str] = []  # every command, answered or not
         self.connected: set[str] = set(CHARGERS)
 
     async def get_configuration(
@@ -55,8 +58,12 @@ class Chargers:
         return charge_point_id in self.connected
 
     async def _answer(self, charge_point_id: str) -> None:
+        self.asked.append(charge_point_id)
         if charge_point_id in self.silent:
-            await asyncio.Event().wait()  # no answer, ever
+            if self.timeout_s is None:
+                await asyncio.Event().wait()  # no answer, ever
+            await asyncio.sleep(self.timeout_s)
+            raise CommandTimeout(f"{charge_point_id} did not answer")
 
     def tx_profiles(self, charge_point_id: str) -> list[ChargingProfile]:
         return [
@@ -147,6 +154,29 @@ async def test_a_silent_charger_does_not_hold_up_the_others(
     await asyncio.wait_for(service.replan("S"), 5.0)
     await until(lambda: bool(chargers.tx_profiles("CP-2") and chargers.tx_profiles("CP-3")))
     assert chargers.tx_profiles("CP-1") == []
+
+
+async def test_a_charger_found_silent_withholds_no_later_increase_and_is_still_asked(
+    build: Callable[..., SmartChargingService], chargers: Chargers, fakes: Fakes
+) -> None:
+    chargers.silent.add("CP-1")
+    chargers.timeout_s = 0.4
+    service = build(profile_deadline_s=0.2)
+    await service.replan("S")
+    await service.dispatched("S")  # CP-1 found silent at the deadline: planned at its maximum
+    await asyncio.sleep(0.3)  # and its commands timed out
+    await service.settled("S")
+    before = {c: len(chargers.tx_profiles(c)) for c in ("CP-2", "CP-3")}
+    await SiteService(fakes.sites, fakes.clock, fakes.events).update("S", {"grid_limit_w": 33e3})
+    service.placement_changed(set())  # what its SiteChanged event does
+    site_plan = await service.replan("S")
+    await asyncio.wait_for(service.dispatched("S"), 0.15)  # not a deadline's wait
+    assert all(len(chargers.tx_profiles(c)) > before[c] for c in before), "increases withheld"
+    assert not any("withheld" in alert for alert in site_plan.alerts)
+    asked = chargers.asked.count("CP-1")
+    await asyncio.sleep(0.5)  # any probe still on its way timed out
+    await service.replan("S")
+    await until(lambda: chargers.asked.count("CP-1") > asked, 1.0)  # asked again, not waited for
 
 
 async def test_a_replan_that_changes_nothing_sends_nothing(

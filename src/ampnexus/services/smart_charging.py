@@ -935,7 +935,9 @@ class SmartChargingService:
 
     async def _dispatch(self, dispatch: _Dispatch) -> None:
         """Reductions first, all at once; the increases only when every reduction was
-        confirmed within the deadline: the headroom they use may still be drawn elsewhere."""
+        confirmed within the deadline: the headroom they use may still be drawn elsewhere.
+        A charger found silent is in neither (`_learn_capabilities` probes it): the plan
+        counts its maximum, and waiting for it would withhold the increases every time."""
         if await self._wave(dispatch.site_plan, dispatch.reductions):
             await self._wave(dispatch.site_plan, dispatch.increases)
         else:
@@ -999,7 +1001,7 @@ class SmartChargingService:
             return self._settled(send, _Outcome.GONE)
         except CommandTimeout as error:  # alerted at the deadline already
             log.info("%s: %s", charger, error)
-            self._answering.pop(charger, None)  # its next replan tries it again
+            self._answering[charger] = False  # probed beside the waves until it answers
             return self._settled(send, _Outcome.SILENT)
         except DomainError as error:
             log.warning("%s: SetChargingProfile failed: %s", charger, error)
@@ -1088,6 +1090,8 @@ class SmartChargingService:
         """Resolve its CHARGER_SILENT alert on the way back (after a restart, once)."""
         if self._answering.get(charger):
             return
+        if self._answering.get(charger) is False:  # back: planned as controllable again
+            self.request_replan(site_id)
         self._answering[charger] = True
         with _logged_failure("could not resolve the alert"):
             await self._alerts.resolve(AlertKey(AlertKind.CHARGER_SILENT, charger, site_id))
@@ -1244,16 +1248,19 @@ class SmartChargingService:
         """Ask every connected charger whose keys are not known yet, all at once, and wait at
         most `KEYS_WAIT_S`: a compile runs under the site's lock, and one silent charger
         asked in turn held every other charger's profile for the whole profile deadline.
-        Its defaults serve meanwhile; its late answer brings a replan."""
-        reads = [  # not again for a read still pending from an earlier compile
-            self._reading(charger)
+        Its defaults serve meanwhile; its late answer brings a replan. A charger found
+        silent is asked again each time (the probe that finds it back) but not waited for."""
+        asked = [  # not again for a read still pending from an earlier compile
+            charger
             for charger in charge_point_ids
-            if charger not in self._capabilities
-            and charger not in self._reading_keys
+            if charger not in self._reading_keys
+            and (charger not in self._capabilities or self._answering.get(charger) is False)
             and self._presence.is_connected(charger)
         ]
-        if reads:
-            await asyncio.wait(reads, timeout=KEYS_WAIT_S)
+        reads = [self._reading(charger) for charger in asked]
+        waited = [r for c, r in zip(asked, reads, strict=True) if self._answering.get(c) is not False]
+        if waited:
+            await asyncio.wait(waited, timeout=KEYS_WAIT_S)
 
     async def _capabilities_of(
         self, charge_point_id: str, wait_s: float | None = None
@@ -1305,6 +1312,9 @@ class SmartChargingService:
         values = read.values
         capabilities = capabilities_from(values, phases)
         self._capabilities[charge_point_id] = capabilities
+        placed = self._placed.get(charge_point_id)
+        if self._answering.get(charge_point_id) is False and placed is not None:
+            await self._answered(charge_point_id, placed.site_id)  # a silent one is back
         if "ChargingScheduleAllowedChargingRateUnit" not in values:
             self._unit_guessed.add(charge_point_id)
         return capabilities
