@@ -20,7 +20,9 @@ anything, as the issue asks.
   /sites/{id}), or with --trigger meter a rising site meter reading (POST
   /sites/{id}/meter), so that every session's profile must change; timed from sending the
   request to the last answering charger receiving a TxProfile sent after it. That includes
-  the API call, the event, reading the site, planning, compiling and dispatching.
+  the API call, the event, reading the site, planning, compiling and dispatching. Each
+  trigger waits until no profile arrived for QUIET_S (not timed): an earlier plan's second
+  wave still arriving ended a turn before its own plan was even made.
 - meter-jump reaction (at the smallest size, 100 by default): a site meter reading with a
   jump (POST /sites/{id}/meter, the building load rising by steps to a quarter of the
   lower limit: a fall counts only minutes later, by design), timed the same way.
@@ -82,6 +84,7 @@ LIMITS = (0.9, 0.6)
 # rises add up to at most this share of the lower limit, each at least the 1 kW that replans.
 METER_RISES_TO = 0.25
 METER_STEP_MIN_W = 1_200.0
+QUIET_S = 0.5  # between a turn's last profile and the next trigger
 JUMPS_AT_MOST = 50  # rising readings of one run with --trigger meter (warm-up included)
 TARGETS = {100: 1.0, 1000: 1.0, 3000: 5.0}  # seconds, p95 of the whole replan
 REACTION_TARGET = 1.0  # seconds, p95 of the meter-jump reaction at 100 chargers
@@ -149,6 +152,9 @@ class Charger:
     def received_since(self, moment: float) -> float | None:
         """When the first TxProfile after `moment` arrived."""
         return next((at for at in self.profiles if at > moment), None)
+
+    def last_received(self) -> float:
+        return self.profiles[-1] if self.profiles else 0.0
 
 
 async def start_charger(charger: Charger, ocpp_url: str, gate: asyncio.Semaphore) -> None:
@@ -257,9 +263,19 @@ def limit_kw(chargers: int, turn: int) -> float:
 
 
 # --- measuring -------------------------------------------------------------------------------
+async def quiet(chargers: list[Charger], within: float) -> None:
+    """Until no charger received a TxProfile for QUIET_S (at most `within` seconds)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        last = max((c.last_received() for c in chargers), default=0.0)
+        if time.monotonic() - last >= QUIET_S:
+            return
+        await asyncio.sleep(0.02)
+
+
 async def reached_all(chargers: list[Charger], since: float, within: float) -> tuple[float, int]:
-    """Seconds from `since` until every answering charger received a TxProfile sent after
-    it, and how many never did `within` seconds (then: until the last that did)."""
+    """Seconds from `since` until every answering charger received a TxProfile, and how
+    many never did within `within` seconds (then: until the last that did)."""
     answering = [c for c in chargers if not c.silent]
     deadline = since + within
     while time.monotonic() < deadline:
@@ -279,6 +295,7 @@ async def whole_replan(
 ) -> tuple[float, int]:
     """Triggered by a meter reading (the building load jumps: every TxProfile changes) or
     by a change of the site's limit (then every fail-safe changes too)."""
+    await quiet(chargers, within)
     since = time.monotonic()
     if trigger == "limit":
         body = {"grid_limit_kw": limit_kw(len(chargers), turn)}
@@ -302,6 +319,7 @@ def meter_reading(chargers: list[Charger], jump: int, jumps: int) -> dict[str, A
 async def meter_jump(
     api: httpx.AsyncClient, chargers: list[Charger], jump: int, jumps: int, within: float
 ) -> tuple[float, int]:
+    await quiet(chargers, within)
     since = time.monotonic()
     reading = meter_reading(chargers, jump, jumps)
     (await api.post(f"/sites/{SITE}/meter", json=reading)).raise_for_status()

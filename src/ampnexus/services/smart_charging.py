@@ -1258,7 +1258,9 @@ class SmartChargingService:
             and self._presence.is_connected(charger)
         ]
         reads = [self._reading(charger) for charger in asked]
-        waited = [r for c, r in zip(asked, reads, strict=True) if self._answering.get(c) is not False]
+        waited = [
+            r for c, r in zip(asked, reads, strict=True) if self._answering.get(c) is not False
+        ]
         if waited:
             await asyncio.wait(waited, timeout=KEYS_WAIT_S)
 
