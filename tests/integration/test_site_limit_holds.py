@@ -342,7 +342,9 @@ async def stale_meter(s: Scenario) -> None:
 
 async def refusing_charger(s: Scenario) -> None:
     """The charger holding most refuses every profile from now on: it keeps what it holds.
-    The building grows by 8 kW half an hour later, and a car arrives on CP-5 an hour later."""
+    The building grows by 8 kW half an hour later, and a car arrives on CP-5 an hour later.
+    When what it holds no longer fits beside the building, only stopping its session keeps
+    the site in (it still answers RemoteStopTransaction)."""
     s.phase = "refusing charger"
     now = s.clock.now()
     refusing = max(s.stations.values(), key=lambda station: station.held_w(now))
@@ -357,6 +359,15 @@ async def refusing_charger(s: Scenario) -> None:
         {30 * timedelta(minutes=1): building_grows, HOUR: lambda: s.arrive("CP-5")},
     )
     refusing.refusing = False
+    stopped = {
+        st.id for st in s.stations.values() if st.link and st.link.asked("RemoteStopTransaction")
+    }
+    assert stopped <= {refusing.id}, f"only a charger refusing profiles is stopped: {stopped}"
+    if stopped:  # what it held no longer fitted beside the building: the operator is told
+        assert s.api is not None
+        query = {"kind": "session_stopped", "charge_point_id": refusing.id, "open": "true"}
+        alerts = (await s.api.get("/alerts", params=query)).json()["items"]
+        assert alerts and alerts[0]["severity"] == "critical", alerts
 
 
 async def restart(s: Scenario) -> None:
@@ -419,13 +430,8 @@ PHASES = {
     "comings and goings": comings_and_goings,
     "outage": outage,
 }
-FAILING_TODAY = {  # issue 16: each fix flips one (strict xfail)
-    # Profiles cannot undo what a charger that refuses them holds: when it holds 22 kW and
-    # the building then grows by 8 kW, only stopping its session would keep the site in.
-    # AmpNexus plans everyone else at 0 and alerts; stopping a driver's car is left to people.
-    "refusing charger": "a refusing charger holding 22 kW and a building grown to 16 kW: "
-    "38.1 of 36 kW, with every other charger at 0",
-}
+# Issue 16: each fix flipped one (strict xfail); a phase that fails again goes here.
+FAILING_TODAY: dict[str, str] = {}
 
 
 def verdict(s: Scenario) -> str:
