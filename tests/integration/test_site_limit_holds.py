@@ -144,17 +144,25 @@ class Scenario:
         await self._links.pop(station.id).aclose()
 
     async def settle(self) -> None:
-        """Until the smart-charging service has nothing left to do (replans, dispatches)."""
+        """Until the site has nothing left to do: no replan running or due, the latest
+        plan's profiles and remote stops answered, and what the chargers sent of their own
+        accord in answer (a remote stop's StopTransaction) answered and replanned on."""
         assert self.app is not None
         service = self.app.services.smart_charging
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SETTLE_S
-        await asyncio.sleep(0.06)  # past the debounce of whatever the last message asked for
-        while any(not task.done() for task in getattr(service, "_tasks", ())):
-            if loop.time() > deadline:
-                self.unsettled.append(self.clock.now())
-                return
-            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.06)  # past whatever the last message asked for
+        try:
+            async with asyncio.timeout(SETTLE_S):
+                while True:
+                    replans = service.replans_made(SITE)
+                    await service.dispatched(SITE)
+                    sent = any(station.busy for station in self.stations.values())
+                    for station in self.stations.values():
+                        await station.quiet()
+                    if not sent and service.replans_made(SITE) == replans:
+                        return
+                    await asyncio.sleep(0.02)  # the replan their messages asked for
+        except TimeoutError:
+            self.unsettled.append(self.clock.now())
 
     # --- the world ------------------------------------------------------------------------------
     async def post_meter(self) -> None:
