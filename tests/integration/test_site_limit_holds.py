@@ -144,17 +144,25 @@ class Scenario:
         await self._links.pop(station.id).aclose()
 
     async def settle(self) -> None:
-        """Until the smart-charging service has nothing left to do (replans, dispatches)."""
+        """Until the site has nothing left to do: no replan running or due, the latest
+        plan's profiles and remote stops answered, and what the chargers sent of their own
+        accord in answer (a remote stop's StopTransaction) answered and replanned on."""
         assert self.app is not None
         service = self.app.services.smart_charging
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SETTLE_S
-        await asyncio.sleep(0.06)  # past the debounce of whatever the last message asked for
-        while any(not task.done() for task in getattr(service, "_tasks", ())):
-            if loop.time() > deadline:
-                self.unsettled.append(self.clock.now())
-                return
-            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.06)  # past whatever the last message asked for
+        try:
+            async with asyncio.timeout(SETTLE_S):
+                while True:
+                    replans = service.replans_made(SITE)
+                    await service.dispatched(SITE)
+                    sent = any(station.busy for station in self.stations.values())
+                    for station in self.stations.values():
+                        await station.quiet()
+                    if not sent and service.replans_made(SITE) == replans:
+                        return
+                    await asyncio.sleep(0.02)  # the replan their messages asked for
+        except TimeoutError:
+            self.unsettled.append(self.clock.now())
 
     # --- the world ------------------------------------------------------------------------------
     async def post_meter(self) -> None:
@@ -342,7 +350,9 @@ async def stale_meter(s: Scenario) -> None:
 
 async def refusing_charger(s: Scenario) -> None:
     """The charger holding most refuses every profile from now on: it keeps what it holds.
-    The building grows by 8 kW half an hour later, and a car arrives on CP-5 an hour later."""
+    The building grows by 8 kW half an hour later, and a car arrives on CP-5 an hour later.
+    When what it holds no longer fits beside the building, only stopping its session keeps
+    the site in (it still answers RemoteStopTransaction)."""
     s.phase = "refusing charger"
     now = s.clock.now()
     refusing = max(s.stations.values(), key=lambda station: station.held_w(now))
@@ -357,6 +367,15 @@ async def refusing_charger(s: Scenario) -> None:
         {30 * timedelta(minutes=1): building_grows, HOUR: lambda: s.arrive("CP-5")},
     )
     refusing.refusing = False
+    stopped = {
+        st.id for st in s.stations.values() if st.link and st.link.asked("RemoteStopTransaction")
+    }
+    assert stopped <= {refusing.id}, f"only a charger refusing profiles is stopped: {stopped}"
+    if stopped:  # what it held no longer fitted beside the building: the operator is told
+        assert s.api is not None
+        query = {"kind": "session_stopped", "charge_point_id": refusing.id, "open": "true"}
+        alerts = (await s.api.get("/alerts", params=query)).json()["items"]
+        assert alerts and alerts[0]["severity"] == "critical", alerts
 
 
 async def restart(s: Scenario) -> None:
@@ -419,13 +438,8 @@ PHASES = {
     "comings and goings": comings_and_goings,
     "outage": outage,
 }
-FAILING_TODAY = {  # issue 16: each fix flips one (strict xfail)
-    # Profiles cannot undo what a charger that refuses them holds: when it holds 22 kW and
-    # the building then grows by 8 kW, only stopping its session would keep the site in.
-    # AmpNexus plans everyone else at 0 and alerts; stopping a driver's car is left to people.
-    "refusing charger": "a refusing charger holding 22 kW and a building grown to 16 kW: "
-    "38.1 of 36 kW, with every other charger at 0",
-}
+# Issue 16: each fix flipped one (strict xfail); a phase that fails again goes here.
+FAILING_TODAY: dict[str, str] = {}
 
 
 def verdict(s: Scenario) -> str:

@@ -6,8 +6,11 @@ the charger reports in MeterValues (Power.Active.Import and the energy register)
 A `Station` is the physical charger: its profiles, cars and registers outlive any connection
 to AmpNexus. Profiles persist across reboots (errata 3.37: "SHALL be persistent across
 reboots/power cycles"); a reboot ends the running transactions (and with them their
-TxProfiles) and the cars still plugged in start new ones under what is left. Time is a shared
-fake clock: the server and every charger read the same one.
+TxProfiles) and the cars still plugged in start new ones under what is left. A
+RemoteStopTransaction it accepts ends the transaction as a local stop would (OCPP 1.6 §5.11):
+the car, still plugged in, draws nothing from that instant, its TxProfiles end with the
+transaction (§3.13.1), and StopTransaction.req (reason Remote) follows the answer. Time is a
+shared fake clock: the server and every charger read the same one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from websockets.asyncio.client import connect
 
@@ -66,6 +69,8 @@ class Station:
     integrated_to: datetime | None = None
     link: HeldCharger | None = None
     on_change: Callable[[Station], None] | None = None  # after every accepted change
+    stopped_remotely: list[tuple[int, int]] = field(default_factory=list)  # not yet reported
+    sending: set[asyncio.Task[None]] = field(default_factory=set)  # its own messages under way
 
     # --- what it holds and draws ----------------------------------------------------------
     def draw_w(self, connector_id: int, at: datetime) -> float:
@@ -113,6 +118,37 @@ class Station:
         if status == "Accepted" and self.on_change is not None:
             self.on_change(self)
         return status
+
+    def remote_stop(self, transaction_id: int) -> str:
+        """RemoteStopTransaction.req: Accepted when that transaction runs here, and then it
+        has ended (`report_remote_stops` sends its StopTransaction.req after the answer)."""
+        for connector, car in self.cars.items():
+            if car.transaction_id == transaction_id:
+                self.integrate(self.clock.now())
+                self.holder.stop_transaction(connector)
+                car.transaction_id = None
+                self.stopped_remotely.append((connector, transaction_id))
+                if self.on_change is not None:
+                    self.on_change(self)
+                return "Accepted"
+        return "Rejected"
+
+    def report_remote_stops(self) -> None:
+        for connector, transaction_id in self.stopped_remotely:
+            task = asyncio.create_task(self._report_stop(connector, transaction_id, "Remote"))
+            self.sending.add(task)
+            task.add_done_callback(self.sending.discard)
+        self.stopped_remotely.clear()
+
+    @property
+    def busy(self) -> bool:
+        """Whether something it sends of its own accord (a remote stop's StopTransaction) is
+        still to go or unanswered."""
+        return bool(self.stopped_remotely or self.sending)
+
+    async def quiet(self) -> None:
+        while self.busy:
+            await (asyncio.gather(*self.sending) if self.sending else asyncio.sleep(0.01))
 
     def clear_profiles(self, payload: dict[str, Any]) -> str:
         if self.refusing:
@@ -185,24 +221,29 @@ class Station:
         return transaction_id
 
     async def unplug(self, connector_id: int, reason: str = "EVDisconnected") -> None:
+        """The car leaves; its transaction stops with it, unless it was stopped remotely."""
         now = self.clock.now()
         self.integrate(now)
         car = self.cars.pop(connector_id)
-        await self._stop(connector_id, car, reason)
+        if car.transaction_id is not None:
+            await self._stop(connector_id, car, reason)
         await self.status(connector_id, "Available")
 
     async def _stop(self, connector_id: int, car: Car, reason: str) -> None:
         assert car.transaction_id is not None
         self.holder.stop_transaction(connector_id)
+        await self._report_stop(connector_id, car.transaction_id, reason)
+        car.transaction_id = None
+
+    async def _report_stop(self, connector_id: int, transaction_id: int, reason: str) -> None:
         await self._call(
             call.StopTransaction(
                 meter_stop=round(self.register_wh.get(connector_id, 0.0)),
                 timestamp=iso(self.clock.now()),
-                transaction_id=car.transaction_id,
+                transaction_id=transaction_id,
                 reason=reason,
             )
         )
-        car.transaction_id = None
 
     async def report(self) -> None:
         """MeterValues of every running transaction, at the clock's instant."""
@@ -265,6 +306,21 @@ class HeldCharger(TestCharger):
         await self._record("SetChargingProfile", payload)
         status = self.station.set_profile(payload["connector_id"], payload["cs_charging_profiles"])
         return call_result.SetChargingProfile(status=status)
+
+    def asked(self, action: str) -> bool:
+        """Whether AmpNexus sent it `action` on this connection."""
+        return any(received == action for received, _ in self.received)
+
+    @on("RemoteStopTransaction")
+    async def on_remote_stop(self, **payload: Any) -> Any:
+        self.silent = self.station.silent
+        await self._record("RemoteStopTransaction", payload)
+        status = self.station.remote_stop(int(payload["transaction_id"]))
+        return call_result.RemoteStopTransaction(status=status)
+
+    @after("RemoteStopTransaction")
+    def after_remote_stop(self, **payload: Any) -> None:
+        self.station.report_remote_stops()  # after the answer, as §5.11 orders them
 
     @on("ClearChargingProfile")
     async def on_clear_charging_profile(self, **payload: Any) -> Any:

@@ -1,6 +1,6 @@
 """SmartChargingService's own rules, against in-memory fakes of its ports and a fake clock:
 the real planner, real site and need services over fake stores, and chargers that hold
-what they are sent (or never answer)."""
+what they are sent (or refuse it, or never answer)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from datetime import timedelta
 import pytest
 
 from ampnexus.charging.planner import plan
+from ampnexus.domain.alert import Alert, AlertKind, Severity
 from ampnexus.domain.charge_point import ChargePoint, RegistrationStatus
 from ampnexus.domain.charging_profile import ChargingProfile, ProfilePurpose, ProfileStatus
-from ampnexus.domain.commands import Answer, ConfigurationRead
+from ampnexus.domain.commands import Acceptance, Answer, ConfigurationRead
 from ampnexus.domain.errors import CommandTimeout
+from ampnexus.domain.series import Point, SeriesKind
 from ampnexus.domain.site import Placement, Site
 from ampnexus.domain.transaction import TransactionStart
 from ampnexus.services.alerts import AlertService
@@ -30,14 +32,17 @@ CHARGERS = ("CP-1", "CP-2", "CP-3")
 
 
 class Chargers:
-    """The command port as chargers that take every profile, except the silent ones, which
-    never answer anything."""
+    """The command port as chargers that take every profile, except the refusing ones, which
+    reject them, and the silent ones, which never answer anything. Remote stops are
+    recorded and accepted."""
 
     def __init__(self) -> None:
         self.silent: set[str] = set()
         self.timeout_s: float | None = None  # a silent one's commands time out (None: never)
+        self.refusing: set[str] = set()
         self.sent: list[tuple[str, int, ChargingProfile]] = []
         self.asked: list[str] = []  # every command, answered or not
+        self.stops: list[tuple[str, int]] = []
         self.connected: set[str] = set(CHARGERS)
 
     async def get_configuration(
@@ -51,8 +56,15 @@ class Chargers:
         self, charge_point_id: str, connector_id: int, profile: ChargingProfile
     ) -> Answer[ProfileStatus]:
         await self._answer(charge_point_id)
+        if charge_point_id in self.refusing:
+            return Answer(ProfileStatus.REJECTED)
         self.sent.append((charge_point_id, connector_id, profile))
         return Answer(ProfileStatus.ACCEPTED)
+
+    async def remote_stop(self, charge_point_id: str, transaction_id: int) -> Answer[Acceptance]:
+        self.stops.append((charge_point_id, transaction_id))  # asked, answered or not
+        await self._answer(charge_point_id)
+        return Answer(Acceptance.ACCEPTED)
 
     def is_connected(self, charge_point_id: str) -> bool:
         return charge_point_id in self.connected
@@ -118,6 +130,24 @@ async def build(fakes: Fakes, chargers: Chargers) -> Callable[..., SmartCharging
     yield service
     for each in made:
         await each.stop()
+
+
+async def building(fakes: Fakes, watts: float) -> None:
+    """The site meter reads `watts` now; no car reports, so all of it is the building."""
+    series = SeriesService(fakes.series, fakes.sites, fakes.clock, fakes.events)
+    await series.record("S", SeriesKind.SITE_METER, [Point(fakes.clock.now(), watts)])
+
+
+async def open_alerts(fakes: Fakes, kind: AlertKind, charger: str) -> list[Alert]:
+    return list((await fakes.alerts.list(True, kind, charger, "S", 10, 0)).items)
+
+
+async def until_alerted(fakes: Fakes, kind: AlertKind, *chargers: str) -> None:
+    for _ in range(500):
+        if all([await open_alerts(fakes, kind, charger) for charger in chargers]):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no {kind} alert on {chargers}")
 
 
 async def until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
@@ -200,3 +230,72 @@ async def test_a_burst_of_requests_makes_at_most_two_replans(
         service.request_replan("S")
     await service.settled("S")
     assert 1 <= service.replans_made("S") <= 2
+
+
+async def transaction_of(fakes: Fakes, charger: str) -> int:
+    (running,) = await fakes.transactions.active_on([charger])
+    return running.id
+
+
+async def test_a_refusing_charger_whose_most_does_not_fit_beside_the_building_is_stopped(
+    build: Callable[..., SmartChargingService], chargers: Chargers, fakes: Fakes
+) -> None:
+    """CP-1 refuses every profile and may draw its 11 kW; with a 14 kW building that is 25 kW
+    on a 22 kW site even with CP-2 and CP-3 at 0: only stopping its session keeps the site
+    in. It is asked once, however many replans follow, and the operator is told."""
+    chargers.refusing.add("CP-1")
+    await building(fakes, 14_000.0)
+    service = build()
+    await service.replan("S")
+    await until_alerted(fakes, AlertKind.CHARGER_REFUSES_PROFILES, "CP-1")
+    await until(lambda: bool(chargers.stops))
+    for _ in range(3):
+        await service.replan("S")
+        await service.dispatched("S")
+    assert chargers.stops == [("CP-1", await transaction_of(fakes, "CP-1"))]
+    (alert,) = await open_alerts(fakes, AlertKind.SESSION_STOPPED, "CP-1")
+    assert alert.severity is Severity.CRITICAL
+    assert alert.details["stopped"] is True
+
+
+async def test_a_refusing_charger_that_fits_beside_the_building_is_not_stopped(
+    build: Callable[..., SmartChargingService], chargers: Chargers, fakes: Fakes
+) -> None:
+    chargers.refusing.add("CP-1")
+    await building(fakes, 8_000.0)  # 11 + 8 kW on 22: the others make room
+    service = build()
+    await service.replan("S")
+    await until_alerted(fakes, AlertKind.CHARGER_REFUSES_PROFILES, "CP-1")
+    await service.replan("S")
+    await service.dispatched("S")
+    assert chargers.stops == []
+    assert await open_alerts(fakes, AlertKind.SESSION_STOPPED, "CP-1") == []
+
+
+async def test_of_two_refusing_chargers_only_as_many_are_stopped_as_needed(
+    build: Callable[..., SmartChargingService], chargers: Chargers, fakes: Fakes
+) -> None:
+    """11 + 11 kW refusing and a 4 kW building on 22 kW: stopping one is enough."""
+    chargers.refusing |= {"CP-1", "CP-2"}
+    await building(fakes, 4_000.0)
+    service = build()
+    await service.replan("S")
+    await until_alerted(fakes, AlertKind.CHARGER_REFUSES_PROFILES, "CP-1", "CP-2")
+    await service.replan("S")
+    await service.dispatched("S")
+    assert len(chargers.stops) == 1
+    assert chargers.stops[0][0] in {"CP-1", "CP-2"}
+
+
+async def test_a_silent_charger_is_not_asked_to_stop(
+    build: Callable[..., SmartChargingService], chargers: Chargers, fakes: Fakes
+) -> None:
+    """It would not hear it: it stays reserved at its most, and the others at 0."""
+    chargers.silent.add("CP-1")
+    await building(fakes, 14_000.0)
+    service = build(profile_deadline_s=0.05)
+    await service.replan("S")
+    await until_alerted(fakes, AlertKind.CHARGER_SILENT, "CP-1")
+    await service.replan("S")
+    await service.dispatched("S")
+    assert chargers.stops == []

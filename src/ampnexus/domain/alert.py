@@ -21,6 +21,7 @@ class AlertKind(StrEnum):
     REPLAN_FAILED = "replan_failed"  # a site keeps its last good plan
     CHARGER_SILENT = "charger_silent"  # no answer to a profile within the planning deadline
     CHARGER_REFUSES_PROFILES = "charger_refuses_profiles"  # planned at its maximum meanwhile
+    SESSION_STOPPED = "session_stopped"  # stopped to keep its site within its limit
 
 
 class Severity(StrEnum):

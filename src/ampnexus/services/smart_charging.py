@@ -9,8 +9,11 @@ in a worker thread.
 
 Chargers that keep refusing profiles are planned as drawing their maximum (uncontrollable)
 over the whole horizon, alerted, and left room by the others' fail-safes, so the rest of the
-site stays within its limits. Idle chargers' fail-safes hold what the plan leaves free
-(ADR 0003, dynamic fail-safes), and a replan sends only the profiles that change.
+site stays within its limits. When even that cannot keep the site within a limit (what they
+may hold and the building exceed it with every other charger at 0), their sessions are
+stopped, largest first, until it fits (site safety, ADR 0003). Idle chargers' fail-safes
+hold what the plan leaves free (ADR 0003, dynamic fail-safes), and a replan sends only the
+profiles that change.
 
 A plan is recorded under the site's lock and sent after it (ADR 0003, dispatch): reductions,
 then increases, each wave concurrently and waited for at most the profile deadline. An
@@ -93,6 +96,7 @@ from ampnexus.domain.charging_profile import (
     ProfileStatus,
     convert,
 )
+from ampnexus.domain.commands import Acceptance
 from ampnexus.domain.driver import PriorityClass
 from ampnexus.domain.errors import (
     CommandTimeout,
@@ -148,6 +152,9 @@ CAPABILITY_KEYS = (
     "NumberOfConnectors",
 )
 
+# A session asked to stop counts as drawing nothing for this long: its StopTransaction.req
+# follows the answer at once (OCPP 1.6 §5.11); past it, it counts again and is asked again.
+STOP_WAIT_S = 60.0
 ENDED_REMEMBERED = 10_000  # stopped transactions remembered, far more than one dispatch sends
 ERROR_CHARS = 300  # of a failed replan's error, as shown in the plan and its alert
 
@@ -186,6 +193,7 @@ class _SiteState:
     ended_at: float = -math.inf  # when the last requested replan ended (monotonic)
     replans: int = 0  # replans made, requested or not (tests count them)
     dispatch: asyncio.Task[None] | None = None  # sending the latest plan's profiles
+    stopping: list[asyncio.Task[None]] = field(default_factory=list)  # remote stops asked
 
 
 class _Outcome(Enum):
@@ -217,6 +225,17 @@ class _Dispatch:
     site_plan: SitePlan
     reductions: list[_Send]
     increases: list[_Send]
+
+
+@dataclass(frozen=True, slots=True)
+class _Draw:
+    """A session that no profile can lower, and the most its charger may let it draw."""
+
+    session: Session
+    charge_point_id: str
+    transaction_id: int
+    watts: float
+    stoppable: bool  # refusing profiles, but answering: RemoteStopTransaction reaches it
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +316,7 @@ class SmartChargingService:
         self._answering: dict[str, bool] = {}  # charger -> answered last (absent: not known)
         # Transactions stopped lately, oldest first: a profile for one is not a refusal.
         self._ended_transactions: dict[int, None] = {}
+        self._stopping: dict[int, float] = {}  # transaction -> when asked to stop (monotonic)
         self._tasks: set[asyncio.Task[Any]] = set()
         # No store or no weeks: no forecast, plans hold only the EVs plugged in.
         self._history_store = history if forecast_weeks > 0 else None
@@ -477,11 +497,14 @@ class SmartChargingService:
 
     async def dispatched(self, site_id: str) -> None:
         """Return once the latest plan's profiles were sent and answered, or given up on at
-        the deadline (a dispatch that a newer plan replaced counts as ended)."""
+        the deadline (a dispatch that a newer plan replaced counts as ended), and the
+        sessions stopped for the site's limit were answered."""
         await self.settled(site_id)
         state = self._sites.get(site_id)
-        if state is not None and state.dispatch is not None:
-            await asyncio.wait([state.dispatch])
+        if state is not None:
+            tasks = [t for t in (state.dispatch, *state.stopping) if t is not None]
+            if tasks:
+                await asyncio.wait(tasks)
 
     def replans_made(self, site_id: str) -> int:
         """How many replans of the site were made since start (requested or by the API)."""
@@ -514,6 +537,7 @@ class SmartChargingService:
                 return await self._failed(site_id, error)
             self._plans[site_id] = site_plan
             self._start_dispatch(site_id, dispatch)  # runs on after the lock is released
+            self._stop_if_over(site_plan)  # likewise
             await self._succeeded(site_id)
             return site_plan
 
@@ -1224,6 +1248,81 @@ class SmartChargingService:
             self._stuck.add(charge_point_id)
             self._try_other_unit(charge_point_id)
 
+    # --- site safety ---------------------------------------------------------------------------
+    def _stop_if_over(self, site_plan: SitePlan) -> None:
+        """The last resort (ADR 0003, site safety): when the building and the sessions no
+        profile can lower exceed the site's or a circuit's limit even with every other
+        charger at 0, stop the sessions of chargers that refuse profiles, largest first,
+        until it fits. A silent charger would not hear it: it stays reserved at its most."""
+        stops = _sessions_to_stop(site_plan.request, self._fixed_draws(site_plan))
+        if not stops:
+            return
+        for draw in stops:
+            self._stopping[draw.transaction_id] = asyncio.get_running_loop().time()
+            site_plan.alerts.append(
+                f"{draw.charge_point_id} refuses profiles and may draw {draw.watts:.0f} W: "
+                f"stopping transaction {draw.transaction_id} to keep the site within its limit"
+            )
+        state = self._sites[site_plan.site_id]
+        state.stopping = [t for t in state.stopping if not t.done()]
+        state.stopping.append(
+            self._spawn(asyncio.gather(*(self._stop(site_plan.site_id, d) for d in stops)))
+        )
+
+    def _fixed_draws(self, site_plan: SitePlan) -> list[_Draw]:
+        """The plan's sessions of uncontrolled chargers, each with what it may hold from now
+        on (its last accepted profile or fail-safe; unknown: the charger's maximum), less
+        those asked to stop lately."""
+        now = asyncio.get_running_loop().time()
+        for ended in [t for t, at in self._stopping.items() if now - at > STOP_WAIT_S]:
+            del self._stopping[ended]
+        since = self._clock.now().replace(microsecond=0)
+        draws = []
+        for session in site_plan.request.sessions:
+            found = site_plan.transactions.get(session.id)
+            if found is None or not session.uncontrollable:
+                continue  # reserved connectors and expected EVs have no session to stop
+            charger, connector, transaction_id = found
+            if transaction_id in self._stopping:
+                continue
+            placed = self._placed.get(charger)
+            most = placed.max_w if placed is not None else session.max_power_w
+            held, _ = self._held_steps((charger, connector), transaction_id, since)
+            if held:
+                most = min(most, max(watts for _, watts in held))
+            stoppable = self._answering.get(charger) is not False and self._presence.is_connected(
+                charger
+            )
+            draws.append(_Draw(session, charger, transaction_id, most, stoppable))
+        return draws
+
+    async def _stop(self, site_id: str, draw: _Draw) -> None:
+        """RemoteStopTransaction, and a critical alert on the charger either way."""
+        charger, transaction_id = draw.charge_point_id, draw.transaction_id
+        try:
+            answer = await self._chargers.remote_stop(charger, transaction_id)
+            problem = None if answer.status is Acceptance.ACCEPTED else "it answered Rejected"
+        except DomainError as error:
+            problem = _describe(error)
+        if problem is None:
+            done = f"transaction {transaction_id} stopped"
+        else:  # asked again at the next replan
+            self._stopping.pop(transaction_id, None)
+            done = f"transaction {transaction_id} could not be stopped ({problem})"
+        log.warning("%s: %s to keep site %s within its limit", charger, done, site_id)
+        with _logged_failure("could not record the alert"):
+            await self._alerts.raise_alert(
+                AlertKey(AlertKind.SESSION_STOPPED, charger, site_id),
+                f"{charger} refuses charging profiles and may draw {draw.watts / 1000:.1f} kW, "
+                f"more than site {site_id} can spare with every other charger at 0: {done}",
+                severity=Severity.CRITICAL,
+                details={
+                    "transaction_id": transaction_id,
+                    "may_draw_w": draw.watts,
+                    "stopped": problem is None,
+                },
+            )
+
     # --- chargers ------------------------------------------------------------------------------
     async def _prepare_charger(self, charge_point_id: str) -> None:
         """After a boot: learn what profiles it takes, give it its fail-safe at once (a
@@ -1431,6 +1530,60 @@ def fail_safe_share_w(
     silent), with that maximum; each circuit's limit less theirs is split among the rest.
     `building_w`: what the site's own load may draw meanwhile, off the grid connection."""
     return _CircuitLoads(layout, uncontrolled or {}).share_w(placement, building_w)
+
+
+def _sessions_to_stop(request: PlanRequest, draws: Sequence[_Draw]) -> list[_Draw]:
+    """The stoppable draws to stop, largest first, until the building (on the grid
+    connection, as measured now) and the draws left fit every circuit's limit; every
+    stoppable one below an overloaded circuit when even that is not enough. Against the
+    limits themselves, not less the safety margin: a session is stopped only for the fuse."""
+    building = _at(request.series.base_load_w, 0) - _at(request.series.solar_w, 0)
+    parents = {c.id: c.parent_id for c in request.circuits}
+
+    def above(circuit_id: str) -> set[str]:
+        found: set[str] = set()
+        while circuit_id in parents and circuit_id not in found:
+            found.add(circuit_id)
+            circuit_id = parents[circuit_id] or ""
+        return found
+
+    left, stopped = list(draws), list[_Draw]()
+    while True:
+        over = {
+            c.id
+            for c in request.circuits
+            if _overloaded(
+                c,
+                [d for d in left if c.id in above(d.session.circuit_id)],
+                building if c.parent_id is None else 0.0,
+                request.voltage,
+            )
+        }
+        candidates = [d for d in left if d.stoppable and over & above(d.session.circuit_id)]
+        if not candidates:
+            return stopped
+        largest = max(candidates, key=lambda d: d.watts)
+        left.remove(largest)
+        stopped.append(largest)
+
+
+def _overloaded(circuit: Circuit, draws: list[_Draw], fixed_w: float, voltage: float) -> bool:
+    """Over its power limit, or its current limit on a phase (`fixed_w` spread on three)."""
+    power_w = fixed_w + sum(d.watts for d in draws)
+    if circuit.max_power_w is not None and power_w > circuit.max_power_w:
+        return True
+    limit_a = circuit.max_current_a
+    return limit_a is not None and any(
+        (fixed_w / 3 + _phase_w(draws, phase)) / voltage > limit_a for phase in (1, 2, 3)
+    )
+
+
+def _phase_w(draws: list[_Draw], phase: int) -> float:
+    return sum(d.watts / len(d.session.phases) for d in draws if phase in d.session.phases)
+
+
+def _at(values: Sequence[float], t: int) -> float:
+    return values[t] if t < len(values) else 0.0
 
 
 class _CircuitLoads:
