@@ -234,10 +234,28 @@ def test_without_a_forecast_there_is_no_hedge():
 def test_congestion_is_the_need_over_what_the_tightest_limit_can_deliver():
     feeder = Circuit("feeder", "site", max_power_w=5000)
     sessions = [ev("on_feeder", 10, 7, circuit="feeder"), ev("on_site", 4, 7)]
-    request = site_request(4, sessions, site_kw=20, circuits=(feeder,))
-    # Feeder: 10 kWh of 4 h x 5 kW; site: 14 kWh of 4 h x min(20, 14) kW.
+    request = site_request(4, sessions, site_kw=12, circuits=(feeder,))
+    # Feeder: 10 kWh of 4 h x 5 kW; site: 14 kWh of 4 h x min(12, 14) kW.
     congestion = compile_problem(request).congestion()
-    assert congestion.tolist() == pytest.approx([10 / 20, 14 / 56])
+    assert congestion.tolist() == pytest.approx([10 / 20, 14 / 48])
+
+
+def test_a_limit_that_cannot_bind_adds_no_congestion():
+    # 14 kW at most under a 20 kW site: nobody can take the site's room, so the EV on it is
+    # held back by its own maximum only (before ADR 0007's change: 14 / 56).
+    feeder = Circuit("feeder", "site", max_power_w=5000)
+    sessions = [ev("on_feeder", 10, 7, circuit="feeder"), ev("on_site", 4, 7)]
+    request = site_request(4, sessions, site_kw=20, circuits=(feeder,))
+    assert compile_problem(request).congestion().tolist() == pytest.approx([10 / 20, 0])
+
+
+def test_an_ev_with_room_to_spare_waits_for_the_cheapest_hour_however_little_its_slack():
+    # 30 of the 40 kWh its own 10 kW can take, under a 20 kW site that it and the expected
+    # EV (2 kW) can never fill: no EV to come could take the cheap hour, so no hedge.
+    prices = SiteSeries(import_price=(0.30, 0.30, 0.30, 0.28))
+    later = ev("b", 2, 2, arrival=START + timedelta(hours=3), expected=True)
+    request = site_request(4, [ev("a", 30, 10), later], site_kw=20, series=prices)
+    assert kw_of(planned(request, "lp"), "a") == [10, 10, 0, 10]
 
 
 @pytest.mark.parametrize("method", BOTH)

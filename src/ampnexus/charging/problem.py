@@ -152,14 +152,20 @@ class Problem:
         return float(energy + peak + unmet)
 
     def congestion(self) -> Floats:
-        """Per session, in [0, 1]: over the limits it charges under, the highest share of what
-        the limit can deliver over the horizon (its room in each slot, at most what the
-        sessions under it could draw there) that those sessions still need."""
+        """Per session, in [0, 1]: over the limits it charges under that could bind (in some
+        slot, the sessions under it at full power exceed its room, as in `contended`), the
+        highest share of what the limit can deliver over the horizon (its room in each slot,
+        at most what the sessions under it could draw there) that those sessions still need.
+        A limit that cannot bind has no room for an unannounced EV to take: a session under
+        only such limits is held back by its own maximum alone, and risks nothing by waiting
+        (ADR 0007)."""
         under = (self.coef != 0).astype(np.float64)  # (G, S)
         could_draw_w = under @ (self.allowed * self.max_w[:, None])  # (G, T)
         deliverable_wh = np.minimum(could_draw_w, self.headroom_w) @ self.hours
         needed_wh = under @ self.need_wh
         share = np.where(deliverable_wh > 0, needed_wh / np.maximum(deliverable_wh, 1e-9), 1.0)
+        can_bind = (could_draw_w > self.headroom_w + 1e-6).any(axis=1)
+        share = np.where(can_bind, share, 0.0)
         congestion: Floats = (under * np.minimum(share, 1.0)[:, None]).max(axis=0, initial=0.0)
         return congestion
 
