@@ -19,10 +19,13 @@ anything, as the issue asks.
 - whole replan: the site's grid limit alternating between two binding values (PATCH
   /sites/{id}), or with --trigger meter a rising site meter reading (POST
   /sites/{id}/meter), so that every session's profile must change; timed from sending the
-  request to the last answering charger receiving a TxProfile sent after it. That includes
-  the API call, the event, reading the site, planning, compiling and dispatching. Each
-  trigger waits until no profile arrived for QUIET_S (not timed): an earlier plan's second
-  wave still arriving ended a turn before its own plan was even made.
+  request to the last charger whose planned power now changed receiving a TxProfile that
+  changes its limit now. That includes the API call, the event, reading the site,
+  planning, compiling and dispatching. Which chargers had to change is read from the plan
+  (GET /sites/{id}/plan) once the profiles stopped coming, and each trigger waits until
+  none came for QUIET_S (not timed): counting any profile, a late second wave of the
+  previous plan ended turns before their own plan was made, and a charger whose limit
+  stayed the same counted as missed.
 - meter-jump reaction (at the smallest size, 100 by default): a site meter reading with a
   jump (POST /sites/{id}/meter, the building load rising by steps to a quarter of the
   lower limit: a fall counts only minutes later, by design), timed the same way.
@@ -42,6 +45,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import statistics
@@ -85,6 +89,8 @@ LIMITS = (0.9, 0.6)
 METER_RISES_TO = 0.25
 METER_STEP_MIN_W = 1_200.0
 QUIET_S = 0.5  # between a turn's last profile and the next trigger
+LIMIT_TOLERANCE_W = 2.0  # the plan's power (1 W steps) and profiles' limits (0.1) that differ
+PLANNED_NOW_W: dict[str, float] = {}  # the latest plan read: each charger's power now
 JUMPS_AT_MOST = 50  # rising readings of one run with --trigger meter (warm-up included)
 TARGETS = {100: 1.0, 1000: 1.0, 3000: 5.0}  # seconds, p95 of the whole replan
 REACTION_TARGET = 1.0  # seconds, p95 of the meter-jump reaction at 100 chargers
@@ -106,11 +112,11 @@ PLANNED = re.compile(
 @dataclass
 class Charger:
     """Boots, starts a transaction and answers the central system's calls (unless silent),
-    recording when each TxProfile arrived (time.monotonic)."""
+    recording when each TxProfile arrived (time.monotonic) and the limit it sets now (W)."""
 
     charge_point_id: str
     silent: bool = False
-    profiles: list[float] = field(default_factory=list)
+    profiles: list[tuple[float, float]] = field(default_factory=list)
     socket: ClientConnection | None = None
     _waiting: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 62)))
@@ -144,17 +150,30 @@ class Charger:
                 ]
             }
         if action == "SetChargingProfile":
-            if payload["csChargingProfiles"]["chargingProfilePurpose"] == "TxProfile":
-                self.profiles.append(time.monotonic())
+            profile = payload["csChargingProfiles"]
+            if profile["chargingProfilePurpose"] == "TxProfile":
+                schedule = profile["chargingSchedule"]
+                limit = schedule["chargingSchedulePeriod"][0]["limit"]
+                watts = limit if schedule["chargingRateUnit"] == "W" else limit * 230 * 3
+                self.profiles.append((time.monotonic(), watts))
             return {"status": "Accepted"}
         return {"status": "Accepted"} if action != "TriggerMessage" else {"status": "Rejected"}
 
-    def received_since(self, moment: float) -> float | None:
-        """When the first TxProfile after `moment` arrived."""
-        return next((at for at in self.profiles if at > moment), None)
+    def holding(self, moment: float) -> float | None:
+        """The limit now of the last TxProfile that arrived by `moment`."""
+        return next((w for at, w in reversed(self.profiles) if at <= moment), None)
+
+    def changed_since(self, moment: float) -> float | None:
+        """When the first TxProfile after `moment` arrived that changed the limit it held."""
+        held = self.holding(moment)
+        held = -1.0 if held is None else held
+        return next(
+            (at for at, w in self.profiles if at > moment and abs(w - held) > LIMIT_TOLERANCE_W),
+            None,
+        )
 
     def last_received(self) -> float:
-        return self.profiles[-1] if self.profiles else 0.0
+        return self.profiles[-1][0] if self.profiles else 0.0
 
 
 async def start_charger(charger: Charger, ocpp_url: str, gate: asyncio.Semaphore) -> None:
@@ -273,26 +292,72 @@ async def quiet(chargers: list[Charger], within: float) -> None:
         await asyncio.sleep(0.02)
 
 
-async def reached_all(chargers: list[Charger], since: float, within: float) -> tuple[float, int]:
-    """Seconds from `since` until every answering charger received a TxProfile, and how
-    many never did within `within` seconds (then: until the last that did)."""
+async def reached_all(
+    api: httpx.AsyncClient, chargers: list[Charger], since: float, within: float
+) -> tuple[float | None, int]:
+    """Seconds from `since` until every answering charger whose planned power now changed
+    received a TxProfile that changed its limit now, and how many never did within `within`
+    seconds (then: until the last that did; None when no planned power changed). What
+    changed is read from the plan once the profiles stopped coming (not to load the server
+    while it works); not every profile counts: a late one of an earlier replan, or none for
+    a charger whose plan did not change, would end the turn early or hold it up."""
     answering = [c for c in chargers if not c.silent]
     deadline = since + within
+    made_after = datetime.now(UTC) - timedelta(seconds=time.monotonic() - since)
     while time.monotonic() < deadline:
-        if all(c.received_since(since) is not None for c in answering):
-            break
         await asyncio.sleep(0.005)
-    times = [c.received_since(since) for c in answering]
+        if not any(c.last_received() > since for c in answering):
+            continue  # nothing sent yet
+        await quiet(chargers, deadline - time.monotonic())
+        now_w = await planned_now_w(api, made_after)
+        if now_w is None:
+            continue  # an earlier replan's profiles: not replanned yet
+        changed = {c.charge_point_id for c in answering if moved(c, now_w, since)}
+        if all(
+            c.changed_since(since) is not None for c in answering if c.charge_point_id in changed
+        ):
+            break
+    else:  # nothing, or not all, in time: what should have changed
+        now_w = await planned_now_w(api, made_after) or {}
+        changed = {c.charge_point_id for c in answering if moved(c, now_w, since)}
+    PLANNED_NOW_W.update(now_w)
+    times = [c.changed_since(since) for c in answering if c.charge_point_id in changed]
     got = [t for t in times if t is not None]
     if got:  # how the time splits: the first charger served, the median one
         STAGES.setdefault("first_profile_s", []).append(min(got) - since)
         STAGES.setdefault("median_profile_s", []).append(statistics.median(got) - since)
+    STAGES.setdefault("chargers_changed", []).append(len(changed))
+    if not changed:
+        return None, 0
     return (max(got) - since if got else within), len(times) - len(got)
+
+
+async def planned_now_w(api: httpx.AsyncClient, made_after: datetime) -> dict[str, float] | None:
+    """Each charger's planned power now, from a plan made after `made_after` (else None)."""
+    plan = (await api.get(f"/sites/{SITE}/plan")).json()
+    if datetime.fromisoformat(plan["made_at"]) < made_after:
+        return None
+    return {s["charge_point_id"]: s["power_kw"][0] * 1000 for s in plan["sessions"]}
+
+
+def moved(charger: Charger, now_w: dict[str, float], since: float) -> bool:
+    """The charger's planned power now changed since the plan read before, so that its
+    limit now must change: down below what it holds, or up from what it holds when that
+    was the plan's (a profile with more periods than the charger takes is merged down, and
+    its limit may then stay the same when the plan rises a little)."""
+    before = PLANNED_NOW_W.get(charger.charge_point_id, -1.0)
+    after = now_w.get(charger.charge_point_id, -1.0)
+    held = charger.holding(since)
+    if abs(before - after) <= LIMIT_TOLERANCE_W:
+        return False
+    if held is None or after < held - LIMIT_TOLERANCE_W:
+        return True
+    return after > held + LIMIT_TOLERANCE_W and held >= before - LIMIT_TOLERANCE_W
 
 
 async def whole_replan(
     api: httpx.AsyncClient, chargers: list[Charger], turn: int, within: float, trigger: str
-) -> tuple[float, int]:
+) -> tuple[float | None, int]:
     """Triggered by a meter reading (the building load jumps: every TxProfile changes) or
     by a change of the site's limit (then every fail-safe changes too)."""
     await quiet(chargers, within)
@@ -305,7 +370,7 @@ async def whole_replan(
         changed = await api.post(f"/sites/{SITE}/meter", json=reading)
     changed.raise_for_status()
     STAGES.setdefault("api_answered_s", []).append(time.monotonic() - since)
-    return await reached_all(chargers, since, within)
+    return await reached_all(api, chargers, since, within)
 
 
 def meter_reading(chargers: list[Charger], jump: int, jumps: int) -> dict[str, Any]:
@@ -318,12 +383,12 @@ def meter_reading(chargers: list[Charger], jump: int, jumps: int) -> dict[str, A
 
 async def meter_jump(
     api: httpx.AsyncClient, chargers: list[Charger], jump: int, jumps: int, within: float
-) -> tuple[float, int]:
+) -> tuple[float | None, int]:
     await quiet(chargers, within)
     since = time.monotonic()
     reading = meter_reading(chargers, jump, jumps)
     (await api.post(f"/sites/{SITE}/meter", json=reading)).raise_for_status()
-    return await reached_all(chargers, since, within)
+    return await reached_all(api, chargers, since, within)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -332,6 +397,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
+    if not values:  # no trigger changed any limit
+        return {"p50": math.nan, "p95": math.nan, "max": math.nan}
     return {"p50": statistics.median(values), "p95": percentile(values, 0.95), "max": max(values)}
 
 
@@ -369,6 +436,7 @@ async def measure_size(
                 base_url=server.http_url, headers=headers, timeout=120
             ) as api:
                 ids = [f"RP-{n:05d}" for n in range(1, size + 1)]
+                PLANNED_NOW_W.clear()
                 began = time.monotonic()
                 await set_up_site(api, ids)
                 chargers = [Charger(cp, silent=(n == 0)) for n, cp in enumerate(ids)]
@@ -391,13 +459,13 @@ async def measure_size(
                     seconds, missing = await whole_replan(
                         api, chargers, turn, options.timeout, options.trigger
                     )
-                    replans.append(seconds)
+                    replans += [seconds] if seconds is not None else []
                     missed += missing
                     turn += 1
                 result: dict[str, Any] = {
                     "chargers": size,
                     "setup_s": round(setup_s, 1),
-                    "warm_up_s": [round(s, 3) for s in warm],
+                    "warm_up_s": [round(s, 3) for s in warm if s is not None],
                     "replan_s": summary(replans),
                     "replan_missed": missed,
                     "server_replans": await logged_replans(server.log, logged_from, len(replans)),
@@ -409,7 +477,7 @@ async def measure_size(
                         seconds, missing = await meter_jump(
                             api, chargers, jump, options.repeats, options.timeout
                         )
-                        jumps.append(seconds)
+                        jumps += [seconds] if seconds is not None else []
                         missed += missing
                     result["reaction_s"] = summary(jumps)
                     result["reaction_missed"] = missed
