@@ -152,12 +152,17 @@ class Change:
 
 
 def lower_of(
-    profile: ChargingProfile, held: Steps, since: datetime, capabilities: ChargerCapabilities
+    profile: ChargingProfile,
+    held: Steps,
+    since: datetime,
+    capabilities: ChargerCapabilities,
+    steps: Steps | None = None,
 ) -> ChargingProfile:
     """The profile, lowered to what the connector holds wherever that is less: what it may
     hold while the others' reductions are not yet confirmed. Starts at `since` (a whole
-    second); where either ends, the other holds on."""
-    new, unit = profile_steps(profile, capabilities), profile.schedule.unit
+    second); where either ends, the other holds on. `steps`: the profile's, when known."""
+    new = profile_steps(profile, capabilities) if steps is None else steps
+    unit = profile.schedule.unit
     per = 1.0 if unit is ChargingRateUnit.W else capabilities.voltage * capabilities.phases
     periods: list[tuple[int, float]] = []
     for moment, (now_new, now_held) in _walk(since, new, held):

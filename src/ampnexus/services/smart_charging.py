@@ -910,7 +910,7 @@ class SmartChargingService:
                 continue
             change = Change.of(steps, held, since)
             if change.lowers and change.raises:  # the lower of both first, then the rest
-                lowered = lower_of(command.profile, held, since, capabilities)
+                lowered = lower_of(command.profile, held, since, capabilities, steps)
                 now_w = min(command.limit_now_w, steps_at(held, since))
                 reductions.append(_Send(*key, now_w, lowered, profile_steps(lowered, capabilities)))
                 increases.append(send)
