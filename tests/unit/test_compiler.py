@@ -10,6 +10,7 @@ from ampnexus.charging.compiler import (
     Change,
     ChargerCapabilities,
     IdleConnectors,
+    Lowered,
     Steps,
     constant_steps,
     fail_safe_per_connector_w,
@@ -17,6 +18,7 @@ from ampnexus.charging.compiler import (
     idle_room_w,
     lower_of,
     profile_steps,
+    spans_where,
     tx_profile,
 )
 from ampnexus.charging.model import Circuit, Plan, PlanRequest, Session, SiteSeries, SlotGrid
@@ -159,6 +161,34 @@ def test_a_profile_that_lowers_and_raises_goes_first_as_the_lower_of_both() -> N
     lowered_steps = profile_steps(lowered, caps)
     assert not Change.of(lowered_steps, held, now).raises
     assert not Change.of(lowered_steps, profile_steps(new, caps), now).raises
+
+
+def test_lowered_spans_merge_and_meet_only_what_overlaps() -> None:
+    at = [GRID.slot_start(t) for t in range(6)]
+    lowered = Lowered.of([(at[3], at[4]), (at[1], at[2]), (at[2], at[3])])
+    assert lowered.spans == ((at[1], at[4]),)
+    assert lowered.meets([(at[0], at[2])]) and lowered.meets([(at[3], at[5])])
+    assert not lowered.meets([(at[0], at[1]), (at[4], at[5])])  # touching is not meeting
+    assert Lowered.everywhere().meets([(at[5], at[5] + timedelta(seconds=1))])
+
+
+def test_the_lower_of_both_only_where_a_limit_goes_down_elsewhere() -> None:
+    """Raised at once wherever nobody's limit goes down; held back only where one does."""
+    caps = ChargerCapabilities(units=(ChargingRateUnit.W,))
+    new = tx_profile(plan(9000, 9000, 9000, 9000, 3000, 3000, 3000, 3000), "s", 1, 1, caps)
+    held = steps_of(7000, 7000, 7000, 7000, 7000, 7000, 7000, 7000)
+    others_down = steps_of(9000, 9000, 5000, 5000, 5000, 5000, 5000, 5000)
+    lowered = Lowered.of(spans_where(others_down, held, START, lambda n, h: n < h))
+    first = lower_of(new, held, START, caps, where=lowered)
+    assert [(p.start_period, p.limit) for p in first.schedule.periods] == [
+        (0, 9000.0),  # slots 0-1: nobody goes down, the rise goes out at once
+        (1800, 7000.0),  # slots 2-3: another limit goes down there, the rise waits
+        (3600, 3000.0),  # from slot 4: the new plan's lower limit
+        (8 * 900, 0.0),
+    ]
+    assert [(p.start_period, p.limit) for p in lower_of(new, held, START, caps).schedule.periods][
+        :2
+    ] == [(0, 7000.0), (3600, 3000.0)]
 
 
 @pytest.mark.parametrize("after_w", [0.0, 4140.0])

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -80,6 +80,7 @@ class ProfileCommand:
 # Before the first step nothing is known (infinite).
 Steps = tuple[tuple[datetime, float], ...]
 ALWAYS = datetime.min.replace(tzinfo=UTC)
+NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 def constant_steps(watts: float) -> Steps:
@@ -151,22 +152,84 @@ class Change:
         return cls(lowers, raises)
 
 
+def spans_where(
+    new: Steps, held: Steps, since: datetime, test: Callable[[float, float], bool]
+) -> list[tuple[datetime, datetime]]:
+    """The spans from `since` on where `test(new, held)` holds (the last may have no end)."""
+    spans: list[tuple[datetime, datetime]] = []
+    start: datetime | None = None
+    for moment, (now_new, now_held) in _walk(since, new, held):
+        if test(now_new, now_held):
+            start = moment if start is None else start
+        elif start is not None:
+            spans.append((start, moment))
+            start = None
+    if start is not None:
+        spans.append((start, NEVER))
+    return spans
+
+
+@dataclass(frozen=True, slots=True)
+class Lowered:
+    """The instants at which some connector's limit goes down in a dispatch, as disjoint
+    sorted spans: a rise elsewhere cannot add to a site still drawing an old, higher limit,
+    so it need not wait for the reductions to be confirmed."""
+
+    spans: tuple[tuple[datetime, datetime], ...]
+
+    @classmethod
+    def of(cls, spans: Iterable[tuple[datetime, datetime]]) -> Lowered:
+        merged: list[tuple[datetime, datetime]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return cls(tuple(merged))
+
+    @classmethod
+    def everywhere(cls) -> Lowered:
+        return cls(((ALWAYS, NEVER),))
+
+    def meets(self, spans: Iterable[tuple[datetime, datetime]]) -> bool:
+        starts = [start for start, _ in self.spans]
+        for start, end in spans:
+            i = bisect.bisect_right(starts, start) - 1  # the last span starting by `start`
+            if (i >= 0 and self.spans[i][1] > start) or (
+                i + 1 < len(self.spans) and self.spans[i + 1][0] < end
+            ):
+                return True
+        return False
+
+    @property
+    def steps(self) -> Steps:
+        """1 inside, 0 outside."""
+        steps: list[tuple[datetime, float]] = [(ALWAYS, 0.0)]
+        for start, end in self.spans:
+            steps += [(start, 1.0)] + ([(end, 0.0)] if end < NEVER else [])
+        return tuple(steps)
+
+
 def lower_of(
     profile: ChargingProfile,
     held: Steps,
     since: datetime,
     capabilities: ChargerCapabilities,
     steps: Steps | None = None,
+    where: Lowered | None = None,
 ) -> ChargingProfile:
     """The profile, lowered to what the connector holds wherever that is less: what it may
     hold while the others' reductions are not yet confirmed. Starts at `since` (a whole
-    second); where either ends, the other holds on. `steps`: the profile's, when known."""
+    second); where either ends, the other holds on. `steps`: the profile's, when known;
+    `where`: only there (elsewhere nobody's limit goes down, and a rise is safe at once)."""
     new = profile_steps(profile, capabilities) if steps is None else steps
     unit = profile.schedule.unit
     per = 1.0 if unit is ChargingRateUnit.W else capabilities.voltage * capabilities.phases
+    inside = where.steps if where is not None else constant_steps(1.0)
     periods: list[tuple[int, float]] = []
-    for moment, (now_new, now_held) in _walk(since, new, held):
-        limit = floor_tenth(min(now_new, now_held) / per)  # `convert`, without its checks
+    for moment, (now_new, now_held, lowered) in _walk(since, new, held, inside):
+        watts = min(now_new, now_held) if lowered else now_new
+        limit = floor_tenth(watts / per)  # `convert`, without its checks
         if not periods or periods[-1][1] != limit:
             periods.append((round((moment - since).total_seconds()), limit))
     periods = _merge_to(periods, max(1, capabilities.max_periods))

@@ -37,6 +37,7 @@ import bisect
 import contextlib
 import logging
 import math
+import operator
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -52,6 +53,7 @@ from ampnexus.charging.compiler import (
     Change,
     ChargerCapabilities,
     IdleConnectors,
+    Lowered,
     ProfileCommand,
     Steps,
     constant_steps,
@@ -62,6 +64,7 @@ from ampnexus.charging.compiler import (
     limit_now_w,
     lower_of,
     profile_steps,
+    spans_where,
     steps_at,
     tx_profile,
 )
@@ -888,38 +891,63 @@ class SmartChargingService:
         compiled changes nothing on the site) and split into the two waves: fail-safes and
         planned limits that go down, then those that go up. A session that has no profile yet
         draws under its connector's fail-safe: that is the limit its first profile raises or
-        lowers."""
+        lowers. A rise at instants where no limit goes down is safe at once: it goes in the
+        first wave (the lower of both where something does go down, then whole later)."""
         reductions: list[_Send] = []
         increases: list[_Send] = []
         await self._learn_capabilities([p.charge_point_id for p in layout.placements])
         static = self._fail_safe_targets(layout)
         targets = self._idle_fail_safes(layout, site_plan, static)
+        lowered_anywhere = False  # a fail-safe binds a car plugging in at any time
         for charger, watts in self._fail_safe_changes(targets):
             capabilities = await self._capabilities_of(charger, wait_s=0.0)
             send = _Send(charger, 0, watts, fail_safe_profile(watts, capabilities))
-            before = self._fail_safe_before(charger)
-            (reductions if watts < before else increases).append(send)
+            lowers = watts < self._fail_safe_before(charger)
+            (reductions if lowers else increases).append(send)
+            lowered_anywhere = lowered_anywhere or lowers
         since = self._clock.now().replace(microsecond=0)
+        judged: list[tuple[_Send, Steps, ChargerCapabilities]] = []
+        spans: list[tuple[datetime, datetime]] = []
         for command, capabilities in await self._commands(site_plan, static):
             key = (command.charge_point_id, command.connector_id)
             steps = profile_steps(command.profile, capabilities)
             send = _Send(*key, command.limit_now_w, command.profile, steps)
             held, certain = self._held_steps(key, command.profile.transaction_id, since)
-            if held is None:  # unknown: it goes first
+            if held is None:  # unknown: it goes first, and may lower anything
                 reductions.append(send)
+                lowered_anywhere = True
                 continue
             change = Change.of(steps, held, since)
-            if change.lowers and change.raises:  # the lower of both first, then the rest
-                lowered = lower_of(command.profile, held, since, capabilities, steps)
-                now_w = min(command.limit_now_w, steps_at(held, since))
-                reductions.append(_Send(*key, now_w, lowered, profile_steps(lowered, capabilities)))
-                increases.append(send)
-            elif change.lowers:
-                reductions.append(send)
-            elif change.raises or not certain:
-                increases.append(send)
+            if change.lowers:
+                spans += spans_where(steps, held, since, operator.lt)
+            if change.lowers or change.raises or not certain:
+                judged.append((send, held, capabilities))
             # else it holds this very profile already: nothing to send
+        lowered = Lowered.everywhere() if lowered_anywhere else Lowered.of(spans)
+        for send, held, capabilities in judged:
+            self._order(send, held, since, lowered, capabilities, (reductions, increases))
         return _Dispatch(site_plan, reductions, increases)
+
+    @staticmethod
+    def _order(
+        send: _Send,
+        held: Steps,
+        since: datetime,
+        lowered: Lowered,
+        capabilities: ChargerCapabilities,
+        waves: tuple[list[_Send], list[_Send]],
+    ) -> None:
+        """Whole in the first wave when it raises nowhere that a limit goes down; else the
+        lower of both there first (unless that is what it holds) and whole in the second."""
+        first_wave, second_wave = waves
+        if not lowered.meets(spans_where(send.steps, held, since, operator.gt)):
+            first_wave.append(send)
+            return
+        first = lower_of(send.profile, held, since, capabilities, send.steps, lowered)
+        first_steps = profile_steps(first, capabilities)
+        if Change.of(first_steps, held, since) != Change(lowers=False, raises=False):
+            first_wave.append(_Send(*send.key, steps_at(first_steps, since), first, first_steps))
+        second_wave.append(send)
 
     def _held_steps(
         self, key: tuple[str, int], transaction_id: int | None, since: datetime
