@@ -19,7 +19,8 @@
   its limits while profiles are being replaced. A profile is judged on every instant from
   now on against what the connector holds (`Change`): one that lowers anywhere goes first;
   one that lowers somewhere and raises elsewhere goes first as the lower of both
-  (`lower_of`), then whole with the increases; one that changes nothing is not sent.
+  (`lower_of`), then whole with the increases; one that changes nothing is not sent. A rise
+  where no limit goes down (`Lowered`) need not wait: it goes with the first.
 """
 
 from __future__ import annotations
