@@ -61,7 +61,7 @@ async def test_sending_planned_profiles_reads_nothing_from_the_database(
 
         await eventually(both_planned)
     assert reads["_logged"] > 0  # the replans' own reads (spawned tasks) are counted
-    assert reads["SmartChargingService._install"] == 0
+    assert reads["Dispatcher._install"] == 0
 
 
 async def test_a_profile_refused_as_its_transaction_ends_is_not_a_refusal(

@@ -1,0 +1,103 @@
+"""What the parts of smart charging hand each other: a site's plan and how its last replan
+failed, the profiles a dispatch sends, and the constants more than one part reads."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+
+from ampnexus.charging.compiler import Steps
+from ampnexus.charging.model import Plan, PlanRequest, Session
+from ampnexus.domain.charging_profile import ChargingProfile
+
+# One logger for the whole package: its lines keep the name they had from one module.
+log = logging.getLogger("ampnexus.services.smart_charging")
+
+SITE = "site"  # the circuit id of the grid connection itself
+DEFAULT_MAX_POWER_W = 11_000.0
+REFUSALS_BEFORE_EXCLUDED = 2
+METER_MAX_AGE = timedelta(minutes=15)
+ERROR_CHARS = 300  # of a failed replan's error, as shown in the plan and its alert
+
+Planner = Callable[..., Plan]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplanFailure:
+    error: str
+    failed_at: datetime
+
+
+@dataclass
+class SitePlan:
+    """The latest good plan of a site, what it was made from, and what went wrong applying
+    it; `failure` when a later replan failed and this plan is still in force (stale)."""
+
+    site_id: str
+    made_at: datetime
+    request: PlanRequest
+    plan: Plan
+    transactions: dict[str, tuple[str, int, int]]  # session id -> (charger, connector, tx id)
+    alerts: list[str] = field(default_factory=list)
+    failure: ReplanFailure | None = None
+
+    @property
+    def stale(self) -> bool:
+        return self.failure is not None
+
+
+class Outcome(Enum):
+    ACCEPTED = "accepted"
+    REFUSED = "refused"  # or failed: the charger holds its old limit
+    # Offline, or the session ended: the plan no longer applies to it. Also a refused
+    # fail-safe: a charger that keeps refusing it must not hold up the whole site.
+    GONE = "gone"
+    SILENT = "silent"  # no answer within the command timeout
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """One profile for one connector: a planned TxProfile, or on connector 0 the fail-safe."""
+
+    charge_point_id: str
+    connector_id: int
+    limit_w: float  # what it allows now
+    profile: ChargingProfile
+    steps: Steps = ()  # a TxProfile's limits over time, in W
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.charge_point_id, self.connector_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    site_plan: SitePlan
+    reductions: list[Send]
+    increases: list[Send]
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """A session that no profile can lower, and the most its charger may let it draw."""
+
+    session: Session
+    charge_point_id: str
+    transaction_id: int
+    watts: float
+    stoppable: bool  # refusing profiles, but answering: RemoteStopTransaction reaches it
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A charger's site and the most it can draw there (charging.plausible)."""
+
+    site_id: str
+    max_w: float
+
+
+def describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:ERROR_CHARS]
