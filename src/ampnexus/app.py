@@ -33,6 +33,7 @@ from ampnexus.services.charge_points import ChargePointService, UnknownChargers
 from ampnexus.services.commands import CommandService
 from ampnexus.services.data_transfer import DataTransferService
 from ampnexus.services.drivers import DriverProfileService
+from ampnexus.services.modes import ModeService
 from ampnexus.services.needs import NeedService
 from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.presence import Presence
@@ -48,6 +49,7 @@ from ampnexus.store.data_transfers import SqlDataTransferStore
 from ampnexus.store.database import Database
 from ampnexus.store.drivers import SqlDriverProfileStore
 from ampnexus.store.id_tags import SqlIdTagStore
+from ampnexus.store.modes import SqlModeStore
 from ampnexus.store.needs import SqlNeedStore
 from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
@@ -77,6 +79,7 @@ class Services:
     site_series: SeriesService
     drivers: DriverProfileService
     needs: NeedService
+    modes: ModeService
     time_window: TimeWindow  # where a charger's timestamps are believed
     smart_charging: SmartChargingService = field(init=False)
 
@@ -114,6 +117,7 @@ def build_services(
         commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db)),
         charger_commands=port,
         **_site_services(db, clock, bus),
+        modes=ModeService(SqlModeStore(db), SqlChargePointStore(db), SqlSiteStore(db), clock, bus),
         time_window=TimeWindow(
             ahead=timedelta(hours=settings.timestamp_max_ahead_hours),
             behind=timedelta(days=settings.timestamp_max_age_days),

@@ -17,6 +17,7 @@ from tests.fakes.chargers import (
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.events import RecordedEvents
 from tests.fakes.memory import ForeignKeyViolation, Memory
+from tests.fakes.modes import FakeModeStore
 from tests.fakes.sites import (
     FakeDriverProfileStore,
     FakeNeedStore,
@@ -34,6 +35,7 @@ __all__ = [
     "FakeDataTransferStore",
     "FakeDriverProfileStore",
     "FakeIdTagStore",
+    "FakeModeStore",
     "FakeNeedStore",
     "FakeSeriesStore",
     "FakeSiteStore",
@@ -65,3 +67,4 @@ class Fakes:
         self.series = FakeSeriesStore(m)
         self.drivers = FakeDriverProfileStore(m)
         self.needs = FakeNeedStore(m)
+        self.modes = FakeModeStore(m)

@@ -20,3 +20,4 @@ _tariffs: ports.TariffStore = _fakes.tariffs
 _series: ports.SeriesStore = _fakes.series
 _drivers: ports.DriverProfileStore = _fakes.drivers
 _needs: ports.NeedStore = _fakes.needs
+_modes: ports.ModeStore = _fakes.modes

@@ -61,6 +61,7 @@ class FakeChargePointStore:
         if self._m.charge_points.pop(charge_point_id, None) is None:
             return False
         self._m.placements.pop(charge_point_id, None)
+        self._m.modes.pop(charge_point_id, None)  # ON DELETE CASCADE; its trail stays
         for key in [key for key in self._m.connectors if key[0] == charge_point_id]:
             del self._m.connectors[key]
         return True  # its status history stays, as in SQL (no foreign key)

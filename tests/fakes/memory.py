@@ -16,6 +16,7 @@ from typing import TypeVar
 from ampnexus.domain.alert import Alert
 from ampnexus.domain.api_key import ApiKey
 from ampnexus.domain.charge_point import ChargePoint, Connector
+from ampnexus.domain.charging_mode import ModeChange, ModeSetting
 from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.needs import SessionNeed
@@ -74,6 +75,8 @@ class Memory:
     driver_tags: dict[str, int] = field(default_factory=dict)  # tag's own spelling -> profile
     transaction_needs: dict[int, SessionNeed] = field(default_factory=dict)
     id_tag_needs: dict[str, SessionNeed] = field(default_factory=dict)  # tag's own spelling
+    modes: dict[str, ModeSetting] = field(default_factory=dict)  # by charge point
+    mode_history: list[ModeChange] = field(default_factory=list)  # oldest first, no foreign key
     _ids: dict[str, count[int]] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:

@@ -18,6 +18,13 @@ import pytest
 
 from ampnexus.domain.alert import AlertKey, AlertKind, Severity
 from ampnexus.domain.charge_point import ChargePoint, RegistrationStatus
+from ampnexus.domain.charging_mode import (
+    ChargingMode,
+    ModeSetting,
+    RegulationSettings,
+    ScheduleSettings,
+    parse_window,
+)
 from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
 from ampnexus.domain.id_tag import IdTag
@@ -37,6 +44,7 @@ from ampnexus.store.charge_points import SqlChargePointStore
 from ampnexus.store.database import Database
 from ampnexus.store.drivers import SqlDriverProfileStore
 from ampnexus.store.id_tags import SqlIdTagStore
+from ampnexus.store.modes import SqlModeStore
 from ampnexus.store.needs import SqlNeedStore
 from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
@@ -58,6 +66,7 @@ class Stores:
     series: ports.SeriesStore
     drivers: ports.DriverProfileStore
     needs: ports.NeedStore
+    modes: ports.ModeStore
 
 
 Scenario = Callable[[Stores], Awaitable[list[object]]]
@@ -85,6 +94,7 @@ def sql_stores(db: Database) -> Stores:
         SqlSeriesStore(db),
         SqlDriverProfileStore(db),
         SqlNeedStore(db),
+        SqlModeStore(db),
     )
 
 
@@ -100,6 +110,7 @@ def fake_stores() -> Stores:
         f.series,
         f.drivers,
         f.needs,
+        f.modes,
     )
 
 
@@ -259,12 +270,45 @@ async def sites_and_tariffs(s: Stores) -> list[object]:
     return seen
 
 
+async def modes(s: Stores) -> list[object]:
+    for charge_point_id in ("CP-1", "CP-2"):
+        await s.charge_points.add(
+            ChargePoint(charge_point_id, 1, RegistrationStatus.ACCEPTED, created_at=AT)
+        )
+    await s.sites.add(
+        Site("S", "depot", "UTC", default_mode=ChargingMode.PLUG_AND_CHARGE, created_at=AT)
+    )
+    later = AT + timedelta(minutes=1)
+    regulation = RegulationSettings(
+        (parse_window(["sat", "sun"], "23:30", "01:00"),), 1800, charger_applies_delay=True
+    )
+    schedule = ScheduleSettings((parse_window(["mon"], "22:00", "06:00"),), energy_wh=1500.5)
+    seen: list[object] = [
+        await s.modes.put(ModeSetting("CP-1", ChargingMode.SCHEDULE, schedule, "ann", AT)),
+        await s.modes.put(
+            ModeSetting("CP-1", ChargingMode.REGULATION_COMPLIANCE, regulation, "ben", later)
+        ),
+        await s.modes.put(ModeSetting("CP-2", ChargingMode.SMART, None, "ann", AT)),
+        await outcome(s.modes.put(ModeSetting("GHOST", ChargingMode.SMART, None, "ann", AT))),
+        await s.modes.get("CP-1"),
+        await s.modes.clear("CP-2", "cy", later),
+        await s.modes.clear("CP-2", "cy", later),
+        await s.modes.get("CP-2"),
+        await s.modes.history("CP-1", 1, 1),
+        await s.sites.get("S"),
+    ]
+    await s.charge_points.delete("CP-1")  # its mode goes, its trail stays
+    seen += [await s.modes.get("CP-1"), await s.modes.history("CP-1", 10, 0)]
+    return seen
+
+
 def _with_circuit(layout: SiteLayout, circuit_id: str) -> SiteLayout:
     return add_circuit(layout, Circuit(layout.site.id, circuit_id, max_power_w=1e4))
 
 
 @pytest.mark.parametrize(
-    "scenario", [id_tags, transactions, alerts, series, drivers_and_needs, sites_and_tariffs]
+    "scenario",
+    [id_tags, transactions, alerts, series, drivers_and_needs, sites_and_tariffs, modes],
 )
 async def test_the_fakes_answer_as_the_sql_stores_do(db: Database, scenario: Scenario) -> None:
     assert await scenario(fake_stores()) == await scenario(sql_stores(db))

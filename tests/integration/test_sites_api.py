@@ -74,6 +74,7 @@ async def test_site_crud(api: httpx.AsyncClient):
         "safety_margin": 0.0,
         "default_energy_kwh": 10.0,
         "default_departure": "18:00:00",
+        "default_mode": None,
         "created_at": None,
     }
     assert created["created_at"]

@@ -23,6 +23,7 @@ from ampnexus.api.routers import (
     driver_profiles,
     health,
     id_tags,
+    modes,
     needs,
     plans,
     site_series,
@@ -45,6 +46,7 @@ SECURED = (
     site_series,
     driver_profiles,
     needs,
+    modes,
     plans,
 )
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)

@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Query, Request
 
+from ampnexus.api.auth import require_api_key
+from ampnexus.domain.api_key import ApiKey
+
 if TYPE_CHECKING:
     from ampnexus.app import Services
 
@@ -30,3 +33,5 @@ def paging(
 
 ServicesDep = Annotated["Services", Depends(get_services)]
 PagingDep = Annotated[Paging, Depends(paging)]
+# Who calls: the verified API key (cached per request, so verified once).
+CallerDep = Annotated[ApiKey, Depends(require_api_key)]

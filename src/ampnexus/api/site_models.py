@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from ampnexus.api.models import Strict, UtcDatetime
+from ampnexus.domain.charging_mode import ChargingMode
 from ampnexus.domain.driver import DriverProfile, PriorityClass
 from ampnexus.domain.needs import SessionNeed
 from ampnexus.domain.series import Point
@@ -43,6 +44,13 @@ Price = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 Phases = Literal[1, 2, 3]
 # OCPP ConnectorPhaseRotation, as domain.site.PHASE_ROTATIONS and UNKNOWN_ROTATIONS
 Rotation = Literal["RST", "RTS", "SRT", "STR", "TRS", "TSR", "NotApplicable", "Unknown"]
+# A site's default charging mode: schedule is left out, its windows are each charger's own.
+DefaultMode = Literal["regulation_compliance", "plug_and_charge", "smart", "user_controlled"]
+DEFAULT_MODE_DESCRIPTION = (
+    "The charging mode of the site's chargers that have none of their own (PUT "
+    "/charge-points/{id}/mode); null: smart. regulation_compliance takes the Regulations' "
+    "default peak windows and delay; schedule cannot be a default"
+)
 
 
 def _not_null(value: Any) -> Any:
@@ -75,6 +83,7 @@ class SiteCreate(Strict):
     default_departure: time = Field(
         DEFAULT_DEPARTURE, description="Assumed departure, site-local time of day"
     )
+    default_mode: DefaultMode | None = Field(None, description=DEFAULT_MODE_DESCRIPTION)
 
     def to_domain(self) -> Site:
         return Site(
@@ -88,6 +97,7 @@ class SiteCreate(Strict):
             safety_margin=self.safety_margin,
             default_energy_wh=self.default_energy_kwh * 1000,
             default_departure=self.default_departure,
+            default_mode=None if self.default_mode is None else ChargingMode(self.default_mode),
         )
 
 
@@ -101,6 +111,7 @@ class SiteUpdate(Strict):
     safety_margin: float | None = Field(None, ge=0, lt=1)
     default_energy_kwh: Kwh | None = None
     default_departure: time | None = None
+    default_mode: DefaultMode | None = Field(None, description=DEFAULT_MODE_DESCRIPTION)
 
     _no_nulls = field_validator(
         "name",
@@ -119,6 +130,8 @@ class SiteUpdate(Strict):
             given["grid_limit_w"] = _w(given.pop("grid_limit_kw"))
         if "default_energy_kwh" in given:
             given["default_energy_wh"] = given.pop("default_energy_kwh") * 1000
+        if given.get("default_mode") is not None:
+            given["default_mode"] = ChargingMode(given["default_mode"])
         return given
 
 
@@ -133,6 +146,7 @@ class SiteOut(BaseModel):
     safety_margin: float
     default_energy_kwh: float
     default_departure: time
+    default_mode: str | None = Field(description=DEFAULT_MODE_DESCRIPTION)
     created_at: datetime | None
 
     @classmethod
@@ -148,6 +162,7 @@ class SiteOut(BaseModel):
             safety_margin=site.safety_margin,
             default_energy_kwh=site.default_energy_wh / 1000,
             default_departure=site.default_departure,
+            default_mode=None if site.default_mode is None else site.default_mode.value,
             created_at=site.created_at,
         )
 

@@ -98,6 +98,16 @@ class IdTagChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ModeChanged:
+    """A charger's own charging mode was set, changed or removed (`mode` None: it follows
+    its site's default again). A site's default_mode changing is a SiteChanged."""
+
+    charge_point_id: str
+    mode: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRaised:
     """An alert was opened (not when an open one is counted again)."""
 
@@ -120,5 +130,6 @@ Event = (
     | SiteChanged
     | DriverChanged
     | IdTagChanged
+    | ModeChanged
     | AlertRaised
 )

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time
 
+from ampnexus.domain.charging_mode import ChargingMode, check_site_default, mode_named
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
 from ampnexus.domain.needs import NeedDefault
 from ampnexus.domain.series import zone_of
@@ -32,7 +33,8 @@ class CircuitTreeError(Conflict):
 class Site:
     """`grid_limit_w` and `grid_limit_a` (per phase) bound what the site imports; either or
     both may be set. `safety_margin` is the fraction of every limit kept free. The default
-    energy and departure (site-local time of day) apply to sessions nobody described."""
+    energy and departure (site-local time of day) apply to sessions nobody described;
+    `default_mode` to chargers without a mode of their own (None: smart)."""
 
     id: str
     name: str
@@ -44,6 +46,7 @@ class Site:
     safety_margin: float = 0.0
     default_energy_wh: float = DEFAULT_ENERGY_WH
     default_departure: time = DEFAULT_DEPARTURE
+    default_mode: ChargingMode | None = None
     created_at: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -59,6 +62,9 @@ class Site:
         if not 0 <= self.safety_margin < 1:
             raise Invalid(f"safety_margin is a fraction in [0, 1), got {self.safety_margin}")
         _positive(self.default_energy_wh, "default energy")
+        if self.default_mode is not None:
+            object.__setattr__(self, "default_mode", mode_named(self.default_mode))
+        check_site_default(self.default_mode)
 
     @property
     def limit_w(self) -> float:

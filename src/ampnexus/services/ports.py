@@ -10,6 +10,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from ampnexus.domain.alert import Alert, AlertKey, AlertKind, Severity
 from ampnexus.domain.api_key import ApiKey, ApiKeyScope
 from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector
+from ampnexus.domain.charging_mode import ModeChange, ModeSetting
 from ampnexus.domain.charging_profile import ChargingProfile, ChargingRateUnit, ProfileStatus
 from ampnexus.domain.commands import (
     Acceptance,
@@ -368,4 +369,23 @@ class NeedStore(Protocol):
     async def histories(self, id_tags: Sequence[str], limit: int) -> dict[str, list[PastSession]]:
         """For each id tag (in lower case), its latest `limit` finished sessions, newest
         first; a tag with none is left out."""
+        ...
+
+
+class ModeStore(Protocol):
+    """Each charger's own charging mode, and the append-only trail of its changes."""
+
+    async def get(self, charge_point_id: str) -> ModeSetting | None: ...
+    async def put(self, setting: ModeSetting) -> ModeChange:
+        """Store the charger's own setting and append the change to its trail, in one
+        transaction; returns the change with its id. NotFound for an unknown charger."""
+        ...
+
+    async def clear(self, charge_point_id: str, changed_by: str, at: datetime) -> ModeChange | None:
+        """Remove the charger's own setting (it follows its site again) and append that to
+        its trail; None when it had none."""
+        ...
+
+    async def history(self, charge_point_id: str, limit: int, offset: int) -> Page[ModeChange]:
+        """The trail, newest first; it stays when the charger is deleted."""
         ...

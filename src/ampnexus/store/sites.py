@@ -195,6 +195,7 @@ def _site_values(site: Site) -> dict[str, Any]:
         "safety_margin": site.safety_margin,
         "default_energy_wh": site.default_energy_wh,
         "default_departure": site.default_departure,
+        "default_mode": None if site.default_mode is None else site.default_mode.value,
     }
 
 
@@ -210,5 +211,6 @@ def _site(row: Row[Any]) -> Site:
         safety_margin=row.safety_margin,
         default_energy_wh=row.default_energy_wh,
         default_departure=row.default_departure,
+        default_mode=row.default_mode,
         created_at=row.created_at,
     )

@@ -226,6 +226,7 @@ sites = Table(
     Column("default_energy_wh", Float, nullable=False),
     Column("default_departure", Time, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("default_mode", String(32)),  # migration 0007; null: smart
 )
 
 # The fuse tree: circuit ids are unique within their site.
@@ -364,4 +365,36 @@ alerts = Table(
     Column("resolved_at", UtcDateTime),
     Index(None, "kind", "charge_point_id", "site_id", "resolved_at"),
     Index(None, "last_raised_at"),
+)
+
+# --- charging modes (migration 0007) -------------------------------------------------------------
+# A charger's own mode and that mode's settings (JSON); no row: it follows its site's default.
+charge_point_modes = Table(
+    "charge_point_modes",
+    metadata,
+    Column(
+        "charge_point_id",
+        String(255),
+        ForeignKey("charge_points.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("mode", String(32), nullable=False),
+    Column("settings", JSON),
+    Column("changed_by", String(100), nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+)
+
+# Append-only audit trail of those settings. No foreign key: the trail outlives the charger.
+charge_point_mode_history = Table(
+    "charge_point_mode_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("changed_by", String(100), nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("before_mode", String(32)),
+    Column("before_settings", JSON),
+    Column("after_mode", String(32)),
+    Column("after_settings", JSON),
+    Index(None, "charge_point_id", "id"),
 )

@@ -1,0 +1,49 @@
+"""Fake store of chargers' own charging modes and their audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from ampnexus.domain.charging_mode import ModeChange, ModeSetting
+from ampnexus.domain.errors import NotFound
+from ampnexus.services.ports import Page
+from tests.fakes.memory import Memory, page
+
+
+class FakeModeStore:
+    def __init__(self, memory: Memory) -> None:
+        self._m = memory
+
+    async def get(self, charge_point_id: str) -> ModeSetting | None:
+        return self._m.modes.get(charge_point_id)
+
+    async def put(self, setting: ModeSetting) -> ModeChange:
+        if setting.charge_point_id not in self._m.charge_points:
+            raise NotFound(f"charge point {setting.charge_point_id!r} is not registered")
+        before = self._m.modes.get(setting.charge_point_id)
+        self._m.modes[setting.charge_point_id] = setting
+        return self._append(
+            ModeChange(
+                setting.charge_point_id,
+                setting.changed_by,
+                setting.changed_at,
+                None if before is None else before.choice,
+                setting.choice,
+            )
+        )
+
+    async def clear(self, charge_point_id: str, changed_by: str, at: datetime) -> ModeChange | None:
+        before = self._m.modes.pop(charge_point_id, None)
+        if before is None:
+            return None
+        return self._append(ModeChange(charge_point_id, changed_by, at, before.choice, None))
+
+    async def history(self, charge_point_id: str, limit: int, offset: int) -> Page[ModeChange]:
+        mine = [c for c in reversed(self._m.mode_history) if c.charge_point_id == charge_point_id]
+        return page(mine, limit, offset)
+
+    def _append(self, change: ModeChange) -> ModeChange:
+        stored = replace(change, id=self._m.next_id("charge_point_mode_history"))
+        self._m.mode_history.append(stored)
+        return stored
