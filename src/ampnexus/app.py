@@ -35,8 +35,10 @@ from ampnexus.services.data_transfer import DataTransferService
 from ampnexus.services.drivers import DriverProfileService
 from ampnexus.services.modes import ModeService
 from ampnexus.services.needs import NeedService
+from ampnexus.services.plug_and_charge import PlugAndCharge
 from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.presence import Presence
+from ampnexus.services.remote_starts import RemoteStarts
 from ampnexus.services.site_series import SeriesService
 from ampnexus.services.sites import SiteService
 from ampnexus.services.smart_charging import Planner, SmartChargingService
@@ -82,6 +84,7 @@ class Services:
     modes: ModeService
     time_window: TimeWindow  # where a charger's timestamps are believed
     smart_charging: SmartChargingService = field(init=False)
+    plug_and_charge: PlugAndCharge = field(init=False)
 
 
 def build_services(
@@ -105,16 +108,21 @@ def build_services(
     authorization = AuthorizationService(SqlIdTagStore(db), clock, bus)
     data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
     alerts = AlertService(SqlAlertStore(db), clock, bus)
+    remote_starts = RemoteStarts(clock)  # sent by commands, matched by transactions
     services = Services(
         clock=clock,
         bus=bus,
         alerts=alerts,
         charge_points=charge_points,
         authorization=authorization,
-        transactions=TransactionService(SqlTransactionStore(db), authorization, clock, alerts, bus),
+        transactions=TransactionService(
+            SqlTransactionStore(db), authorization, clock, alerts, bus, remote_starts
+        ),
         data_transfer=data_transfer,
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
-        commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db)),
+        commands=CommandService(
+            port, charge_points, data_transfer, SqlTransactionStore(db), remote_starts
+        ),
         charger_commands=port,
         **_site_services(db, clock, bus),
         modes=ModeService(SqlModeStore(db), SqlChargePointStore(db), SqlSiteStore(db), clock, bus),
@@ -144,6 +152,10 @@ def build_services(
     )
     services.needs.attach(bus)  # its cache drops what changed before any replan reads it
     services.smart_charging.attach(bus)
+    services.plug_and_charge = PlugAndCharge(
+        services.modes, authorization, services.transactions, services.commands, clock
+    )
+    services.plug_and_charge.attach(bus)
     return services
 
 
@@ -251,6 +263,7 @@ class AmpNexus:
             if task is not None:
                 task.cancel()
         await self.services.smart_charging.stop()
+        await self.services.plug_and_charge.stop()
         await asyncio.gather(
             *filter(None, (self._http_task, self._flush_task, self._replan_task)),
             return_exceptions=True,

@@ -163,6 +163,7 @@ class FakeTransactionStore:
             id_tag=start.id_tag,
             meter_start=start.meter_start,
             started_at=start.timestamp,
+            started_remotely=start.started_remotely,
         )
         return transaction_id
 

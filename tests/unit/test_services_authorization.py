@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
-from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
+from ampnexus.domain.id_tag import AuthorizationStatus, IdTag, own_id_tag
 from ampnexus.services.authorization import AuthorizationService
 from tests.fakes import Fakes
 
@@ -109,3 +109,38 @@ async def test_deleting_or_updating_an_unknown_tag_is_not_found(
         await authorization.delete("GHOST")
     with pytest.raises(NotFound):
         await authorization.update("GHOST", {"description": "x"})
+
+
+async def test_a_chargers_own_tag_is_made_once_and_accepted_on_that_charger_only(
+    fakes: Fakes, authorization: AuthorizationService
+) -> None:
+    tag = await authorization.own_tag("CP-1")
+    assert tag == own_id_tag("CP-1") and len(tag) == 20 and tag.startswith("PNC")
+    assert await authorization.own_tag("CP-1") == tag  # the same, not a second one
+    assert (await authorization.list(10, 0)).total == 1
+    stored = await authorization.get(tag)
+    assert (stored.status, stored.charge_point_id) == (AuthorizationStatus.ACCEPTED, "CP-1")
+    assert (await authorization.authorize(tag, "CP-1")).status is AuthorizationStatus.ACCEPTED
+    assert (await authorization.authorize(tag.lower(), "CP-1")).status is (
+        AuthorizationStatus.ACCEPTED
+    )
+    assert (await authorization.authorize(tag, "CP-2")).status is AuthorizationStatus.INVALID
+    assert (await authorization.authorize(tag)).status is AuthorizationStatus.INVALID
+    assert await authorization.own_tag("CP-2") != tag
+
+
+async def test_an_own_tag_seen_unknown_is_accepted_once_made(
+    authorization: AuthorizationService,
+) -> None:
+    name = own_id_tag("CP-1")
+    assert (await authorization.authorize(name, "CP-1")).status is AuthorizationStatus.INVALID
+    await authorization.own_tag("CP-1")  # the cached "unknown" must not outlive its creation
+    assert (await authorization.authorize(name, "CP-1")).status is AuthorizationStatus.ACCEPTED
+
+
+async def test_an_operators_tag_with_the_own_tags_name_is_not_taken_over(
+    authorization: AuthorizationService,
+) -> None:
+    await authorization.add(IdTag(own_id_tag("CP-1")))
+    with pytest.raises(Conflict, match="not restricted to it"):
+        await authorization.own_tag("CP-1")

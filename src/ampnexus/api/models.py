@@ -414,6 +414,10 @@ class TransactionSummary(BaseModel):
     energy_wh: int | None
     stop_reason: str | None
     active: bool
+    started_remotely: bool = Field(
+        description="started by a RemoteStartTransaction (the API's or plug & charge's) "
+        "that the charger accepted up to 5 minutes before"
+    )
 
     @classmethod
     def of(cls, t: Transaction) -> TransactionSummary:
@@ -451,6 +455,7 @@ def _transaction_fields(t: Transaction) -> dict[str, Any]:
         "energy_wh": t.energy_wh,
         "stop_reason": t.stop_reason,
         "active": t.active,
+        "started_remotely": t.started_remotely,
     }
 
 
@@ -490,6 +495,9 @@ class IdTagOut(BaseModel):
     expiry_date: datetime | None
     parent_id_tag: str | None
     description: str | None
+    charge_point_id: str | None = Field(
+        description="set: the tag is valid on this charger only (its own, for plug & charge)"
+    )
 
     @classmethod
     def of(cls, tag: IdTag) -> IdTagOut:
@@ -499,6 +507,7 @@ class IdTagOut(BaseModel):
             expiry_date=tag.expiry_date,
             parent_id_tag=tag.parent_id_tag,
             description=tag.description,
+            charge_point_id=tag.charge_point_id,
         )
 
 

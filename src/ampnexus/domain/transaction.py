@@ -47,6 +47,8 @@ class TransactionStart:
     meter_start: int
     timestamp: datetime
     reservation_id: int | None = None
+    # Answered a RemoteStartTransaction (the API's or plug & charge's): the service decides.
+    started_remotely: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class Transaction:
     stop_reason: str | None = None
     stop_id_tag: str | None = None
     meter_values: tuple[MeterReading, ...] = field(default_factory=tuple)
+    charge_now: bool = False
+    started_remotely: bool = False
 
     @property
     def active(self) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
 from ampnexus.domain.events import IdTagChanged
-from ampnexus.domain.id_tag import AuthorizationStatus, IdTag, IdTagInfo, authorize
+from ampnexus.domain.id_tag import AuthorizationStatus, IdTag, IdTagInfo, authorize, own_id_tag
 from ampnexus.domain.time import Clock
 from ampnexus.services.ports import EventPublisher, IdTagStore, Page
 
@@ -27,8 +27,34 @@ class AuthorizationService:
         self._events = events
         self._cache: dict[str, tuple[float, IdTag | None]] = {}
 
-    async def authorize(self, id_tag: str) -> IdTagInfo:
-        return authorize(await self._cached(id_tag), self._clock.now())
+    async def authorize(self, id_tag: str, charge_point_id: str | None = None) -> IdTagInfo:
+        """Whether `id_tag` may charge at `charge_point_id` (a charger's own tag may only
+        there; None: at no charger in particular, so never with such a tag)."""
+        return authorize(await self._cached(id_tag), self._clock.now(), charge_point_id)
+
+    async def own_tag(self, charge_point_id: str) -> str:
+        """The charger's own id tag, created on first need: Accepted, valid on it alone. An
+        operator may block it like any tag. Conflict if the name is taken by another tag
+        (an operator's, or another charger's by a 68-bit chance), which is then not used."""
+        name = own_id_tag(charge_point_id)
+        tag = await self._store.get(name)
+        if tag is None:
+            tag = IdTag(
+                name,
+                description=f"{charge_point_id}'s own tag: plug & charge starts with it",
+                charge_point_id=charge_point_id,
+            )
+            try:
+                await self._store.add(tag, self._clock.now())
+            except Conflict:  # made at the same moment for another plug-in: that one will do
+                tag = await self.get(name)
+            self._cache.clear()  # it may be cached as unknown
+        if tag.charge_point_id != charge_point_id:
+            raise Conflict(
+                f"id tag {tag.id_tag!r}, {charge_point_id}'s own tag, exists and is not "
+                "restricted to it: rename or delete it for plug & charge to work"
+            )
+        return tag.id_tag
 
     async def _cached(self, id_tag: str) -> IdTag | None:
         now = time.monotonic()

@@ -33,6 +33,7 @@ from ampnexus.domain.errors import Conflict, Invalid
 from ampnexus.services.charge_points import ChargePointService
 from ampnexus.services.data_transfer import DataTransferService
 from ampnexus.services.ports import ChargerCommands, TransactionStore
+from ampnexus.services.remote_starts import RemoteStarts
 
 # How many of a charger's active transactions are searched for the one a TxProfile is for:
 # far more than any charger has connectors.
@@ -46,11 +47,13 @@ class CommandService:
         charge_points: ChargePointService,
         data_transfer: DataTransferService,
         transactions: TransactionStore,
+        remote_starts: RemoteStarts | None = None,
     ) -> None:
         self._port = port
         self._charge_points = charge_points
         self._data_transfer = data_transfer
         self._transactions = transactions
+        self._remote_starts = remote_starts
 
     async def _known(self, charge_point_id: str) -> None:
         await self._charge_points.get(charge_point_id)  # 404 before the port's 409
@@ -68,7 +71,19 @@ class CommandService:
             if profile.transaction_id is not None:
                 raise Invalid("a remote start's charging profile must not have a transactionId")
         await self._known(charge_point_id)
-        return await self._port.remote_start(charge_point_id, id_tag, connector_id, profile)
+        if self._remote_starts is None:
+            return await self._port.remote_start(charge_point_id, id_tag, connector_id, profile)
+        # Registered before it is sent: the StartTransaction may arrive before the answer is
+        # read here. Withdrawn unless accepted.
+        pending = self._remote_starts.sent(charge_point_id, id_tag, connector_id)
+        accepted = False
+        try:
+            answer = await self._port.remote_start(charge_point_id, id_tag, connector_id, profile)
+            accepted = answer.status is Acceptance.ACCEPTED
+            return answer
+        finally:
+            if not accepted:
+                self._remote_starts.withdraw(charge_point_id, pending)
 
     async def remote_stop(self, charge_point_id: str, transaction_id: int) -> Answer[Acceptance]:
         await self._known(charge_point_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ampnexus.domain.alert import AlertKey, AlertKind
 from ampnexus.domain.errors import NotFound
@@ -30,6 +31,7 @@ from ampnexus.services.alerts import AlertService
 from ampnexus.services.authorization import AuthorizationService
 from ampnexus.services.ownership import TransactionOwners
 from ampnexus.services.ports import EventPublisher, Page, TransactionStore
+from ampnexus.services.remote_starts import RemoteStarts
 
 
 class TransactionService:
@@ -40,6 +42,7 @@ class TransactionService:
         clock: Clock,
         alerts: AlertService,
         events: EventPublisher | None = None,
+        remote_starts: RemoteStarts | None = None,
     ) -> None:
         self._store = store
         self._authorization = authorization
@@ -47,11 +50,17 @@ class TransactionService:
         self._alerts = alerts
         self._events = events
         self._owners = TransactionOwners(store)
+        self._remote_starts = remote_starts or RemoteStarts(clock)
 
     async def start(self, start: TransactionStart) -> tuple[int, IdTagInfo]:
         """Every start is recorded, even with a bad tag: the charger has already begun
-        (offline starts), and the answer's idTagInfo tells it whether to stop."""
-        id_tag_info = await self._authorization.authorize(start.id_tag)
+        (offline starts), and the answer's idTagInfo tells it whether to stop. A start that
+        answers a recent RemoteStartTransaction is recorded as started remotely."""
+        id_tag_info = await self._authorization.authorize(start.id_tag, start.charge_point_id)
+        remotely = self._remote_starts.claim(
+            start.charge_point_id, start.connector_id, start.id_tag
+        )
+        start = replace(start, started_remotely=remotely)
         transaction_id = await self._store.start(start, self._clock.now())
         owner = TransactionOwner(start.charge_point_id, start.connector_id)
         self._owners.remember(transaction_id, owner)
@@ -80,7 +89,7 @@ class TransactionService:
             )
         if stop.id_tag is None:
             return None
-        return await self._authorization.authorize(stop.id_tag)
+        return await self._authorization.authorize(stop.id_tag, stop.charge_point_id)
 
     async def meter_values(
         self,

@@ -71,6 +71,7 @@ def _values(tag: IdTag) -> dict[str, Any]:
         "expiry_date": tag.expiry_date,
         "parent_id_tag": tag.parent_id_tag,
         "description": tag.description,
+        "charge_point_id": tag.charge_point_id,
     }
 
 
@@ -81,4 +82,5 @@ def _id_tag(row: Row[Any]) -> IdTag:
         expiry_date=row.expiry_date,
         parent_id_tag=row.parent_id_tag,
         description=row.description,
+        charge_point_id=row.charge_point_id,
     )

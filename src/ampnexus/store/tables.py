@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
 )
 
@@ -133,6 +135,9 @@ id_tags = Table(
     Column("parent_id_tag", String(20)),
     Column("description", Text),
     Column("created_at", UtcDateTime, nullable=False),
+    # Set: the tag is valid on this charger only (its own tag, for plug & charge). No foreign
+    # key: a tag outlives nothing it must not, as it authorises nowhere else.
+    Column("charge_point_id", String(255)),
 )
 # OCPP id tags are case-insensitive (CiString20): one tag per spelling, found by any spelling
 # in one indexed read (migration 0005). The tag keeps the spelling it was created with.
@@ -153,6 +158,8 @@ transactions = Table(
     Column("stop_reason", String(20)),
     Column("stop_id_tag", String(20)),
     Column("created_at", UtcDateTime, nullable=False),
+    # Answered a RemoteStartTransaction sent by the API or by plug & charge.
+    Column("started_remotely", Boolean, nullable=False, server_default=false()),
     # A StartTransaction replayed after a reconnect must find its first copy.
     UniqueConstraint("charge_point_id", "connector_id", "id_tag", "meter_start", "started_at"),
     Index(None, "charge_point_id", "stopped_at"),

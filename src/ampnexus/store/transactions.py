@@ -100,7 +100,12 @@ class SqlTransactionStore:
             "started_at": start.timestamp,
         }
 
-        added = {**params, "reservation_id": start.reservation_id, "created_at": at}
+        added = {
+            **params,
+            "reservation_id": start.reservation_id,
+            "started_remotely": start.started_remotely,
+            "created_at": at,
+        }
 
         def work(conn: Connection) -> int:
             new = conn.execute(_insert_start(conn.dialect.name), added).scalar()
@@ -319,4 +324,5 @@ def _transaction(row: Row[Any], readings: tuple[MeterReading, ...]) -> Transacti
         stop_reason=row.stop_reason,
         stop_id_tag=row.stop_id_tag,
         meter_values=readings,
+        started_remotely=row.started_remotely,
     )

@@ -87,7 +87,7 @@ async def status_notification(ctx: Context, payload: dict[str, Any]) -> dict[str
 
 @router.on("Authorize")
 async def authorize(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
-    info = await ctx.services.authorization.authorize(payload["idTag"])
+    info = await ctx.services.authorization.authorize(payload["idTag"], ctx.charge_point_id)
     return {"idTagInfo": id_tag_info(info)}
 
 
