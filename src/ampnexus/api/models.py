@@ -414,6 +414,10 @@ class TransactionSummary(BaseModel):
     energy_wh: int | None
     stop_reason: str | None
     active: bool
+    charge_now: bool = Field(
+        description='"Charge now" is set on the session (POST /transactions/{id}/override): '
+        "no peak windows and no random delay until it ends"
+    )
 
     @classmethod
     def of(cls, t: Transaction) -> TransactionSummary:
@@ -451,6 +455,7 @@ def _transaction_fields(t: Transaction) -> dict[str, Any]:
         "energy_wh": t.energy_wh,
         "stop_reason": t.stop_reason,
         "active": t.active,
+        "charge_now": t.charge_now,
     }
 
 

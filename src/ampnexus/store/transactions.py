@@ -250,7 +250,7 @@ class SqlTransactionStore:
 
     async def energy_sessions(
         self, charge_point_id: str, since: datetime, until: datetime
-    ) -> list[Transaction]:
+    ) -> Sequence[Transaction]:
         # One statement: each session with its register readings, a session without any
         # on one row of NULLs (the outer join).
         reading = and_(
@@ -280,7 +280,7 @@ class SqlTransactionStore:
             )
         )
 
-        def work(conn: Connection) -> list[Transaction]:
+        def work(conn: Connection) -> Sequence[Transaction]:
             return [
                 _transaction(rows[0], _register_readings(rows))
                 for _, group in groupby(conn.execute(query), key=lambda row: row.id)
