@@ -33,8 +33,10 @@ from ampnexus.services.charge_points import ChargePointService, UnknownChargers
 from ampnexus.services.commands import CommandService
 from ampnexus.services.data_transfer import DataTransferService
 from ampnexus.services.drivers import DriverProfileService
+from ampnexus.services.energy import EnergyService
 from ampnexus.services.modes import ModeService
 from ampnexus.services.needs import NeedService
+from ampnexus.services.overrides import OverrideService
 from ampnexus.services.plug_and_charge import PlugAndCharge
 from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.presence import Presence
@@ -82,6 +84,8 @@ class Services:
     drivers: DriverProfileService
     needs: NeedService
     modes: ModeService
+    overrides: OverrideService
+    energy: EnergyService
     time_window: TimeWindow  # where a charger's timestamps are believed
     smart_charging: SmartChargingService = field(init=False)
     plug_and_charge: PlugAndCharge = field(init=False)
@@ -126,6 +130,10 @@ def build_services(
         charger_commands=port,
         **_site_services(db, clock, bus),
         modes=ModeService(SqlModeStore(db), SqlChargePointStore(db), SqlSiteStore(db), clock, bus),
+        overrides=OverrideService(SqlModeStore(db), SqlTransactionStore(db), clock, bus),
+        energy=EnergyService(
+            SqlTransactionStore(db), SqlChargePointStore(db), SqlSiteStore(db), clock
+        ),
         time_window=TimeWindow(
             ahead=timedelta(hours=settings.timestamp_max_ahead_hours),
             behind=timedelta(days=settings.timestamp_max_age_days),

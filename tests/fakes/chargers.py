@@ -18,6 +18,7 @@ from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.transaction import (
     DEFAULT_UNITS,
     MeterReading,
+    SampledValue,
     Transaction,
     TransactionOwner,
     TransactionStart,
@@ -223,7 +224,7 @@ class FakeTransactionStore:
         transaction = self._m.transactions.get(transaction_id)
         if transaction is None:
             return None
-        return replace(transaction, meter_values=self._readings_of(transaction_id))
+        return replace(self._shown(transaction), meter_values=self._readings_of(transaction_id))
 
     async def list(
         self, charge_point_id: str | None, active: bool | None, limit: int, offset: int
@@ -234,14 +235,14 @@ class FakeTransactionStore:
             if (charge_point_id is None or t.charge_point_id == charge_point_id)
             and (active is None or t.active == active)
         ]
-        return page(sorted(found, key=lambda t: -t.id), limit, offset)
+        return page([self._shown(t) for t in sorted(found, key=lambda t: -t.id)], limit, offset)
 
     async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Transaction]:
         wanted = set(charge_point_ids)
         found = [
             t for t in self._m.transactions.values() if t.active and t.charge_point_id in wanted
         ]
-        return sorted(found, key=lambda t: -t.id)
+        return [self._shown(t) for t in sorted(found, key=lambda t: -t.id)]
 
     async def finished_at_site(self, site_id: str, since: datetime) -> Sequence[Transaction]:
         def placed_on_site(charge_point_id: str) -> bool:
@@ -257,7 +258,22 @@ class FakeTransactionStore:
             and t.stopped_at is not None
             and t.meter_stop is not None
         ]
-        return sorted(found, key=lambda t: (t.started_at, t.id))
+        return [self._shown(t) for t in sorted(found, key=lambda t: (t.started_at, t.id))]
+
+    async def energy_sessions(
+        self, charge_point_id: str, since: datetime, until: datetime
+    ) -> Sequence[Transaction]:
+        found = [
+            t
+            for t in self._m.transactions.values()
+            if t.charge_point_id == charge_point_id
+            and t.started_at < until
+            and (t.stopped_at is None or t.stopped_at > since)
+        ]
+        return [
+            replace(self._shown(t), meter_values=self._register_readings(t.id))
+            for t in sorted(found, key=lambda t: (t.started_at, t.id))
+        ]
 
     # --- what the tests read back (the SQL store has no such reads) ----------------------------
     def rejected(self, charge_point_id: str) -> builtins.list[StoredReading]:
@@ -296,6 +312,22 @@ class FakeTransactionStore:
                     at,
                 )
             )
+
+    def _shown(self, transaction: Transaction) -> Transaction:
+        """As the SQL store reads it: whether it is overridden comes from its own table."""
+        return replace(transaction, charge_now=transaction.id in self._m.overrides)
+
+    def _register_readings(self, transaction_id: int) -> tuple[MeterReading, ...]:
+        """One reading per total import register sample (a row each in SQL), in time order
+        and, within an instant, in the order stored."""
+        samples = [
+            MeterReading(r.reading.timestamp, (SampledValue(s.value, s.measurand, s.unit),))
+            for r in self._m.readings
+            if r.transaction_id == transaction_id
+            for s in r.reading.sampled_values
+            if s.measurand == "Energy.Active.Import.Register" and s.phase is None
+        ]
+        return tuple(sorted(samples, key=lambda reading: reading.timestamp))
 
     def _readings_of(self, transaction_id: int) -> tuple[MeterReading, ...]:
         """In time order; readings of the same instant come back as one, as SQL rows do."""

@@ -77,6 +77,7 @@ class Memory:
     id_tag_needs: dict[str, SessionNeed] = field(default_factory=dict)  # tag's own spelling
     modes: dict[str, ModeSetting] = field(default_factory=dict)  # by charge point
     mode_history: list[ModeChange] = field(default_factory=list)  # oldest first, no foreign key
+    overrides: dict[int, tuple[str, datetime]] = field(default_factory=dict)  # set_by, set_at
     _ids: dict[str, count[int]] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:

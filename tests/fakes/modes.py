@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from ampnexus.domain.charging_mode import ModeChange, ModeSetting
+from ampnexus.domain.charging_mode import ChangeKind, ModeChange, ModeSetting, override_change
 from ampnexus.domain.errors import NotFound
 from ampnexus.services.ports import Page
-from tests.fakes.memory import Memory, page
+from tests.fakes.memory import ForeignKeyViolation, Memory, page
 
 
 class FakeModeStore:
@@ -42,6 +42,27 @@ class FakeModeStore:
     async def history(self, charge_point_id: str, limit: int, offset: int) -> Page[ModeChange]:
         mine = [c for c in reversed(self._m.mode_history) if c.charge_point_id == charge_point_id]
         return page(mine, limit, offset)
+
+    async def set_override(
+        self, charge_point_id: str, transaction_id: int, set_by: str, at: datetime
+    ) -> ModeChange | None:
+        if transaction_id not in self._m.transactions:
+            raise ForeignKeyViolation(f"transaction {transaction_id}")
+        if transaction_id in self._m.overrides:
+            return None
+        self._m.overrides[transaction_id] = (set_by, at)
+        kind = ChangeKind.OVERRIDE_SET
+        return self._append(override_change(charge_point_id, transaction_id, set_by, at, kind))
+
+    async def cancel_override(
+        self, charge_point_id: str, transaction_id: int, cancelled_by: str, at: datetime
+    ) -> ModeChange | None:
+        if self._m.overrides.pop(transaction_id, None) is None:
+            return None
+        kind = ChangeKind.OVERRIDE_CANCELLED
+        return self._append(
+            override_change(charge_point_id, transaction_id, cancelled_by, at, kind)
+        )
 
     def _append(self, change: ModeChange) -> ModeChange:
         stored = replace(change, id=self._m.next_id("charge_point_mode_history"))

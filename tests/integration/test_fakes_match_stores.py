@@ -302,13 +302,54 @@ async def modes(s: Stores) -> list[object]:
     return seen
 
 
+async def overrides_and_energy(s: Stores) -> list[object]:
+    await s.charge_points.add(ChargePoint("CP-1", 1, RegistrationStatus.ACCEPTED, created_at=AT))
+    first = await s.transactions.start(TransactionStart("CP-1", 1, "TAG", 1000, AT), AT)
+    later = AT + timedelta(hours=1)
+    second = await s.transactions.start(TransactionStart("CP-1", 2, "TAG", 0, later), AT)
+    register = SampledValue("1.5", unit="kWh")
+    readings = [
+        MeterReading(later, (SampledValue("1200"), SampledValue("5", phase="L1"), register)),
+        MeterReading(AT + timedelta(minutes=30), (SampledValue("7000", "Power.Active.Import"),)),
+    ]
+    await s.transactions.add_meter_values("CP-1", 1, first, readings, AT)
+    seen: list[object] = [
+        await s.modes.set_override("CP-1", first, "ann", AT),
+        await s.modes.set_override("CP-1", first, "ben", later),  # already: nothing
+        await s.modes.cancel_override("CP-1", second, "ann", later),  # none: nothing
+        await s.transactions.get(first),
+        await s.transactions.list("CP-1", None, 10, 0),
+        await s.transactions.active_on(["CP-1"]),
+        await s.transactions.energy_sessions("CP-1", AT, later),
+        await s.transactions.energy_sessions("CP-1", later, later + timedelta(hours=1)),
+        await s.transactions.energy_sessions("CP-2", AT, later),
+    ]
+    await s.transactions.stop(TransactionStop("CP-1", first, 3000, later), later)
+    seen += [
+        await s.modes.cancel_override("CP-1", first, "cy", later),
+        await s.transactions.energy_sessions("CP-1", later, later + timedelta(hours=1)),
+        await s.transactions.energy_sessions("CP-1", AT - timedelta(hours=1), AT),
+        await s.modes.history("CP-1", 10, 0),
+    ]
+    return seen
+
+
 def _with_circuit(layout: SiteLayout, circuit_id: str) -> SiteLayout:
     return add_circuit(layout, Circuit(layout.site.id, circuit_id, max_power_w=1e4))
 
 
 @pytest.mark.parametrize(
     "scenario",
-    [id_tags, transactions, alerts, series, drivers_and_needs, sites_and_tariffs, modes],
+    [
+        id_tags,
+        transactions,
+        alerts,
+        series,
+        drivers_and_needs,
+        sites_and_tariffs,
+        modes,
+        overrides_and_energy,
+    ],
 )
 async def test_the_fakes_answer_as_the_sql_stores_do(db: Database, scenario: Scenario) -> None:
     assert await scenario(fake_stores()) == await scenario(sql_stores(db))

@@ -21,6 +21,7 @@ from ampnexus.api.routers import (
     api_keys,
     charge_points,
     driver_profiles,
+    energy,
     health,
     id_tags,
     modes,
@@ -47,6 +48,7 @@ SECURED = (
     driver_profiles,
     needs,
     modes,
+    energy,
     plans,
 )
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)

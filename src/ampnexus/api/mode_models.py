@@ -195,13 +195,21 @@ class ModeOut(ModeChoiceOut):
 class ModeChangeOut(BaseModel):
     id: int = Field(description="Increases with every change recorded")
     charge_point_id: str = Field(description="The charge point's OCPP identity")
+    kind: Literal["mode", "override_set", "override_cancelled"] = Field(
+        description="mode: the charger's own mode or settings changed (before, after); "
+        'override_set / override_cancelled: "charge now" set or cancelled on the session '
+        "`transaction_id` (the charger's mode is unchanged, before and after are null)"
+    )
+    transaction_id: int | None = Field(description="The session of an override entry")
     changed_by: str = Field(description="The name of the API key that made the change")
     changed_at: datetime = Field(description="When, UTC")
     before: ModeChoiceOut | None = Field(
-        description="The charger's own mode before (null: it followed its site)"
+        description="The charger's own mode before (null: it followed its site; null on "
+        "override entries)"
     )
     after: ModeChoiceOut | None = Field(
-        description="Its own mode after (null: removed, it follows its site)"
+        description="Its own mode after (null: removed, it follows its site; null on "
+        "override entries)"
     )
 
     @classmethod
@@ -210,6 +218,8 @@ class ModeChangeOut(BaseModel):
         return cls(
             id=change.id,
             charge_point_id=change.charge_point_id,
+            kind=change.kind.value,
+            transaction_id=change.transaction_id,
             changed_by=change.changed_by,
             changed_at=change.changed_at,
             before=None if change.before is None else ModeChoiceOut.of(change.before),

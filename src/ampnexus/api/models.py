@@ -418,6 +418,10 @@ class TransactionSummary(BaseModel):
         description="started by a RemoteStartTransaction (the API's or plug & charge's) "
         "that the charger accepted up to 5 minutes before"
     )
+    charge_now: bool = Field(
+        description='"Charge now" is set on the session (POST /transactions/{id}/override): '
+        "no peak windows and no random delay until it ends"
+    )
 
     @classmethod
     def of(cls, t: Transaction) -> TransactionSummary:
@@ -456,6 +460,7 @@ def _transaction_fields(t: Transaction) -> dict[str, Any]:
         "stop_reason": t.stop_reason,
         "active": t.active,
         "started_remotely": t.started_remotely,
+        "charge_now": t.charge_now,
     }
 
 

@@ -362,10 +362,20 @@ def check_site_default(mode: ChargingMode | None) -> None:
         )
 
 
+class ChangeKind(StrEnum):
+    """What an entry of the audit trail records."""
+
+    MODE = "mode"  # the charger's own mode and settings (entries before migration 0009)
+    OVERRIDE_SET = "override_set"  # "charge now" set on one of its sessions
+    OVERRIDE_CANCELLED = "override_cancelled"
+
+
 @dataclass(frozen=True, slots=True)
 class ModeChange:
     """One entry of a charger's audit trail: who changed its own mode when, from what to
-    what (None: it had none of its own, it followed its site)."""
+    what (None: it had none of its own, it followed its site); or, for an override entry,
+    who set or cancelled "charge now" on which of its sessions (`before` and `after` None:
+    the charger's mode does not change)."""
 
     charge_point_id: str
     changed_by: str
@@ -373,9 +383,22 @@ class ModeChange:
     before: ModeChoice | None
     after: ModeChoice | None
     id: int | None = None
+    kind: ChangeKind = ChangeKind.MODE
+    transaction_id: int | None = None  # the session of an override entry
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changed_at", utc(self.changed_at))
+
+
+def override_change(
+    charge_point_id: str, transaction_id: int, changed_by: str, at: datetime, kind: ChangeKind
+) -> ModeChange:
+    """The trail's entry for "charge now" set or cancelled on a session."""
+    if kind is ChangeKind.MODE:
+        raise ValueError("an override entry is override_set or override_cancelled")
+    return ModeChange(
+        charge_point_id, changed_by, at, None, None, kind=kind, transaction_id=transaction_id
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,14 @@ class TransactionStore(Protocol):
         with a meter reading, oldest first (the history a session forecast is made from)."""
         ...
 
+    async def energy_sessions(
+        self, charge_point_id: str, since: datetime, until: datetime
+    ) -> Sequence[Transaction]:
+        """The charger's transactions that ran at some time in [since, until) (a running
+        one still runs), oldest first, in one read; `meter_values` holds only their total
+        energy import register readings, in time order (what an energy report needs)."""
+        ...
+
 
 class DataTransferStore(Protocol):
     async def record(
@@ -388,4 +396,19 @@ class ModeStore(Protocol):
 
     async def history(self, charge_point_id: str, limit: int, offset: int) -> Page[ModeChange]:
         """The trail, newest first; it stays when the charger is deleted."""
+        ...
+
+    async def set_override(
+        self, charge_point_id: str, transaction_id: int, set_by: str, at: datetime
+    ) -> ModeChange | None:
+        """Mark the session "charge now" (the transaction's `charge_now`) and append that
+        to its charger's trail, in one transaction; None, recording nothing, when it
+        already was. The caller checks the session is the charger's and running."""
+        ...
+
+    async def cancel_override(
+        self, charge_point_id: str, transaction_id: int, cancelled_by: str, at: datetime
+    ) -> ModeChange | None:
+        """Remove the session's override and append that to the trail; None when it had
+        none."""
         ...

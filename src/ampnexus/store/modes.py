@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select
 
 from ampnexus.domain.charging_mode import (
     DAY_NAMES,
+    ChangeKind,
     ChargingMode,
     ModeChange,
     ModeChoice,
@@ -19,6 +20,7 @@ from ampnexus.domain.charging_mode import (
     RegulationSettings,
     ScheduleSettings,
     WeeklyWindow,
+    override_change,
 )
 from ampnexus.domain.errors import NotFound
 from ampnexus.services.ports import Page
@@ -26,7 +28,8 @@ from ampnexus.store.database import Database
 from ampnexus.store.tables import charge_point_mode_history as history
 from ampnexus.store.tables import charge_point_modes as modes
 from ampnexus.store.tables import charge_points
-from ampnexus.store.upsert import upsert
+from ampnexus.store.tables import transaction_overrides as overrides
+from ampnexus.store.upsert import conflict_insert, upsert
 
 
 class SqlModeStore:
@@ -69,6 +72,37 @@ class SqlModeStore:
 
         return await self._db.write(work)
 
+    async def set_override(
+        self, charge_point_id: str, transaction_id: int, set_by: str, at: datetime
+    ) -> ModeChange | None:
+        change = override_change(
+            charge_point_id, transaction_id, set_by, at, ChangeKind.OVERRIDE_SET
+        )
+
+        def work(conn: Connection) -> ModeChange | None:
+            added = conn.execute(
+                conflict_insert(overrides, conn.dialect.name)
+                .values(transaction_id=transaction_id, set_by=set_by, set_at=at)
+                .on_conflict_do_nothing(index_elements=["transaction_id"])
+                .returning(overrides.c.transaction_id)
+            ).first()
+            return None if added is None else _append(conn, change)
+
+        return await self._db.write(work)
+
+    async def cancel_override(
+        self, charge_point_id: str, transaction_id: int, cancelled_by: str, at: datetime
+    ) -> ModeChange | None:
+        cancelled = ChangeKind.OVERRIDE_CANCELLED
+        change = override_change(charge_point_id, transaction_id, cancelled_by, at, cancelled)
+
+        def work(conn: Connection) -> ModeChange | None:
+            mine = overrides.c.transaction_id == transaction_id
+            removed = conn.execute(delete(overrides).where(mine)).rowcount
+            return _append(conn, change) if removed else None
+
+        return await self._db.write(work)
+
     async def history(self, charge_point_id: str, limit: int, offset: int) -> Page[ModeChange]:
         def work(conn: Connection) -> Page[ModeChange]:
             mine = history.c.charge_point_id == charge_point_id
@@ -103,6 +137,8 @@ def _append(conn: Connection, change: ModeChange) -> ModeChange:
         "charge_point_id": change.charge_point_id,
         "changed_by": change.changed_by,
         "changed_at": change.changed_at,
+        "kind": change.kind.value,
+        "transaction_id": change.transaction_id,
         **_side("before", change.before),
         **_side("after", change.after),
     }
@@ -127,6 +163,8 @@ def _change(row: Row[Any]) -> ModeChange:
         _choice(row.before_mode, row.before_settings),
         _choice(row.after_mode, row.after_settings),
         id=row.id,
+        kind=ChangeKind(row.kind),
+        transaction_id=row.transaction_id,
     )
 
 

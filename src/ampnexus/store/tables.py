@@ -403,5 +403,23 @@ charge_point_mode_history = Table(
     Column("before_settings", JSON),
     Column("after_mode", String(32)),
     Column("after_settings", JSON),
+    # Migration 0009: what the entry records (ChangeKind) and an override's session.
+    Column("kind", String(24), nullable=False, server_default="mode"),
+    Column("transaction_id", Integer),
     Index(None, "charge_point_id", "id"),
+)
+
+# "Charge now" on a running session (migration 0009): no peak windows, no random delay,
+# until it ends. One row per overridden session; cancelling deletes it.
+transaction_overrides = Table(
+    "transaction_overrides",
+    metadata,
+    Column(
+        "transaction_id",
+        Integer,
+        ForeignKey("transactions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("set_by", String(100), nullable=False),
+    Column("set_at", UtcDateTime, nullable=False),
 )

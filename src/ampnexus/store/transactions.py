@@ -8,7 +8,7 @@ from functools import cache
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.sql.dml import ReturningInsert
 
 from ampnexus.domain.transaction import (
@@ -24,7 +24,12 @@ from ampnexus.services.ports import Page
 from ampnexus.store.bulk import Bulk
 from ampnexus.store.bulk import Row as BulkRow
 from ampnexus.store.database import Database
-from ampnexus.store.tables import charge_points, meter_values, transactions
+from ampnexus.store.tables import (
+    charge_points,
+    meter_values,
+    transaction_overrides,
+    transactions,
+)
 from ampnexus.store.upsert import conflict_insert
 
 METER_VALUE_ROWS = Bulk(
@@ -75,6 +80,15 @@ _RECORD_STOP = (
     )
     .returning(transactions.c.connector_id)
 )
+
+
+# Every read of a transaction says whether it is overridden ("charge now"): a correlated
+# EXISTS on the override's primary key, so active_on stays one statement.
+_CHARGE_NOW = (
+    exists().where(transaction_overrides.c.transaction_id == transactions.c.id).label("charge_now")
+)
+_TRANSACTION = select(transactions, _CHARGE_NOW)
+_ENERGY_REGISTER = "Energy.Active.Import.Register"
 
 
 @cache
@@ -176,9 +190,7 @@ class SqlTransactionStore:
 
     async def get(self, transaction_id: int) -> Transaction | None:
         def work(conn: Connection) -> Transaction | None:
-            row = conn.execute(
-                select(transactions).where(transactions.c.id == transaction_id)
-            ).first()
+            row = conn.execute(_TRANSACTION.where(transactions.c.id == transaction_id)).first()
             if row is None:
                 return None
             samples = conn.execute(
@@ -203,8 +215,7 @@ class SqlTransactionStore:
         def work(conn: Connection) -> Page[Transaction]:
             total = conn.scalar(select(func.count()).select_from(transactions).where(*conditions))
             rows = conn.execute(
-                select(transactions)
-                .where(*conditions)
+                _TRANSACTION.where(*conditions)
                 .order_by(transactions.c.id.desc())
                 .limit(limit)
                 .offset(offset)
@@ -215,14 +226,10 @@ class SqlTransactionStore:
 
     async def active_on(self, charge_point_ids: Sequence[str]) -> list[Transaction]:
         """The running transactions of these chargers, in one read (newest first)."""
-        query = (
-            select(transactions)
-            .where(
-                transactions.c.charge_point_id.in_(list(charge_point_ids)),
-                transactions.c.stopped_at.is_(None),
-            )
-            .order_by(transactions.c.id.desc())
-        )
+        query = _TRANSACTION.where(
+            transactions.c.charge_point_id.in_(list(charge_point_ids)),
+            transactions.c.stopped_at.is_(None),
+        ).order_by(transactions.c.id.desc())
 
         def work(conn: Connection) -> list[Transaction]:
             return [_transaction(row, ()) for row in conn.execute(query)]
@@ -231,8 +238,7 @@ class SqlTransactionStore:
 
     async def finished_at_site(self, site_id: str, since: datetime) -> list[Transaction]:
         query = (
-            select(transactions)
-            .join(charge_points, charge_points.c.id == transactions.c.charge_point_id)
+            _TRANSACTION.join(charge_points, charge_points.c.id == transactions.c.charge_point_id)
             .where(
                 charge_points.c.site_id == site_id,
                 transactions.c.started_at >= since,
@@ -246,6 +252,58 @@ class SqlTransactionStore:
             return [_transaction(row, ()) for row in conn.execute(query)]
 
         return await self._db.read(work)
+
+    async def energy_sessions(
+        self, charge_point_id: str, since: datetime, until: datetime
+    ) -> Sequence[Transaction]:
+        # One statement: each session with its register readings, a session without any
+        # on one row of NULLs (the outer join).
+        reading = and_(
+            meter_values.c.transaction_id == transactions.c.id,
+            meter_values.c.measurand == _ENERGY_REGISTER,
+            meter_values.c.phase.is_(None),
+        )
+        query = (
+            select(
+                transactions,
+                _CHARGE_NOW,
+                meter_values.c.timestamp.label("reading_at"),
+                meter_values.c.value.label("reading_value"),
+                meter_values.c.unit.label("reading_unit"),
+            )
+            .outerjoin(meter_values, reading)
+            .where(
+                transactions.c.charge_point_id == charge_point_id,
+                transactions.c.started_at < until,
+                or_(transactions.c.stopped_at.is_(None), transactions.c.stopped_at > since),
+            )
+            .order_by(
+                transactions.c.started_at,
+                transactions.c.id,
+                meter_values.c.timestamp,
+                meter_values.c.id,
+            )
+        )
+
+        def work(conn: Connection) -> Sequence[Transaction]:
+            return [
+                _transaction(rows[0], _register_readings(rows))
+                for _, group in groupby(conn.execute(query), key=lambda row: row.id)
+                for rows in [list(group)]
+            ]
+
+        return await self._db.read(work)
+
+
+def _register_readings(rows: Sequence[Row[Any]]) -> tuple[MeterReading, ...]:
+    return tuple(
+        MeterReading(
+            row.reading_at,
+            (SampledValue(row.reading_value, _ENERGY_REGISTER, unit=row.reading_unit),),
+        )
+        for row in rows
+        if row.reading_at is not None
+    )
 
 
 def _insert_readings(
@@ -324,5 +382,6 @@ def _transaction(row: Row[Any], readings: tuple[MeterReading, ...]) -> Transacti
         stop_reason=row.stop_reason,
         stop_id_tag=row.stop_id_tag,
         meter_values=readings,
+        charge_now=bool(row.charge_now),
         started_remotely=row.started_remotely,
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from ampnexus.api.deps import PagingDep, ServicesDep
+from ampnexus.api.deps import CallerDep, PagingDep, ServicesDep
 from ampnexus.api.models import INT32_MAX, Page, TransactionOut, TransactionSummary, page_of
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
@@ -29,3 +29,35 @@ async def show(
     transaction_id: Annotated[int, Path(le=INT32_MAX)], services: ServicesDep
 ) -> TransactionOut:
     return TransactionOut.of(await services.transactions.get(transaction_id))
+
+
+TransactionId = Annotated[int, Path(le=INT32_MAX, description="The session's transaction id")]
+OVERRIDE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown transaction"},
+    409: {"description": "The session has stopped"},
+}
+
+
+@router.post(
+    "/{transaction_id}/override", response_model=TransactionSummary, responses=OVERRIDE_ERRORS
+)
+async def set_override(
+    transaction_id: TransactionId, services: ServicesDep, caller: CallerDep
+) -> TransactionSummary:
+    """Charge now: the running session charges without its charger's peak windows and
+    without a random delay until it ends (site and circuit limits still apply). Recorded on
+    the charger's mode trail (`GET /charge-points/{id}/mode/history`, kind `override_set`)
+    with the API key's name; setting it again records nothing. Answers the session, with
+    `charge_now` true."""
+    return TransactionSummary.of(await services.overrides.set(transaction_id, caller.name))
+
+
+@router.delete(
+    "/{transaction_id}/override", response_model=TransactionSummary, responses=OVERRIDE_ERRORS
+)
+async def cancel_override(
+    transaction_id: TransactionId, services: ServicesDep, caller: CallerDep
+) -> TransactionSummary:
+    """Cancel charge now: the session follows its charger's mode again. Recorded on the
+    trail (kind `override_cancelled`) when there was an override to cancel."""
+    return TransactionSummary.of(await services.overrides.cancel(transaction_id, caller.name))
