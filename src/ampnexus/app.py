@@ -35,6 +35,7 @@ from ampnexus.services.data_transfer import DataTransferService
 from ampnexus.services.drivers import DriverProfileService
 from ampnexus.services.modes import ModeService
 from ampnexus.services.needs import NeedService
+from ampnexus.services.operator_profiles import OperatorProfiles
 from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.presence import Presence
 from ampnexus.services.site_series import SeriesService
@@ -51,6 +52,7 @@ from ampnexus.store.drivers import SqlDriverProfileStore
 from ampnexus.store.id_tags import SqlIdTagStore
 from ampnexus.store.modes import SqlModeStore
 from ampnexus.store.needs import SqlNeedStore
+from ampnexus.store.operator_profiles import SqlOperatorProfileStore
 from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
 from ampnexus.store.tariffs import SqlTariffStore
@@ -80,6 +82,7 @@ class Services:
     drivers: DriverProfileService
     needs: NeedService
     modes: ModeService
+    operator_profiles: OperatorProfiles  # what operators set: bounds smart charging keeps
     time_window: TimeWindow  # where a charger's timestamps are believed
     smart_charging: SmartChargingService = field(init=False)
 
@@ -105,6 +108,7 @@ def build_services(
     authorization = AuthorizationService(SqlIdTagStore(db), clock, bus)
     data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
     alerts = AlertService(SqlAlertStore(db), clock, bus)
+    operator_profiles = OperatorProfiles(SqlOperatorProfileStore(db), clock, bus)
     services = Services(
         clock=clock,
         bus=bus,
@@ -114,10 +118,13 @@ def build_services(
         transactions=TransactionService(SqlTransactionStore(db), authorization, clock, alerts, bus),
         data_transfer=data_transfer,
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
-        commands=CommandService(port, charge_points, data_transfer, SqlTransactionStore(db)),
+        commands=CommandService(
+            port, charge_points, data_transfer, SqlTransactionStore(db), operator_profiles
+        ),
         charger_commands=port,
         **_site_services(db, clock, bus),
         modes=ModeService(SqlModeStore(db), SqlChargePointStore(db), SqlSiteStore(db), clock, bus),
+        operator_profiles=operator_profiles,
         time_window=TimeWindow(
             ahead=timedelta(hours=settings.timestamp_max_ahead_hours),
             behind=timedelta(days=settings.timestamp_max_age_days),
@@ -143,6 +150,7 @@ def build_services(
         replan_gap_s=settings.replan_gap,
     )
     services.needs.attach(bus)  # its cache drops what changed before any replan reads it
+    operator_profiles.attach(bus)
     services.smart_charging.attach(bus)
     return services
 
@@ -251,6 +259,7 @@ class AmpNexus:
             if task is not None:
                 task.cancel()
         await self.services.smart_charging.stop()
+        await self.services.operator_profiles.drain()
         await asyncio.gather(
             *filter(None, (self._http_task, self._flush_task, self._replan_task)),
             return_exceptions=True,
