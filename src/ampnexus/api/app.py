@@ -25,6 +25,7 @@ from ampnexus.api.routers import (
     id_tags,
     modes,
     needs,
+    operator_profiles,
     plans,
     site_series,
     sites,
@@ -47,6 +48,7 @@ SECURED = (
     driver_profiles,
     needs,
     modes,
+    operator_profiles,
     plans,
 )
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
