@@ -36,6 +36,7 @@ from ampnexus.services.drivers import DriverProfileService
 from ampnexus.services.energy import EnergyService
 from ampnexus.services.modes import ModeService
 from ampnexus.services.needs import NeedService
+from ampnexus.services.operator_profiles import OperatorProfiles
 from ampnexus.services.overrides import OverrideService
 from ampnexus.services.plug_and_charge import PlugAndCharge
 from ampnexus.services.ports import ChargerCommands
@@ -55,6 +56,7 @@ from ampnexus.store.drivers import SqlDriverProfileStore
 from ampnexus.store.id_tags import SqlIdTagStore
 from ampnexus.store.modes import SqlModeStore
 from ampnexus.store.needs import SqlNeedStore
+from ampnexus.store.operator_profiles import SqlOperatorProfileStore
 from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
 from ampnexus.store.tariffs import SqlTariffStore
@@ -86,6 +88,7 @@ class Services:
     modes: ModeService
     overrides: OverrideService
     energy: EnergyService
+    operator_profiles: OperatorProfiles  # what operators set: bounds smart charging keeps
     time_window: TimeWindow  # where a charger's timestamps are believed
     smart_charging: SmartChargingService = field(init=False)
     plug_and_charge: PlugAndCharge = field(init=False)
@@ -113,6 +116,7 @@ def build_services(
     data_transfer = DataTransferService(SqlDataTransferStore(db), clock)
     alerts = AlertService(SqlAlertStore(db), clock, bus)
     remote_starts = RemoteStarts(clock)  # sent by commands, matched by transactions
+    operator_profiles = OperatorProfiles(SqlOperatorProfileStore(db), clock, bus)
     services = Services(
         clock=clock,
         bus=bus,
@@ -125,7 +129,12 @@ def build_services(
         data_transfer=data_transfer,
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
         commands=CommandService(
-            port, charge_points, data_transfer, SqlTransactionStore(db), remote_starts
+            port,
+            charge_points,
+            data_transfer,
+            SqlTransactionStore(db),
+            remote_starts,
+            operator_profiles,
         ),
         charger_commands=port,
         **_site_services(db, clock, bus),
@@ -134,6 +143,7 @@ def build_services(
         energy=EnergyService(
             SqlTransactionStore(db), SqlChargePointStore(db), SqlSiteStore(db), clock
         ),
+        operator_profiles=operator_profiles,
         time_window=TimeWindow(
             ahead=timedelta(hours=settings.timestamp_max_ahead_hours),
             behind=timedelta(days=settings.timestamp_max_age_days),
@@ -159,6 +169,7 @@ def build_services(
         replan_gap_s=settings.replan_gap,
     )
     services.needs.attach(bus)  # its cache drops what changed before any replan reads it
+    operator_profiles.attach(bus)
     services.smart_charging.attach(bus)
     services.plug_and_charge = PlugAndCharge(
         services.modes, authorization, services.transactions, services.commands, clock
@@ -272,6 +283,7 @@ class AmpNexus:
                 task.cancel()
         await self.services.smart_charging.stop()
         await self.services.plug_and_charge.stop()
+        await self.services.operator_profiles.drain()
         await asyncio.gather(
             *filter(None, (self._http_task, self._flush_task, self._replan_task)),
             return_exceptions=True,

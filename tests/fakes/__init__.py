@@ -18,6 +18,7 @@ from tests.fakes.clock import START, FakeClock
 from tests.fakes.events import RecordedEvents
 from tests.fakes.memory import ForeignKeyViolation, Memory
 from tests.fakes.modes import FakeModeStore
+from tests.fakes.operator_profiles import FakeOperatorProfileStore
 from tests.fakes.sites import (
     FakeDriverProfileStore,
     FakeNeedStore,
@@ -37,6 +38,7 @@ __all__ = [
     "FakeIdTagStore",
     "FakeModeStore",
     "FakeNeedStore",
+    "FakeOperatorProfileStore",
     "FakeSeriesStore",
     "FakeSiteStore",
     "FakeTariffStore",
@@ -68,3 +70,4 @@ class Fakes:
         self.drivers = FakeDriverProfileStore(m)
         self.needs = FakeNeedStore(m)
         self.modes = FakeModeStore(m)
+        self.operator_profiles = FakeOperatorProfileStore(m)

@@ -21,3 +21,4 @@ _series: ports.SeriesStore = _fakes.series
 _drivers: ports.DriverProfileStore = _fakes.drivers
 _needs: ports.NeedStore = _fakes.needs
 _modes: ports.ModeStore = _fakes.modes
+_operator_profiles: ports.OperatorProfileStore = _fakes.operator_profiles

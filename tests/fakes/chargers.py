@@ -63,6 +63,9 @@ class FakeChargePointStore:
             return False
         self._m.placements.pop(charge_point_id, None)
         self._m.modes.pop(charge_point_id, None)  # ON DELETE CASCADE; its trail stays
+        self._m.operator_profiles[:] = [  # ON DELETE CASCADE
+            p for p in self._m.operator_profiles if p.charge_point_id != charge_point_id
+        ]
         for key in [key for key in self._m.connectors if key[0] == charge_point_id]:
             del self._m.connectors[key]
         return True  # its status history stays, as in SQL (no foreign key)

@@ -20,6 +20,7 @@ from ampnexus.domain.charging_mode import ModeChange, ModeSetting
 from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.needs import SessionNeed
+from ampnexus.domain.operator_profile import OperatorProfile
 from ampnexus.domain.series import Point, SeriesKind
 from ampnexus.domain.site import Circuit, Placement, Site
 from ampnexus.domain.tariff import PricePeriod, Tariff
@@ -78,6 +79,7 @@ class Memory:
     modes: dict[str, ModeSetting] = field(default_factory=dict)  # by charge point
     mode_history: list[ModeChange] = field(default_factory=list)  # oldest first, no foreign key
     overrides: dict[int, tuple[str, datetime]] = field(default_factory=dict)  # set_by, set_at
+    operator_profiles: list[OperatorProfile] = field(default_factory=list)
     _ids: dict[str, count[int]] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:

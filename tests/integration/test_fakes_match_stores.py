@@ -25,10 +25,21 @@ from ampnexus.domain.charging_mode import (
     ScheduleSettings,
     parse_window,
 )
+from ampnexus.domain.charging_profile import (
+    ChargingProfile,
+    ChargingRateUnit,
+    ChargingSchedule,
+    ProfileKind,
+    ProfilePurpose,
+    RecurrencyKind,
+    SchedulePeriod,
+)
+from ampnexus.domain.commands import ProfileFilter
 from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.needs import SessionNeed
+from ampnexus.domain.operator_profile import OperatorProfile
 from ampnexus.domain.series import Point, SeriesKind
 from ampnexus.domain.site import Circuit, Placement, Site, SiteLayout, add_circuit, place
 from ampnexus.domain.tariff import PricePeriod, Tariff, TariffKind
@@ -46,6 +57,7 @@ from ampnexus.store.drivers import SqlDriverProfileStore
 from ampnexus.store.id_tags import SqlIdTagStore
 from ampnexus.store.modes import SqlModeStore
 from ampnexus.store.needs import SqlNeedStore
+from ampnexus.store.operator_profiles import SqlOperatorProfileStore
 from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
 from ampnexus.store.tariffs import SqlTariffStore
@@ -67,6 +79,7 @@ class Stores:
     drivers: ports.DriverProfileStore
     needs: ports.NeedStore
     modes: ports.ModeStore
+    operator_profiles: ports.OperatorProfileStore
 
 
 Scenario = Callable[[Stores], Awaitable[list[object]]]
@@ -95,6 +108,7 @@ def sql_stores(db: Database) -> Stores:
         SqlDriverProfileStore(db),
         SqlNeedStore(db),
         SqlModeStore(db),
+        SqlOperatorProfileStore(db),
     )
 
 
@@ -111,6 +125,7 @@ def fake_stores() -> Stores:
         f.drivers,
         f.needs,
         f.modes,
+        f.operator_profiles,
     )
 
 
@@ -334,6 +349,70 @@ async def overrides_and_energy(s: Stores) -> list[object]:
     return seen
 
 
+def _profile(
+    profile_id: int,
+    purpose: ProfilePurpose,
+    stack_level: int,
+    transaction_id: int | None = None,
+    kind: ProfileKind = ProfileKind.ABSOLUTE,
+) -> ChargingProfile:
+    recurring = kind is ProfileKind.RECURRING
+    return ChargingProfile(
+        profile_id,
+        stack_level,
+        purpose,
+        kind,
+        ChargingSchedule(
+            ChargingRateUnit.A,
+            (SchedulePeriod(0, 16.5), SchedulePeriod(3600, 10, number_phases=1)),
+            duration=7200 if recurring else None,
+            start_schedule=None if kind is ProfileKind.RELATIVE else AT,
+            min_charging_rate=6.0,
+        ),
+        recurrency_kind=RecurrencyKind.DAILY if recurring else None,
+        valid_to=AT + timedelta(days=30) if recurring else None,
+        transaction_id=transaction_id,
+    )
+
+
+async def operator_profiles(s: Stores) -> list[object]:
+    for charge_point_id in ("CP-1", "CP-2"):
+        await s.charge_points.add(
+            ChargePoint(charge_point_id, 1, RegistrationStatus.ACCEPTED, created_at=AT)
+        )
+    store, tx, default = s.operator_profiles, ProfilePurpose.TX, ProfilePurpose.TX_DEFAULT
+    later = AT + timedelta(minutes=1)
+
+    def record(connector_id: int, profile: ChargingProfile, cp: str = "CP-1") -> OperatorProfile:
+        return OperatorProfile(cp, connector_id, profile, AT, "ann")
+
+    seen: list[object] = [
+        await store.put(record(0, _profile(1, ProfilePurpose.CHARGE_POINT_MAX, 0))),
+        await store.put(record(0, _profile(2, default, 1, kind=ProfileKind.RECURRING))),
+        await store.put(record(1, _profile(3, tx, 1, 501, ProfileKind.RELATIVE))),
+        await store.put(record(2, _profile(4, tx, 1, 502))),
+        await store.put(record(1, _profile(5, default, 2), cp="CP-2")),
+        # The same slot on the same connector replaces; so does the same id anywhere.
+        await store.put(OperatorProfile("CP-1", 1, _profile(6, tx, 1, 501), later, None)),
+        await store.put(record(2, _profile(2, default, 3))),
+        await outcome(store.put(record(1, _profile(7, default, 0), cp="GHOST"))),
+        await store.for_chargers(["CP-1", "CP-2", "CP-3"]),
+        await store.drop_transaction("CP-1", 502),
+        await store.drop_transaction("CP-2", 501),  # not that charger's
+        await store.clear("CP-1", ProfileFilter(profile_id=1, purpose=tx)),  # by id alone
+        await store.clear("CP-1", ProfileFilter(connector_id=1, stack_level=2)),
+        await store.for_chargers(["CP-1"]),
+        await store.drop_tx_profiles("CP-1"),
+        await store.for_chargers(["CP-1"]),
+        await store.clear("CP-2", ProfileFilter()),
+        await store.for_chargers(["CP-2"]),
+    ]
+    await store.put(record(0, _profile(8, ProfilePurpose.CHARGE_POINT_MAX, 1)))
+    await s.charge_points.delete("CP-1")  # its profiles go with it
+    seen.append(await store.for_chargers(["CP-1"]))
+    return seen
+
+
 def _with_circuit(layout: SiteLayout, circuit_id: str) -> SiteLayout:
     return add_circuit(layout, Circuit(layout.site.id, circuit_id, max_power_w=1e4))
 
@@ -349,6 +428,7 @@ def _with_circuit(layout: SiteLayout, circuit_id: str) -> SiteLayout:
         sites_and_tariffs,
         modes,
         overrides_and_energy,
+        operator_profiles,
     ],
 )
 async def test_the_fakes_answer_as_the_sql_stores_do(db: Database, scenario: Scenario) -> None:

@@ -26,6 +26,7 @@ from ampnexus.api.routers import (
     id_tags,
     modes,
     needs,
+    operator_profiles,
     plans,
     site_series,
     sites,
@@ -49,6 +50,7 @@ SECURED = (
     needs,
     modes,
     energy,
+    operator_profiles,
     plans,
 )
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)

@@ -28,7 +28,7 @@ room, this module decides as follows:
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -413,7 +413,7 @@ def composite_schedule(
     view = _View(unit, utc(transaction_start or start), phases, voltage)
     cap = convert(DEFAULT_MAX_CURRENT, ChargingRateUnit.A, unit, phases, voltage)
     cap = cap if max_limit is None else max_limit
-    stacks = _stacks(installed, connector_id, now_transaction_id)
+    stacks = _stacks(installed.profiles(), connector_id, now_transaction_id)
     periods: list[SchedulePeriod] = []
     for offset in _change_offsets(stacks, start, duration, view):
         limit = _limit(stacks, start + timedelta(seconds=offset), view, cap)
@@ -440,14 +440,52 @@ def limit_at(
     """
     moment = utc(moment)
     view = _View(unit, utc(transaction_start or moment), phases, voltage)
-    return _limit(_stacks(installed, connector_id, now_transaction_id), moment, view, max_limit)
+    stacks = _stacks(installed.profiles(), connector_id, now_transaction_id)
+    return _limit(stacks, moment, view, max_limit)
 
 
-def _stacks(installed: InstalledProfiles, connector_id: int, transaction_id: int | None) -> _Stacks:
+def limit_changes(
+    held: Iterable[tuple[int, ChargingProfile]],
+    connector_id: int,
+    start: datetime,
+    end: datetime,
+    unit: ChargingRateUnit,
+    *,
+    transaction_start: datetime | None = None,
+    voltage: float = DEFAULT_VOLTAGE,
+    phases: int = DEFAULT_PHASES,
+    transaction_id: int | None = None,
+) -> list[tuple[datetime, float | None]]:
+    """The composite limit of the (connector_id, profile) pairs `held` over [start, end), as
+    (from, limit) at each instant it changes, ascending and exact (not rounded to whole
+    seconds as GetCompositeSchedule's periods are); the first at `start`. None where no
+    profile limits: no charger's own limit is added. Arguments as `composite_schedule`'s.
+    """
+    start, end = utc(start), utc(end)
+    _check(start < end, "the window must end after it starts")
+    view = _View(unit, utc(transaction_start or start), phases, voltage)
+    stacks = _stacks(list(held), connector_id, transaction_id)
+    moments = {start} | {
+        moment
+        for profile in stacks.all()
+        for moment in _change_points(profile, start, end, view.relative_start)
+        if start < moment < end
+    }
+    changes: list[tuple[datetime, float | None]] = []
+    for moment in sorted(moments):
+        limit = _limit(stacks, moment, view, None)
+        if not changes or changes[-1][1] != limit:
+            changes.append((moment, limit))
+    return changes
+
+
+def _stacks(
+    installed: list[tuple[int, ChargingProfile]], connector_id: int, transaction_id: int | None
+) -> _Stacks:
     _check(connector_id >= 0, f"connector id must not be negative, got {connector_id}")
 
     def held(purpose: ProfilePurpose, on: int) -> list[ChargingProfile]:
-        return [p for c, p in installed.profiles() if c == on and p.purpose is purpose]
+        return [p for c, p in installed if c == on and p.purpose is purpose]
 
     charge_point_max = _by_level(held(ProfilePurpose.CHARGE_POINT_MAX, 0))
     if connector_id == 0:

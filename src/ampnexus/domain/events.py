@@ -108,6 +108,15 @@ class ModeChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorLimitChanged:
+    """A charging profile an operator gave the charger was recorded, replaced, cleared or
+    dropped (its transaction ended, the charger rebooted): its upper bounds changed."""
+
+    charge_point_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRaised:
     """An alert was opened (not when an open one is counted again)."""
 
@@ -131,5 +140,6 @@ Event = (
     | DriverChanged
     | IdTagChanged
     | ModeChanged
+    | OperatorLimitChanged
     | AlertRaised
 )

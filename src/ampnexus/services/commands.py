@@ -32,6 +32,7 @@ from ampnexus.domain.commands import (
 from ampnexus.domain.errors import Conflict, Invalid
 from ampnexus.services.charge_points import ChargePointService
 from ampnexus.services.data_transfer import DataTransferService
+from ampnexus.services.operator_profiles import OperatorProfiles
 from ampnexus.services.ports import ChargerCommands, TransactionStore
 from ampnexus.services.remote_starts import RemoteStarts
 
@@ -48,12 +49,15 @@ class CommandService:
         data_transfer: DataTransferService,
         transactions: TransactionStore,
         remote_starts: RemoteStarts | None = None,
+        operator_profiles: OperatorProfiles | None = None,
     ) -> None:
+        """`operator_profiles`: where the profiles chargers accept are remembered."""
         self._port = port
         self._charge_points = charge_points
         self._data_transfer = data_transfer
         self._transactions = transactions
         self._remote_starts = remote_starts
+        self._operator_profiles = operator_profiles
 
     async def _known(self, charge_point_id: str) -> None:
         await self._charge_points.get(charge_point_id)  # 404 before the port's 409
@@ -64,26 +68,32 @@ class CommandService:
         id_tag: str,
         connector_id: int | None = None,
         profile: ChargingProfile | None = None,
+        set_by: str | None = None,
     ) -> Answer[Acceptance]:
+        """`set_by`: who asked (the API key's name), recorded with the profile."""
         if profile is not None:
             if profile.purpose is not ProfilePurpose.TX:
                 raise Invalid("a remote start's charging profile must have purpose TxProfile")
             if profile.transaction_id is not None:
                 raise Invalid("a remote start's charging profile must not have a transactionId")
         await self._known(charge_point_id)
-        if self._remote_starts is None:
-            return await self._port.remote_start(charge_point_id, id_tag, connector_id, profile)
         # Registered before it is sent: the StartTransaction may arrive before the answer is
         # read here. Withdrawn unless accepted.
-        pending = self._remote_starts.sent(charge_point_id, id_tag, connector_id)
+        pending = None
+        if self._remote_starts is not None:
+            pending = self._remote_starts.sent(charge_point_id, id_tag, connector_id)
         accepted = False
         try:
             answer = await self._port.remote_start(charge_point_id, id_tag, connector_id, profile)
             accepted = answer.status is Acceptance.ACCEPTED
-            return answer
         finally:
-            if not accepted:
+            if not accepted and pending is not None and self._remote_starts is not None:
                 self._remote_starts.withdraw(charge_point_id, pending)
+        if profile is not None and accepted and self._operator_profiles is not None:
+            self._operator_profiles.remote_start_accepted(
+                charge_point_id, connector_id, profile, id_tag, set_by
+            )
+        return answer
 
     async def remote_stop(self, charge_point_id: str, transaction_id: int) -> Answer[Acceptance]:
         await self._known(charge_point_id)
@@ -131,10 +141,15 @@ class CommandService:
 
     # --- Smart Charging ------------------------------------------------------------------------
     async def set_charging_profile(
-        self, charge_point_id: str, connector_id: int, profile: ChargingProfile
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        profile: ChargingProfile,
+        set_by: str | None = None,
     ) -> Answer[ProfileStatus]:
         """A TxProfile is bound to the transaction running on the connector (§5.16: the
-        Central System SHALL include its transactionId)."""
+        Central System SHALL include its transactionId). An accepted profile is remembered
+        as the operator's, with `set_by`."""
         problem = connector_problem(connector_id, profile)
         if problem:
             raise Invalid(problem)
@@ -149,7 +164,10 @@ class CommandService:
                     f"{connector_id} ({running})"
                 )
             profile = replace(profile, transaction_id=running)
-        return await self._port.set_charging_profile(charge_point_id, connector_id, profile)
+        answer = await self._port.set_charging_profile(charge_point_id, connector_id, profile)
+        if answer.status is ProfileStatus.ACCEPTED and self._operator_profiles is not None:
+            await self._operator_profiles.accepted(charge_point_id, connector_id, profile, set_by)
+        return answer
 
     async def clear_charging_profile(
         self, charge_point_id: str, which: ProfileFilter
@@ -161,7 +179,10 @@ class CommandService:
         if which.stack_level is not None and which.stack_level < 0:
             raise Invalid("stack level must not be negative")
         await self._known(charge_point_id)
-        return await self._port.clear_charging_profile(charge_point_id, which)
+        answer = await self._port.clear_charging_profile(charge_point_id, which)
+        if self._operator_profiles is not None:  # Accepted or Unknown: it holds none of them
+            await self._operator_profiles.cleared(charge_point_id, which)
+        return answer
 
     async def get_composite_schedule(
         self,

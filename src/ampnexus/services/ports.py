@@ -31,6 +31,7 @@ from ampnexus.domain.commands import (
 from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.needs import PastSession, SessionNeed
+from ampnexus.domain.operator_profile import OperatorProfile
 from ampnexus.domain.series import Point, SeriesKind
 from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.tariff import PricePeriod, Tariff
@@ -411,4 +412,33 @@ class ModeStore(Protocol):
     ) -> ModeChange | None:
         """Remove the session's override and append that to the trail; None when it had
         none."""
+        ...
+
+
+class OperatorProfileStore(Protocol):
+    """The charging profiles operators gave chargers and the chargers accepted, kept by the
+    charger's rules (`domain/operator_profile.py`); a charger's go with it when deleted."""
+
+    async def put(self, record: OperatorProfile) -> int:
+        """Store it, replacing the charger's profiles it replaces; returns how many it
+        replaced. NotFound for an unknown charger."""
+        ...
+
+    async def clear(self, charge_point_id: str, which: ProfileFilter) -> int:
+        """Remove the charger's profiles `which` clears; returns how many."""
+        ...
+
+    async def drop_transaction(self, charge_point_id: str, transaction_id: int) -> int:
+        """Remove the charger's TxProfiles bound to the transaction; returns how many."""
+        ...
+
+    async def drop_tx_profiles(self, charge_point_id: str) -> int:
+        """Remove all the charger's TxProfiles; returns how many."""
+        ...
+
+    async def for_chargers(
+        self, charge_point_ids: Sequence[str]
+    ) -> dict[str, list[OperatorProfile]]:
+        """Each charger's profiles by connector, purpose, stack level and id; a charger with
+        none is left out."""
         ...

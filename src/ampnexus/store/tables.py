@@ -423,3 +423,34 @@ transaction_overrides = Table(
     Column("set_by", String(100), nullable=False),
     Column("set_at", UtcDateTime, nullable=False),
 )
+
+# --- operators' charging profiles (migration 0010) ----------------------------------------------
+# What a charger accepted from an operator, kept by the charger's rules: one profile per id,
+# and one per connector, purpose and stack level. The profile itself is JSON: only whole
+# profiles are read or written.
+operator_profiles = Table(
+    "operator_profiles",
+    metadata,
+    Column(
+        "charge_point_id",
+        String(255),
+        ForeignKey("charge_points.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("profile_id", Integer, nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("stack_level", Integer, nullable=False),
+    Column("transaction_id", Integer),  # a TxProfile's; null for the others
+    Column("profile", JSON, nullable=False),
+    Column("set_at", UtcDateTime, nullable=False),
+    Column("set_by", String(100)),
+    PrimaryKeyConstraint("charge_point_id", "profile_id"),
+    UniqueConstraint(
+        "charge_point_id",
+        "connector_id",
+        "purpose",
+        "stack_level",
+        name="uq_operator_profiles_slot",  # the convention's name is too long for PostgreSQL
+    ),
+)

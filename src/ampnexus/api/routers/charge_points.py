@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import StringConstraints
 
-from ampnexus.api.deps import PagingDep, ServicesDep
+from ampnexus.api.deps import CallerDep, PagingDep, ServicesDep
 from ampnexus.api.models import (
     INT32_MAX,
     AvailabilityRequest,
@@ -118,12 +118,13 @@ async def status_history(
 # --- commands ------------------------------------------------------------------------------
 @router.post("/{charge_point_id}/remote-start", responses=COMMAND_ERRORS)
 async def remote_start(
-    charge_point_id: ChargePointId, body: RemoteStart, services: ServicesDep
+    charge_point_id: ChargePointId, body: RemoteStart, services: ServicesDep, caller: CallerDep
 ) -> CommandReply:
-    """RemoteStartTransaction, optionally with a TxProfile charging profile."""
+    """RemoteStartTransaction, optionally with a TxProfile charging profile: when accepted,
+    the profile is the operator's for the transaction that starts (see operator-profiles)."""
     return CommandReply.of(
         await services.commands.remote_start(
-            charge_point_id, body.id_tag, body.connector_id, body.profile()
+            charge_point_id, body.id_tag, body.connector_id, body.profile(), caller.name
         )
     )
 
@@ -202,15 +203,19 @@ async def change_configuration(
 # --- smart charging and remote trigger --------------------------------------------------------
 @router.post("/{charge_point_id}/charging-profiles", responses=COMMAND_ERRORS)
 async def set_charging_profile(
-    charge_point_id: ChargePointId, body: ChargingProfileRequest, services: ServicesDep
+    charge_point_id: ChargePointId,
+    body: ChargingProfileRequest,
+    services: ServicesDep,
+    caller: CallerDep,
 ) -> CommandReply:
     """SetChargingProfile. The profile is checked against OCPP 1.6 first (422 with the field at
     fault). A TxProfile needs a transaction running on the connector (409 otherwise) and is
     sent with that transaction's id. Answers the charger's status: Accepted, Rejected or
-    NotSupported."""
+    NotSupported. An accepted profile is recorded as the operator's, an upper bound smart
+    charging keeps (see operator-profiles)."""
     return CommandReply.of(
         await services.commands.set_charging_profile(
-            charge_point_id, body.connector_id, body.profile()
+            charge_point_id, body.connector_id, body.profile(), caller.name
         )
     )
 
