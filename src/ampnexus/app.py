@@ -141,6 +141,7 @@ def build_services(
         forecast_weeks=settings.forecast_weeks,
         profile_deadline_s=settings.profile_deadline,
         replan_gap_s=settings.replan_gap,
+        modes=services.modes,
     )
     services.needs.attach(bus)  # its cache drops what changed before any replan reads it
     services.smart_charging.attach(bus)

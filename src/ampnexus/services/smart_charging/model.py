@@ -31,6 +31,23 @@ class ReplanFailure:
     failed_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRule:
+    """What a session's mode makes of it: the UTC intervals it may not charge in, and why
+    (`peak_window`, `random_delay`, `outside_schedule`, `user_controlled`)."""
+
+    mode: str
+    blocked: tuple[tuple[datetime, datetime, str], ...] = ()
+    charge_now: bool = False  # the owner's override: nothing blocked, the charger let free
+
+    @property
+    def intervals(self) -> list[tuple[datetime, datetime]]:
+        return [(start, end) for start, end, _ in self.blocked]
+
+    def reason_at(self, moment: datetime) -> str | None:
+        return next((why for a, b, why in self.blocked if a <= moment < b), None)
+
+
 @dataclass
 class SitePlan:
     """The latest good plan of a site, what it was made from, and what went wrong applying
@@ -43,6 +60,7 @@ class SitePlan:
     transactions: dict[str, tuple[str, int, int]]  # session id -> (charger, connector, tx id)
     alerts: list[str] = field(default_factory=list)
     failure: ReplanFailure | None = None
+    rules: dict[str, SessionRule] = field(default_factory=dict)  # session id -> its mode's
 
     @property
     def stale(self) -> bool:
