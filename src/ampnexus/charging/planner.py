@@ -294,7 +294,9 @@ class LinearProgram:
         scale = float(np.abs(p.import_cost).max(initial=0.0)) or 1.0
         c, e = p.import_cost, p.export_value
         tie = TIE_SPREAD * scale * np.arange(count) / max(count - 1, 1)
-        slot_cost = np.add.reduceat(p.allowed * (p.hours * (e + tie)), self.firsts, axis=1)
+        # Per kWh delivered: a slot only partly open delivers its open share (the import
+        # rows still count its power over the whole slot, which errs on the safe side).
+        slot_cost = np.add.reduceat(p.allowed * (p.session_hours * (e + tie)), self.firsts, axis=1)
         p_cost = slot_cost[self.session, self.period]
         p_cost -= p.unmet_cost[self.session] * self._energy_kwh_per_kw
         p_cost += self._deferral_risk() * self._energy_kwh_per_kw
