@@ -183,6 +183,9 @@ def test_a_fail_safe_with_a_start_delay() -> None:
         (321, 7400.0),
     ]
     assert fail_safe_delay_s(profile) == 321
+    validate_request(
+        "SetChargingProfile", {"connectorId": 0, "csChargingProfiles": profile_to_ocpp(profile)}
+    )
     assert fail_safe_delay_s(fail_safe_profile(7400, caps)) == 0
 
 
