@@ -167,6 +167,7 @@ def build_services(
         forecast_weeks=settings.forecast_weeks,
         profile_deadline_s=settings.profile_deadline,
         replan_gap_s=settings.replan_gap,
+        modes=services.modes,
     )
     services.needs.attach(bus)  # its cache drops what changed before any replan reads it
     operator_profiles.attach(bus)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -17,6 +18,15 @@ class FakeModeStore:
 
     async def get(self, charge_point_id: str) -> ModeSetting | None:
         return self._m.modes.get(charge_point_id)
+
+    async def get_many(
+        self, charge_point_ids: Sequence[str]
+    ) -> dict[str, tuple[int, ModeSetting | None]]:
+        return {
+            cp: (self._m.charge_points[cp].security_profile, self._m.modes.get(cp))
+            for cp in charge_point_ids
+            if cp in self._m.charge_points
+        }
 
     async def put(self, setting: ModeSetting) -> ModeChange:
         if setting.charge_point_id not in self._m.charge_points:

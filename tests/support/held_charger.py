@@ -27,7 +27,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from websockets.asyncio.client import connect
 
-from tests.support.charger import TestCharger
+from tests.support.charger import TestCharger, basic_auth
 from tests.support.held_limits import Holder
 
 
@@ -64,6 +64,7 @@ class Station:
     max_periods: int = 24
     refusing: bool = False
     silent: bool = False
+    password: str | None = None  # security profile 1: HTTP Basic authentication
     cars: dict[int, Car] = field(default_factory=dict)
     register_wh: dict[int, float] = field(default_factory=dict)
     integrated_to: datetime | None = None
@@ -161,7 +162,12 @@ class Station:
     # --- what it tells AmpNexus -----------------------------------------------------------
     @contextlib.asynccontextmanager
     async def connected(self, ocpp_url: str) -> AsyncIterator[HeldCharger]:
-        async with connect(f"{ocpp_url}/{self.id}", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        headers = basic_auth(self.id, self.password) if self.password else None
+        async with connect(
+            f"{ocpp_url}/{self.id}",
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            additional_headers=headers,
+        ) as websocket:
             link = HeldCharger(self, websocket)
             link.configuration = self.configuration()
             task = asyncio.create_task(link.start())

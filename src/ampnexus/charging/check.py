@@ -52,7 +52,7 @@ def cost(request: PlanRequest, plan: Plan) -> float:
         peak_w = max(peak_w, net)
     money += weights.demand_charge_per_kw * peak_w / 1000
     for session in request.sessions:
-        unmet_wh = max(session.energy_wh - plan.energy_wh(session.id), 0.0)
+        unmet_wh = max(session.energy_wh - plan.energy_wh(session.id, session.open_shares), 0.0)
         money += unmet_wh / 1000 * weights.unmet_per_kwh * session.unmet_weight
     return money
 
@@ -78,13 +78,14 @@ def _session_violations(
             yield f"{name} slot {t}: negative power {p:.0f} W"
         if p > tol and t not in window:
             yield f"{name} slot {t}: charges outside its plug-in window"
-        if p > tol and t in session.blocked_slots:
+        if p > tol and (t in session.blocked_slots or dict(session.open_shares).get(t) == 0):
             yield f"{name} slot {t}: charges in a blocked slot"
         if p > session.max_power_w + tol:
             yield f"{name} slot {t}: {p:.0f} W above its maximum {session.max_power_w:.0f} W"
         if tol < p < min(session.min_power_w, session.max_power_w) - tol:
             yield f"{name} slot {t}: {p:.0f} W below its minimum {session.min_power_w:.0f} W"
-    delivered = sum(p * grid.hours_left(t) for t, p in enumerate(power))
+    shares = dict(session.open_shares)
+    delivered = sum(p * grid.hours_left(t) * shares.get(t, 1.0) for t, p in enumerate(power))
     if delivered > session.energy_wh + tol * grid.slot_hours:
         yield f"{name}: delivers {delivered:.0f} Wh, needs only {session.energy_wh:.0f} Wh"
 
@@ -92,7 +93,7 @@ def _session_violations(
 def _unmet_mismatch(
     request: PlanRequest, session: Session, plan: Plan, tol: float
 ) -> Iterator[str]:
-    expected = max(session.energy_wh - plan.energy_wh(session.id), 0.0)
+    expected = max(session.energy_wh - plan.energy_wh(session.id, session.open_shares), 0.0)
     reported = plan.unmet_wh.get(session.id)
     if reported is None or abs(reported - expected) > tol * request.grid.slot_hours:
         yield f"session {session.id}: unmet_wh {reported} but the plan leaves {expected:.0f} Wh"

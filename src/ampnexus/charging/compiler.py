@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -50,6 +50,8 @@ MIN_CURRENT_A = 6.0  # IEC 61851: the lowest current a car can be told to draw
 FAIL_SAFE_STACK_LEVEL = 0
 PLAN_PROFILE_ID = 7100  # + connector id: one planned TxProfile per connector, replaced in place
 FAIL_SAFE_PROFILE_ID = 7000
+MODE_PROFILE_ID = 7200  # the ChargePointMaxProfile that holds a charger's mode (blocked hours)
+MODE_STACK_LEVEL = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +254,11 @@ def tx_profile(
     connector_id: int,
     capabilities: ChargerCapabilities,
     after_w: float = 0.0,
+    blocked: Sequence[tuple[datetime, datetime]] = (),
 ) -> ChargingProfile:
     """`after_w`: what the connector may draw after the plan's horizon, until replaced (its
-    fail-safe share)."""
+    fail-safe share). `blocked`: UTC intervals in which the session must not charge (its
+    mode): 0 there to the second, the planned power in the rest of each slot."""
     unit = capabilities.unit
     watts = np.array((*plan.power_w[session_id], after_w))
     # As `floor_tenth(convert(...))` slot by slot, for the whole row at once: a replan of
@@ -264,6 +268,8 @@ def tx_profile(
     changes = np.flatnonzero(np.concatenate(([True], limits[1:] != limits[:-1])))
     slot = plan.grid.slot_seconds
     periods = [(int(i) * slot, float(limits[i])) for i in changes]
+    if blocked:
+        periods = _with_blocked(periods, blocked, plan.grid.start)
     periods = _merge_to(periods, max(1, capabilities.max_periods))
     schedule = ChargingSchedule(
         unit=unit,
@@ -280,6 +286,90 @@ def tx_profile(
         kind=ProfileKind.ABSOLUTE,
         schedule=schedule,
         transaction_id=transaction_id,
+    )
+
+
+def _with_blocked(
+    periods: list[tuple[int, float]],
+    blocked: Sequence[tuple[datetime, datetime]],
+    start: datetime,
+) -> list[tuple[int, float]]:
+    """`periods` (seconds from `start`, limit) with 0 inside every blocked interval: the
+    seconds are rounded outwards, so a blocked instant is never left open."""
+    cuts: list[tuple[int, int]] = []
+    for begin, end in blocked:
+        first = max(0, math.floor((begin - start).total_seconds()))
+        last = math.ceil((end - start).total_seconds())
+        if last > first:
+            cuts.append((first, last))
+    if not cuts:
+        return periods
+    moments = sorted({p for p, _ in periods} | {m for cut in cuts for m in cut})
+    starts = [p for p, _ in periods]
+    out: list[tuple[int, float]] = []
+    for moment in moments:
+        planned = periods[bisect.bisect_right(starts, moment) - 1][1]
+        limit = 0.0 if any(a <= moment < b for a, b in cuts) else planned
+        if not out or out[-1][1] != limit:
+            out.append((moment, limit))
+    return out
+
+
+def charge_point_max_profile(
+    blocked: Sequence[tuple[datetime, datetime]],
+    since: datetime,
+    until: datetime,
+    max_w: float,
+    capabilities: ChargerCapabilities,
+) -> ChargingProfile:
+    """The ChargePointMaxProfile (connector 0) that keeps the charger from charging in the
+    `blocked` UTC intervals from `since` to `until` even if it never hears from AmpNexus
+    again: 0 inside them, `max_w` outside, and 0 from `until` on (what lies beyond is not
+    known, so it is never left open). It caps every Tx and TxDefault profile (§3.13.3).
+    With fewer periods than that needs (ChargingScheduleMaxPeriods) it covers what fits and
+    ends with a 0 at the start of the first blocked interval it cannot hold."""
+    since = since.replace(microsecond=0)
+    unit = capabilities.unit
+    top = floor_tenth(
+        convert(max_w, ChargingRateUnit.W, unit, capabilities.phases, capabilities.voltage)
+    )
+    end = math.floor((until - since).total_seconds())
+    shut: list[tuple[int, int]] = []  # whole seconds from `since`, rounded outwards
+    for begin, finish in blocked:
+        first = max(0, math.floor((begin - since).total_seconds()))
+        last = min(end, math.ceil((finish - since).total_seconds()))
+        if last <= first:
+            continue
+        if shut and first <= shut[-1][1]:
+            shut[-1] = (shut[-1][0], max(shut[-1][1], last))
+        else:
+            shut.append((first, last))
+    periods: list[tuple[int, float]] = [(0, top)]
+    for first, last in shut:
+        if first == 0:
+            periods = [(0, 0.0)]
+        else:
+            periods.append((first, 0.0))
+        periods.append((last, top))
+    if periods[-1][0] >= end:
+        periods.pop()
+    if periods[-1][1] != 0.0:
+        periods.append((end, 0.0))
+    room = max(1, capabilities.max_periods)
+    if len(periods) > room:
+        periods = periods[:room]
+        if periods[-1][1] != 0.0:  # ends closed: with the next blocked interval's 0
+            periods = periods[:-1] if room > 1 else [(0, 0.0)]
+    return ChargingProfile(
+        id=MODE_PROFILE_ID,
+        stack_level=MODE_STACK_LEVEL,
+        purpose=ProfilePurpose.CHARGE_POINT_MAX,
+        kind=ProfileKind.ABSOLUTE,
+        schedule=ChargingSchedule(
+            unit,
+            tuple(SchedulePeriod(start, limit, capabilities.phases) for start, limit in periods),
+            start_schedule=since,
+        ),
     )
 
 
@@ -364,8 +454,12 @@ def fail_safe_per_connector_w(share_w: float, capabilities: ChargerCapabilities)
     return each if each >= minimum else 0.0
 
 
-def fail_safe_profile(share_w: float, capabilities: ChargerCapabilities) -> ChargingProfile:
-    """The TxDefaultProfile for connector 0 that keeps the whole charger within `share_w`."""
+def fail_safe_profile(
+    share_w: float, capabilities: ChargerCapabilities, delay_s: int = 0
+) -> ChargingProfile:
+    """The TxDefaultProfile for connector 0 that keeps the whole charger within `share_w`.
+    `delay_s`: a transaction draws nothing for its first seconds (the Regulations' random
+    delay at the start of charging, held by the charger even offline)."""
     unit = capabilities.unit
     limit = floor_tenth(
         convert(
@@ -376,13 +470,26 @@ def fail_safe_profile(share_w: float, capabilities: ChargerCapabilities) -> Char
             capabilities.voltage,
         )
     )
+    periods = [(0, limit)]
+    if delay_s > 0 and limit > 0 and capabilities.max_periods > 1:
+        periods = [(0, 0.0), (delay_s, limit)]
     return ChargingProfile(
         id=FAIL_SAFE_PROFILE_ID,
         stack_level=FAIL_SAFE_STACK_LEVEL,
         purpose=ProfilePurpose.TX_DEFAULT,
         kind=ProfileKind.RELATIVE,
-        schedule=ChargingSchedule(unit, (SchedulePeriod(0, limit, capabilities.phases),)),
+        schedule=ChargingSchedule(
+            unit, tuple(SchedulePeriod(s, x, capabilities.phases) for s, x in periods)
+        ),
     )
+
+
+def fail_safe_delay_s(profile: ChargingProfile) -> int:
+    """The start delay a fail-safe profile holds (0: none)."""
+    periods = profile.schedule.periods
+    if len(periods) > 1 and periods[0].limit == 0.0:
+        return periods[1].start_period
+    return 0
 
 
 def limit_now_w(plan: Plan, session_id: str, now: datetime) -> float:

@@ -82,7 +82,7 @@ def fill_under(problem: Problem, import_cap_w: float) -> Floats:
 
 
 def serving_order(problem: Problem) -> npt.NDArray[np.intp]:
-    hours_allowed = problem.allowed @ problem.hours
+    hours_allowed = (problem.allowed * problem.session_hours).sum(axis=1)
     hours_needed = problem.need_wh / np.maximum(problem.max_w, 1e-9)
     laxity = hours_allowed - hours_needed
     return np.lexsort((laxity, -problem.unmet_cost))  # priority first, forecast EVs last

@@ -103,6 +103,9 @@ class Session:
     priority: Priority = Priority.STANDARD
     # Slots in which charging is not allowed (modes, regulation windows); indices into the grid.
     blocked_slots: frozenset[int] = frozenset()
+    # Slots only partly open (a window or delay starts or ends inside): (index, share open),
+    # the share of the slot's time it may charge; its power is the rate in that open part.
+    open_shares: tuple[tuple[int, float], ...] = ()
     # True when the charger refuses profiles: it draws max_power_w, the plan works around it.
     uncontrollable: bool = False
     # True for a forecast of an EV not yet plugged in: the plan reserves room for it, but its
@@ -169,5 +172,9 @@ class Plan:
     slots: tuple[SlotExplanation, ...] = ()
     status: str = "optimal"
 
-    def energy_wh(self, session_id: str) -> float:
-        return sum(p * self.grid.hours_left(t) for t, p in enumerate(self.power_w[session_id]))
+    def energy_wh(self, session_id: str, open_shares: tuple[tuple[int, float], ...] = ()) -> float:
+        shares = dict(open_shares)
+        return sum(
+            p * self.grid.hours_left(t) * shares.get(t, 1.0)
+            for t, p in enumerate(self.power_w[session_id])
+        )

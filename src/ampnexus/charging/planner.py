@@ -147,7 +147,9 @@ class LinearProgram:
         self.firsts = np.flatnonzero(np.diff(period_of, prepend=-1))  # first slot of periods
         self.slots_in = np.add.reduceat(problem.allowed, self.firsts, axis=1)  # (S, periods)
         # kWh per kW of a column: the hours its slots last (slot 0 may be partly past).
-        self.hours_in = np.add.reduceat(problem.allowed * problem.hours, self.firsts, axis=1)
+        self.hours_in = np.add.reduceat(
+            problem.allowed * problem.session_hours, self.firsts, axis=1
+        )
         self.session, self.period = np.nonzero(self.slots_in)
         self.column = np.full(self.slots_in.shape, -1)
         self.column[self.session, self.period] = np.arange(len(self.session))
@@ -292,7 +294,9 @@ class LinearProgram:
         scale = float(np.abs(p.import_cost).max(initial=0.0)) or 1.0
         c, e = p.import_cost, p.export_value
         tie = TIE_SPREAD * scale * np.arange(count) / max(count - 1, 1)
-        slot_cost = np.add.reduceat(p.allowed * (p.hours * (e + tie)), self.firsts, axis=1)
+        # Per kWh delivered: a slot only partly open delivers its open share (the import
+        # rows still count its power over the whole slot, which errs on the safe side).
+        slot_cost = np.add.reduceat(p.allowed * (p.session_hours * (e + tie)), self.firsts, axis=1)
         p_cost = slot_cost[self.session, self.period]
         p_cost -= p.unmet_cost[self.session] * self._energy_kwh_per_kw
         p_cost += self._deferral_risk() * self._energy_kwh_per_kw
@@ -373,7 +377,9 @@ def respect_minimum(problem: Problem, power_w: Floats) -> Floats:
     for s, t in zip(sessions[order].tolist(), slots[order].tolist(), strict=True):
         rate = ledger.power_w[s, t]
         lift = problem.min_w[s] - rate
-        fits = ledger.room_at(s, t) >= lift and ledger.left_wh[s] >= lift * problem.hours[t]
+        fits = (
+            ledger.room_at(s, t) >= lift and ledger.left_wh[s] >= lift * problem.session_hours[s, t]
+        )
         ledger.add_at(s, t, lift if fits else -rate)
         if not fits:
             dropped.add(s)

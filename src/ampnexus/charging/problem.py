@@ -104,6 +104,9 @@ class Problem:
     coef: Floats  # (G, S)
     headroom_w: Floats  # (G, T)
     hours: Floats  # (T,) how long each slot still lasts (slot 0 may be partly past)
+    # (S, T) how long each session may charge in each slot: `hours`, less what its mode
+    # blocks of a slot only partly open (`Session.open_shares`). Energy is power times this.
+    session_hours: Floats
 
     @property
     def slots(self) -> int:
@@ -147,7 +150,7 @@ class Problem:
         imports, exports = np.maximum(net_kw, 0.0), np.maximum(-net_kw, 0.0)
         energy = self.hours @ (self.import_cost * imports - self.export_value * exports)
         peak = self.request.weights.demand_charge_per_kw * float(imports.max(initial=0.0))
-        delivered_wh = (power_w + self.fixed_w) @ self.hours
+        delivered_wh = ((power_w + self.fixed_w) * self.session_hours).sum(axis=1)
         unmet = self.unmet_cost @ np.maximum(self.need_wh - delivered_wh, 0.0) / 1000
         return float(energy + peak + unmet)
 
@@ -187,6 +190,8 @@ def compile_problem(request: PlanRequest) -> Problem:
     import_cost = per_slot(s.import_price, count, 0.0) + carbon_cost
     export_value = np.minimum(per_slot(s.export_price, count, 0.0), import_cost)
 
+    hours = np.array([grid.hours_left(t) for t in range(count)], dtype=np.float64)
+    session_hours = np.tile(hours, (len(sessions), 1))
     allowed = np.zeros((len(sessions), count), dtype=np.bool_)
     fixed_w = np.zeros((len(sessions), count))
     for i, session in enumerate(sessions):
@@ -198,6 +203,10 @@ def compile_problem(request: PlanRequest) -> Problem:
             allowed[i, window.start : window.stop] = True
             blocked = [t for t in session.blocked_slots if 0 <= t < count]
             allowed[i, blocked] = False
+            for t, open_part in session.open_shares:
+                if 0 <= t < count:
+                    session_hours[i, t] *= min(max(open_part, 0.0), 1.0)
+                    allowed[i, t] &= open_part > 0.0
 
     roots = [c for c in request.circuits if c.parent_id is None]
     site_cap = per_slot(s.cap_w, count, math.inf)
@@ -256,7 +265,8 @@ def compile_problem(request: PlanRequest) -> Problem:
         limit_names=tuple(names),
         coef=coef,
         headroom_w=headroom,
-        hours=np.array([grid.hours_left(t) for t in range(count)], dtype=np.float64),
+        hours=hours,
+        session_hours=session_hours,
     )
 
 
@@ -295,7 +305,7 @@ class Ledger:
         self.room_w = problem.headroom_w - problem.coef @ self.power_w
         own_cap = import_cap_w - problem.site_fixed_w - self.total_w
         self.room_w[SITE_POWER] = np.minimum(self.room_w[SITE_POWER], np.maximum(own_cap, 0.0))
-        self.left_wh = problem.need_wh - self.power_w @ problem.hours
+        self.left_wh = problem.need_wh - (self.power_w * problem.session_hours).sum(axis=1)
         self.limits_of = [np.flatnonzero(column) for column in problem.coef.T]
 
     def room(self, session: int, slots: npt.NDArray[np.intp]) -> Floats:
@@ -317,14 +327,14 @@ class Ledger:
         self.power_w[session, slots] += extra_w
         self.total_w[slots] += extra_w
         self.room_w[rows[:, None], slots] -= p.coef[rows, session, None] * extra_w
-        self.left_wh[session] -= extra_w @ p.hours[slots]
+        self.left_wh[session] -= extra_w @ p.session_hours[session, slots]
 
     def add_at(self, session: int, slot: int, extra_w: float) -> None:
         p, rows = self.problem, self.limits_of[session]
         self.power_w[session, slot] += extra_w
         self.total_w[slot] += extra_w
         self.room_w[rows, slot] -= p.coef[rows, session] * extra_w
-        self.left_wh[session] -= extra_w * p.hours[slot]
+        self.left_wh[session] -= extra_w * p.session_hours[session, slot]
 
     def cheapest_first(self, session: int) -> npt.NDArray[np.intp]:
         """The session's allowed slots by marginal cost now, earlier first on ties."""
@@ -348,7 +358,7 @@ class Ledger:
         if left_wh <= 1e-9:
             return
         slots = self.cheapest_first(session) if slots is None else slots
-        hours = p.hours[slots]
+        hours = p.session_hours[session, slots]
         current = self.power_w[session, slots]
         room = self.room(session, slots)
         usable_wh = np.where((current > 0) | (room >= low), room, 0.0) * hours
@@ -391,7 +401,7 @@ def explain(problem: Problem, power_w: Floats) -> tuple[SlotExplanation, ...]:
 def to_plan(problem: Problem, power_w: Floats, method: str, solve_ms: float, status: str) -> Plan:
     request = problem.request
     total = power_w + problem.fixed_w
-    delivered = total @ problem.hours
+    delivered = (total * problem.session_hours).sum(axis=1)
     unmet = np.maximum(problem.need_wh - delivered, 0.0)
     return Plan(
         grid=request.grid,

@@ -83,8 +83,8 @@ class Transaction:
     stop_reason: str | None = None
     stop_id_tag: str | None = None
     meter_values: tuple[MeterReading, ...] = field(default_factory=tuple)
-    charge_now: bool = False
-    started_remotely: bool = False
+    charge_now: bool = False  # the owner's override: no mode holds this session back
+    started_remotely: bool = False  # started through the API (RemoteStartTransaction)
 
     @property
     def active(self) -> bool:

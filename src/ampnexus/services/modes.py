@@ -4,6 +4,8 @@ part: it hears of every change as ModeChanged (a site's default as SiteChanged).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ampnexus.domain.charge_point import ChargePoint
 from ampnexus.domain.charging_mode import (
     ChargingMode,
@@ -39,6 +41,17 @@ class ModeService:
         """The mode the charger is in: its own, else its site's default_mode, else smart."""
         charger = await self._charger(charge_point_id)
         return await self._effective(charger, await self._store.get(charge_point_id))
+
+    async def effective_on_site(
+        self, site_id: str, default_mode: ChargingMode | None, charge_point_ids: Sequence[str]
+    ) -> dict[str, EffectiveMode]:
+        """The effective modes of a site's chargers, read in one query (smart charging asks
+        on every replan)."""
+        found = await self._store.get_many(charge_point_ids)
+        return {
+            charger: effective_mode(charger, security, own, site_id, default_mode)
+            for charger, (security, own) in found.items()
+        }
 
     async def set(
         self,

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from ampnexus.domain.charging_mode import ChargingMode, EffectiveMode
 from ampnexus.domain.series import Point, SeriesKind, Slots
 from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.transaction import Transaction
@@ -54,3 +55,11 @@ class SlotPrices(Protocol):
 
 class ChargerPresence(Protocol):
     def is_connected(self, charge_point_id: str) -> bool: ...
+
+
+class ChargerModes(Protocol):
+    async def effective_on_site(
+        self, site_id: str, default_mode: ChargingMode | None, charge_point_ids: Sequence[str]
+    ) -> Mapping[str, EffectiveMode]:
+        """Each of the site's chargers' effective mode, in one read."""
+        ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -385,6 +385,13 @@ class ModeStore(Protocol):
     """Each charger's own charging mode, and the append-only trail of its changes."""
 
     async def get(self, charge_point_id: str) -> ModeSetting | None: ...
+    async def get_many(
+        self, charge_point_ids: Sequence[str]
+    ) -> Mapping[str, tuple[int, ModeSetting | None]]:
+        """In one read, each registered charger's security profile and own mode (None:
+        it follows its site); unknown chargers are left out."""
+        ...
+
     async def put(self, setting: ModeSetting) -> ModeChange:
         """Store the charger's own setting and append the change to its trail, in one
         transaction; returns the change with its id. NotFound for an unknown charger."""

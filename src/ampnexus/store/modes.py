@@ -3,6 +3,7 @@ as JSON: their shape belongs to the mode, and only whole settings are read or wr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, time
 from typing import Any
@@ -38,6 +39,27 @@ class SqlModeStore:
 
     async def get(self, charge_point_id: str) -> ModeSetting | None:
         return await self._db.read(lambda conn: _current(conn, charge_point_id))
+
+    async def get_many(
+        self, charge_point_ids: Sequence[str]
+    ) -> dict[str, tuple[int, ModeSetting | None]]:
+        def work(conn: Connection) -> dict[str, tuple[int, ModeSetting | None]]:
+            rows = conn.execute(
+                select(charge_points.c.id, charge_points.c.security_profile, modes)
+                .select_from(
+                    charge_points.outerjoin(modes, modes.c.charge_point_id == charge_points.c.id)
+                )
+                .where(charge_points.c.id.in_(list(charge_point_ids)))
+            )
+            found: dict[str, tuple[int, ModeSetting | None]] = {}
+            for row in rows:
+                own = None
+                if row.mode is not None:
+                    own = _setting(row.id, row.mode, row.settings, row.changed_by, row.changed_at)
+                found[row.id] = (row.security_profile, own)
+            return found
+
+        return await self._db.read(work)
 
     async def put(self, setting: ModeSetting) -> ModeChange:
         def work(conn: Connection) -> ModeChange:

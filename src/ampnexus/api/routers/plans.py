@@ -38,6 +38,13 @@ class PlannedSession(BaseModel):
     planned_kwh: float
     unmet_kwh: float
     power_kw: list[float] = Field(description="Planned power per slot")
+    mode: str | None = Field(None, description="The charging mode that shaped the session")
+    waiting_reason: str | None = Field(
+        None,
+        description="Why it is planned nothing now: peak_window, random_delay, "
+        "outside_schedule, user_controlled, waiting_for_price, waiting_for_solar or "
+        "limit_reached (None: it charges, or needs nothing more)",
+    )
 
 
 class PlanOut(BaseModel):
@@ -84,7 +91,12 @@ class PlanOut(BaseModel):
                 for index, slot in enumerate(plan.slots)
             ],
             sessions=[
-                _planned(plan, sessions[session_id], charger, connector, transaction_id)
+                _planned(plan, sessions[session_id], charger, connector, transaction_id).model_copy(
+                    update={
+                        "mode": site_plan.mode_of(session_id),
+                        "waiting_reason": site_plan.waiting_reason(session_id),
+                    }
+                )
                 for session_id, (charger, connector, transaction_id) in (
                     site_plan.transactions.items()
                 )
@@ -109,7 +121,7 @@ def _planned(
         priority=session.priority.name.lower(),
         departure=session.departure,
         energy_needed_kwh=round(session.energy_wh / 1000, 3),
-        planned_kwh=round(plan.energy_wh(session.id) / 1000, 3),
+        planned_kwh=round(plan.energy_wh(session.id, session.open_shares) / 1000, 3),
         unmet_kwh=round(plan.unmet_wh.get(session.id, 0.0) / 1000, 3),
         power_kw=[_kw(w) for w in plan.power_w[session.id]],
     )

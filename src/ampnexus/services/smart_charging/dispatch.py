@@ -20,6 +20,7 @@ from ampnexus.charging.compiler import (
     ProfileCommand,
     Steps,
     constant_steps,
+    fail_safe_delay_s,
     fail_safe_per_connector_w,
     fail_safe_profile,
     highest_steps,
@@ -31,6 +32,7 @@ from ampnexus.charging.compiler import (
     tx_profile,
 )
 from ampnexus.domain.alert import AlertKey, AlertKind
+from ampnexus.domain.charging_mode import ChargingMode
 from ampnexus.domain.charging_profile import ChargingProfile, ProfileStatus
 from ampnexus.domain.errors import CommandTimeout, Conflict, DomainError
 from ampnexus.domain.site import SiteLayout
@@ -41,6 +43,7 @@ from ampnexus.services.smart_charging.capabilities import ChargerKeys
 from ampnexus.services.smart_charging.fail_safes import FailSafes
 from ampnexus.services.smart_charging.health import ChargerHealth
 from ampnexus.services.smart_charging.model import Dispatch, Outcome, Send, SitePlan, log
+from ampnexus.services.smart_charging.modes import ModeRules
 from ampnexus.services.smart_charging.places import Places
 from ampnexus.services.smart_charging.readings import Readings
 
@@ -58,6 +61,7 @@ class Dispatcher:
         keys: ChargerKeys,
         health: ChargerHealth,
         fail_safes: FailSafes,
+        modes: ModeRules,
         readings: Readings,
         replan: Callable[[str], None],
         profile_deadline_s: float,
@@ -70,6 +74,7 @@ class Dispatcher:
         self._keys = keys
         self._health = health
         self._fail_safes = fail_safes
+        self._modes = modes
         self._readings = readings
         self._replan = replan
         self._profile_deadline_s = profile_deadline_s
@@ -103,10 +108,16 @@ class Dispatcher:
         await self._keys.learn([p.charge_point_id for p in layout.placements])
         static = self._fail_safes.targets(layout)
         targets = self._fail_safes.idle(layout, site_plan, static)
+        modes = await self._modes.of_site(layout)
+        delays = {charger: self._modes.start_delay_s(mode) for charger, mode in modes.items()}
+        for charger, mode in modes.items():
+            if mode.mode is ChargingMode.USER_CONTROLLED and charger in targets:
+                targets[charger] = 0.0  # never starts by itself: a car plugging in draws nothing
         lowered_anywhere = False  # a fail-safe binds a car plugging in at any time
-        for charger, watts in self._fail_safes.changes(targets):
+        for charger, watts in self._fail_safes.changes(targets, delays):
             capabilities = await self._keys.of(charger, wait_s=0.0)
-            send = Send(charger, 0, watts, fail_safe_profile(watts, capabilities))
+            profile = fail_safe_profile(watts, capabilities, delays.get(charger, 0))
+            send = Send(charger, 0, watts, profile)
             lowers = watts < self._fail_safe_before(charger)
             (reductions if lowers else increases).append(send)
             lowered_anywhere = lowered_anywhere or lowers
@@ -184,7 +195,13 @@ class Dispatcher:
                 continue
             capabilities = await self._keys.of(charger, wait_s=0.0)
             after = fail_safe_per_connector_w(fail_safes.get(charger, 0.0), capabilities)
-            profile = tx_profile(plan, session_id, transaction_id, connector, capabilities, after)
+            rule = site_plan.rules.get(session_id)
+            blocked = (
+                [] if rule is None else [(a, b) for a, b in rule.intervals if a < plan.grid.end]
+            )
+            profile = tx_profile(
+                plan, session_id, transaction_id, connector, capabilities, after, blocked
+            )
             limit = limit_now_w(plan, session_id, now)
             commands.append((ProfileCommand(charger, connector, profile, limit), capabilities))
         return commands
@@ -267,7 +284,9 @@ class Dispatcher:
                     self._readings.note_raises(send)
                     self._health.obeys(charger, site_plan.site_id)
                 else:
-                    self._fail_safes.accepted(charger, send.limit_w)
+                    delay = fail_safe_delay_s(send.profile)
+                    self._fail_safes.accepted(charger, send.limit_w, delay)
+                    self._modes.fail_safe_accepted(charger, delay)
             return self._settled(send, Outcome.ACCEPTED)
         if not connector:  # as before: logged, retried while its share differs
             log.warning("%s: fail-safe profile refused", charger)

@@ -47,6 +47,7 @@ class FailSafes:
         self._keys = keys
         self._health = health
         self._fail_safe_w: dict[str, float] = {}  # the fail-safe each charger holds
+        self._delay_s: dict[str, int] = {}  # and the start delay it holds (its mode's)
         self._stuck: set[str] = set()  # refused its latest fail-safe: holds the one before
         self._idle_w: dict[str, float] = {}  # the fail-safe each charger's plan leaves it
         self._building: dict[str, list[tuple[datetime, float]]] = {}  # site -> recent highs
@@ -70,8 +71,9 @@ class FailSafes:
         """A rebooted charger may have lost it."""
         self._fail_safe_w.pop(charger, None)
 
-    def accepted(self, charger: str, watts: float) -> None:
+    def accepted(self, charger: str, watts: float, delay_s: int = 0) -> None:
         self._fail_safe_w[charger] = watts
+        self._delay_s[charger] = delay_s
         self._stuck.discard(charger)
 
     def refused(self, charger: str) -> None:
@@ -147,26 +149,34 @@ class FailSafes:
         self._idle_w.update(targets)
         return targets
 
-    def changes(self, targets: dict[str, float]) -> list[tuple[str, float]]:
-        """Every connected charger whose fail-safe share changed (chargers were added, moved
-        or removed, a limit changed, or a charger stopped or started obeying)."""
+    def changes(
+        self, targets: dict[str, float], delays: Mapping[str, int] | None = None
+    ) -> list[tuple[str, float]]:
+        """Every connected charger whose fail-safe share or start delay changed (chargers
+        were added, moved or removed, a limit or a mode changed, a session started, or a
+        charger stopped or started obeying)."""
+        delays = delays or {}
         return [
             (charger, watts)
             for charger, watts in targets.items()
-            if self._presence.is_connected(charger) and self._fail_safe_w.get(charger) != watts
+            if self._presence.is_connected(charger)
+            and (
+                self._fail_safe_w.get(charger) != watts
+                or self._delay_s.get(charger, 0) != delays.get(charger, 0)
+            )
         ]
 
-    async def install(self, charge_point_id: str, watts: float) -> None:
+    async def install(self, charge_point_id: str, watts: float, delay_s: int = 0) -> None:
         capabilities = await self._keys.of(charge_point_id)
         try:
             answer = await self._chargers.set_charging_profile(
-                charge_point_id, 0, fail_safe_profile(watts, capabilities)
+                charge_point_id, 0, fail_safe_profile(watts, capabilities, delay_s)
             )
         except DomainError as error:
             log.warning("%s: fail-safe profile not installed: %s", charge_point_id, error)
             return
         if answer.status is ProfileStatus.ACCEPTED:
-            self.accepted(charge_point_id, watts)
+            self.accepted(charge_point_id, watts, delay_s)
         else:  # the replan that follows sends it again, in the other unit if guessed
             self.refused(charge_point_id)
 

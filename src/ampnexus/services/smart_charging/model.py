@@ -20,6 +20,7 @@ SITE = "site"  # the circuit id of the grid connection itself
 DEFAULT_MAX_POWER_W = 11_000.0
 REFUSALS_BEFORE_EXCLUDED = 2
 METER_MAX_AGE = timedelta(minutes=15)
+SLACK_W = 1.0  # less than this is nothing
 ERROR_CHARS = 300  # of a failed replan's error, as shown in the plan and its alert
 
 Planner = Callable[..., Plan]
@@ -29,6 +30,23 @@ Planner = Callable[..., Plan]
 class ReplanFailure:
     error: str
     failed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRule:
+    """What a session's mode makes of it: the UTC intervals it may not charge in, and why
+    (`peak_window`, `random_delay`, `outside_schedule`, `user_controlled`)."""
+
+    mode: str
+    blocked: tuple[tuple[datetime, datetime, str], ...] = ()
+    charge_now: bool = False  # the owner's override: nothing blocked, the charger let free
+
+    @property
+    def intervals(self) -> list[tuple[datetime, datetime]]:
+        return [(start, end) for start, end, _ in self.blocked]
+
+    def reason_at(self, moment: datetime) -> str | None:
+        return next((why for a, b, why in self.blocked if a <= moment < b), None)
 
 
 @dataclass
@@ -43,10 +61,39 @@ class SitePlan:
     transactions: dict[str, tuple[str, int, int]]  # session id -> (charger, connector, tx id)
     alerts: list[str] = field(default_factory=list)
     failure: ReplanFailure | None = None
+    rules: dict[str, SessionRule] = field(default_factory=dict)  # session id -> its mode's
 
     @property
     def stale(self) -> bool:
         return self.failure is not None
+
+    def mode_of(self, session_id: str) -> str | None:
+        rule = self.rules.get(session_id)
+        return None if rule is None else rule.mode
+
+    def waiting_reason(self, session_id: str) -> str | None:
+        """Why a session is planned nothing now: its mode (`peak_window`, `random_delay`,
+        `outside_schedule`, `user_controlled`), else a site or circuit limit that binds
+        (`limit_reached`), else cheaper or sunnier slots later (`waiting_for_price`,
+        `waiting_for_solar`); None when it charges now or needs nothing more."""
+        power = self.plan.power_w.get(session_id)
+        if not power or power[0] > SLACK_W:
+            return None
+        rule = self.rules.get(session_id)
+        reason = None if rule is None else rule.reason_at(self.made_at)
+        if reason is not None:
+            return reason
+        slots = self.plan.slots
+        binding = slots[0].binding if slots else None
+        if binding is not None and binding != "price":
+            return "limit_reached"
+        later = [t for t, watts in enumerate(power) if watts > SLACK_W]
+        if not later:
+            return None
+        first = later[0]
+        if slots and slots[first].solar_w > slots[0].solar_w + SLACK_W:
+            return "waiting_for_solar"
+        return "waiting_for_price"
 
 
 class Outcome(Enum):

@@ -24,6 +24,7 @@ from ampnexus.charging.model import (
     SlotGrid,
 )
 from ampnexus.charging.plausible import register_problem, start_problem
+from ampnexus.domain.charging_mode import EffectiveMode
 from ampnexus.domain.driver import PriorityClass
 from ampnexus.domain.series import SeriesKind
 from ampnexus.domain.site import Placement, Site, SiteLayout
@@ -47,7 +48,9 @@ from ampnexus.services.smart_charging.model import (
     METER_MAX_AGE,
     SITE,
     Placed,
+    SessionRule,
 )
+from ampnexus.services.smart_charging.modes import ModeRules, open_shares, schedule_energy_wh
 from ampnexus.services.smart_charging.places import Places, physical_max_w_at
 from ampnexus.services.smart_charging.readings import Readings
 
@@ -67,6 +70,7 @@ class RequestBuilder:
         keys: ChargerKeys,
         health: ChargerHealth,
         fail_safes: FailSafes,
+        modes: ModeRules,
         expected: ExpectedEVs,
         flags: SessionFlags,
         reading_margin: float,
@@ -84,6 +88,7 @@ class RequestBuilder:
         self._keys = keys
         self._health = health
         self._fail_safes = fail_safes
+        self._modes = modes
         self._expected = expected
         self._flags = flags
         self._reading_margin = reading_margin
@@ -92,7 +97,9 @@ class RequestBuilder:
 
     async def request(
         self, layout: SiteLayout
-    ) -> tuple[PlanRequest, dict[str, tuple[str, int, int]]]:
+    ) -> tuple[PlanRequest, dict[str, tuple[str, int, int]], dict[str, SessionRule]]:
+        """The request, each real session's (charger, connector, transaction) and the rule
+        its charger's mode sets it."""
         site = layout.site
         now = self._clock.now()
         elapsed = now.timestamp() % self._slot_seconds  # of the slot we are in
@@ -108,11 +115,17 @@ class RequestBuilder:
         running = await self._running(layout, now)
         facts = await self._needs.resolve_all([t for t, _, _ in running], site)
         placements = {p.charge_point_id: p for p in layout.placements}
+        modes = await self._modes.of_site(layout)
+        rules: dict[str, SessionRule] = {}
         for transaction, started_ok, max_w in running:
             placement = placements[transaction.charge_point_id]
+            mode = modes[transaction.charge_point_id]
+            rule = self._modes.session_rule(transaction, mode, site.time_zone, now)
             session = self._session(
                 transaction, started_ok, facts[transaction.id], placement, site, grid, max_w
             )
+            session = _ruled(session, rule, mode, facts[transaction.id], grid, now)
+            rules[session.id] = rule
             sessions.append(session)
             transactions[session.id] = (
                 placement.charge_point_id,
@@ -133,7 +146,7 @@ class RequestBuilder:
             voltage=site.voltage,
             safety_margin=site.safety_margin,
         )
-        return request, transactions
+        return request, transactions, rules
 
     async def _running(
         self, layout: SiteLayout, now: datetime
@@ -274,6 +287,31 @@ class RequestBuilder:
             export_price=prices[1] if prices else (),
             carbon_g_per_kwh=carbon if any(carbon) else (),
         )
+
+
+def _ruled(
+    session: Session,
+    rule: SessionRule,
+    mode: EffectiveMode,
+    facts: SessionFacts,
+    grid: SlotGrid,
+    now: datetime,
+) -> Session:
+    """The session with its mode's blocked time (to the second: slots partly open count
+    their open share), and a schedule's energy target when its driver gave none."""
+    if session.uncontrollable:
+        return session
+    energy = schedule_energy_wh(mode)
+    if energy is not None and facts.need.energy_source in ("learned", "site"):
+        session = replace(
+            session, energy_wh=max(0.0, energy - (facts.need.energy_wh - session.energy_wh))
+        )
+    if not rule.blocked:
+        return session
+    starts = [now] + [grid.slot_start(t) for t in range(1, grid.count)]
+    ends = [grid.slot_start(t) for t in range(1, grid.count + 1)]
+    blocked, partial = open_shares(rule.intervals, starts, ends)
+    return replace(session, blocked_slots=session.blocked_slots | blocked, open_shares=partial)
 
 
 def _finite(value: float) -> float | None:

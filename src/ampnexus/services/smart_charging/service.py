@@ -22,11 +22,13 @@ from typing import Any
 from ampnexus.charging.forecast import DEFAULT_WEEKS
 from ampnexus.charging.plausible import DEFAULT_READING_MARGIN, reading_problem
 from ampnexus.domain.alert import AlertKey, AlertKind, Severity
+from ampnexus.domain.charging_mode import ChargingMode
 from ampnexus.domain.errors import NotFound, Unavailable
 from ampnexus.domain.events import (
     ChargerBooted,
     DriverChanged,
     IdTagChanged,
+    ModeChanged,
     NeedChanged,
     PowerMeasured,
     SiteChanged,
@@ -37,6 +39,7 @@ from ampnexus.domain.events import (
 from ampnexus.domain.time import Clock
 from ampnexus.services.alerts import AlertService
 from ampnexus.services.planning_ports import (
+    ChargerModes,
     ChargerPresence,
     RunningSessions,
     SessionNeeds,
@@ -60,6 +63,7 @@ from ampnexus.services.smart_charging.model import (
     describe,
     log,
 )
+from ampnexus.services.smart_charging.modes import ModeRules
 from ampnexus.services.smart_charging.places import Places
 from ampnexus.services.smart_charging.readings import POWER_CHANGE_W, Readings
 from ampnexus.services.smart_charging.request import RequestBuilder
@@ -99,7 +103,9 @@ class SmartChargingService:
         history: TransactionStore | None = None,
         forecast_weeks: int = DEFAULT_WEEKS,
         profile_deadline_s: float = 5.0,
+        modes: ChargerModes | None = None,
     ) -> None:
+        """`modes`: each charger's charging mode (None: every charger is smart)."""
         self._planner = planner
         self._clock = clock
         self._alerts = alerts
@@ -134,6 +140,9 @@ class SmartChargingService:
         self._fail_safes = FailSafes(
             commands=commands, presence=presence, clock=clock, keys=self._keys, health=self._health
         )
+        self._modes = ModeRules(
+            modes=modes, commands=commands, presence=presence, clock=clock, keys=self._keys
+        )
         self._expected = ExpectedEVs(
             history=history,
             forecast_weeks=forecast_weeks,
@@ -153,6 +162,7 @@ class SmartChargingService:
             keys=self._keys,
             health=self._health,
             fail_safes=self._fail_safes,
+            modes=self._modes,
             expected=self._expected,
             flags=self._flags,
             reading_margin=reading_margin,
@@ -167,6 +177,7 @@ class SmartChargingService:
             keys=self._keys,
             health=self._health,
             fail_safes=self._fail_safes,
+            modes=self._modes,
             readings=self._readings,
             replan=replan,
             profile_deadline_s=profile_deadline_s,
@@ -183,16 +194,30 @@ class SmartChargingService:
 
     # --- events ---------------------------------------------------------------------------------
     def attach(self, bus: Any) -> None:
-        bus.subscribe(TransactionStarted, lambda e: self._charger_changed(e.charge_point_id))
+        bus.subscribe(TransactionStarted, self._started)
         bus.subscribe(TransactionStopped, self._stopped)
         bus.subscribe(ChargerBooted, self._booted)
         bus.subscribe(PowerMeasured, self._measured)
         bus.subscribe(NeedChanged, self._need_changed)
-        bus.subscribe(SiteChanged, lambda e: self.placement_changed({e.site_id}))
+        bus.subscribe(SiteChanged, self._site_changed)
+        bus.subscribe(ModeChanged, self._mode_changed)
         bus.subscribe(SiteMeterRead, self._meter_read)
         # A driver's priority, cap or defaults, or a deleted tag's need: wherever they charge.
         bus.subscribe(DriverChanged, lambda e: self._spawn(self.replan_all()))
         bus.subscribe(IdTagChanged, lambda e: self._spawn(self.replan_all()))
+
+    def _started(self, event: TransactionStarted) -> None:
+        self._modes.started(event.transaction_id, event.charge_point_id)
+        self._charger_changed(event.charge_point_id)
+
+    def _site_changed(self, event: SiteChanged) -> None:
+        self._modes.changed(event.site_id)  # its default_mode may have changed
+        self.placement_changed({event.site_id})
+
+    def _mode_changed(self, event: ModeChanged) -> None:
+        """At once: the site is replanned, the charger's profiles replaced."""
+        self._modes.changed()
+        self._charger_changed(event.charge_point_id)
 
     def _meter_read(self, event: SiteMeterRead) -> None:
         """A fresh reading that moved by the threshold replans (coalesced, like a charger's);
@@ -258,10 +283,12 @@ class SmartChargingService:
         # (the meter less the EVs) would lose what the departed car drew.
         self._readings.remember((event.charge_point_id, event.connector_id), event.at, 0.0)
         self._dispatcher.transaction_ended(event.transaction_id)
+        self._modes.ended(event.transaction_id)
         self._spawn(self._replan_site_of(event.charge_point_id, history_changed=True))
 
     def _booted(self, event: ChargerBooted) -> None:
         self._keys.booted(event.charge_point_id)
+        self._modes.booted(event.charge_point_id)
         self._dispatcher.booted(event.charge_point_id)
         self._health.booted(event.charge_point_id)
         self._spawn(self._prepare_charger(event.charge_point_id))
@@ -276,7 +303,15 @@ class SmartChargingService:
         layout = await self._places.layout(placement.site_id)
         planned = placement.site_id in self._plans
         share = self._fail_safes.after_boot_w(layout, placement, planned)
-        await self._fail_safes.install(charge_point_id, share)
+        mode = (await self._modes.of_site(layout)).get(charge_point_id)
+        delay = 0
+        if mode is not None:
+            delay = self._modes.start_delay_s(mode)
+            if mode.mode is ChargingMode.USER_CONTROLLED:
+                share = 0.0
+        await self._fail_safes.install(charge_point_id, share, delay)
+        if self._fail_safes.held_w(charge_point_id) == share:
+            self._modes.fail_safe_accepted(charge_point_id, delay)
         self.request_replan(placement.site_id)
 
     def placement_changed(self, site_ids: set[str | None]) -> None:
@@ -383,13 +418,18 @@ class SmartChargingService:
     async def _plan_and_compile(self, site_id: str) -> tuple[SitePlan, Dispatch]:
         started = time.perf_counter()
         layout = await self._places.layout(site_id)
-        request, transactions = await self._requests.request(layout)
+        request, transactions, rules = await self._requests.request(layout)
         read = time.perf_counter()
         plan = await asyncio.to_thread(self._planner, request, time_budget_s=self.time_budget_s)
-        site_plan = SitePlan(site_id, self._clock.now(), request, plan, transactions)
+        site_plan = SitePlan(site_id, self._clock.now(), request, plan, transactions, rules=rules)
         planned = time.perf_counter()
         with _collector_paused():
             dispatch = await self._dispatcher.compile(site_plan, layout)
+        overridden = {
+            transactions[session][0] for session, rule in rules.items() if rule.charge_now
+        }
+        modes = await self._modes.of_site(layout)
+        self._spawn(self._modes.hold(layout, modes, overridden))  # each charger's mode profile
         log.info(  # where a replan's time goes (bench/replan.py reads it)
             "site %s planned %d sessions by %s in %.0f ms (solve %.0f ms, reads %.0f ms, "
             "compile %.0f ms)",

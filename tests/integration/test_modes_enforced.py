@@ -1,0 +1,243 @@
+"""Charging modes do what they say, held by the chargers themselves (ADR 0009, Enforcement):
+real server, test chargers that hold what they are sent (tests/support/held_limits.py) and
+a clock the test sets. Europe/London in January, so local time is UTC."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from ampnexus.app import AmpNexus
+from ampnexus.domain.charging_profile import ProfilePurpose
+from tests.conftest import test_settings as settings_for
+from tests.integration.test_smart_charging import eventually
+from tests.support.held_charger import Car, FakeClock, Station
+from tests.support.held_limits import Holder
+from tests.support.server import api_client, running
+
+SITE, ZONE, PASSWORD = "S1", "Europe/London", "a-long-enough-password"
+CHARGER_W = 11_040.0  # 16 A x 230 V x 3
+MONDAY = datetime(2026, 1, 12, tzinfo=UTC)
+SATURDAY = MONDAY + timedelta(days=5)
+S = timedelta(seconds=1)
+
+
+@dataclass
+class Site:
+    app: AmpNexus
+    api: httpx.AsyncClient
+    clock: FakeClock
+    stations: dict[str, Station]
+
+
+@contextlib.asynccontextmanager
+async def site(
+    database_url: str, at: datetime, mode: dict[str, Any], chargers: int = 2
+) -> AsyncIterator[Site]:
+    """A 100 kW site whose chargers (security profile 1) are in `mode` and connected."""
+    clock = FakeClock(at)
+    ids = [f"CP-{n}" for n in range(1, chargers + 1)]
+    stations = {
+        cp: Station(
+            cp,
+            Holder(connectors=1, connector_max_w=CHARGER_W),
+            clock,
+            units=("Current", "Power"),
+            max_periods=40,
+            password=PASSWORD,
+        )
+        for cp in ids
+    }
+    async with (
+        running(settings_for(database_url), clock=clock) as app,
+        api_client(app) as api,
+        contextlib.AsyncExitStack() as links,
+    ):
+        body = {
+            "id": SITE,
+            "name": "Home",
+            "time_zone": ZONE,
+            "grid_limit_kw": 100,
+            "default_energy_kwh": 60,
+            "default_departure": "07:00",
+        }
+        assert (await api.post("/sites", json=body)).status_code == 201
+        assert (await api.post("/id-tags", json={"id_tag": "TAG"})).status_code == 201
+        for cp in ids:
+            made = await api.post("/charge-points", json={"id": cp, "password": PASSWORD})
+            assert made.status_code == 201, made.text
+            placement = {"site_id": SITE, "phases": 3, "max_power_w": CHARGER_W}
+            assert (await api.put(f"/charge-points/{cp}", json=placement)).status_code == 200
+            put = await api.put(f"/charge-points/{cp}/mode", json=mode)
+            assert put.status_code == 200, put.text
+        for station in stations.values():
+            await links.enter_async_context(
+                station.connected(f"ws://127.0.0.1:{app.ocpp_port}/ocpp")
+            )
+            await station.boot()
+        scene = Site(app, api, clock, stations)
+        await settled(scene)
+        yield scene
+
+
+async def settled(scene: Site) -> None:
+    smart = scene.app.services.smart_charging
+    await smart.dispatched(SITE)
+    for station in scene.stations.values():
+        await station.quiet()
+
+
+def first_open(station: Station, start: datetime, end: datetime) -> datetime | None:
+    """The first instant in [start, end) at which the car may draw."""
+    holder = station.holder
+    for at in sorted({start} | holder.change_instants(start, end)):
+        if station.draw_w(1, at) > 0:
+            return at
+    return None
+
+
+def held_mode_profile(station: Station) -> bool:
+    return any(p.purpose == ProfilePurpose.CHARGE_POINT_MAX.value for p in station.holder.profiles)
+
+
+async def plug_in(scene: Site, cp: str) -> int:
+    transaction = await scene.stations[cp].plug_in(1, Car(max_w=CHARGER_W))
+    await settled(scene)
+    return transaction
+
+
+async def plan_session(scene: Site, cp: str) -> dict[str, Any]:
+    shown = (await scene.api.get(f"/sites/{SITE}/plan")).json()
+    return next(s for s in shown["sessions"] if s["charge_point_id"] == cp)
+
+
+REGULATION = {"mode": "regulation_compliance"}
+
+
+async def test_a_weekday_1730_plug_in_charges_from_2200_plus_a_delay(database_url: str) -> None:
+    async with site(database_url, MONDAY + timedelta(hours=17, minutes=30), REGULATION) as s:
+        for cp in s.stations:
+            await eventually(lambda cp=cp: _true(held_mode_profile(s.stations[cp])))
+        starts = {}
+        for cp in s.stations:
+            await plug_in(s, cp)
+            assert (await plan_session(s, cp))["waiting_reason"] == "peak_window"
+            assert (await plan_session(s, cp))["mode"] == "regulation_compliance"
+        ten_pm = MONDAY + timedelta(hours=22)
+        for cp, station in s.stations.items():
+            assert first_open(station, s.clock.now(), ten_pm) is None, cp
+            opens = first_open(station, ten_pm, ten_pm + timedelta(hours=1))
+            assert opens is not None and opens <= ten_pm + timedelta(seconds=600), cp
+            starts[cp] = opens
+            assert station.draw_w(1, ten_pm + timedelta(seconds=601)) > 0
+        assert len(set(starts.values())) == 2  # the delays differ across chargers
+
+
+async def test_stopped_the_chargers_still_avoid_next_weeks_peaks(database_url: str) -> None:
+    now = MONDAY + timedelta(hours=12)
+    async with site(database_url, now, REGULATION) as s:
+        for cp in s.stations:
+            await eventually(lambda cp=cp: _true(held_mode_profile(s.stations[cp])))
+            await plug_in(s, cp)
+    # AmpNexus is gone; the chargers keep what they hold.
+    for station in s.stations.values():
+        for day in range(7):
+            date = MONDAY + timedelta(days=day)
+            if date.weekday() >= 5:
+                continue
+            for begin, end in ((8, 11), (16, 22)):
+                start = max(now, date + timedelta(hours=begin))
+                stop = date + timedelta(hours=end)
+                if stop > now:
+                    assert first_open(station, start, stop) is None, (station.id, start)
+        # Past the plan's horizon what the charger holds lets it charge outside the peaks.
+        for at in (
+            MONDAY + timedelta(days=2, hours=12),
+            MONDAY + timedelta(days=3, hours=23),
+            SATURDAY + timedelta(hours=17),
+            MONDAY + timedelta(days=2, hours=22, seconds=601),
+        ):
+            assert station.draw_w(1, at) > 0, (station.id, at, station.holder.explain(1, at))
+
+
+async def test_a_weekend_plug_in_charges_after_its_delay(database_url: str) -> None:
+    now = SATURDAY + timedelta(hours=17)
+    async with site(database_url, now, REGULATION, chargers=1) as s:
+        await plug_in(s, "CP-1")
+        station = s.stations["CP-1"]
+        opens = first_open(station, now, now + timedelta(hours=1))
+        assert opens is not None and opens <= now + timedelta(seconds=600)
+
+
+async def test_charge_now_charges_at_once_in_a_peak_window(database_url: str) -> None:
+    now = MONDAY + timedelta(hours=17)
+    async with site(database_url, now, REGULATION, chargers=1) as s:
+        station = s.stations["CP-1"]
+        await eventually(lambda: _true(held_mode_profile(station)))
+        transaction_id = await plug_in(s, "CP-1")
+        assert first_open(station, now, now + timedelta(hours=1)) is None
+        set_ = await s.api.post(f"/transactions/{transaction_id}/override")
+        assert set_.status_code == 200 and set_.json()["charge_now"], set_.text
+        await eventually(lambda: _true(not held_mode_profile(station)))
+        await settled(s)
+        assert station.draw_w(1, now) > 0, station.holder.explain(1, now)
+        # Cancelled: the peak window holds it back again, in the charger itself.
+        cancelled = await s.api.delete(f"/transactions/{transaction_id}/override")
+        assert cancelled.status_code == 200 and not cancelled.json()["charge_now"]
+        await eventually(lambda: _true(held_mode_profile(station)))
+        await settled(s)
+        assert first_open(station, now, now + timedelta(hours=1)) is None
+
+
+async def test_schedule_charges_only_inside_its_windows(database_url: str) -> None:
+    night = {"mode": "schedule", "windows": [{"days": ["mon"], "start": "23:00", "end": "06:00"}]}
+    now = MONDAY + timedelta(hours=20)
+    async with site(database_url, now, night, chargers=1) as s:
+        station = s.stations["CP-1"]
+        await eventually(lambda: _true(held_mode_profile(station)))
+        await plug_in(s, "CP-1")
+        assert (await plan_session(s, "CP-1"))["waiting_reason"] == "outside_schedule"
+        eleven = MONDAY + timedelta(hours=23)
+        assert first_open(station, now, eleven) is None
+        assert station.draw_w(1, eleven) > 0
+        six = MONDAY + timedelta(days=1, hours=6)
+        assert first_open(station, six, six + timedelta(hours=12)) is None
+
+
+async def test_user_controlled_draws_nothing_when_started_locally(database_url: str) -> None:
+    now = MONDAY + timedelta(hours=12)
+    async with site(database_url, now, {"mode": "user_controlled"}, chargers=1) as s:
+        await plug_in(s, "CP-1")
+        station = s.stations["CP-1"]
+        assert first_open(station, now, now + timedelta(hours=20)) is None
+        assert (await plan_session(s, "CP-1"))["waiting_reason"] == "user_controlled"
+
+
+async def test_user_controlled_charges_a_session_started_through_the_api(
+    database_url: str,
+) -> None:
+    now = MONDAY + timedelta(hours=12)
+    async with site(database_url, now, {"mode": "user_controlled"}, chargers=1) as s:
+        started = await s.api.post(
+            "/charge-points/CP-1/remote-start", json={"id_tag": "TAG", "connector_id": 1}
+        )
+        assert started.status_code == 200 and started.json()["status"] == "Accepted"
+        transaction_id = await plug_in(s, "CP-1")
+        shown = (await s.api.get(f"/transactions/{transaction_id}")).json()
+        assert shown["started_remotely"], shown
+        station = s.stations["CP-1"]
+        await eventually(lambda: _true(station.draw_w(1, now) > 0))
+        assert (await plan_session(s, "CP-1"))["waiting_reason"] is None
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
