@@ -166,6 +166,25 @@ async def test_stopped_the_chargers_still_avoid_next_weeks_peaks(database_url: s
             assert station.draw_w(1, at) > 0, (station.id, at, station.holder.explain(1, at))
 
 
+async def test_the_peak_windows_held_stay_local_across_the_clock_change(
+    database_url: str,
+) -> None:
+    """Summer time ends on Sunday 25 October 2026: the 16:00-22:00 window is 15:00-21:00
+    UTC on the Friday before and 16:00-22:00 UTC on the Monday after, in one held profile."""
+    friday = datetime(2026, 10, 23, 12, tzinfo=UTC)  # 13:00 BST
+    monday = datetime(2026, 10, 26, tzinfo=UTC)
+    async with site(database_url, friday, REGULATION, chargers=1) as s:
+        station = s.stations["CP-1"]
+        await eventually(lambda: _true(held_mode_profile(station)))
+        await plug_in(s, "CP-1")
+    # AmpNexus is gone; the charger keeps what it holds.
+    assert first_open(station, friday + timedelta(hours=3), friday + timedelta(hours=9)) is None
+    assert station.draw_w(1, friday + timedelta(hours=9, seconds=601)) > 0  # 22:00 BST + delay
+    assert first_open(station, monday + timedelta(hours=16), monday + timedelta(hours=22)) is None
+    assert station.draw_w(1, monday + timedelta(hours=15, minutes=30)) > 0  # 15:30 GMT
+    assert station.draw_w(1, monday + timedelta(hours=22, seconds=601)) > 0
+
+
 async def test_a_weekend_plug_in_charges_after_its_delay(database_url: str) -> None:
     now = SATURDAY + timedelta(hours=17)
     async with site(database_url, now, REGULATION, chargers=1) as s:
