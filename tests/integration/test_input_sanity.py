@@ -327,7 +327,7 @@ async def test_migration_0005_names_tags_that_differ_only_in_case(database_url: 
             alembic(conn, "upgrade", "0005")
         assert "\n" not in str(raised.value)
         with engine.begin() as conn:  # nothing lost; the operator keeps one spelling
-            assert len(conn.execute(select(id_tags)).all()) == 3
+            assert len(conn.execute(select(id_tags.c.id_tag)).all()) == 3  # columns of 0004
             conn.execute(text("DELETE FROM id_tags WHERE id_tag = 'card-1'"))
         with engine.begin() as conn:
             alembic(conn, "upgrade", "0005")

@@ -113,8 +113,9 @@ class AdmissionThrottle:
             blocked = table.blocked(key, now)
             if blocked is not None:
                 entry, left = blocked
+                # Whole seconds up, as Retry-After says: a busy loop must not log "59 s".
                 first = (
-                    f"refusing upgrade attempts {who} for {left:.0f} s: "
+                    f"refusing upgrade attempts {who} for {math.ceil(left)} s: "
                     f"{table.limit} failed within {self._window:g} s"
                 )
                 self._log_refusal(entry, now, who, first)
