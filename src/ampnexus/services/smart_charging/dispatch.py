@@ -85,10 +85,19 @@ class Dispatcher:
         self._late: set[asyncio.Task[Any]] = set()  # sends past the deadline, still waiting
         # Transactions stopped lately, oldest first: a profile for one is not a refusal.
         self._ended_transactions: dict[int, None] = {}
+        # Connectors whose profile an operator's may have replaced: unknown until one of
+        # ours is accepted again.
+        self._unsure: set[tuple[str, int]] = set()
 
     def booted(self, charge_point_id: str) -> None:
         for key in [key for key in self._held if key[0] == charge_point_id]:
             del self._held[key]  # a reboot ends its transactions and their profiles
+            self._unsure.discard(key)
+
+    def operator_changed(self, charge_point_id: str) -> None:
+        """An operator's profile went to the charger or left it: one at our stack level
+        replaced ours, so what its connectors hold is not known."""
+        self._unsure |= {key for key in self._held if key[0] == charge_point_id}
 
     def transaction_ended(self, transaction_id: int) -> None:
         self._ended_transactions[transaction_id] = None
@@ -151,6 +160,8 @@ class Dispatcher:
         unknown): its TxProfile for this transaction, else its fail-safe, and any send still
         on its way (it may apply it at any moment). True when it is certainly that one: a
         session always gets its own profile, as its connector's fail-safe follows the others'."""
+        if key in self._unsure:
+            return None, False
         held = self._held.get(key)
         own = held is not None and held[0] == transaction_id
         if held is not None and own:
@@ -199,8 +210,23 @@ class Dispatcher:
             blocked = (
                 [] if rule is None else [(a, b) for a, b in rule.intervals if a < plan.grid.end]
             )
+            bounded = site_plan.limits.get(session_id)
+            if bounded is not None and bounded.stack_level is None:
+                site_plan.alerts.append(
+                    f"{charger} connector {connector}: the operator's charging profile holds "
+                    "the highest stack level: planned as drawing up to its limit"
+                )
+                continue
             profile = tx_profile(
-                plan, session_id, transaction_id, connector, capabilities, after, blocked
+                plan,
+                session_id,
+                transaction_id,
+                connector,
+                capabilities,
+                after,
+                blocked,
+                bound=None if bounded is None else bounded.steps,
+                stack_level=None if bounded is None else bounded.stack_level,
             )
             limit = limit_now_w(plan, session_id, now)
             commands.append((ProfileCommand(charger, connector, profile, limit), capabilities))
@@ -281,6 +307,7 @@ class Dispatcher:
             if self._current(send):
                 if connector:  # a fail-safe accepted says nothing of its TxProfiles
                     self._held[send.key] = (send.profile.transaction_id, (send.steps,))
+                    self._unsure.discard(send.key)
                     self._readings.note_raises(send)
                     self._health.obeys(charger, site_plan.site_id)
                 else:
