@@ -53,7 +53,7 @@ def tx_levels(station: Station) -> dict[int, int]:
 
 
 async def planned_most_kw(scene: Site) -> float:
-    return max((await plan_session(scene, "CP-1"))["power_kw"])
+    return float(max((await plan_session(scene, "CP-1"))["power_kw"]))
 
 
 async def test_an_operators_tx_profile_bounds_the_session_until_cleared(database_url: str) -> None:
