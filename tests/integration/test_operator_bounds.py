@@ -126,3 +126,33 @@ async def test_with_no_level_free_above_the_operators_the_session_is_left_to_it(
         await eventually(alerted)
         assert tx_levels(station)[OPERATOR_ID] == top  # theirs is not replaced
         assert most_held_w(station, s.clock.now()) <= BOUND_W
+
+
+async def test_the_fail_safe_goes_above_an_operators_tx_default_and_never_higher(
+    database_url: str,
+) -> None:
+    async with site(database_url, MONDAY + timedelta(hours=9), SMART, chargers=1) as s:
+        station = s.stations["CP-1"]
+        theirs = {
+            **operator_tx_profile(stack_level=0),
+            "chargingProfilePurpose": "TxDefaultProfile",
+        }
+        body = {"connector_id": 0, "charging_profile": theirs}
+        answer = await s.api.post("/charge-points/CP-1/charging-profiles", json=body)
+        assert answer.json()["status"] == "Accepted", answer.text
+
+        def defaults() -> dict[int, tuple[int, float]]:
+            held = station.holder.profiles
+            return {
+                p.id: (p.stack_level, p.periods[-1].limit)
+                for p in held
+                if p.purpose == ProfilePurpose.TX_DEFAULT.value
+            }
+
+        async def ours_above_theirs() -> bool:
+            await settled(s)
+            return defaults().get(OPERATOR_ID) == (0, 8.0) and defaults().get(7000, (0,))[0] == 1
+
+        await eventually(ours_above_theirs)
+        await plug_in(s, "CP-1")  # and a session under it is bounded too
+        assert most_held_w(station, s.clock.now()) <= BOUND_W

@@ -502,7 +502,10 @@ def fail_safe_per_connector_w(share_w: float, capabilities: ChargerCapabilities)
 
 
 def fail_safe_profile(
-    share_w: float, capabilities: ChargerCapabilities, delay_s: int = 0
+    share_w: float,
+    capabilities: ChargerCapabilities,
+    delay_s: int = 0,
+    stack_level: int = FAIL_SAFE_STACK_LEVEL,
 ) -> ChargingProfile:
     """The TxDefaultProfile for connector 0 that keeps the whole charger within `share_w`.
     `delay_s`: a transaction draws nothing for its first seconds (the Regulations' random
@@ -522,7 +525,7 @@ def fail_safe_profile(
         periods = [(0, 0.0), (delay_s, limit)]
     return ChargingProfile(
         id=FAIL_SAFE_PROFILE_ID,
-        stack_level=FAIL_SAFE_STACK_LEVEL,
+        stack_level=stack_level,
         purpose=ProfilePurpose.TX_DEFAULT,
         kind=ProfileKind.RELATIVE,
         schedule=ChargingSchedule(

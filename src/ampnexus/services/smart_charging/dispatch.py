@@ -40,6 +40,7 @@ from ampnexus.domain.time import Clock
 from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.smart_charging.background import Background, logged_failure
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
+from ampnexus.services.smart_charging.ceilings import OperatorCeilings
 from ampnexus.services.smart_charging.fail_safes import FailSafes
 from ampnexus.services.smart_charging.health import ChargerHealth
 from ampnexus.services.smart_charging.model import Dispatch, Outcome, Send, SitePlan, log
@@ -65,8 +66,10 @@ class Dispatcher:
         readings: Readings,
         replan: Callable[[str], None],
         profile_deadline_s: float,
+        ceilings: OperatorCeilings | None = None,
     ) -> None:
         self._chargers = commands
+        self._ceilings = ceilings or OperatorCeilings(None, clock)
         self._clock = clock
         self._background = background
         self._alerts = background.alerts
@@ -122,10 +125,12 @@ class Dispatcher:
         for charger, mode in modes.items():
             if mode.mode is ChargingMode.USER_CONTROLLED and charger in targets:
                 targets[charger] = 0.0  # never starts by itself: a car plugging in draws nothing
+        levels = await self._kept_under_operators(targets)
         lowered_anywhere = False  # a fail-safe binds a car plugging in at any time
         for charger, watts in self._fail_safes.changes(targets, delays):
             capabilities = await self._keys.of(charger, wait_s=0.0)
-            profile = fail_safe_profile(watts, capabilities, delays.get(charger, 0))
+            delay = delays.get(charger, 0)
+            profile = fail_safe_profile(watts, capabilities, delay, levels[charger])
             send = Send(charger, 0, watts, profile)
             lowers = watts < self._fail_safe_before(charger)
             (reductions if lowers else increases).append(send)
@@ -152,6 +157,17 @@ class Dispatcher:
         for send, held, capabilities in judged:
             _order(send, held, since, lowered, capabilities, (reductions, increases))
         return Dispatch(site_plan, reductions, increases)
+
+    async def _kept_under_operators(self, targets: dict[str, float]) -> dict[str, int]:
+        """Lower each charger's fail-safe share (in place) to what the operator's TxDefault
+        and ChargePointMax profiles allow; the stack level each fail-safe goes at."""
+        levels = {}
+        for charger in targets:
+            capabilities = await self._keys.of(charger, wait_s=0.0)
+            each_w, levels[charger] = await self._ceilings.fail_safe(charger, capabilities)
+            if math.isfinite(each_w):
+                targets[charger] = min(targets[charger], each_w * max(1, capabilities.connectors))
+        return levels
 
     def held_steps(
         self, key: tuple[str, int], transaction_id: int | None, since: datetime

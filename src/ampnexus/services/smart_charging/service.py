@@ -52,6 +52,7 @@ from ampnexus.services.planning_ports import (
 from ampnexus.services.ports import ChargerCommands, TransactionStore
 from ampnexus.services.smart_charging.background import Background, SessionFlags, logged_failure
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
+from ampnexus.services.smart_charging.ceilings import OperatorCeilings
 from ampnexus.services.smart_charging.dispatch import Dispatcher
 from ampnexus.services.smart_charging.expected import ExpectedEVs
 from ampnexus.services.smart_charging.fail_safes import FailSafes
@@ -144,8 +145,14 @@ class SmartChargingService:
         self._fail_safes = FailSafes(
             commands=commands, presence=presence, clock=clock, keys=self._keys, health=self._health
         )
+        self._ceilings = OperatorCeilings(operator, clock)
         self._modes = ModeRules(
-            modes=modes, commands=commands, presence=presence, clock=clock, keys=self._keys
+            modes=modes,
+            commands=commands,
+            presence=presence,
+            clock=clock,
+            keys=self._keys,
+            ceilings=self._ceilings,
         )
         self._expected = ExpectedEVs(
             history=history,
@@ -186,6 +193,7 @@ class SmartChargingService:
             readings=self._readings,
             replan=replan,
             profile_deadline_s=profile_deadline_s,
+            ceilings=self._ceilings,
         )
         self._safety = SiteSafety(
             commands=commands,
@@ -221,6 +229,8 @@ class SmartChargingService:
         charger holds of ours is no longer known (theirs may have replaced it); replanned
         at once."""
         self._dispatcher.operator_changed(event.charge_point_id)
+        self._fail_safes.booted(event.charge_point_id)  # theirs may have replaced ours
+        self._modes.operator_changed(event.charge_point_id)
         self._charger_changed(event.charge_point_id)
 
     def _site_changed(self, event: SiteChanged) -> None:
@@ -322,7 +332,11 @@ class SmartChargingService:
             delay = self._modes.start_delay_s(mode)
             if mode.mode is ChargingMode.USER_CONTROLLED:
                 share = 0.0
-        await self._fail_safes.install(charge_point_id, share, delay)
+        capabilities = await self._keys.of(charge_point_id)
+        each_w, level = await self._ceilings.fail_safe(charge_point_id, capabilities)
+        if math.isfinite(each_w):
+            share = min(share, each_w * max(1, capabilities.connectors))
+        await self._fail_safes.install(charge_point_id, share, delay, level)
         if self._fail_safes.held_w(charge_point_id) == share:
             self._modes.fail_safe_accepted(charge_point_id, delay)
         self.request_replan(placement.site_id)
