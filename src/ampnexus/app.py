@@ -168,6 +168,7 @@ def build_services(
         profile_deadline_s=settings.profile_deadline,
         replan_gap_s=settings.replan_gap,
         modes=services.modes,
+        operator=operator_profiles,
     )
     services.needs.attach(bus)  # its cache drops what changed before any replan reads it
     operator_profiles.attach(bus)

@@ -72,6 +72,8 @@ class Station:
     on_change: Callable[[Station], None] | None = None  # after every accepted change
     stopped_remotely: list[tuple[int, int]] = field(default_factory=list)  # not yet reported
     sending: set[asyncio.Task[None]] = field(default_factory=set)  # its own messages under way
+    # A remote start's TxProfile, held once its transaction starts on that connector (§5.11).
+    remote_profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     # --- what it holds and draws ----------------------------------------------------------
     def draw_w(self, connector_id: int, at: datetime) -> float:
@@ -223,6 +225,9 @@ class Station:
         transaction_id = int(started.transaction_id)
         self.cars[connector_id].transaction_id = transaction_id
         self.holder.start_transaction(connector_id, transaction_id, now)
+        remote = self.remote_profiles.pop(connector_id, None)
+        if remote is not None:
+            assert self.holder.set_profile(connector_id, remote, now) == "Accepted"
         await self.status(connector_id, "Charging")
         return transaction_id
 
@@ -316,6 +321,15 @@ class HeldCharger(TestCharger):
     def asked(self, action: str) -> bool:
         """Whether AmpNexus sent it `action` on this connection."""
         return any(received == action for received, _ in self.received)
+
+    @on("RemoteStartTransaction")
+    async def on_remote_start(self, **payload: Any) -> Any:
+        """Accepted; its profile waits for the transaction (the test plugs the car in)."""
+        await self._record("RemoteStartTransaction", payload)
+        profile = payload.get("charging_profile")
+        if profile is not None:
+            self.station.remote_profiles[int(payload.get("connector_id") or 1)] = profile
+        return call_result.RemoteStartTransaction(status="Accepted")
 
     @on("RemoteStopTransaction")
     async def on_remote_stop(self, **payload: Any) -> Any:

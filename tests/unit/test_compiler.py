@@ -19,6 +19,8 @@ from ampnexus.charging.compiler import (
     lower_of,
     profile_steps,
     spans_where,
+    stack_level_above,
+    steps_at,
     tx_profile,
 )
 from ampnexus.charging.model import Circuit, Plan, PlanRequest, Session, SiteSeries, SlotGrid
@@ -231,3 +233,69 @@ def test_idle_room_respects_a_circuit_current_limit_per_phase() -> None:
     planned = Plan(GRID, {"car": (6_900.0,) * GRID.count}, {"car": 0.0}, "test", 0.0)
     room = idle_room_w(request, planned, [IdleConnectors("cp", "c", (1,), 1)])
     assert room["cp"] == pytest.approx(16 * 230 - 6_900 / 3)
+
+
+# --- an operator's bound, kept ------------------------------------------------------------------
+def test_the_planned_profile_is_the_lower_of_the_plan_and_the_operators_bound() -> None:
+    caps = ChargerCapabilities(units=(ChargingRateUnit.W,))
+    # The bound: from 10 past, 5,520 W; from 20 past for 40 s, 1,000 W; then none.
+    since = START + timedelta(minutes=10)
+    bound = (
+        (since, 5520.0),
+        (START + timedelta(minutes=20), 1000.0),
+        (START + timedelta(minutes=20, seconds=40), float("inf")),
+    )
+    profile = tx_profile(plan(*[11_000] * 8), "s", 7, 1, caps, after_w=11_000, bound=bound)
+    assert [(p.start_period, p.limit) for p in profile.schedule.periods] == [
+        (0, 11_000.0),  # before `since`: the past, the bound says nothing of it
+        (600, 5520.0),
+        (1200, 1000.0),
+        (1240, 11_000.0),
+    ]
+
+
+def test_a_bound_changing_between_whole_seconds_holds_the_whole_second() -> None:
+    caps = ChargerCapabilities(units=(ChargingRateUnit.A,), phases=3, voltage=230)
+    moment = START + timedelta(seconds=100, milliseconds=500)
+    bound = ((START, 11_000.0), (moment, 5520.0), (moment + timedelta(seconds=1), 11_000.0))
+    profile = tx_profile(plan(*[11_000] * 8), "s", 7, 1, caps, after_w=11_000, bound=bound)
+    steps = profile_steps(profile, caps)
+    for offset in (100, 100.5, 101, 101.5):
+        assert steps_at(steps, START + timedelta(seconds=offset)) <= 5520.0 + 1e-6
+    assert [(p.start_period, p.limit) for p in profile.schedule.periods][1:3] == [
+        (100, 8.0),
+        (102, 15.9),
+    ]
+
+
+def test_merging_periods_keeps_the_bound() -> None:
+    caps = ChargerCapabilities(units=(ChargingRateUnit.W,), max_periods=2)
+    bound = steps_of(11_000, 3000, 11_000, 2000, 11_000, 1000)
+    profile = tx_profile(plan(*[7400] * 8), "s", 7, 1, caps, after_w=7400, bound=bound)
+    assert len(profile.schedule.periods) <= 2
+    steps = profile_steps(profile, caps)
+    for t in range(8):
+        moment = GRID.slot_start(t)
+        assert steps_at(steps, moment) <= min(7400, steps_at(bound, moment))
+
+
+@pytest.mark.parametrize(
+    ("theirs", "highest", "level"),
+    [
+        ((), 8, 1),  # no operator TxProfile: the usual level
+        ((), 0, 0),  # a charger with one level only
+        ((0,), 8, 1),  # below ours already
+        ((1,), 8, 2),  # theirs at ours: ours goes above, never replaces it
+        ((1, 4), 8, 5),
+        ((8,), 8, None),  # no level free above theirs
+    ],
+)
+def test_the_planned_profile_goes_above_the_operators(
+    theirs: tuple[int, ...], highest: int, level: int | None
+) -> None:
+    assert stack_level_above(theirs, ChargerCapabilities(max_stack_level=highest), 1) == level
+
+
+def test_the_stack_level_given_is_the_one_sent() -> None:
+    profile = tx_profile(plan(7400), "s", 7, 1, ChargerCapabilities(), stack_level=3)
+    assert profile.stack_level == 3

@@ -579,3 +579,82 @@ def test_merged_periods_still_respect_every_slot(merge: int):
     fine = planned(request, "lp")
     tie_slack = 1e-3 * 0.3 * sum(s.energy_wh for s in sessions) / 1000
     assert cost(request, fine) <= cost(request, result) + tie_slack
+
+
+# --- slot caps (an operator's profile kept as an upper bound) ------------------------------------
+@pytest.mark.parametrize("method", BOTH)
+def test_slot_caps_hold_a_session_below_them_even_in_its_cheapest_slots(method: str):
+    request = site_request(
+        3,
+        [ev("a", 20, 7, slot_caps_w=((0, 2000.0), (1, 0.0)))],
+        series=SiteSeries(import_price=(0.1, 0.1, 0.3)),
+    )
+    result = planned(request, method)
+    assert kw_of(result, "a") == [2, 0, 7]
+    assert result.unmet_wh["a"] == pytest.approx(11_000)
+
+
+@pytest.mark.parametrize("method", BOTH)
+def test_a_cap_below_the_minimum_rate_leaves_the_slot_empty(method: str):
+    sessions = [ev("a", 7, 7, min_power_w=4140, slot_caps_w=((0, 3000.0),))]
+    request = site_request(2, sessions, series=SiteSeries(import_price=(0.1, 0.3)))
+    assert kw_of(planned(request, method), "a") == [0, 7]
+
+
+@pytest.mark.parametrize("method", BOTH)
+def test_room_a_capped_session_leaves_goes_to_the_others(method: str):
+    sessions = [ev("capped", 20, 11, slot_caps_w=((0, 3000.0),)), ev("free", 20, 11)]
+    result = planned(site_request(1, sessions, site_kw=16), method)  # 8 kW each, uncapped
+    assert kw_of(result, "capped") == [3]
+    assert kw_of(result, "free") == [11]
+
+
+def test_an_uncontrollable_session_ignores_its_caps():
+    sessions = [ev("stubborn", 5, 7, uncontrollable=True, slot_caps_w=((0, 1000.0),))]
+    assert kw_of(planned(site_request(1, sessions), "lp"), "stubborn") == [7]
+
+
+def test_check_names_a_slot_above_its_cap():
+    request = site_request(2, [ev("a", 20, 7, slot_caps_w=((1, 3000.0),))])
+    bad = Plan(request.grid, {"a": (7000.0, 5000.0)}, {"a": 8000.0}, "hand", 0.0)
+    assert violations(request, bad) == ["session a slot 1: 5000 W above its cap there 3000 W"]
+
+
+def with_random_caps(request: PlanRequest, seed: int) -> PlanRequest:
+    rng = random.Random(seed)
+    slots = request.grid.count
+    sessions = tuple(
+        replace(
+            x,
+            slot_caps_w=tuple(
+                (t, rng.choice((0.0, rng.uniform(1000, x.max_power_w))))
+                for t in rng.sample(range(slots), rng.randint(0, slots))
+            ),
+        )
+        for x in request.sessions
+    )
+    return replace(request, sessions=sessions)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_capped_plans_break_no_constraint_and_the_lp_never_loses(seed: int):
+    request = with_random_caps(random_request(2000 + seed, with_minimum=seed % 2 == 0), seed)
+    request = replace(request, weights=replace(request.weights, defer_risk_per_hour=0.0))
+    lp, greedy = planned(request, "lp"), planned(request, "heuristic")
+    if seed % 2:  # without minimum rates the LP's plan is optimal, not rounded
+        top_price = max(request.series.import_price) + 0.4 * request.weights.carbon_per_kg
+        slack = 1e-3 * top_price * sum(s.energy_wh for s in request.sessions) / 1000 + 1e-6
+        assert cost(request, lp) <= cost(request, greedy) + slack
+
+
+def test_merged_periods_keep_the_lowest_cap_of_their_slots():
+    # 15-minute slots, merged by 4 after the first 3 hours: a cap in one slot of a period.
+    sessions = [ev("a", 40, 7, slot_caps_w=((13, 1500.0),))]
+    request = site_request(
+        24, sessions, minutes=15, series=SiteSeries(import_price=(0.5,) * 12 + (0.1,) * 12)
+    )
+    problem = compile_problem(request)
+    lp = LinearProgram(problem, periods(problem, 4))
+    result = to_plan(problem, lp.solve(10.0), "highs", 0.0, "optimal")
+    assert violations(request, result) == []
+    assert kw_of(result, "a")[12:16] == [1.5] * 4

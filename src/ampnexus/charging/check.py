@@ -73,6 +73,9 @@ def _session_violations(
                 yield f"{name} slot {t}: uncontrollable, planned {p:.0f} W, draws {expected:.0f} W"
         return
     window = set(charging_slots(grid, session))
+    caps: dict[int, float] = {}
+    for t, cap in session.slot_caps_w:
+        caps[t] = min(caps.get(t, math.inf), cap)
     for t, p in enumerate(power):
         if p < -tol:
             yield f"{name} slot {t}: negative power {p:.0f} W"
@@ -82,6 +85,8 @@ def _session_violations(
             yield f"{name} slot {t}: charges in a blocked slot"
         if p > session.max_power_w + tol:
             yield f"{name} slot {t}: {p:.0f} W above its maximum {session.max_power_w:.0f} W"
+        if p > caps.get(t, math.inf) + tol:
+            yield f"{name} slot {t}: {p:.0f} W above its cap there {caps[t]:.0f} W"
         if tol < p < min(session.min_power_w, session.max_power_w) - tol:
             yield f"{name} slot {t}: {p:.0f} W below its minimum {session.min_power_w:.0f} W"
     shares = dict(session.open_shares)

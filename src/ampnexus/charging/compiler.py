@@ -247,6 +247,20 @@ def lower_of(
     return replace(profile, schedule=schedule)
 
 
+def stack_level_above(
+    theirs: Iterable[int], capabilities: ChargerCapabilities, ours: int
+) -> int | None:
+    """The stack level a profile of ours goes at so that the charger follows it rather than
+    an operator's of the same purpose at `theirs` (ours already keeps to theirs): `ours`
+    when that is above them, else the next above the highest; None when that passes the
+    charger's ChargeProfileMaxStackLevel. With none of theirs, `ours` within the charger's."""
+    levels = list(theirs)
+    if not levels:
+        return min(ours, capabilities.max_stack_level)
+    level = max(ours, max(levels) + 1)
+    return level if level <= capabilities.max_stack_level else None
+
+
 def tx_profile(
     plan: Plan,
     session_id: str,
@@ -255,10 +269,15 @@ def tx_profile(
     capabilities: ChargerCapabilities,
     after_w: float = 0.0,
     blocked: Sequence[tuple[datetime, datetime]] = (),
+    bound: Steps | None = None,
+    stack_level: int | None = None,
 ) -> ChargingProfile:
     """`after_w`: what the connector may draw after the plan's horizon, until replaced (its
     fail-safe share). `blocked`: UTC intervals in which the session must not charge (its
-    mode): 0 there to the second, the planned power in the rest of each slot."""
+    mode): 0 there to the second, the planned power in the rest of each slot. `bound`: an
+    operator's limit over time (W), kept at every instant, after the horizon too (the
+    lower of both). `stack_level`: where it goes (default PLAN_STACK_LEVEL, within the
+    charger's highest)."""
     unit = capabilities.unit
     watts = np.array((*plan.power_w[session_id], after_w))
     # As `floor_tenth(convert(...))` slot by slot, for the whole row at once: a replan of
@@ -270,6 +289,8 @@ def tx_profile(
     periods = [(int(i) * slot, float(limits[i])) for i in changes]
     if blocked:
         periods = _with_blocked(periods, blocked, plan.grid.start)
+    if bound:
+        periods = _with_bound(periods, bound, plan.grid.start, per)
     periods = _merge_to(periods, max(1, capabilities.max_periods))
     schedule = ChargingSchedule(
         unit=unit,
@@ -281,7 +302,11 @@ def tx_profile(
     )
     return ChargingProfile(
         id=PLAN_PROFILE_ID + connector_id,
-        stack_level=min(PLAN_STACK_LEVEL, capabilities.max_stack_level),
+        stack_level=(
+            min(PLAN_STACK_LEVEL, capabilities.max_stack_level)
+            if stack_level is None
+            else stack_level
+        ),
         purpose=ProfilePurpose.TX,
         kind=ProfileKind.ABSOLUTE,
         schedule=schedule,
@@ -312,6 +337,28 @@ def _with_blocked(
         limit = 0.0 if any(a <= moment < b for a, b in cuts) else planned
         if not out or out[-1][1] != limit:
             out.append((moment, limit))
+    return out
+
+
+def _with_bound(
+    periods: list[tuple[int, float]], bound: Steps, start: datetime, per: float
+) -> list[tuple[int, float]]:
+    """`periods` (whole seconds from `start`, limit in units of `per` W) lowered to `bound`
+    (W) wherever it is lower. Each whole second holds the lowest the bound is anywhere in
+    it, so an instant is never left above the bound."""
+    offsets = [((moment - start).total_seconds(), watts) for moment, watts in bound]
+    edges = {max(0, f(x)) for x, _ in offsets for f in (math.floor, math.ceil)}
+    moments = sorted({p for p, _ in periods} | edges)
+    starts = [p for p, _ in periods]
+    out: list[tuple[int, float]] = []
+    for here, after in zip(moments, [*moments[1:], math.inf], strict=True):
+        planned = periods[bisect.bisect_right(starts, here) - 1][1]
+        at = [watts for x, watts in offsets if x <= here]
+        inside = [watts for x, watts in offsets if here < x < after]
+        watts = min([*at[-1:], *inside], default=math.inf)
+        limit = min(planned, floor_tenth(watts / per) if math.isfinite(watts) else math.inf)
+        if not out or out[-1][1] != limit:
+            out.append((here, limit))
     return out
 
 
@@ -455,7 +502,10 @@ def fail_safe_per_connector_w(share_w: float, capabilities: ChargerCapabilities)
 
 
 def fail_safe_profile(
-    share_w: float, capabilities: ChargerCapabilities, delay_s: int = 0
+    share_w: float,
+    capabilities: ChargerCapabilities,
+    delay_s: int = 0,
+    stack_level: int = FAIL_SAFE_STACK_LEVEL,
 ) -> ChargingProfile:
     """The TxDefaultProfile for connector 0 that keeps the whole charger within `share_w`.
     `delay_s`: a transaction draws nothing for its first seconds (the Regulations' random
@@ -475,7 +525,7 @@ def fail_safe_profile(
         periods = [(0, 0.0), (delay_s, limit)]
     return ChargingProfile(
         id=FAIL_SAFE_PROFILE_ID,
-        stack_level=FAIL_SAFE_STACK_LEVEL,
+        stack_level=stack_level,
         purpose=ProfilePurpose.TX_DEFAULT,
         kind=ProfileKind.RELATIVE,
         schedule=ChargingSchedule(

@@ -106,6 +106,9 @@ class Session:
     # Slots only partly open (a window or delay starts or ends inside): (index, share open),
     # the share of the slot's time it may charge; its power is the rate in that open part.
     open_shares: tuple[tuple[int, float], ...] = ()
+    # Slots with a lower ceiling than max_power_w (an operator's charging profile, kept as an
+    # upper bound): (index, the most it may draw there, W).
+    slot_caps_w: tuple[tuple[int, float], ...] = ()
     # True when the charger refuses profiles: it draws max_power_w, the plan works around it.
     uncontrollable: bool = False
     # True for a forecast of an EV not yet plugged in: the plan reserves room for it, but its

@@ -3,7 +3,8 @@
 
 Variables (kW inside the LP, W outside):
   p[s,t] >= 0  power of controllable session s in slot t, only in the slots of its plug-in
-               window that are not blocked (slot rules in `problem`); p[s,t] <= max_power_w
+               window that are not blocked (slot rules in `problem`); p[s,t] <= max_power_w,
+               and <= the session's cap in slot t (`Session.slot_caps_w`)
   imp[t] >= 0  grid import;  peak >= 0  the highest import (only with a demand charge)
 
 Objective (money; h = slot hours; c = import price + carbon weight * carbon; e = export
@@ -154,14 +155,18 @@ class LinearProgram:
         self.column = np.full(self.slots_in.shape, -1)
         self.column[self.session, self.period] = np.arange(len(self.session))
         self.headroom_w = np.minimum.reduceat(problem.headroom_w, self.firsts, axis=1)
+        # The most a column may be: power is constant over a period, so its lowest slot cap.
+        caps = np.where(problem.allowed, problem.cap_w, np.inf)
+        self.cap_in = np.minimum.reduceat(caps, self.firsts, axis=1) if self.firsts.size else caps
+        self.cap_in = np.where(self.slots_in > 0, self.cap_in, 0.0)  # (S, periods)
         charging = (self.slots_in > 0).astype(np.float64)
-        at_full = problem.coef @ (charging * problem.max_w[:, None])
+        at_full = problem.coef @ self.cap_in
         self.binds = at_full > self.headroom_w + 1e-6
         # Slot 0 is carried out now: each session's power there is split into a column up to
         # its fair share and one above it (`_fair_shares`); `shared` are the split columns.
         self.fair_w = self._fair_shares(at_full)
         fair = self.fair_w[self.session]
-        split = (self.period == 0) & (fair < problem.max_w[self.session] - 1)
+        split = (self.period == 0) & (fair < self.cap_in[self.session, self.period] - 1)
         # A share below the session's minimum rate could not be held: no split there.
         split &= fair >= problem.min_w[self.session]
         self.shared = np.flatnonzero(split)
@@ -182,7 +187,7 @@ class LinearProgram:
         ratio = np.where(at_full > room, room / np.maximum(at_full, 1e-9), 1.0)  # (G,)
         under = p.coef != 0
         share = np.where(under, ratio[:, None], 1.0).min(axis=0, initial=1.0)  # (S,)
-        fair: Floats = p.max_w * share
+        fair: Floats = np.where(self.slots_in[:, 0] > 0, self.cap_in[:, 0], p.max_w) * share
         return fair
 
     def solve(self, time_budget_s: float) -> Floats:
@@ -225,7 +230,7 @@ class LinearProgram:
         p_kw = np.append(p_kw, 0.0)
         column = self.column[:, self.period_of]  # (sessions, slots); -1 picks the 0 appended
         power: Floats = np.where(self.problem.allowed, p_kw[column] * 1000, 0.0)
-        return np.clip(power, 0.0, self.problem.max_w[:, None])
+        return np.clip(power, 0.0, self.problem.cap_w)
 
     @property
     def _first_rows(self) -> tuple[int, int, int, int]:
@@ -309,7 +314,7 @@ class LinearProgram:
         demand_cost = [np.array([self.demand])] if self.demand > 0 else []
         cost = np.concatenate([p_cost, above_fair, p.hours * (c - e), *demand_cost]) / scale
         upper = np.full(len(cost), INF)
-        n_p, max_kw = len(self.session), p.max_w[self.session] / 1000
+        n_p, max_kw = len(self.session), self.cap_in[self.session, self.period] / 1000
         upper[:n_p] = max_kw
         fair_kw = self.fair_w[self.session[self.shared]] / 1000
         upper[self.shared] = fair_kw

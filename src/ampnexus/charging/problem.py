@@ -93,6 +93,7 @@ class Problem:
     allowed: Bools  # (S, T): controllable session s may charge in slot t
     fixed_w: Floats  # (S, T): reserved draw of uncontrollable sessions
     max_w: Floats  # (S,)
+    cap_w: Floats  # (S, T): the most each session may draw in each slot (`slot_caps_w`)
     min_w: Floats  # (S,)
     need_wh: Floats  # (S,)
     unmet_cost: Floats  # (S,) money per kWh not delivered
@@ -134,7 +135,7 @@ class Problem:
         if not first.any() or first.all():
             return np.zeros(self.allowed.shape, dtype=np.bool_)
         under = (self.coef != 0).astype(np.float64)  # (G, S)
-        at_full = self.coef @ (self.allowed * self.max_w[:, None])  # (G, T)
+        at_full = self.coef @ (self.allowed * self.cap_w)  # (G, T)
         later_served = (self.allowed & ~first[:, None]).astype(np.float64)
         later = under @ later_served  # (G, T): how many may charge under each limit
         shared = (at_full > self.headroom_w + 1e-6) & (later > 0)
@@ -163,7 +164,7 @@ class Problem:
         only such limits is held back by its own maximum alone, and risks nothing by waiting
         (ADR 0007)."""
         under = (self.coef != 0).astype(np.float64)  # (G, S)
-        could_draw_w = under @ (self.allowed * self.max_w[:, None])  # (G, T)
+        could_draw_w = under @ (self.allowed * self.cap_w)  # (G, T)
         deliverable_wh = np.minimum(could_draw_w, self.headroom_w) @ self.hours
         needed_wh = under @ self.need_wh
         share = np.where(deliverable_wh > 0, needed_wh / np.maximum(deliverable_wh, 1e-9), 1.0)
@@ -207,6 +208,10 @@ def compile_problem(request: PlanRequest) -> Problem:
                 if 0 <= t < count:
                     session_hours[i, t] *= min(max(open_part, 0.0), 1.0)
                     allowed[i, t] &= open_part > 0.0
+    cap_w = _slot_caps(sessions, count)
+    # A cap below the lowest rate a car can hold leaves nothing it could be told to draw.
+    min_w = np.array([min(x.min_power_w, x.max_power_w) for x in sessions], dtype=np.float64)
+    allowed &= cap_w >= np.maximum(min_w[:, None], 1e-9)
 
     roots = [c for c in request.circuits if c.parent_id is None]
     site_cap = per_slot(s.cap_w, count, math.inf)
@@ -253,7 +258,8 @@ def compile_problem(request: PlanRequest) -> Problem:
         allowed=allowed,
         fixed_w=fixed_w,
         max_w=np.array([x.max_power_w for x in sessions], dtype=np.float64),
-        min_w=np.array([min(x.min_power_w, x.max_power_w) for x in sessions], dtype=np.float64),
+        cap_w=cap_w,
+        min_w=min_w,
         need_wh=np.array([max(x.energy_wh, 0.0) for x in sessions], dtype=np.float64),
         unmet_cost=np.array(
             [weights.unmet_per_kwh * x.unmet_weight for x in sessions], dtype=np.float64
@@ -268,6 +274,18 @@ def compile_problem(request: PlanRequest) -> Problem:
         hours=hours,
         session_hours=session_hours,
     )
+
+
+def _slot_caps(sessions: tuple[Session, ...], count: int) -> Floats:
+    """(S, T): each session's maximum, lowered in the slots its `slot_caps_w` name."""
+    caps = np.tile(np.array([x.max_power_w for x in sessions], dtype=np.float64)[:, None], count)
+    for i, session in enumerate(sessions):
+        if session.uncontrollable:
+            continue  # it ignores profiles: reserved at its maximum whatever caps it
+        for t, cap in session.slot_caps_w:
+            if 0 <= t < count:
+                caps[i, t] = min(caps[i, t], max(cap, 0.0))
+    return caps.reshape(len(sessions), count)
 
 
 def _or_inf(value: float | None) -> float:
@@ -312,14 +330,14 @@ class Ledger:
         """How much more `session` may draw in each of `slots`, by every limit and its own max."""
         p, rows = self.problem, self.limits_of[session]
         by_limits = self.room_w[rows[:, None], slots] / p.coef[rows, session, None]
-        by_self = p.max_w[session] - self.power_w[session, slots]
+        by_self = p.cap_w[session, slots] - self.power_w[session, slots]
         room: Floats = np.maximum(np.minimum(by_limits.min(axis=0, initial=math.inf), by_self), 0)
         return room
 
     def room_at(self, session: int, slot: int) -> float:
         p, rows = self.problem, self.limits_of[session]
         by_limits = (self.room_w[rows, slot] / p.coef[rows, session]).min(initial=math.inf)
-        by_self = float(p.max_w[session] - self.power_w[session, slot])
+        by_self = float(p.cap_w[session, slot] - self.power_w[session, slot])
         return max(min(float(by_limits), by_self), 0.0)
 
     def add(self, session: int, slots: npt.NDArray[np.intp], extra_w: Floats) -> None:
@@ -380,7 +398,7 @@ def explain(problem: Problem, power_w: Floats) -> tuple[SlotExplanation, ...]:
     when some session could take more but the plan put its energy elsewhere, else None."""
     request = problem.request
     room = problem.headroom_w - problem.coef @ power_w
-    hungry = problem.allowed & (power_w < problem.max_w[:, None] - SLACK_W)
+    hungry = problem.allowed & (power_w < problem.cap_w - SLACK_W)
     held = (problem.coef != 0).astype(np.float64) @ hungry.astype(np.float64) > 0
     binding = (room < SLACK_W) & held
     s = request.series

@@ -192,6 +192,14 @@ class OperatorProfiles:
             until,
         )
 
+    def held(self, charge_point_id: str) -> tuple[OperatorProfile, ...]:
+        """The charger's cached profiles (their stack levels place smart charging's above
+        them). NotLoaded unless `load` read the charger since it last changed."""
+        held = self._cache.get(charge_point_id)
+        if held is None:
+            raise NotLoaded(f"operator profiles of {charge_point_id!r} are not loaded")
+        return held
+
     async def drain(self) -> None:
         """Let the changes events started land (before the database closes)."""
         while self._tasks:

@@ -5,11 +5,13 @@ services that provide them; unit tests pass in-memory fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from ampnexus.charging.compiler import ChargerCapabilities, Steps
 from ampnexus.domain.charging_mode import ChargingMode, EffectiveMode
+from ampnexus.domain.operator_profile import OperatorProfile
 from ampnexus.domain.series import Point, SeriesKind, Slots
 from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.transaction import Transaction
@@ -62,4 +64,28 @@ class ChargerModes(Protocol):
         self, site_id: str, default_mode: ChargingMode | None, charge_point_ids: Sequence[str]
     ) -> Mapping[str, EffectiveMode]:
         """Each of the site's chargers' effective mode, in one read."""
+        ...
+
+
+class OperatorBounds(Protocol):
+    """The charging profiles operators gave chargers (`OperatorProfiles`): upper bounds that
+    plans keep. `load` once per site replan; then `bound` and `held` answer from memory."""
+
+    async def load(self, charge_point_ids: Iterable[str]) -> None: ...
+
+    def bound(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        transaction_started_at: datetime | None,
+        capabilities: ChargerCapabilities,
+        since: datetime,
+        until: datetime,
+    ) -> Steps | None:
+        """The most the operator's profiles let the connector draw (W); None: no bound."""
+        ...
+
+    def held(self, charge_point_id: str) -> Sequence[OperatorProfile]:
+        """The operator's profiles the charger holds."""
         ...

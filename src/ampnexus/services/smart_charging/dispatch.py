@@ -40,6 +40,7 @@ from ampnexus.domain.time import Clock
 from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.smart_charging.background import Background, logged_failure
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
+from ampnexus.services.smart_charging.ceilings import OperatorCeilings
 from ampnexus.services.smart_charging.fail_safes import FailSafes
 from ampnexus.services.smart_charging.health import ChargerHealth
 from ampnexus.services.smart_charging.model import Dispatch, Outcome, Send, SitePlan, log
@@ -65,8 +66,10 @@ class Dispatcher:
         readings: Readings,
         replan: Callable[[str], None],
         profile_deadline_s: float,
+        ceilings: OperatorCeilings | None = None,
     ) -> None:
         self._chargers = commands
+        self._ceilings = ceilings or OperatorCeilings(None, clock)
         self._clock = clock
         self._background = background
         self._alerts = background.alerts
@@ -85,10 +88,19 @@ class Dispatcher:
         self._late: set[asyncio.Task[Any]] = set()  # sends past the deadline, still waiting
         # Transactions stopped lately, oldest first: a profile for one is not a refusal.
         self._ended_transactions: dict[int, None] = {}
+        # Connectors whose profile an operator's may have replaced: unknown until one of
+        # ours is accepted again.
+        self._unsure: set[tuple[str, int]] = set()
 
     def booted(self, charge_point_id: str) -> None:
         for key in [key for key in self._held if key[0] == charge_point_id]:
             del self._held[key]  # a reboot ends its transactions and their profiles
+            self._unsure.discard(key)
+
+    def operator_changed(self, charge_point_id: str) -> None:
+        """An operator's profile went to the charger or left it: one at our stack level
+        replaced ours, so what its connectors hold is not known."""
+        self._unsure |= {key for key in self._held if key[0] == charge_point_id}
 
     def transaction_ended(self, transaction_id: int) -> None:
         self._ended_transactions[transaction_id] = None
@@ -113,10 +125,12 @@ class Dispatcher:
         for charger, mode in modes.items():
             if mode.mode is ChargingMode.USER_CONTROLLED and charger in targets:
                 targets[charger] = 0.0  # never starts by itself: a car plugging in draws nothing
+        levels = await self._kept_under_operators(targets)
         lowered_anywhere = False  # a fail-safe binds a car plugging in at any time
         for charger, watts in self._fail_safes.changes(targets, delays):
             capabilities = await self._keys.of(charger, wait_s=0.0)
-            profile = fail_safe_profile(watts, capabilities, delays.get(charger, 0))
+            delay = delays.get(charger, 0)
+            profile = fail_safe_profile(watts, capabilities, delay, levels[charger])
             send = Send(charger, 0, watts, profile)
             lowers = watts < self._fail_safe_before(charger)
             (reductions if lowers else increases).append(send)
@@ -144,6 +158,17 @@ class Dispatcher:
             _order(send, held, since, lowered, capabilities, (reductions, increases))
         return Dispatch(site_plan, reductions, increases)
 
+    async def _kept_under_operators(self, targets: dict[str, float]) -> dict[str, int]:
+        """Lower each charger's fail-safe share (in place) to what the operator's TxDefault
+        and ChargePointMax profiles allow; the stack level each fail-safe goes at."""
+        levels = {}
+        for charger in targets:
+            capabilities = await self._keys.of(charger, wait_s=0.0)
+            each_w, levels[charger] = await self._ceilings.fail_safe(charger, capabilities)
+            if math.isfinite(each_w):
+                targets[charger] = min(targets[charger], each_w * max(1, capabilities.connectors))
+        return levels
+
     def held_steps(
         self, key: tuple[str, int], transaction_id: int | None, since: datetime
     ) -> tuple[Steps | None, bool]:
@@ -151,6 +176,8 @@ class Dispatcher:
         unknown): its TxProfile for this transaction, else its fail-safe, and any send still
         on its way (it may apply it at any moment). True when it is certainly that one: a
         session always gets its own profile, as its connector's fail-safe follows the others'."""
+        if key in self._unsure:
+            return None, False
         held = self._held.get(key)
         own = held is not None and held[0] == transaction_id
         if held is not None and own:
@@ -199,8 +226,23 @@ class Dispatcher:
             blocked = (
                 [] if rule is None else [(a, b) for a, b in rule.intervals if a < plan.grid.end]
             )
+            bounded = site_plan.limits.get(session_id)
+            if bounded is not None and bounded.stack_level is None:
+                site_plan.alerts.append(
+                    f"{charger} connector {connector}: the operator's charging profile holds "
+                    "the highest stack level: planned as drawing up to its limit"
+                )
+                continue
             profile = tx_profile(
-                plan, session_id, transaction_id, connector, capabilities, after, blocked
+                plan,
+                session_id,
+                transaction_id,
+                connector,
+                capabilities,
+                after,
+                blocked,
+                bound=None if bounded is None else bounded.steps,
+                stack_level=None if bounded is None else bounded.stack_level,
             )
             limit = limit_now_w(plan, session_id, now)
             commands.append((ProfileCommand(charger, connector, profile, limit), capabilities))
@@ -281,6 +323,7 @@ class Dispatcher:
             if self._current(send):
                 if connector:  # a fail-safe accepted says nothing of its TxProfiles
                     self._held[send.key] = (send.profile.transaction_id, (send.steps,))
+                    self._unsure.discard(send.key)
                     self._readings.note_raises(send)
                     self._health.obeys(charger, site_plan.site_id)
                 else:

@@ -166,12 +166,13 @@ class FailSafes:
             )
         ]
 
-    async def install(self, charge_point_id: str, watts: float, delay_s: int = 0) -> None:
+    async def install(
+        self, charge_point_id: str, watts: float, delay_s: int = 0, stack_level: int = 0
+    ) -> None:
         capabilities = await self._keys.of(charge_point_id)
+        profile = fail_safe_profile(watts, capabilities, delay_s, stack_level)
         try:
-            answer = await self._chargers.set_charging_profile(
-                charge_point_id, 0, fail_safe_profile(watts, capabilities, delay_s)
-            )
+            answer = await self._chargers.set_charging_profile(charge_point_id, 0, profile)
         except DomainError as error:
             log.warning("%s: fail-safe profile not installed: %s", charge_point_id, error)
             return

@@ -49,6 +49,17 @@ class SessionRule:
         return next((why for a, b, why in self.blocked if a <= moment < b), None)
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorLimit:
+    """What an operator's profiles leave a session (issue 17): the most it may draw over
+    time (W), and the stack level its planned TxProfile goes at, above every operator
+    TxProfile its connector holds for it (None: none is free below the charger's highest;
+    no TxProfile is sent, the session is planned as drawing up to the operator's bound)."""
+
+    steps: Steps
+    stack_level: int | None
+
+
 @dataclass
 class SitePlan:
     """The latest good plan of a site, what it was made from, and what went wrong applying
@@ -62,6 +73,7 @@ class SitePlan:
     alerts: list[str] = field(default_factory=list)
     failure: ReplanFailure | None = None
     rules: dict[str, SessionRule] = field(default_factory=dict)  # session id -> its mode's
+    limits: dict[str, OperatorLimit] = field(default_factory=dict)  # session id -> operator's
 
     @property
     def stale(self) -> bool:

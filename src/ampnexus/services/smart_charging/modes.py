@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from ampnexus.charging.compiler import MODE_PROFILE_ID, charge_point_max_profile
+from ampnexus.charging.compiler import MODE_PROFILE_ID, charge_point_max_profile, lower_of
 from ampnexus.domain.charging_mode import (
     DEFAULT_MODE,
     ChargingMode,
@@ -46,6 +46,7 @@ from ampnexus.domain.transaction import Transaction
 from ampnexus.services.planning_ports import ChargerModes, ChargerPresence
 from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
+from ampnexus.services.smart_charging.ceilings import OperatorCeilings
 from ampnexus.services.smart_charging.model import DEFAULT_MAX_POWER_W, SessionRule, log
 
 REISSUE_AFTER = timedelta(days=1)  # the held profile then still covers 7 days
@@ -72,8 +73,10 @@ class ModeRules:
         clock: Clock,
         keys: ChargerKeys,
         delays: DelayDraw | None = None,
+        ceilings: OperatorCeilings | None = None,
     ) -> None:
         self._modes = modes
+        self._ceilings = ceilings or OperatorCeilings(None, clock)
         self._chargers = commands
         self._presence = presence
         self._clock = clock
@@ -111,6 +114,10 @@ class ModeRules:
             self._site_modes.clear()
         else:
             self._site_modes.pop(site_id, None)
+
+    def operator_changed(self, charge_point_id: str) -> None:
+        """An operator's profile came or went: the mode profile is made again under it."""
+        self._held.pop(charge_point_id, None)
 
     def booted(self, charge_point_id: str) -> None:
         self._held.pop(charge_point_id, None)  # held or not, it is sent again
@@ -216,6 +223,11 @@ class ModeRules:
         blocked = blocked_intervals(mode, now, tz, self.delays)
         until = now + timedelta(days=ENFORCED_DAYS)
         profile = charge_point_max_profile(blocked, now, until, max_w, capabilities)
+        # Never above an operator's ChargePointMaxProfile, and followed rather than theirs.
+        bound, level = await self._ceilings.charge_point_max(charger, capabilities, now, until)
+        if bound is not None:
+            profile = lower_of(profile, bound, now, capabilities)
+        profile = replace(profile, stack_level=level)
         try:
             answer = await self._chargers.set_charging_profile(charger, 0, profile)
         except DomainError as error:

@@ -8,13 +8,21 @@ with an alert."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ampnexus.charging.base_load import base_load_w
-from ampnexus.charging.compiler import MIN_CURRENT_A
+from ampnexus.charging.compiler import (
+    MIN_CURRENT_A,
+    PLAN_STACK_LEVEL,
+    ChargerCapabilities,
+    Steps,
+    stack_level_above,
+)
 from ampnexus.charging.model import (
     Circuit,
     PlanRequest,
@@ -25,7 +33,9 @@ from ampnexus.charging.model import (
 )
 from ampnexus.charging.plausible import register_problem, start_problem
 from ampnexus.domain.charging_mode import EffectiveMode
+from ampnexus.domain.charging_profile import ProfilePurpose
 from ampnexus.domain.driver import PriorityClass
+from ampnexus.domain.operator_profile import OperatorProfile
 from ampnexus.domain.series import SeriesKind
 from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.time import Clock
@@ -33,6 +43,7 @@ from ampnexus.domain.transaction import Transaction
 from ampnexus.services.needs import SessionFacts
 from ampnexus.services.planning_ports import (
     ChargerPresence,
+    OperatorBounds,
     RunningSessions,
     SessionNeeds,
     SiteSignals,
@@ -47,8 +58,10 @@ from ampnexus.services.smart_charging.model import (
     DEFAULT_MAX_POWER_W,
     METER_MAX_AGE,
     SITE,
+    OperatorLimit,
     Placed,
     SessionRule,
+    log,
 )
 from ampnexus.services.smart_charging.modes import ModeRules, open_shares, schedule_energy_wh
 from ampnexus.services.smart_charging.places import Places, physical_max_w_at
@@ -76,8 +89,11 @@ class RequestBuilder:
         reading_margin: float,
         slot_seconds: int,
         horizon_slots: int,
+        operator: OperatorBounds | None = None,
     ) -> None:
+        """`operator`: the profiles operators gave chargers (None: no bounds)."""
         self._sessions = sessions
+        self._operator = operator
         self._needs = needs
         self._signals = signals
         self._prices = prices
@@ -97,9 +113,14 @@ class RequestBuilder:
 
     async def request(
         self, layout: SiteLayout
-    ) -> tuple[PlanRequest, dict[str, tuple[str, int, int]], dict[str, SessionRule]]:
-        """The request, each real session's (charger, connector, transaction) and the rule
-        its charger's mode sets it."""
+    ) -> tuple[
+        PlanRequest,
+        dict[str, tuple[str, int, int]],
+        dict[str, SessionRule],
+        dict[str, OperatorLimit],
+    ]:
+        """The request, each real session's (charger, connector, transaction), the rule
+        its charger's mode sets it and, where operators set profiles, what they leave it."""
         site = layout.site
         now = self._clock.now()
         elapsed = now.timestamp() % self._slot_seconds  # of the slot we are in
@@ -117,6 +138,8 @@ class RequestBuilder:
         placements = {p.charge_point_id: p for p in layout.placements}
         modes = await self._modes.of_site(layout)
         rules: dict[str, SessionRule] = {}
+        bounds = await self._operator_limits(layout, running, grid, now)
+        limits: dict[str, OperatorLimit] = {}
         for transaction, started_ok, max_w in running:
             placement = placements[transaction.charge_point_id]
             mode = modes[transaction.charge_point_id]
@@ -125,6 +148,10 @@ class RequestBuilder:
                 transaction, started_ok, facts[transaction.id], placement, site, grid, max_w
             )
             session = _ruled(session, rule, mode, facts[transaction.id], grid, now)
+            limit = bounds.get(transaction.id)
+            if limit is not None and not session.uncontrollable:
+                session = _bounded(session, limit, grid, now)
+                limits[session.id] = limit
             rules[session.id] = rule
             sessions.append(session)
             transactions[session.id] = (
@@ -146,7 +173,47 @@ class RequestBuilder:
             voltage=site.voltage,
             safety_margin=site.safety_margin,
         )
-        return request, transactions, rules
+        return request, transactions, rules, limits
+
+    async def _operator_limits(
+        self,
+        layout: SiteLayout,
+        running: list[tuple[Transaction, bool, float]],
+        grid: SlotGrid,
+        now: datetime,
+    ) -> dict[int, OperatorLimit]:
+        """Per running transaction, what operators' profiles leave it over the horizon: the
+        site's chargers read in one go (the fail-safes and mode profiles use them too)."""
+        if self._operator is None:
+            return {}
+        chargers = {t.charge_point_id for t, _, _ in running}
+        capabilities = {c: await self._keys.of(c, wait_s=0.0) for c in chargers}
+        await self._operator.load([p.charge_point_id for p in layout.placements])
+        limits: dict[int, OperatorLimit] = {}
+        for transaction, _, _ in running:
+            charger = transaction.charge_point_id
+            known = capabilities[charger]
+            steps = self._operator.bound(
+                charger,
+                transaction.connector_id,
+                transaction.id,
+                transaction.started_at,
+                known,
+                now,
+                grid.end,
+            )
+            if steps is None:
+                continue
+            level = _plan_level(self._operator.held(charger), transaction, known)
+            if level is None:
+                log.warning(
+                    "%s transaction %d: no stack level free above the operator's TxProfile; "
+                    "planned as drawing up to its bound, no profile of ours sent",
+                    charger,
+                    transaction.id,
+                )
+            limits[transaction.id] = OperatorLimit(steps, level)
+        return limits
 
     async def _running(
         self, layout: SiteLayout, now: datetime
@@ -312,6 +379,47 @@ def _ruled(
     ends = [grid.slot_start(t) for t in range(1, grid.count + 1)]
     blocked, partial = open_shares(rule.intervals, starts, ends)
     return replace(session, blocked_slots=session.blocked_slots | blocked, open_shares=partial)
+
+
+def _plan_level(
+    held: Sequence[OperatorProfile], transaction: Transaction, capabilities: ChargerCapabilities
+) -> int | None:
+    """The stack level the session's TxProfile goes at: above the operator's TxProfiles
+    for its transaction (None: none is free)."""
+    theirs = [
+        p.stack_level
+        for p in held
+        if p.purpose is ProfilePurpose.TX and p.transaction_id == transaction.id
+    ]
+    return stack_level_above(theirs, capabilities, PLAN_STACK_LEVEL)
+
+
+def _bounded(session: Session, limit: OperatorLimit, grid: SlotGrid, now: datetime) -> Session:
+    """The session under an operator's bound: capped in every slot at the bound's lowest
+    there; with no TxProfile of ours possible, reserved as drawing up to the bound (the
+    most it reaches over the horizon), as a charger refusing profiles is."""
+    starts = [now] + [grid.slot_start(t) for t in range(1, grid.count)]
+    ends = [grid.slot_start(t) for t in range(1, grid.count + 1)]
+    lowest = slot_lowest(limit.steps, starts, ends)
+    if limit.stack_level is None:
+        most = max((watts for _, watts in limit.steps), default=math.inf)
+        return replace(session, uncontrollable=True, max_power_w=min(session.max_power_w, most))
+    caps = tuple((t, w) for t, w in enumerate(lowest) if w < session.max_power_w)
+    return replace(session, slot_caps_w=caps)
+
+
+def slot_lowest(steps: Steps, starts: Sequence[datetime], ends: Sequence[datetime]) -> list[float]:
+    """Per slot [start, end), the lowest the steps are anywhere inside it (inf: no limit)."""
+    moments = [moment for moment, _ in steps]
+    out = []
+    for start, end in zip(starts, ends, strict=True):
+        first = bisect.bisect_right(moments, start) - 1  # the step in force at the start
+        last = bisect.bisect_left(moments, end)  # the steps starting inside
+        values = [w for _, w in steps[max(first, 0) : last]]
+        if first < 0 and not values:
+            values = [math.inf]
+        out.append(min(values, default=math.inf))
+    return out
 
 
 def _finite(value: float) -> float | None:

@@ -30,6 +30,7 @@ from ampnexus.domain.events import (
     IdTagChanged,
     ModeChanged,
     NeedChanged,
+    OperatorLimitChanged,
     PowerMeasured,
     SiteChanged,
     SiteMeterRead,
@@ -41,6 +42,7 @@ from ampnexus.services.alerts import AlertService
 from ampnexus.services.planning_ports import (
     ChargerModes,
     ChargerPresence,
+    OperatorBounds,
     RunningSessions,
     SessionNeeds,
     SiteDirectory,
@@ -50,6 +52,7 @@ from ampnexus.services.planning_ports import (
 from ampnexus.services.ports import ChargerCommands, TransactionStore
 from ampnexus.services.smart_charging.background import Background, SessionFlags, logged_failure
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
+from ampnexus.services.smart_charging.ceilings import OperatorCeilings
 from ampnexus.services.smart_charging.dispatch import Dispatcher
 from ampnexus.services.smart_charging.expected import ExpectedEVs
 from ampnexus.services.smart_charging.fail_safes import FailSafes
@@ -104,8 +107,10 @@ class SmartChargingService:
         forecast_weeks: int = DEFAULT_WEEKS,
         profile_deadline_s: float = 5.0,
         modes: ChargerModes | None = None,
+        operator: OperatorBounds | None = None,
     ) -> None:
-        """`modes`: each charger's charging mode (None: every charger is smart)."""
+        """`modes`: each charger's charging mode (None: every charger is smart).
+        `operator`: the profiles operators gave chargers, kept as upper bounds (None: none)."""
         self._planner = planner
         self._clock = clock
         self._alerts = alerts
@@ -140,8 +145,14 @@ class SmartChargingService:
         self._fail_safes = FailSafes(
             commands=commands, presence=presence, clock=clock, keys=self._keys, health=self._health
         )
+        self._ceilings = OperatorCeilings(operator, clock)
         self._modes = ModeRules(
-            modes=modes, commands=commands, presence=presence, clock=clock, keys=self._keys
+            modes=modes,
+            commands=commands,
+            presence=presence,
+            clock=clock,
+            keys=self._keys,
+            ceilings=self._ceilings,
         )
         self._expected = ExpectedEVs(
             history=history,
@@ -168,6 +179,7 @@ class SmartChargingService:
             reading_margin=reading_margin,
             slot_seconds=slot_seconds,
             horizon_slots=horizon_slots,
+            operator=operator,
         )
         self._dispatcher = Dispatcher(
             commands=commands,
@@ -181,6 +193,7 @@ class SmartChargingService:
             readings=self._readings,
             replan=replan,
             profile_deadline_s=profile_deadline_s,
+            ceilings=self._ceilings,
         )
         self._safety = SiteSafety(
             commands=commands,
@@ -202,12 +215,22 @@ class SmartChargingService:
         bus.subscribe(SiteChanged, self._site_changed)
         bus.subscribe(ModeChanged, self._mode_changed)
         bus.subscribe(SiteMeterRead, self._meter_read)
+        bus.subscribe(OperatorLimitChanged, self._operator_changed)
         # A driver's priority, cap or defaults, or a deleted tag's need: wherever they charge.
         bus.subscribe(DriverChanged, lambda e: self._spawn(self.replan_all()))
         bus.subscribe(IdTagChanged, lambda e: self._spawn(self.replan_all()))
 
     def _started(self, event: TransactionStarted) -> None:
         self._modes.started(event.transaction_id, event.charge_point_id)
+        self._charger_changed(event.charge_point_id)
+
+    def _operator_changed(self, event: OperatorLimitChanged) -> None:
+        """An operator set or cleared a profile (or a remote start's took hold): what the
+        charger holds of ours is no longer known (theirs may have replaced it); replanned
+        at once."""
+        self._dispatcher.operator_changed(event.charge_point_id)
+        self._fail_safes.booted(event.charge_point_id)  # theirs may have replaced ours
+        self._modes.operator_changed(event.charge_point_id)
         self._charger_changed(event.charge_point_id)
 
     def _site_changed(self, event: SiteChanged) -> None:
@@ -309,7 +332,11 @@ class SmartChargingService:
             delay = self._modes.start_delay_s(mode)
             if mode.mode is ChargingMode.USER_CONTROLLED:
                 share = 0.0
-        await self._fail_safes.install(charge_point_id, share, delay)
+        capabilities = await self._keys.of(charge_point_id)
+        each_w, level = await self._ceilings.fail_safe(charge_point_id, capabilities)
+        if math.isfinite(each_w):
+            share = min(share, each_w * max(1, capabilities.connectors))
+        await self._fail_safes.install(charge_point_id, share, delay, level)
         if self._fail_safes.held_w(charge_point_id) == share:
             self._modes.fail_safe_accepted(charge_point_id, delay)
         self.request_replan(placement.site_id)
@@ -418,10 +445,12 @@ class SmartChargingService:
     async def _plan_and_compile(self, site_id: str) -> tuple[SitePlan, Dispatch]:
         started = time.perf_counter()
         layout = await self._places.layout(site_id)
-        request, transactions, rules = await self._requests.request(layout)
+        request, transactions, rules, limits = await self._requests.request(layout)
         read = time.perf_counter()
         plan = await asyncio.to_thread(self._planner, request, time_budget_s=self.time_budget_s)
-        site_plan = SitePlan(site_id, self._clock.now(), request, plan, transactions, rules=rules)
+        site_plan = SitePlan(
+            site_id, self._clock.now(), request, plan, transactions, rules=rules, limits=limits
+        )
         planned = time.perf_counter()
         with _collector_paused():
             dispatch = await self._dispatcher.compile(site_plan, layout)
