@@ -26,6 +26,7 @@ CHARGER_W = 11_040.0  # 16 A x 230 V x 3
 MONDAY = datetime(2026, 1, 12, tzinfo=UTC)
 SATURDAY = MONDAY + timedelta(days=5)
 S = timedelta(seconds=1)
+MIN = timedelta(minutes=1)
 
 
 @dataclass
@@ -183,6 +184,38 @@ async def test_the_peak_windows_held_stay_local_across_the_clock_change(
     assert first_open(station, monday + timedelta(hours=16), monday + timedelta(hours=22)) is None
     assert station.draw_w(1, monday + timedelta(hours=15, minutes=30)) > 0  # 15:30 GMT
     assert station.draw_w(1, monday + timedelta(hours=22, seconds=601)) > 0
+
+
+async def test_a_rise_of_the_rate_waits_its_delay_and_a_fall_does_not(database_url: str) -> None:
+    """Monday 12:00, off-peak: the site's limit drops to 8 kW (both chargers fall at once),
+    then at 12:30 it is back to 100 kW: each charger rises after its own delay, 0..600 s
+    from 12:30, not before."""
+    async with site(database_url, MONDAY + timedelta(hours=12), REGULATION) as s:
+        for cp in s.stations:
+            await plug_in(s, cp)
+        s.clock.at = MONDAY + timedelta(hours=12, minutes=11)  # past every start delay
+        s.app.services.smart_charging.request_replan(SITE)
+        await settled(s)
+        assert all(station.draw_w(1, s.clock.at) == CHARGER_W for station in s.stations.values())
+        assert (await s.api.patch(f"/sites/{SITE}", json={"grid_limit_kw": 8})).status_code == 200
+        await settled(s)
+        now = s.clock.at
+        low = [station.draw_w(1, now) for station in s.stations.values()]
+        assert sum(low) <= 8000, low
+        s.clock.at = rise = MONDAY + timedelta(hours=12, minutes=30)
+        assert (await s.api.patch(f"/sites/{SITE}", json={"grid_limit_kw": 100})).status_code == 200
+        await settled(s)
+    risen = []
+    for station, before in zip(s.stations.values(), low, strict=True):
+        at = next(
+            moment
+            for moment in sorted({rise} | station.holder.change_instants(rise, rise + 20 * MIN))
+            if station.draw_w(1, moment) > before
+        )
+        assert rise <= at <= rise + timedelta(seconds=600), (station.id, at)
+        assert station.draw_w(1, rise + timedelta(seconds=601)) > before
+        risen.append(at)
+    assert max(risen) > rise, "both delays were 0 s (1 in 361,201)"
 
 
 async def test_a_weekend_plug_in_charges_after_its_delay(database_url: str) -> None:

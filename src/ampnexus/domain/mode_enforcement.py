@@ -62,6 +62,12 @@ class DelayDraw:
             return 0
         return self.seconds(settings.random_delay_max_s, "start", charge_point_id, event)
 
+    def at_rise(self, settings: RegulationSettings, charge_point_id: str, event: str) -> int:
+        """The delay before a rise of a session's rate (`event` names the rise)."""
+        if settings.charger_applies_delay:
+            return 0
+        return self.seconds(settings.random_delay_max_s, "rise", charge_point_id, event)
+
 
 def blocked_intervals(
     mode: EffectiveMode,

@@ -31,6 +31,7 @@ from ampnexus.charging.compiler import (
     steps_at,
     tx_profile,
 )
+from ampnexus.charging.rise_delay import hold_steps, rise_holds
 from ampnexus.domain.alert import AlertKey, AlertKind
 from ampnexus.domain.charging_mode import ChargingMode
 from ampnexus.domain.charging_profile import ChargingProfile, ProfileStatus
@@ -43,7 +44,14 @@ from ampnexus.services.smart_charging.capabilities import ChargerKeys
 from ampnexus.services.smart_charging.ceilings import OperatorCeilings
 from ampnexus.services.smart_charging.fail_safes import FailSafes
 from ampnexus.services.smart_charging.health import ChargerHealth
-from ampnexus.services.smart_charging.model import Dispatch, Outcome, Send, SitePlan, log
+from ampnexus.services.smart_charging.model import (
+    Dispatch,
+    Outcome,
+    Send,
+    SessionRule,
+    SitePlan,
+    log,
+)
 from ampnexus.services.smart_charging.modes import ModeRules
 from ampnexus.services.smart_charging.places import Places
 from ampnexus.services.smart_charging.readings import Readings
@@ -244,9 +252,32 @@ class Dispatcher:
                 bound=None if bounded is None else bounded.steps,
                 stack_level=None if bounded is None else bounded.stack_level,
             )
+            if rule is not None and rule.rise_until is not None:
+                profile = self._rises_delayed(profile, rule, (charger, connector), capabilities)
             limit = limit_now_w(plan, session_id, now)
             commands.append((ProfileCommand(charger, connector, profile, limit), capabilities))
         return commands
+
+    def _rises_delayed(
+        self,
+        profile: ChargingProfile,
+        rule: SessionRule,
+        key: tuple[str, int],
+        capabilities: ChargerCapabilities,
+    ) -> ChargingProfile:
+        """Regulation mode: each rise of the rate waits for its random delay, at once and
+        later in the profile; a fall goes at once (it keeps the site within its limits).
+        A rise where a peak window or the start delay ends has had its delay."""
+        assert rule.rise_until is not None
+        since = self._clock.now().replace(microsecond=0)
+        held, _ = self.held_steps(key, profile.transaction_id, since)
+        held_now = 0.0 if held is None else steps_at(held, since)
+        steps = profile_steps(profile, capabilities)
+        exempt = {end for _, end in rule.intervals}
+        holds = rise_holds(steps, held_now, since, rule.rise_until, exempt)
+        if not holds:
+            return profile
+        return lower_of(profile, hold_steps(holds), since, capabilities, steps=steps)
 
     # --- sending --------------------------------------------------------------------------------
     async def run(self, dispatch: Dispatch) -> None:

@@ -40,6 +40,9 @@ class SessionRule:
     mode: str
     blocked: tuple[tuple[datetime, datetime, str], ...] = ()
     charge_now: bool = False  # the owner's override: nothing blocked, the charger let free
+    # Regulation mode: when a rise of the rate at an instant may happen (its random delay's
+    # end); None: rises go at once.
+    rise_until: Callable[[datetime], datetime] | None = None
 
     @property
     def intervals(self) -> list[tuple[datetime, datetime]]:

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -52,6 +52,9 @@ from ampnexus.services.smart_charging.model import DEFAULT_MAX_POWER_W, SessionR
 REISSUE_AFTER = timedelta(days=1)  # the held profile then still covers 7 days
 WINDOWS_KEPT = timedelta(minutes=10)  # a charger's intervals are recomputed this often
 FAR = timedelta(days=3650)  # "for as long as the session lasts"
+# Rises of a regulation session's rate are events on this grid (its delay is drawn per
+# quarter hour), the planner's slot.
+RISE_EVENT_MINUTES = 15
 HELD_MODES = (ChargingMode.REGULATION_COMPLIANCE, ChargingMode.SCHEDULE)
 
 
@@ -184,7 +187,27 @@ class ModeRules:
         rows = [(a, b, "peak_window") for a, b in blocked]
         # Where the start delay reaches past a window, that part is the delay's.
         rows += [(a, b, "random_delay") for a, b in _less(waiting, blocked) if b > now]
-        return SessionRule(name, tuple(sorted(rows)))
+        return SessionRule(
+            name, tuple(sorted(rows)), rise_until=self._rise_until(transaction, settings)
+        )
+
+    def _rise_until(
+        self, transaction: Transaction, settings: RegulationSettings
+    ) -> Callable[[datetime], datetime] | None:
+        """A rise's delay runs from the start of the quarter hour it falls in, drawn for
+        that quarter: the same on every replan, so replans cannot put the rise off again.
+        A planned rise (at a slot's start) waits its whole delay; one the site's readings
+        bring mid-quarter waits what is left of it."""
+        if settings.charger_applies_delay or settings.random_delay_max_s <= 0:
+            return None
+        charger, transaction_id = transaction.charge_point_id, transaction.id
+
+        def until(moment: datetime) -> datetime:
+            quarter = _quarter_start(moment)
+            event = f"tx-{transaction_id}-{quarter.isoformat()}"
+            return quarter + timedelta(seconds=self.delays.at_rise(settings, charger, event))
+
+        return until
 
     # --- the profile each charger holds ---------------------------------------------------------
     async def hold(
@@ -246,6 +269,14 @@ class ModeRules:
             log.warning("%s: mode profile not cleared: %s", charger, error)
             return
         self._held.pop(charger, None)
+
+
+def _quarter_start(moment: datetime) -> datetime:
+    return moment - timedelta(
+        minutes=moment.minute % RISE_EVENT_MINUTES,
+        seconds=moment.second,
+        microseconds=moment.microsecond,
+    )
 
 
 def _less(intervals: list[Interval], minus: list[Interval]) -> list[Interval]:
