@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -85,6 +86,10 @@ async def site(
         scene = Site(app, api, clock, stations)
         await settled(scene)
         yield scene
+    # Every profile sent was one the charger could take: valid OCPP 1.6 (its `ocpp` library
+    # checks the schema), in a unit it offers, within its periods and stack levels.
+    for station in stations.values():
+        assert station.refused == [], (station.id, station.refused)
 
 
 async def settled(scene: Site) -> None:
@@ -216,6 +221,50 @@ async def test_a_rise_of_the_rate_waits_its_delay_and_a_fall_does_not(database_u
         assert station.draw_w(1, rise + timedelta(seconds=601)) > before
         risen.append(at)
     assert max(risen) > rise, "both delays were 0 s (1 in 361,201)"
+
+
+async def test_switching_to_regulation_mode_holds_back_a_session_under_way(
+    database_url: str,
+) -> None:
+    now = MONDAY + timedelta(hours=17)
+    async with site(database_url, now, {"mode": "smart"}, chargers=1) as s:
+        station = s.stations["CP-1"]
+        await plug_in(s, "CP-1")
+        assert station.draw_w(1, now) == CHARGER_W
+        put = await s.api.put("/charge-points/CP-1/mode", json=REGULATION)
+        assert put.status_code == 200, put.text
+        await eventually(lambda: _true(held_mode_profile(station)))
+        await settled(s)
+        assert first_open(station, now, MONDAY + timedelta(hours=22)) is None
+        assert (await plan_session(s, "CP-1"))["waiting_reason"] == "peak_window"
+
+
+async def test_smart_waits_for_cheap_hours_that_still_meet_the_need(database_url: str) -> None:
+    """Economy 7 on a weekday: 30 p, 7.5 p from 00:30 to 07:30. Plugged in at 18:00 with
+    60 kWh to go by 07:00, the car waits for 00:30 and still gets all of it."""
+    evening = MONDAY + timedelta(hours=18)
+    async with site(database_url, evening, {"mode": "smart"}, chargers=1) as s:
+        tariff = {
+            "name": "Economy 7",
+            "kind": "time_of_use",
+            "import_price": 30,
+            "valid_from": "2026-01-01T00:00:00Z",
+            "bands": [{"start": "00:30", "end": "07:30", "import_price": 7.5, "days": "weekdays"}],
+        }
+        assert (await s.api.post(f"/sites/{SITE}/tariffs", json=tariff)).status_code == 201
+        await settled(s)
+        await plug_in(s, "CP-1")
+        station = s.stations["CP-1"]
+        cheap = MONDAY + timedelta(days=1, minutes=30)
+        assert first_open(station, evening, cheap) is None
+        assert (await plan_session(s, "CP-1"))["waiting_reason"] == "waiting_for_price"
+    departure = MONDAY + timedelta(days=1, hours=7)
+    edges = sorted({cheap, departure} | station.holder.change_instants(cheap, departure))
+    wh = sum(
+        station.draw_w(1, begin) * (end - begin) / timedelta(hours=1)
+        for begin, end in pairwise(edges)
+    )
+    assert wh >= 60_000 * 0.99, wh
 
 
 async def test_a_weekend_plug_in_charges_after_its_delay(database_url: str) -> None:

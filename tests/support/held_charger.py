@@ -74,6 +74,7 @@ class Station:
     sending: set[asyncio.Task[None]] = field(default_factory=set)  # its own messages under way
     # A remote start's TxProfile, held once its transaction starts on that connector (§5.11).
     remote_profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # profiles it did not take
 
     # --- what it holds and draws ----------------------------------------------------------
     def draw_w(self, connector_id: int, at: datetime) -> float:
@@ -116,9 +117,12 @@ class Station:
         unit = {"A": "Current", "W": "Power"}.get(schedule["charging_rate_unit"])
         too_long = len(schedule["charging_schedule_period"]) > self.max_periods
         if self.refusing or unit not in self.units or too_long:
+            self.refused.append(payload)
             return "Rejected"
         status = self.holder.set_profile(connector_id, payload, self.clock.now())
-        if status == "Accepted" and self.on_change is not None:
+        if status != "Accepted":
+            self.refused.append(payload)
+        elif self.on_change is not None:
             self.on_change(self)
         return status
 
