@@ -4,6 +4,7 @@ OperatorProfiles service keeping them as the charger does, on in-memory fakes.""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -234,27 +235,16 @@ async def test_clearing_removes_what_matches_and_says_so_only_when_something_wen
 async def test_a_remote_starts_profile_binds_to_the_transaction_it_started(
     fakes: Fakes, service: OperatorProfiles
 ) -> None:
+    """services/remote_starts.py matches the start (tests/unit/test_remote_starts.py); the
+    event hands on the profile the remote start carried."""
     tx = profile(TX, [(0, 7000)], stack_level=1, kind=ProfileKind.RELATIVE, profile_id=9)
-    service.remote_start_accepted("CP-1", 2, tx, "Tag", "ann")
-    await service.transaction_started(started(40, connector_id=1))  # another connector
-    await service.transaction_started(started(41, connector_id=2, id_tag="OTHER"))  # another tag
+    await service.transaction_started(started(41))  # a local start: nothing to bind
     assert await service.of_charger("CP-1") == []
-    fakes.clock.advance(minutes=2)
-    await service.transaction_started(started(42, connector_id=2, id_tag="TAG"))
+    remote = replace(started(42, connector_id=2), remote_profile=tx, remote_set_by="ann")
+    await service.transaction_started(remote)
     [record] = await service.of_charger("CP-1")
     assert slots([record]) == [(2, "TxProfile", 1, 9, 42)]
     assert (record.set_at, record.set_by) == (START, "ann")
-    await service.transaction_started(started(43, connector_id=2))  # bound once only
-    assert len(await service.of_charger("CP-1")) == 1
-
-
-async def test_a_remote_start_not_followed_within_five_minutes_binds_nothing(
-    fakes: Fakes, service: OperatorProfiles
-) -> None:
-    service.remote_start_accepted("CP-1", None, profile(TX, [(0, 7000)]))
-    fakes.clock.advance(minutes=5, seconds=1)
-    await service.transaction_started(started(42))
-    assert await service.of_charger("CP-1") == []
 
 
 async def test_a_tx_profile_goes_with_its_transaction_and_a_boot_ends_them_all(
@@ -269,9 +259,7 @@ async def test_a_tx_profile_goes_with_its_transaction_and_a_boot_ends_them_all(
         (0, "TxDefaultProfile", 0, 3, None),
         (2, "TxProfile", 0, 2, 43),
     ]
-    service.remote_start_accepted("CP-1", 1, profile(TX, [(0, 7000)], profile_id=4))
     await service.booted("CP-1")
-    await service.transaction_started(started(44))  # the reboot forgot the remote start
     assert slots(await service.of_charger("CP-1")) == [(0, "TxDefaultProfile", 0, 3, None)]
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ampnexus.domain.charging_profile import ChargingProfile
+
 
 @dataclass(frozen=True, slots=True)
 class ChargerBooted:
@@ -28,6 +30,9 @@ class TransactionStarted:
     connector_id: int
     id_tag: str
     at: datetime
+    # The TxProfile of the RemoteStartTransaction that started it, and who sent that.
+    remote_profile: ChargingProfile | None = None
+    remote_set_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,9 @@ class CommandService:
         # read here. Withdrawn unless accepted.
         pending = None
         if self._remote_starts is not None:
-            pending = self._remote_starts.sent(charge_point_id, id_tag, connector_id)
+            pending = self._remote_starts.sent(
+                charge_point_id, id_tag, connector_id, profile, set_by
+            )
         accepted = False
         try:
             answer = await self._port.remote_start(charge_point_id, id_tag, connector_id, profile)
@@ -89,10 +91,6 @@ class CommandService:
         finally:
             if not accepted and pending is not None and self._remote_starts is not None:
                 self._remote_starts.withdraw(charge_point_id, pending)
-        if profile is not None and accepted and self._operator_profiles is not None:
-            self._operator_profiles.remote_start_accepted(
-                charge_point_id, connector_id, profile, id_tag, set_by
-            )
         return answer
 
     async def remote_stop(self, charge_point_id: str, transaction_id: int) -> Answer[Acceptance]:

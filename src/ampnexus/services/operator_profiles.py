@@ -5,9 +5,9 @@ it (issue 17).
 - A profile is recorded when the charger accepted it (SetChargingProfile through the API),
   replacing those the charger replaces (§5.16.3); a ClearChargingProfile the charger answered
   removes what it cleared.
-- A remote start's TxProfile waits until the charger starts the transaction it asked for:
-  the first start on that charger within PENDING_START_WINDOW, for the same id tag and on the
-  same connector when one was named, binds it (the charger binds it the same way, §5.11).
+- A remote start's TxProfile is bound to the transaction that start began, as the charger
+  binds it (§5.11): services/remote_starts.py matches the start and TransactionStarted
+  carries the profile.
 - A TxProfile goes when its transaction stops (§7.10). A reboot ends a charger's transactions
   and so their TxProfiles; its ChargePointMax and TxDefault profiles are kept: chargers keep
   them across a reboot (so does the simulator), and for an upper bound, keeping one the
@@ -24,8 +24,8 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from ampnexus.charging.compiler import ChargerCapabilities, Steps
@@ -48,31 +48,9 @@ from ampnexus.services.ports import EventPublisher, OperatorProfileStore
 
 log = logging.getLogger(__name__)
 
-# How long after a remote start was accepted the transaction it asked for may start: the
-# charger waits for a car (ConnectionTimeOut is typically 30-120 s); later, it is another.
-PENDING_START_WINDOW = timedelta(minutes=5)
-
 
 class NotLoaded(LookupError):
     """`bound` was asked about a charger `load` did not read (or one changed since)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PendingStart:
-    """A remote start the charger accepted with a TxProfile, its transaction not yet seen."""
-
-    connector_id: int | None
-    id_tag: str | None
-    profile: ChargingProfile
-    set_by: str | None
-    accepted_at: datetime
-
-    def started_by(self, event: TransactionStarted, now: datetime) -> bool:
-        return (
-            now - self.accepted_at <= PENDING_START_WINDOW
-            and self.connector_id in (None, event.connector_id)
-            and (self.id_tag is None or self.id_tag.lower() == event.id_tag.lower())
-        )
 
 
 class OperatorProfiles:
@@ -83,7 +61,6 @@ class OperatorProfiles:
         self._clock = clock
         self._events = events
         self._cache: dict[str, tuple[OperatorProfile, ...]] = {}  # charger -> its profiles
-        self._pending: dict[str, list[PendingStart]] = {}  # charger -> oldest first
         self._lock = asyncio.Lock()  # a load never caches what a write is changing
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -99,21 +76,6 @@ class OperatorProfiles:
         record = OperatorProfile(charge_point_id, connector_id, profile, self._clock.now(), set_by)
         await self._change(charge_point_id, lambda: self._store.put(record), always=True)
 
-    def remote_start_accepted(
-        self,
-        charge_point_id: str,
-        connector_id: int | None,
-        profile: ChargingProfile,
-        id_tag: str | None = None,
-        set_by: str | None = None,
-    ) -> None:
-        """The charger accepted a RemoteStartTransaction with this TxProfile: it holds once
-        the transaction starts (`transaction_started`)."""
-        now = self._clock.now()
-        waiting = [p for p in self._pending.get(charge_point_id, ()) if _fresh(p, now)]
-        waiting.append(PendingStart(connector_id, id_tag, profile, set_by, now))
-        self._pending[charge_point_id] = waiting
-
     async def cleared(self, charge_point_id: str, which: ProfileFilter) -> None:
         """The charger answered a ClearChargingProfile: what it matched is gone (and when it
         answered Unknown it held none of them, so none is held either)."""
@@ -126,18 +88,13 @@ class OperatorProfiles:
         bus.subscribe(ChargerBooted, lambda e: self._spawn(self.booted(e.charge_point_id)))
 
     async def transaction_started(self, event: TransactionStarted) -> None:
-        now = self._clock.now()
-        waiting = [p for p in self._pending.pop(event.charge_point_id, ()) if _fresh(p, now)]
-        start = next((p for p in waiting if p.started_by(event, now)), None)
-        if start is not None:
-            waiting.remove(start)
-        if waiting:
-            self._pending[event.charge_point_id] = waiting
-        if start is None:
+        """A session a remote start began holds that start's TxProfile (services/remote_starts.py
+        matched them)."""
+        if event.remote_profile is None:
             return
-        profile = replace(start.profile, transaction_id=event.transaction_id)
+        profile = replace(event.remote_profile, transaction_id=event.transaction_id)
         record = OperatorProfile(
-            event.charge_point_id, event.connector_id, profile, start.accepted_at, start.set_by
+            event.charge_point_id, event.connector_id, profile, event.at, event.remote_set_by
         )
         await self._change(event.charge_point_id, lambda: self._store.put(record), always=True)
 
@@ -146,7 +103,6 @@ class OperatorProfiles:
         await self._change(charger, lambda: self._store.drop_transaction(charger, transaction_id))
 
     async def booted(self, charge_point_id: str) -> None:
-        self._pending.pop(charge_point_id, None)
         await self._change(charge_point_id, lambda: self._store.drop_tx_profiles(charge_point_id))
 
     # --- reading --------------------------------------------------------------------------------
@@ -226,11 +182,6 @@ class OperatorProfiles:
             log.error("operator profiles not updated", exc_info=task.exception())
 
 
-def _fresh(pending: PendingStart, now: datetime) -> bool:
-    return now - pending.accepted_at <= PENDING_START_WINDOW
-
-
-# --- the bound --------------------------------------------------------------------------------
 def operator_bound(
     profiles: Iterable[OperatorProfile],
     connector_id: int,

@@ -1,5 +1,7 @@
 """Which sessions a RemoteStartTransaction started: the remote starts sent to each charger
-in the last few minutes, matched by the StartTransaction that follows them.
+in the last few minutes, matched by the StartTransaction that follows them. A match also
+hands on the TxProfile the remote start carried, which bounds that session
+(services/operator_profiles.py).
 
 Kept in memory only: a restart forgets the starts it sent, so a StartTransaction that
 answers one sent before the restart is recorded as started locally. Acceptable: it is a
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ampnexus.domain.charging_profile import ChargingProfile
 from ampnexus.domain.time import Clock
 
 # A charger starts within moments of accepting (a car already plugged in) or when the car
@@ -25,6 +28,8 @@ class PendingRemoteStart:
     id_tag: str  # folded: id tags compare case-insensitively
     connector_id: int | None  # None: the charger chooses
     sent_at: datetime
+    profile: ChargingProfile | None = None  # the TxProfile it carried
+    set_by: str | None = None  # who sent it (the API key's name)
 
 
 class RemoteStarts:
@@ -38,9 +43,15 @@ class RemoteStarts:
         self._pending: dict[str, list[PendingRemoteStart]] = {}
 
     def sent(
-        self, charge_point_id: str, id_tag: str, connector_id: int | None
+        self,
+        charge_point_id: str,
+        id_tag: str,
+        connector_id: int | None,
+        profile: ChargingProfile | None = None,
+        set_by: str | None = None,
     ) -> PendingRemoteStart:
-        pending = PendingRemoteStart(_fold(id_tag), connector_id, self._clock.now())
+        now = self._clock.now()
+        pending = PendingRemoteStart(_fold(id_tag), connector_id, now, profile, set_by)
         kept = self._live(charge_point_id)
         kept.append(pending)
         self._pending[charge_point_id] = kept[-MAX_PENDING_PER_CHARGER:]
@@ -51,9 +62,11 @@ class RemoteStarts:
         kept = [p for p in self._pending.get(charge_point_id, ()) if p is not pending]
         self._store(charge_point_id, kept)
 
-    def claim(self, charge_point_id: str, connector_id: int, id_tag: str) -> bool:
-        """Whether a start on `connector_id` with `id_tag` answers a remote start sent within
-        the window (that one is then used up: the next start with the same tag is local)."""
+    def claim(
+        self, charge_point_id: str, connector_id: int, id_tag: str
+    ) -> PendingRemoteStart | None:
+        """The remote start sent within the window that a start on `connector_id` with
+        `id_tag` answers, if any (it is then used up: the next start with the tag is local)."""
         kept = self._live(charge_point_id)
         folded = _fold(id_tag)
         match = next(
@@ -63,7 +76,7 @@ class RemoteStarts:
         if match is not None:
             kept.remove(match)
         self._store(charge_point_id, kept)
-        return match is not None
+        return match
 
     def pending(self, charge_point_id: str) -> int:
         return len(self._live(charge_point_id))

@@ -57,10 +57,8 @@ class TransactionService:
         (offline starts), and the answer's idTagInfo tells it whether to stop. A start that
         answers a recent RemoteStartTransaction is recorded as started remotely."""
         id_tag_info = await self._authorization.authorize(start.id_tag, start.charge_point_id)
-        remotely = self._remote_starts.claim(
-            start.charge_point_id, start.connector_id, start.id_tag
-        )
-        start = replace(start, started_remotely=remotely)
+        remote = self._remote_starts.claim(start.charge_point_id, start.connector_id, start.id_tag)
+        start = replace(start, started_remotely=remote is not None)
         transaction_id = await self._store.start(start, self._clock.now())
         owner = TransactionOwner(start.charge_point_id, start.connector_id)
         self._owners.remember(transaction_id, owner)
@@ -71,6 +69,8 @@ class TransactionService:
                 start.connector_id,
                 start.id_tag,
                 start.timestamp,
+                remote_profile=None if remote is None else remote.profile,
+                remote_set_by=None if remote is None else remote.set_by,
             )
         )
         return transaction_id, id_tag_info
