@@ -16,6 +16,7 @@ import pytest
 
 from ampnexus.app import AmpNexus
 from ampnexus.domain.charging_profile import ProfilePurpose
+from ampnexus.domain.id_tag import own_id_tag
 from tests.conftest import test_settings as settings_for
 from tests.integration.test_smart_charging import eventually
 from tests.support.held_charger import Car, FakeClock, Station
@@ -265,6 +266,28 @@ async def test_smart_waits_for_cheap_hours_that_still_meet_the_need(database_url
         for begin, end in pairwise(edges)
     )
     assert wh >= 60_000 * 0.99, wh
+
+
+async def test_plug_and_charge_starts_each_car_within_the_sites_limit(database_url: str) -> None:
+    async with site(database_url, MONDAY + timedelta(hours=12), {"mode": "plug_and_charge"}) as s:
+        assert (await s.api.patch(f"/sites/{SITE}", json={"grid_limit_kw": 12})).status_code == 200
+        for cp, station in s.stations.items():
+            await station.arrive(1, Car(max_w=CHARGER_W))
+            await eventually(
+                lambda station=station: _true(
+                    station.link is not None and station.link.asked("RemoteStartTransaction")
+                )
+            )
+            assert station.link is not None
+            asked = next(p for a, p in station.link.received if a == "RemoteStartTransaction")
+            assert asked["id_tag"] == own_id_tag(cp)
+            await station.start(1, asked["id_tag"])
+        await settled(s)
+        now = s.clock.at
+        drawn = [station.draw_w(1, now) for station in s.stations.values()]
+        assert all(w > 0 for w in drawn) and sum(drawn) <= 12_000, drawn
+        sessions = (await s.api.get("/transactions", params={"active": "true"})).json()
+        assert {t["started_remotely"] for t in sessions["items"]} == {True}, sessions
 
 
 async def test_a_weekend_plug_in_charges_after_its_delay(database_url: str) -> None:

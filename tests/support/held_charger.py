@@ -216,6 +216,16 @@ class Station:
         await self.status(connector_id, "Preparing")
         return await self._start(connector_id, id_tag)
 
+    async def arrive(self, connector_id: int, car: Car) -> None:
+        """The car plugs in (Preparing); nothing starts until `start`."""
+        self.integrate(self.clock.now())
+        self.cars[connector_id] = car
+        await self.status(connector_id, "Preparing")
+
+    async def start(self, connector_id: int, id_tag: str) -> int:
+        """The transaction of the car at the connector starts now (a remote start's, say)."""
+        return await self._start(connector_id, id_tag)
+
     async def _start(self, connector_id: int, id_tag: str) -> int:
         now = self.clock.now()
         started = await self._call(
