@@ -828,8 +828,15 @@ async def test_ampnexus_simulate_runs_a_scripted_fleet(
         await eventually(session_over, timeout=20)
         found = ok(await api.get("/transactions", params={"charge_point_id": "SIM-0001"}))
         (session,) = found["items"]
-        # SIM-0001 is the fleet's 7.4 kW single-phase wall box: 270 s at 7.4 kW.
-        assert session["energy_wh"] == pytest.approx(7_400 * 270 / 3600, rel=0.05)
+        # SIM-0001 is the fleet's 7.4 kW single-phase wall box, charging from the first swipe
+        # (30 s) to the second (300 s). At 60x a busy machine may run the script a few
+        # simulated seconds late, so the energy is judged on the session as recorded.
+        lasted = (
+            datetime.fromisoformat(session["stopped_at"])
+            - datetime.fromisoformat(session["started_at"])
+        ).total_seconds()
+        assert 240 <= lasted <= 300, session
+        assert session["energy_wh"] == pytest.approx(7_400 * lasted / 3600, rel=0.05)
         assert session["stop_reason"] == "Local"
         assert await interrupted(sim) == 0
 
