@@ -133,9 +133,7 @@ class OperatorProfiles:
     ) -> Steps | None:
         """`operator_bound` of the charger's cached profiles. NotLoaded unless `load` read
         the charger since it last changed."""
-        held = self._cache.get(charge_point_id)
-        if held is None:
-            raise NotLoaded(f"operator profiles of {charge_point_id!r} are not loaded")
+        held = self.held(charge_point_id)
         if not held:
             return None  # most chargers: nothing to compute
         return operator_bound(

@@ -48,7 +48,6 @@ from ampnexus.services.smart_charging.model import (
     Dispatch,
     Outcome,
     Send,
-    SessionRule,
     SitePlan,
     log,
 )
@@ -253,7 +252,10 @@ class Dispatcher:
                 stack_level=None if bounded is None else bounded.stack_level,
             )
             if rule is not None and rule.rise_until is not None:
-                profile = self._rises_delayed(profile, rule, (charger, connector), capabilities)
+                exempt = {end for _, end in rule.intervals}  # these rises had their delay
+                profile = self._rises_delayed(
+                    profile, rule.rise_until, exempt, (charger, connector), capabilities
+                )
             limit = limit_now_w(plan, session_id, now)
             commands.append((ProfileCommand(charger, connector, profile, limit), capabilities))
         return commands
@@ -261,20 +263,19 @@ class Dispatcher:
     def _rises_delayed(
         self,
         profile: ChargingProfile,
-        rule: SessionRule,
+        until_of: Callable[[datetime], datetime],
+        exempt: set[datetime],
         key: tuple[str, int],
         capabilities: ChargerCapabilities,
     ) -> ChargingProfile:
         """Regulation mode: each rise of the rate waits for its random delay, at once and
         later in the profile; a fall goes at once (it keeps the site within its limits).
         A rise where a peak window or the start delay ends has had its delay."""
-        assert rule.rise_until is not None
         since = self._clock.now().replace(microsecond=0)
         held, _ = self.held_steps(key, profile.transaction_id, since)
         held_now = 0.0 if held is None else steps_at(held, since)
         steps = profile_steps(profile, capabilities)
-        exempt = {end for _, end in rule.intervals}
-        holds = rise_holds(steps, held_now, since, rule.rise_until, exempt)
+        holds = rise_holds(steps, held_now, since, until_of, exempt)
         if not holds:
             return profile
         return lower_of(profile, hold_steps(holds), since, capabilities, steps=steps)
