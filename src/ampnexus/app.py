@@ -34,6 +34,7 @@ from ampnexus.services.commands import CommandService
 from ampnexus.services.data_transfer import DataTransferService
 from ampnexus.services.drivers import DriverProfileService
 from ampnexus.services.energy import EnergyService
+from ampnexus.services.feed import EventFeed
 from ampnexus.services.modes import ModeService
 from ampnexus.services.needs import NeedService
 from ampnexus.services.operator_profiles import OperatorProfiles
@@ -47,12 +48,14 @@ from ampnexus.services.sites import SiteService
 from ampnexus.services.smart_charging import Planner, SmartChargingService
 from ampnexus.services.tariffs import TariffService
 from ampnexus.services.transactions import TransactionService
+from ampnexus.services.webhooks import WebhookSender, WebhookService
 from ampnexus.store.alerts import SqlAlertStore
 from ampnexus.store.api_keys import SqlApiKeyStore
 from ampnexus.store.charge_points import SqlChargePointStore
 from ampnexus.store.data_transfers import SqlDataTransferStore
 from ampnexus.store.database import Database
 from ampnexus.store.drivers import SqlDriverProfileStore
+from ampnexus.store.feed import SqlFeedStore
 from ampnexus.store.id_tags import SqlIdTagStore
 from ampnexus.store.modes import SqlModeStore
 from ampnexus.store.needs import SqlNeedStore
@@ -61,7 +64,9 @@ from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
 from ampnexus.store.tariffs import SqlTariffStore
 from ampnexus.store.transactions import SqlTransactionStore
+from ampnexus.store.webhooks import SqlWebhookStore
 from ampnexus.tls import TlsContexts, load_tls
+from ampnexus.webhook_sender import HttpWebhookSender
 
 log = logging.getLogger("ampnexus")
 
@@ -90,14 +95,23 @@ class Services:
     energy: EnergyService
     operator_profiles: OperatorProfiles  # what operators set: bounds smart charging keeps
     time_window: TimeWindow  # where a charger's timestamps are believed
+    feed: EventFeed  # the public events: webhooks deliver them, /events streams them
+    webhooks: WebhookService
     smart_charging: SmartChargingService = field(init=False)
     plug_and_charge: PlugAndCharge = field(init=False)
 
 
 def build_services(
-    db: Database, settings: Settings, clock: Clock, port: ChargerCommands, planner: Planner = plan
+    db: Database,
+    settings: Settings,
+    clock: Clock,
+    port: ChargerCommands,
+    planner: Planner = plan,
+    sender: WebhookSender | None = None,
 ) -> Services:
     bus = LocalBus()
+    feed = EventFeed(SqlFeedStore(db))
+    feed.attach(bus)
     charge_points = ChargePointService(
         SqlChargePointStore(db),
         Presence(),
@@ -124,7 +138,13 @@ def build_services(
         charge_points=charge_points,
         authorization=authorization,
         transactions=TransactionService(
-            SqlTransactionStore(db), authorization, clock, alerts, bus, remote_starts
+            SqlTransactionStore(db),
+            authorization,
+            clock,
+            alerts,
+            bus,
+            remote_starts,
+            progress_interval_s=settings.session_update_interval,
         ),
         data_transfer=data_transfer,
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
@@ -147,6 +167,17 @@ def build_services(
         time_window=TimeWindow(
             ahead=timedelta(hours=settings.timestamp_max_ahead_hours),
             behind=timedelta(days=settings.timestamp_max_age_days),
+        ),
+        feed=feed,
+        webhooks=WebhookService(
+            SqlWebhookStore(db),
+            feed,
+            sender or HttpWebhookSender(settings.webhook_timeout),
+            clock,
+            alerts,
+            refuse_private=settings.webhook_refuse_private,
+            retry_window=timedelta(hours=settings.webhook_retry_hours),
+            retention=timedelta(days=settings.event_retention_days),
         ),
     )
     services.smart_charging = SmartChargingService(
@@ -250,6 +281,7 @@ class AmpNexus:
         self._tls = load_tls(self.settings)  # before the database: a typo costs no migration
         await asyncio.to_thread(self.db.migrate)
         self.db.start()
+        self.services.webhooks.start()  # events left undelivered before a restart go now
         try:
             await self._listen()
         except BaseException:
@@ -286,6 +318,8 @@ class AmpNexus:
         await self.services.smart_charging.stop()
         await self.services.plug_and_charge.stop()
         await self.services.operator_profiles.drain()
+        await self.services.webhooks.stop()  # an undelivered event stays pending: sent later
+        await self.services.feed.drain()
         await asyncio.gather(
             *filter(None, (self._http_task, self._flush_task, self._replan_task)),
             return_exceptions=True,

@@ -130,6 +130,31 @@ class Settings(BaseSettings):
     ocpp_failed_upgrades_window: float = Field(
         60.0, gt=0, description="seconds over which failed upgrades are counted"
     )
+    session_update_interval: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="least seconds between two session.updated events "
+        "of one session (from its MeterValues)",
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, le=120, description="seconds a webhook receiver has to answer a delivery"
+    )
+    webhook_retry_hours: float = Field(
+        24.0, ge=1, le=720, description="hours after an event its failed deliveries are retried"
+    )
+    webhook_refuse_private: bool = Field(
+        False,
+        description="refuse webhook URLs on private, loopback or link-local addresses "
+        "(for hosted deployments, where receivers are on the internet)",
+    )
+    event_retention_days: float = Field(
+        7.0,
+        gt=0,
+        le=3650,
+        description="days the event feed keeps delivered events (the "
+        "live stream's resume and redeliveries reach this far back)",
+    )
 
     @property
     def max_security_profile(self) -> int:

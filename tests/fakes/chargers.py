@@ -24,6 +24,7 @@ from ampnexus.domain.transaction import (
     TransactionStart,
     TransactionStop,
 )
+from ampnexus.services.feed import Announce
 from ampnexus.services.ports import Page, StatusRecord
 from tests.fakes.memory import Memory, StoredReading, fold, page
 
@@ -86,8 +87,11 @@ class FakeChargePointStore:
             last_seen=at,
         )
 
-    async def record_status(self, charge_point_id: str, record: StatusRecord) -> None:
+    async def record_status(
+        self, charge_point_id: str, record: StatusRecord, events: Sequence[object] = ()
+    ) -> None:
         self._m.status_history.append((charge_point_id, record))
+        self._m.feed.extend(events)
         connector = record.connector
         self._m.connectors[(charge_point_id, connector.connector_id)] = connector
 
@@ -149,7 +153,9 @@ class FakeTransactionStore:
     def __init__(self, memory: Memory) -> None:
         self._m = memory
 
-    async def start(self, start: TransactionStart, at: datetime) -> int:
+    async def start(
+        self, start: TransactionStart, at: datetime, announce: Announce[int] | None = None
+    ) -> int:
         for transaction in self._m.transactions.values():
             if _start_key(transaction) == (
                 start.charge_point_id,
@@ -169,9 +175,13 @@ class FakeTransactionStore:
             started_at=start.timestamp,
             started_remotely=start.started_remotely,
         )
+        if announce is not None:
+            self._m.feed.extend(announce(transaction_id))
         return transaction_id
 
-    async def stop(self, stop: TransactionStop, at: datetime) -> bool:
+    async def stop(
+        self, stop: TransactionStop, at: datetime, events: Sequence[object] = ()
+    ) -> bool:
         transaction = self._m.transactions.get(stop.transaction_id)
         if transaction is None or transaction.charge_point_id != stop.charge_point_id:
             return False
@@ -192,6 +202,7 @@ class FakeTransactionStore:
             stop.transaction_data,
             at,
         )
+        self._m.feed.extend(events)
         return True
 
     async def add_meter_values(
@@ -201,8 +212,10 @@ class FakeTransactionStore:
         transaction_id: int | None,
         readings: Sequence[MeterReading],
         at: datetime,
+        events: Sequence[object] = (),
     ) -> None:
         self._keep(charge_point_id, connector_id, transaction_id, None, readings, at)
+        self._m.feed.extend(events)
 
     async def add_rejected_meter_values(
         self,
@@ -218,7 +231,9 @@ class FakeTransactionStore:
         transaction = self._m.transactions.get(transaction_id)
         if transaction is None:
             return None
-        return TransactionOwner(transaction.charge_point_id, transaction.connector_id)
+        return TransactionOwner(
+            transaction.charge_point_id, transaction.connector_id, transaction.meter_start
+        )
 
     async def highest_transaction_id(self) -> int:
         return max(self._m.transactions, default=0)
@@ -420,6 +435,7 @@ class FakeAlertStore:
         details: dict[str, Any],
         at: datetime,
         occurrences: int = 1,
+        announce: Announce[Alert] | None = None,
     ) -> Alert:
         self.writes += 1
         alert = self._open(key)
@@ -437,6 +453,8 @@ class FakeAlertStore:
                 last_raised_at=at,
             )
         self._m.alerts[alert.id] = alert
+        if announce is not None:
+            self._m.feed.extend(announce(alert))
         return alert
 
     async def resolve(self, key: AlertKey, at: datetime) -> bool:

@@ -78,6 +78,7 @@ class Memory:
     id_tag_needs: dict[str, SessionNeed] = field(default_factory=dict)  # tag's own spelling
     modes: dict[str, ModeSetting] = field(default_factory=dict)  # by charge point
     mode_history: list[ModeChange] = field(default_factory=list)  # oldest first, no foreign key
+    feed: list[object] = field(default_factory=list)  # domain events committed to the outbox
     overrides: dict[int, tuple[str, datetime]] = field(default_factory=dict)  # set_by, set_at
     operator_profiles: list[OperatorProfile] = field(default_factory=list)
     _ids: dict[str, count[int]] = field(default_factory=dict)

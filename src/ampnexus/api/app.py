@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from ampnexus import __version__
 from ampnexus.api.auth import PREFIX, require_api_key
 from ampnexus.api.errors import install_error_handlers
+from ampnexus.api.event_docs import document_events
 from ampnexus.api.guard import BodyLimits, RequestGuard, bulk_routes, size, stating_bulk_limit
 from ampnexus.api.routers import (
     alerts,
@@ -22,6 +23,7 @@ from ampnexus.api.routers import (
     charge_points,
     driver_profiles,
     energy,
+    events,
     health,
     id_tags,
     modes,
@@ -32,6 +34,7 @@ from ampnexus.api.routers import (
     sites,
     tariffs,
     transactions,
+    webhooks,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +55,8 @@ SECURED = (
     energy,
     operator_profiles,
     plans,
+    webhooks,
+    events,
 )
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 
@@ -90,6 +95,7 @@ def create_api(
     )
     app.state.services = services
     install_error_handlers(app)
+    document_events(app)
 
     app.include_router(health.router, prefix=PREFIX)
     secured = APIRouter(prefix=PREFIX, dependencies=[Depends(require_api_key)])

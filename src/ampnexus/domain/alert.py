@@ -22,6 +22,7 @@ class AlertKind(StrEnum):
     CHARGER_SILENT = "charger_silent"  # no answer to a profile within the planning deadline
     CHARGER_REFUSES_PROFILES = "charger_refuses_profiles"  # planned at its maximum meanwhile
     SESSION_STOPPED = "session_stopped"  # stopped to keep its site within its limit
+    WEBHOOK_FAILING = "webhook_failing"  # a receiver keeps failing: its deliveries wait
 
 
 class Severity(StrEnum):

@@ -16,11 +16,30 @@ class ChargerBooted:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargerConnected:
+    """A charger's WebSocket connection was accepted."""
+
+    charge_point_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerDisconnected:
+    charge_point_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorStatusChanged:
+    """A StatusNotification: the status a connector reports (also when unchanged)."""
+
     charge_point_id: str
     connector_id: int
     status: str
     at: datetime
+    error_code: str = "NoError"
+    info: str | None = None
+    vendor_error_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +52,7 @@ class TransactionStarted:
     # The TxProfile of the RemoteStartTransaction that started it, and who sent that.
     remote_profile: ChargingProfile | None = None
     remote_set_by: str | None = None
+    meter_start_wh: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +61,9 @@ class TransactionStopped:
     charge_point_id: str
     at: datetime
     connector_id: int  # the car has gone from it: it draws nothing from `at`
+    meter_stop_wh: int | None = None
+    energy_wh: float | None = None  # meter stop less meter start
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +76,19 @@ class PowerMeasured:
     power_w: float
     at: datetime
     register_wh: float | None = None  # Energy.Active.Import.Register, when sent with it
+
+
+@dataclass(frozen=True, slots=True)
+class SessionProgressed:
+    """A running session's energy and power so far; at most one per session every
+    `AMPNEXUS_SESSION_UPDATE_INTERVAL` seconds (integrators, not planning, read these)."""
+
+    transaction_id: int
+    charge_point_id: str
+    connector_id: int
+    energy_wh: float | None
+    power_w: float | None
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +169,38 @@ class AlertRaised:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedSession:
+    """One session's part of a plan: its power from each change on (W), and what it gets."""
+
+    transaction_id: int
+    charge_point_id: str
+    connector_id: int
+    power_w: tuple[tuple[datetime, float], ...]  # (from, W): a step where the power changes
+    energy_needed_wh: float
+    energy_planned_wh: float
+    cost: float | None  # at the site's import price, in its currency
+    waiting_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanUpdated:
+    """A site was replanned: the optimisation result the chargers are now told."""
+
+    site_id: str
+    at: datetime
+    method: str
+    sessions: tuple[PlannedSession, ...]
+    binding: tuple[tuple[datetime, str], ...]  # (slot start, the constraint that limits it)
+    alerts: tuple[str, ...]
+
+
 Event = (
     ChargerBooted
+    | ChargerConnected
+    | ChargerDisconnected
+    | SessionProgressed
+    | PlanUpdated
     | ConnectorStatusChanged
     | TransactionStarted
     | TransactionStopped

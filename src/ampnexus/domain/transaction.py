@@ -57,6 +57,7 @@ class TransactionOwner:
 
     charge_point_id: str
     connector_id: int
+    meter_start: int = 0  # Wh: what its energy is counted from
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,8 +74,13 @@ class AlertService:
         occurrences: int,
         now: datetime,
     ) -> None:
-        alert = await self._store.raise_alert(key, severity, message, details, now, occurrences)
-        if alert.first_raised_at == now and alert.count == occurrences:
+        def announce(alert: Alert) -> list[AlertRaised]:
+            return [_raised(alert)] if _opened_now(alert, now, occurrences) else []
+
+        alert = await self._store.raise_alert(
+            key, severity, message, details, now, occurrences, announce
+        )
+        if _opened_now(alert, now, occurrences):
             self._opened(alert)
 
     def _opened(self, alert: Alert) -> None:
@@ -83,16 +88,7 @@ class AlertService:
         where = " ".join(filter(None, (key.site_id, key.charge_point_id)))
         log.warning("alert %s%s: %s", key.kind.value, f" ({where})" if where else "", alert.message)
         if self._events is not None:
-            self._events.publish(
-                AlertRaised(
-                    alert.id,
-                    key.kind.value,
-                    key.charge_point_id,
-                    key.site_id,
-                    alert.message,
-                    alert.first_raised_at,
-                )
-            )
+            self._events.publish(_raised(alert))
 
     async def _store_repeats(self) -> None:
         """Store the repeats counted in memory (before alerts are read)."""
@@ -140,3 +136,19 @@ class AlertService:
     ) -> Page[Alert]:
         await self._store_repeats()
         return await self._store.list(open_only, kind, charge_point_id, site_id, limit, offset)
+
+
+def _opened_now(alert: Alert, now: datetime, occurrences: int) -> bool:
+    return alert.first_raised_at == now and alert.count == occurrences
+
+
+def _raised(alert: Alert) -> AlertRaised:
+    key = alert.key
+    return AlertRaised(
+        alert.id,
+        key.kind.value,
+        key.charge_point_id,
+        key.site_id,
+        alert.message,
+        alert.first_raised_at,
+    )

@@ -14,7 +14,12 @@ from typing import Any
 
 from ampnexus.domain.charge_point import BootInfo, ChargePoint, Connector, RegistrationStatus
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
-from ampnexus.domain.events import ChargerBooted, ConnectorStatusChanged
+from ampnexus.domain.events import (
+    ChargerBooted,
+    ChargerConnected,
+    ChargerDisconnected,
+    ConnectorStatusChanged,
+)
 from ampnexus.domain.time import Clock
 from ampnexus.services.admission import AdmissionThrottle, Refusal
 from ampnexus.services.ports import ChargePointStore, EventPublisher, Page, StatusRecord
@@ -265,19 +270,29 @@ class ChargePointService:
 
     async def status_notification(self, charge_point_id: str, connector: Connector) -> None:
         now = self._clock.now()
-        await self._store.record_status(charge_point_id, StatusRecord(connector, now))
+        event = ConnectorStatusChanged(
+            charge_point_id,
+            connector.connector_id,
+            connector.status,
+            now,
+            error_code=connector.error_code,
+            info=connector.info,
+            vendor_error_code=connector.vendor_error_code,
+        )
+        await self._store.record_status(charge_point_id, StatusRecord(connector, now), (event,))
         if self._events is not None:
-            self._events.publish(
-                ConnectorStatusChanged(
-                    charge_point_id, connector.connector_id, connector.status, now
-                )
-            )
+            self._events.publish(event)
 
     def connected(self, charge_point_id: str) -> None:
-        self._presence.connected(charge_point_id, self._clock.now())
+        now = self._clock.now()
+        self._presence.connected(charge_point_id, now)
+        if self._events is not None:
+            self._events.publish(ChargerConnected(charge_point_id, now))
 
     def disconnected(self, charge_point_id: str) -> None:
         self._presence.disconnected(charge_point_id)
+        if self._events is not None:
+            self._events.publish(ChargerDisconnected(charge_point_id, self._clock.now()))
 
     def is_connected(self, charge_point_id: str) -> bool:
         return self._presence.is_connected(charge_point_id)

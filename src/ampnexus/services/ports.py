@@ -42,6 +42,7 @@ from ampnexus.domain.transaction import (
     TransactionStart,
     TransactionStop,
 )
+from ampnexus.services.feed import Announce
 
 T = TypeVar("T")
 
@@ -67,7 +68,12 @@ class ChargePointStore(Protocol):
     async def record_boot(
         self, charge_point_id: str, boot: BootInfo, at: datetime, heartbeat_interval: int
     ) -> None: ...
-    async def record_status(self, charge_point_id: str, record: StatusRecord) -> None: ...
+    async def record_status(
+        self, charge_point_id: str, record: StatusRecord, events: Sequence[object] = ()
+    ) -> None:
+        """Store a status; `events`, the feed events it caused, in the same commit."""
+        ...
+
     async def record_last_seen(self, seen: dict[str, datetime]) -> None: ...
     async def status_history(
         self, charge_point_id: str, limit: int, offset: int
@@ -83,12 +89,18 @@ class IdTagStore(Protocol):
 
 
 class TransactionStore(Protocol):
-    async def start(self, start: TransactionStart, at: datetime) -> int:
-        """Store a start and return its id; a replayed identical start returns the first id."""
+    async def start(
+        self, start: TransactionStart, at: datetime, announce: Announce[int] | None = None
+    ) -> int:
+        """Store a start and return its id; a replayed identical start returns the first id.
+        `announce`: the events the start caused, given its id, committed with it."""
         ...
 
-    async def stop(self, stop: TransactionStop, at: datetime) -> bool:
-        """Close a transaction; False when the charger named an unknown one."""
+    async def stop(
+        self, stop: TransactionStop, at: datetime, events: Sequence[object] = ()
+    ) -> bool:
+        """Close a transaction; False when the charger named an unknown one. `events` are
+        committed with it when this stop closes it (not for a replay)."""
         ...
 
     async def add_meter_values(
@@ -98,6 +110,7 @@ class TransactionStore(Protocol):
         transaction_id: int | None,
         readings: Sequence[MeterReading],
         at: datetime,
+        events: Sequence[object] = (),
     ) -> None: ...
     async def add_rejected_meter_values(
         self,
@@ -169,8 +182,10 @@ class AlertStore(Protocol):
         details: dict[str, Any],
         at: datetime,
         occurrences: int = 1,
+        announce: Announce[Alert] | None = None,
     ) -> Alert:
-        """Open an alert for `key`, or count `occurrences` more on the open one; returns it."""
+        """Open an alert for `key`, or count `occurrences` more on the open one; returns it
+        (`announce`: the events it caused, committed with it)."""
         ...
 
     async def resolve(self, key: AlertKey, at: datetime) -> bool:

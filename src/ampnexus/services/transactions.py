@@ -12,10 +12,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from ampnexus.domain.alert import AlertKey, AlertKind
 from ampnexus.domain.errors import NotFound
-from ampnexus.domain.events import PowerMeasured, TransactionStarted, TransactionStopped
+from ampnexus.domain.events import (
+    PowerMeasured,
+    SessionProgressed,
+    TransactionStarted,
+    TransactionStopped,
+)
 from ampnexus.domain.id_tag import IdTagInfo
 from ampnexus.domain.time import Clock
 from ampnexus.domain.transaction import (
@@ -43,7 +49,10 @@ class TransactionService:
         alerts: AlertService,
         events: EventPublisher | None = None,
         remote_starts: RemoteStarts | None = None,
+        progress_interval_s: float = 60.0,
     ) -> None:
+        """`progress_interval_s`: the least time between two `SessionProgressed` (the feed's
+        session.updated) of one session."""
         self._store = store
         self._authorization = authorization
         self._clock = clock
@@ -51,6 +60,7 @@ class TransactionService:
         self._events = events
         self._owners = TransactionOwners(store)
         self._remote_starts = remote_starts or RemoteStarts(clock)
+        self._progress = _ProgressPacing(progress_interval_s)
 
     async def start(self, start: TransactionStart) -> tuple[int, IdTagInfo]:
         """Every start is recorded, even with a bad tag: the charger has already begun
@@ -59,11 +69,9 @@ class TransactionService:
         id_tag_info = await self._authorization.authorize(start.id_tag, start.charge_point_id)
         remote = self._remote_starts.claim(start.charge_point_id, start.connector_id, start.id_tag)
         start = replace(start, started_remotely=remote is not None)
-        transaction_id = await self._store.start(start, self._clock.now())
-        owner = TransactionOwner(start.charge_point_id, start.connector_id)
-        self._owners.remember(transaction_id, owner)
-        self._publish(
-            TransactionStarted(
+
+        def started(transaction_id: int) -> TransactionStarted:
+            return TransactionStarted(
                 transaction_id,
                 start.charge_point_id,
                 start.connector_id,
@@ -71,8 +79,16 @@ class TransactionService:
                 start.timestamp,
                 remote_profile=None if remote is None else remote.profile,
                 remote_set_by=None if remote is None else remote.set_by,
+                meter_start_wh=start.meter_start,
             )
+
+        transaction_id = await self._store.start(
+            start, self._clock.now(), lambda new_id: [started(new_id)]
         )
+        owner = TransactionOwner(start.charge_point_id, start.connector_id, start.meter_start)
+        self._owners.remember(transaction_id, owner)
+        self._progress.started(transaction_id, start.timestamp)
+        self._publish(started(transaction_id))
         return transaction_id, id_tag_info
 
     async def stop(self, stop: TransactionStop) -> IdTagInfo | None:
@@ -81,12 +97,19 @@ class TransactionService:
             # A StopTransaction names no connector: its refused readings go to connector 0,
             # which OCPP uses for the charger as a whole.
             await self._refuse(stop.charge_point_id, 0, stop.transaction_id, stop.transaction_data)
-        elif await self._store.stop(stop, self._clock.now()):
-            self._publish(
-                TransactionStopped(
-                    stop.transaction_id, stop.charge_point_id, stop.timestamp, owner.connector_id
-                )
+        else:
+            stopped = TransactionStopped(
+                stop.transaction_id,
+                stop.charge_point_id,
+                stop.timestamp,
+                owner.connector_id,
+                meter_stop_wh=stop.meter_stop,
+                energy_wh=float(stop.meter_stop - owner.meter_start),
+                reason=stop.reason or "Local",
             )
+            if await self._store.stop(stop, self._clock.now(), (stopped,)):
+                self._progress.stopped(stop.transaction_id)
+                self._publish(stopped)
         if stop.id_tag is None:
             return None
         return await self._authorization.authorize(stop.id_tag, stop.charge_point_id)
@@ -98,15 +121,19 @@ class TransactionService:
         transaction_id: int | None,
         readings: Sequence[MeterReading],
     ) -> None:
-        if transaction_id is not None and not await self._runs_on(
-            transaction_id, charge_point_id, connector_id
-        ):
+        owner = None if transaction_id is None else await self._owners.owner(transaction_id)
+        if transaction_id is not None and not _runs_on(owner, charge_point_id, connector_id):
             await self._refuse(charge_point_id, connector_id, transaction_id, readings)
             transaction_id = None  # the readings still tell this connector's power
         else:
+            progress: tuple[SessionProgressed, ...] = ()
+            if owner is not None and transaction_id is not None and readings:
+                progress = self._progress.due(transaction_id, owner, connector_id, readings)
             await self._store.add_meter_values(
-                charge_point_id, connector_id, transaction_id, readings, self._clock.now()
+                charge_point_id, connector_id, transaction_id, readings, self._clock.now(), progress
             )
+            for event in progress:
+                self._publish(event)
         if self._events is not None and readings:
             latest = readings[-1]
             power = import_power_w(latest)
@@ -121,17 +148,6 @@ class TransactionService:
                         import_register_wh(latest),
                     )
                 )
-
-    async def _runs_on(self, transaction_id: int, charge_point_id: str, connector_id: int) -> bool:
-        """Its own transaction on another connector is refused too: the message contradicts
-        itself, and attaching would guess which half is wrong (a wrong guess puts one
-        connector's energy into another driver's session). Refusing loses nothing."""
-        owner = await self._owners.owner(transaction_id)
-        return (
-            owner is not None
-            and owner.charge_point_id == charge_point_id
-            and owner.connector_id == connector_id
-        )
 
     async def _refuse(
         self,
@@ -190,3 +206,61 @@ class TransactionService:
 
     async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Transaction]:
         return await self._store.active_on(charge_point_ids)
+
+
+def _runs_on(owner: TransactionOwner | None, charge_point_id: str, connector_id: int) -> bool:
+    """Its own transaction on another connector is refused too: the message contradicts
+    itself, and attaching would guess which half is wrong (a wrong guess puts one
+    connector's energy into another driver's session). Refusing loses nothing."""
+    return (
+        owner is not None
+        and owner.charge_point_id == charge_point_id
+        and owner.connector_id == connector_id
+    )
+
+
+class _ProgressPacing:
+    """When each running session last told its progress: one `SessionProgressed` per
+    session per interval, however often its charger sends readings (a dict look-up on the
+    hot path). Bounded: a session that never stops here is dropped with the oldest."""
+
+    CAPACITY = 50_000
+
+    def __init__(self, interval_s: float) -> None:
+        self._interval = timedelta(seconds=interval_s)
+        self._last: dict[int, datetime] = {}
+
+    def started(self, transaction_id: int, at: datetime) -> None:
+        self._put(transaction_id, at)
+
+    def stopped(self, transaction_id: int) -> None:
+        self._last.pop(transaction_id, None)
+
+    def due(
+        self,
+        transaction_id: int,
+        owner: TransactionOwner,
+        connector_id: int,
+        readings: Sequence[MeterReading],
+    ) -> tuple[SessionProgressed, ...]:
+        latest = readings[-1]
+        last = self._last.get(transaction_id)
+        if last is not None and latest.timestamp - last < self._interval:
+            return ()
+        register = import_register_wh(latest)
+        self._put(transaction_id, latest.timestamp)
+        return (
+            SessionProgressed(
+                transaction_id,
+                owner.charge_point_id,
+                connector_id,
+                None if register is None else register - owner.meter_start,
+                import_power_w(latest),
+                latest.timestamp,
+            ),
+        )
+
+    def _put(self, transaction_id: int, at: datetime) -> None:
+        if transaction_id not in self._last and len(self._last) >= self.CAPACITY:
+            del self._last[next(iter(self._last))]
+        self._last[transaction_id] = at

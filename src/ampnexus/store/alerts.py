@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from ampnexus.domain.alert import Alert, AlertKey, AlertKind, Severity
+from ampnexus.services.feed import Announce
 from ampnexus.services.ports import Page
 from ampnexus.store.database import Database
+from ampnexus.store.feed import announced
 from ampnexus.store.tables import alerts
 
 
@@ -25,6 +27,7 @@ class SqlAlertStore:
         details: dict[str, Any],
         at: datetime,
         occurrences: int = 1,
+        announce: Announce[Alert] | None = None,
     ) -> Alert:
         def work(conn: Connection) -> Alert:
             open_id = conn.execute(select(alerts.c.id).where(*_open(key))).scalar()
@@ -58,7 +61,7 @@ class SqlAlertStore:
                 )
             return _alert(conn.execute(select(alerts).where(alerts.c.id == open_id)).one())
 
-        return await self._db.write(work)
+        return await self._db.write(work, announced(announce))
 
     async def resolve(self, key: AlertKey, at: datetime) -> bool:
         def work(conn: Connection) -> bool:

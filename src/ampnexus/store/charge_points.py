@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from ampnexus.domain.errors import Conflict
 from ampnexus.services.ports import Page, StatusRecord
 from ampnexus.store.bulk import Bulk
 from ampnexus.store.database import Database
+from ampnexus.store.feed import feed_rows
 from ampnexus.store.tables import charge_points, connectors, status_notifications
 
 _STATE = ("status", "error_code", "info", "vendor_id", "vendor_error_code", "timestamp")
@@ -115,12 +117,16 @@ class SqlChargePointStore:
             )
         )
 
-    async def record_status(self, charge_point_id: str, record: StatusRecord) -> None:
+    async def record_status(
+        self, charge_point_id: str, record: StatusRecord, events: Sequence[object] = ()
+    ) -> None:
         c = record.connector
         state = (c.status, c.error_code, c.info, c.vendor_id, c.vendor_error_code, c.timestamp)
         # One row serves both: the history keeps it, the connector's state becomes it.
         row = (charge_point_id, c.connector_id, *state, record.received_at)
-        await self._db.append_many((STATUS_HISTORY_ROWS, [row]), (CONNECTOR_STATE_ROWS, [row]))
+        await self._db.append_many(
+            (STATUS_HISTORY_ROWS, [row]), (CONNECTOR_STATE_ROWS, [row]), *feed_rows(events)
+        )
 
     async def record_last_seen(self, seen: dict[str, datetime]) -> None:
         rows = [{"key": charge_point_id, "at": at} for charge_point_id, at in seen.items()]

@@ -35,6 +35,9 @@ from ampnexus.store.bulk import Bulk, Row
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Work = Callable[[Connection], T]
+Parts = tuple[tuple[Bulk, list[Row]], ...]
+# Rows that go with a write's result, in its transaction (the events it caused: the outbox).
+Then = Callable[[T], Parts]
 
 MAX_BATCH = 512
 
@@ -85,6 +88,7 @@ class _Job:
     work: Work[Any] | None
     future: asyncio.Future[Any]
     parts: tuple[tuple[Bulk, list[Row]], ...] = ()
+    then: Then[Any] | None = None
     result: Any = None
     error: Exception | None = None
 
@@ -99,9 +103,9 @@ class GroupWriter:
         self._thread = threading.Thread(target=self._run, name="ampnexus-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, work: Work[T]) -> asyncio.Future[T]:
+    def submit(self, work: Work[T], then: Then[T] | None = None) -> asyncio.Future[T]:
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put(_Job(work, future))
+        self._queue.put(_Job(work, future, then=then))
         return future
 
     def append(self, parts: tuple[tuple[Bulk, list[Row]], ...]) -> asyncio.Future[None]:
@@ -141,7 +145,7 @@ class GroupWriter:
         try:
             with self._engine.begin() as connection:
                 for job in batch:
-                    job.result = job.work(connection) if job.work else None
+                    job.result = _run_work(connection, job) if job.work else None
                 _run_bulk(connection, batch)
         except Exception as error:
             if len(batch) == 1:
@@ -157,7 +161,9 @@ class GroupWriter:
                 _begin_before_savepoints(connection)
                 for job in batch:
                     if job.work is not None:
-                        job.result, job.error = _in_savepoint(connection, job.work)
+                        job.result, job.error = _in_savepoint(
+                            connection, partial(_run_work, job=job)
+                        )
                 _run_bulk_isolated(connection, batch)
         except Exception:
             # The transaction itself failed (its commit, or the connection): each job alone.
@@ -168,7 +174,7 @@ class GroupWriter:
         job.result, job.error = None, None
         try:
             with self._engine.begin() as connection:
-                job.result = job.work(connection) if job.work else None
+                job.result = _run_work(connection, job) if job.work else None
                 _execute_parts(connection, job.parts)
         except Exception as error:
             job.error = error
@@ -185,6 +191,16 @@ class GroupWriter:
 
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
             self._loop.call_soon_threadsafe(resolve)
+
+
+def _run_work(connection: Connection, job: _Job) -> Any:
+    """The job's work, then the rows that go with its result: one unit, in one savepoint
+    when there are savepoints, so a change is never committed without its events."""
+    assert job.work is not None
+    result = job.work(connection)
+    if job.then is not None:
+        _execute_parts(connection, job.then(result))
+    return result
 
 
 def _begin_before_savepoints(connection: Connection) -> None:
@@ -268,10 +284,12 @@ class Database:
     def start(self) -> None:
         self._writer = GroupWriter(self.engine, asyncio.get_running_loop())
 
-    async def write(self, work: Work[T]) -> T:
+    async def write(self, work: Work[T], then: Then[T] | None = None) -> T:
+        """`then`: rows to write with the work's result in the same transaction (the
+        events the change caused), so both commit or neither does."""
         if self._writer is None:
-            return await asyncio.to_thread(self.write_now, work)
-        return await self._writer.submit(work)
+            return await asyncio.to_thread(self.write_now, work, then)
+        return await self._writer.submit(work, then)
 
     async def append(self, bulk: Bulk, rows: list[Row]) -> None:
         """Write rows through a bulk statement (meter values, status history, connector
@@ -289,9 +307,12 @@ class Database:
     async def read(self, work: Work[T]) -> T:
         return await asyncio.to_thread(self.read_now, work)
 
-    def write_now(self, work: Work[T]) -> T:
+    def write_now(self, work: Work[T], then: Then[T] | None = None) -> T:
         with self.engine.begin() as connection:
-            return work(connection)
+            result = work(connection)
+            if then is not None:
+                _execute_parts(connection, then(result))
+            return result
 
     def read_now(self, work: Work[T]) -> T:
         with self.engine.connect() as connection:

@@ -454,3 +454,64 @@ operator_profiles = Table(
         name="uq_operator_profiles_slot",  # the convention's name is too long for PostgreSQL
     ),
 )
+
+# --- the event feed and webhooks (migration 0011) ------------------------------------------------
+# The outbox: every public event, written in the transaction of the change that caused it.
+# `seq` orders the feed (the live stream's event ids); `uid` is the id receivers deduplicate
+# by. `data` is the event's JSON as sent. Each event is handed to its subscriptions once
+# (`fanned_out`): a delivery row per matching webhook.
+feed_events = Table(
+    "feed_events",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("uid", String(40), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("charge_point_id", String(255)),
+    Column("site_id", String(48)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("fanned_out", Boolean, nullable=False, server_default=false()),
+    Index(None, "fanned_out", "seq"),
+    Index(None, "created_at"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),  # patterns: exact types, `session.*` or `*`
+    Column("site_ids", JSON),  # null: every site
+    Column("description", String(200)),
+    Column("enabled", Boolean, nullable=False),
+    Column("secret", String(100), nullable=False),  # signs each delivery: kept to sign
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("last_success_at", UtcDateTime),
+    Column("last_failure_at", UtcDateTime),
+    # Which process sends this webhook's deliveries now, and until when (a lease: one sender
+    # per webhook at a time keeps its deliveries in order across processes).
+    Column("lease_owner", String(64)),
+    Column("lease_until", UtcDateTime),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(40), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "event_seq", BigInteger, ForeignKey("feed_events.seq", ondelete="CASCADE"), nullable=False
+    ),
+    Column("status", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_attempt_at", UtcDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("last_duration_ms", Float),
+    Column("delivered_at", UtcDateTime),
+    Index(None, "webhook_id", "status", "event_seq"),
+    Index(None, "status", "next_attempt_at"),
+)

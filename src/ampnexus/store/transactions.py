@@ -20,10 +20,12 @@ from ampnexus.domain.transaction import (
     TransactionStart,
     TransactionStop,
 )
+from ampnexus.services.feed import Announce
 from ampnexus.services.ports import Page
 from ampnexus.store.bulk import Bulk
 from ampnexus.store.bulk import Row as BulkRow
-from ampnexus.store.database import Database
+from ampnexus.store.database import Database, Parts
+from ampnexus.store.feed import announced, feed_rows
 from ampnexus.store.tables import (
     charge_points,
     meter_values,
@@ -67,9 +69,9 @@ _FIND_START = select(transactions.c.id).where(
 _FIND_STOP = select(transactions.c.id).where(
     transactions.c.id == bindparam("key"), transactions.c.charge_point_id == bindparam("cp")
 )
-_OWNER = select(transactions.c.charge_point_id, transactions.c.connector_id).where(
-    transactions.c.id == bindparam("key")
-)
+_OWNER = select(
+    transactions.c.charge_point_id, transactions.c.connector_id, transactions.c.meter_start
+).where(transactions.c.id == bindparam("key"))
 _HIGHEST_ID = select(func.coalesce(func.max(transactions.c.id), 0))
 _RECORD_STOP = (
     update(transactions)
@@ -105,7 +107,9 @@ class SqlTransactionStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def start(self, start: TransactionStart, at: datetime) -> int:
+    async def start(
+        self, start: TransactionStart, at: datetime, announce: Announce[int] | None = None
+    ) -> int:
         params = {
             "charge_point_id": start.charge_point_id,
             "connector_id": start.connector_id,
@@ -127,9 +131,13 @@ class SqlTransactionStore:
                 return int(new)
             return int(conn.execute(_FIND_START, params).scalar_one())  # a replayed start
 
-        return await self._db.write(work)
+        return await self._db.write(work, announced(announce))
 
-    async def stop(self, stop: TransactionStop, at: datetime) -> bool:
+    async def stop(
+        self, stop: TransactionStop, at: datetime, events: Sequence[object] = ()
+    ) -> bool:
+        """`events` are recorded only when this stop closes the transaction (not for a
+        replayed stop that is already recorded)."""
         key = {"key": stop.transaction_id, "cp": stop.charge_point_id}
         values = {
             **key,
@@ -139,10 +147,10 @@ class SqlTransactionStore:
             "stop_id_tag": stop.id_tag,
         }
 
-        def work(conn: Connection) -> bool:
+        def work(conn: Connection) -> tuple[bool, bool]:  # known, closed now
             connector_id = conn.execute(_RECORD_STOP, values).scalar()
             if connector_id is None:  # unknown, or a replayed stop that is already recorded
-                return conn.execute(_FIND_STOP, key).first() is not None
+                return conn.execute(_FIND_STOP, key).first() is not None, False
             _insert_readings(
                 conn,
                 stop.charge_point_id,
@@ -151,9 +159,13 @@ class SqlTransactionStore:
                 stop.transaction_data,
                 at,
             )
-            return True
+            return True, True
 
-        return await self._db.write(work)
+        def then(outcome: tuple[bool, bool]) -> Parts:
+            return feed_rows(events) if outcome[1] else ()
+
+        known, _ = await self._db.write(work, then)
+        return known
 
     async def add_meter_values(
         self,
@@ -162,9 +174,10 @@ class SqlTransactionStore:
         transaction_id: int | None,
         readings: Sequence[MeterReading],
         at: datetime,
+        events: Sequence[object] = (),
     ) -> None:
         rows = _reading_rows(charge_point_id, connector_id, transaction_id, readings, at)
-        await self._db.append(METER_VALUE_ROWS, rows)
+        await self._db.append_many((METER_VALUE_ROWS, rows), *feed_rows(events))
 
     async def add_rejected_meter_values(
         self,
@@ -181,7 +194,9 @@ class SqlTransactionStore:
     async def owner(self, transaction_id: int) -> TransactionOwner | None:
         def work(conn: Connection) -> TransactionOwner | None:
             row = conn.execute(_OWNER, {"key": transaction_id}).first()
-            return TransactionOwner(row.charge_point_id, row.connector_id) if row else None
+            if row is None:
+                return None
+            return TransactionOwner(row.charge_point_id, row.connector_id, row.meter_start)
 
         return await self._db.read(work)
 

@@ -49,7 +49,7 @@ from ampnexus.services.planning_ports import (
     SiteSignals,
     SlotPrices,
 )
-from ampnexus.services.ports import ChargerCommands, TransactionStore
+from ampnexus.services.ports import ChargerCommands, EventPublisher, TransactionStore
 from ampnexus.services.smart_charging.background import Background, SessionFlags, logged_failure
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
 from ampnexus.services.smart_charging.ceilings import OperatorCeilings
@@ -71,6 +71,7 @@ from ampnexus.services.smart_charging.places import Places
 from ampnexus.services.smart_charging.readings import POWER_CHANGE_W, Readings
 from ampnexus.services.smart_charging.request import RequestBuilder
 from ampnexus.services.smart_charging.safety import SiteSafety
+from ampnexus.services.smart_charging.summary import plan_updated
 
 
 @dataclass
@@ -122,6 +123,7 @@ class SmartChargingService:
         self.profile_deadline_s = profile_deadline_s
         self.forecast_weeks = forecast_weeks
         self._plans: dict[str, SitePlan] = {}
+        self._events: EventPublisher | None = None  # set by attach
         self._sites: dict[str, _SiteState] = {}
         self._meter_w: dict[str, float] = {}  # site -> its meter's last fresh reading
         self._placing: dict[str, list[PowerMeasured]] = {}  # readings while placed is read
@@ -207,6 +209,7 @@ class SmartChargingService:
 
     # --- events ---------------------------------------------------------------------------------
     def attach(self, bus: Any) -> None:
+        self._events = bus
         bus.subscribe(TransactionStarted, self._started)
         bus.subscribe(TransactionStopped, self._stopped)
         bus.subscribe(ChargerBooted, self._booted)
@@ -438,6 +441,7 @@ class SmartChargingService:
                 return await self._failed(site_id, error)
             self._plans[site_id] = site_plan
             self._start_dispatch(site_id, dispatch)  # runs on after the lock is released
+            self._spawn(self._announce(site_plan))  # off the replan's path
             self._stop_if_over(site_plan)  # likewise
             await self._succeeded(site_id)
             return site_plan
@@ -471,6 +475,10 @@ class SmartChargingService:
             (time.perf_counter() - planned) * 1000,
         )
         return site_plan, dispatch
+
+    async def _announce(self, site_plan: SitePlan) -> None:
+        if self._events is not None:
+            self._events.publish(plan_updated(site_plan))
 
     def _start_dispatch(self, site_id: str, dispatch: Dispatch) -> None:
         """Sending happens outside the site's lock: a newer plan's dispatch replaces one

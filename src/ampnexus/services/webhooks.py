@@ -1,0 +1,406 @@
+"""Webhooks: subscriptions to the event feed, and the dispatcher that delivers it.
+
+Delivery is at least once, in event order per webhook, and survives crashes: the events
+are in the outbox table with the changes that caused them; the dispatcher hands each event
+to its matching webhooks once (a delivery row each, in one transaction with marking the
+event handed out) and posts each webhook's deliveries oldest first. A delivery waits for
+the one before it: a receiver that is down holds its own queue, nobody else's. Failed
+attempts are retried with exponential backoff and jitter for `retry_window` (at least
+24 h) after the event; then the delivery is marked failed and the next one goes.
+
+Several AmpNexus processes may share one database: a process sends a webhook's deliveries
+only while it holds that webhook's lease (a conditional UPDATE, renewed per batch), so no
+delivery is sent by two processes at once and order holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import random
+import secrets
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import orjson
+
+from ampnexus.domain.alert import AlertKey, AlertKind, Severity
+from ampnexus.domain.errors import Invalid, NotFound
+from ampnexus.domain.time import Clock
+from ampnexus.domain.webhook import Attempt, Delivery, DeliveryStatus, Webhook
+from ampnexus.services.alerts import AlertService
+from ampnexus.services.feed import EventFeed, StoredEvent, check_patterns, matches
+from ampnexus.services.ports import Page
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "AmpNexus-Signature"
+FAILING_AFTER = 5  # consecutive failed attempts: the webhook is reported failing
+LEASE = timedelta(minutes=2)
+FAN_OUT_BATCH = 500
+SEND_BATCH = 50
+MAX_PARALLEL_WEBHOOKS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    delivery: Delivery
+    event: StoredEvent
+
+
+# Which webhooks an event goes to: (event type, its site) -> webhook ids.
+Route = Callable[[str, str | None], Sequence[str]]
+
+
+class WebhookStore(Protocol):
+    async def add(self, webhook: Webhook) -> None: ...
+    async def get(self, webhook_id: str) -> Webhook | None: ...
+    async def list(self) -> Sequence[Webhook]: ...
+    async def update(self, webhook_id: str, changes: Mapping[str, Any]) -> Webhook | None: ...
+    async def delete(self, webhook_id: str) -> bool: ...
+    async def fan_out(self, route: Route, at: datetime, limit: int) -> int:
+        """Hand up to `limit` events not yet handed out to the webhooks `route` names, as
+        pending deliveries; how many events were handed out."""
+        ...
+
+    async def due(self, at: datetime, limit: int) -> Sequence[str]:
+        """Webhooks with a pending delivery due by `at`."""
+        ...
+
+    async def claim(self, webhook_id: str, owner: str, at: datetime, until: datetime) -> bool:
+        """Take or renew the webhook's lease; False while another process holds it."""
+        ...
+
+    async def release(self, webhook_id: str, owner: str) -> None: ...
+    async def pending(self, webhook_id: str, limit: int) -> Sequence[Pending]:
+        """The webhook's pending deliveries, oldest event first."""
+        ...
+
+    async def record_attempt(
+        self,
+        delivery: Delivery,
+        attempt: Attempt,
+        at: datetime,
+        status: DeliveryStatus,
+        next_attempt_at: datetime,
+    ) -> int:
+        """Store an attempt and the webhook's health; its consecutive failures now."""
+        ...
+
+    async def deliveries(
+        self, webhook_id: str, status: DeliveryStatus | None, limit: int, offset: int
+    ) -> Page[Delivery]: ...
+    async def redeliver(self, webhook_id: str, delivery_id: int, at: datetime) -> Delivery | None:
+        """A new pending delivery of that delivery's event; None: no such delivery."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Drop events (and their deliveries) older than `before` with nothing pending."""
+        ...
+
+
+class WebhookSender(Protocol):
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Attempt: ...
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDraft:
+    url: str
+    events: tuple[str, ...]
+    site_ids: tuple[str, ...] | None = None
+    description: str | None = None
+    enabled: bool = True
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value: `t=<unix seconds>,v1=<hex HMAC-SHA256>` over
+    `<timestamp>.<body>`, keyed with the webhook's secret."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def envelope(event: StoredEvent) -> bytes:
+    """The body of a delivery: `{id, type, created_at, data}`, data as stored."""
+    head = orjson.dumps(
+        {"id": event.uid, "type": event.type, "created_at": event.created_at.isoformat()}
+    )
+    return head[:-1] + b',"data":' + event.data.encode() + b"}"
+
+
+def check_url(url: str, refuse_private: bool) -> None:
+    """Invalid unless an http(s) URL with a host; with `refuse_private`, one whose host
+    resolves to public addresses only (a hosted AmpNexus must not be a way into its own
+    network). The sender checks again before each post: DNS may change."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(f"{url!r} is not an http:// or https:// URL with a host")
+    if refuse_private:
+        reason = private_address(parts.hostname)
+        if reason is not None:
+            raise Invalid(f"{url!r}: {reason}; this server refuses private addresses")
+
+
+def private_address(host: str) -> str | None:
+    """Why `host` is not a public address (it resolves to a private one), or None."""
+    import ipaddress
+
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as error:
+        return f"{host} does not resolve ({error})"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            return f"{host} resolves to {address}, a private or local address"
+    return None
+
+
+class WebhookService:
+    """Subscriptions (the API's) and delivery (the dispatcher's)."""
+
+    def __init__(
+        self,
+        store: WebhookStore,
+        feed: EventFeed,
+        sender: WebhookSender,
+        clock: Clock,
+        alerts: AlertService,
+        *,
+        refuse_private: bool = False,
+        retry_window: timedelta = timedelta(hours=24),
+        poll_s: float = 1.0,
+        retention: timedelta = timedelta(days=7),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._feed = feed
+        self._sender = sender
+        self._clock = clock
+        self._alerts = alerts
+        self._refuse_private = refuse_private
+        self._retry_window = retry_window
+        self._poll_s = poll_s
+        self._retention = retention
+        self._rng = rng or random.Random()
+        self._node = f"{socket.gethostname()[:40]}-{secrets.token_hex(6)}"
+        self._sending: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(MAX_PARALLEL_WEBHOOKS)
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._pruned_at: datetime | None = None
+        feed.on_committed(self._wake.set)
+
+    # --- subscriptions -----------------------------------------------------------------
+    async def create(self, draft: WebhookDraft) -> Webhook:
+        await self._check(draft.url, draft.events)
+        webhook = Webhook(
+            id="wh_" + secrets.token_hex(8),
+            url=draft.url,
+            events=draft.events,
+            site_ids=draft.site_ids,
+            description=draft.description,
+            enabled=draft.enabled,
+            secret="whsec_" + secrets.token_urlsafe(32),
+            created_at=self._clock.now(),
+        )
+        await self._store.add(webhook)
+        return webhook
+
+    async def get(self, webhook_id: str) -> Webhook:
+        webhook = await self._store.get(webhook_id)
+        if webhook is None:
+            raise NotFound(f"webhook {webhook_id} does not exist")
+        return webhook
+
+    async def list(self) -> Sequence[Webhook]:
+        return await self._store.list()
+
+    async def update(self, webhook_id: str, changes: Mapping[str, Any]) -> Webhook:
+        current = await self.get(webhook_id)
+        await self._check(changes.get("url", current.url), changes.get("events", current.events))
+        updated = await self._store.update(webhook_id, changes)
+        if updated is None:
+            raise NotFound(f"webhook {webhook_id} does not exist")
+        self._wake.set()  # enabled again: its backlog goes now
+        return updated
+
+    async def delete(self, webhook_id: str) -> None:
+        if not await self._store.delete(webhook_id):
+            raise NotFound(f"webhook {webhook_id} does not exist")
+
+    async def deliveries(
+        self, webhook_id: str, status: DeliveryStatus | None, limit: int, offset: int
+    ) -> Page[Delivery]:
+        await self.get(webhook_id)
+        return await self._store.deliveries(webhook_id, status, limit, offset)
+
+    async def redeliver(self, webhook_id: str, delivery_id: int) -> Delivery:
+        await self.get(webhook_id)
+        delivery = await self._store.redeliver(webhook_id, delivery_id, self._clock.now())
+        if delivery is None:
+            raise NotFound(f"webhook {webhook_id} has no delivery {delivery_id}")
+        self._wake.set()
+        return delivery
+
+    async def ping(self, webhook_id: str) -> Attempt:
+        """Post a `webhook.ping` event now, signed like any delivery; not recorded."""
+        webhook = await self.get(webhook_id)
+        now = self._clock.now()
+        data = orjson.dumps({"webhook_id": webhook.id, "at": now.isoformat()}).decode()
+        event = StoredEvent(0, "ping_" + secrets.token_hex(12), "webhook.ping", now, None, data)
+        return await self._post(webhook, event, attempt_number=1)
+
+    async def _check(self, url: str, events: Sequence[str]) -> None:
+        if not events:
+            raise Invalid("events: name at least one event type or pattern (`*`: every event)")
+        try:
+            check_patterns(events)
+        except ValueError as error:
+            raise Invalid(f"events: {error}") from error
+        await asyncio.to_thread(check_url, url, self._refuse_private)  # DNS: off the loop
+
+    # --- delivery ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._runner = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._runner, *self._sending.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._sender.close()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.dispatch_once()
+            except Exception:
+                log.exception("webhook dispatch failed; trying again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+
+    async def dispatch_once(self) -> None:
+        """Hand out new events, start sending every webhook with a delivery due, prune."""
+        now = self._clock.now()
+        route = _router(await self._store.list())
+        while await self._store.fan_out(route, now, FAN_OUT_BATCH) == FAN_OUT_BATCH:
+            pass
+        for webhook_id in await self._store.due(now, 1000):
+            if webhook_id not in self._sending:
+                task = asyncio.get_running_loop().create_task(self._send_queue(webhook_id))
+                self._sending[webhook_id] = task
+        if self._pruned_at is None or now - self._pruned_at > timedelta(hours=1):
+            self._pruned_at = now
+            pruned = await self._store.prune(now - self._retention)
+            if pruned:
+                log.info("pruned %d feed events older than %s", pruned, self._retention)
+
+    async def _send_queue(self, webhook_id: str) -> None:
+        """Send the webhook's due deliveries in order while this process holds its lease;
+        stop at the first failure (its retry waits, and so does everything after it)."""
+        try:
+            async with self._slots:
+                while await self._claim(webhook_id):
+                    webhook = await self._store.get(webhook_id)
+                    batch = await self._store.pending(webhook_id, SEND_BATCH)
+                    if webhook is None or not webhook.enabled or not batch:
+                        return
+                    if not await self._send_batch(webhook, batch):
+                        return
+        except Exception:
+            log.exception("webhook %s: sending failed", webhook_id)
+        finally:
+            self._sending.pop(webhook_id, None)
+            with contextlib.suppress(Exception):
+                await self._store.release(webhook_id, self._node)
+
+    async def _claim(self, webhook_id: str) -> bool:
+        now = self._clock.now()
+        return await self._store.claim(webhook_id, self._node, now, now + LEASE)
+
+    async def _send_batch(self, webhook: Webhook, batch: Sequence[Pending]) -> bool:
+        """True when the whole batch went (or gave up), so the next may follow."""
+        for pending in batch:
+            delivery = pending.delivery
+            if delivery.next_attempt_at > self._clock.now():
+                return False  # waiting to retry: it and everything after it
+            attempt = await self._post(webhook, pending.event, delivery.attempts + 1)
+            if not await self._settle(webhook, delivery, attempt):
+                return False
+        return True
+
+    async def _post(self, webhook: Webhook, event: StoredEvent, attempt_number: int) -> Attempt:
+        body = envelope(event)
+        timestamp = int(self._clock.now().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "AmpNexus-Webhooks/1",
+            "AmpNexus-Event-Id": event.uid,
+            "AmpNexus-Event-Type": event.type,
+            "AmpNexus-Delivery-Attempt": str(attempt_number),
+            SIGNATURE_HEADER: sign(webhook.secret, timestamp, body),
+        }
+        if self._refuse_private:  # checked at creation too; DNS may have changed since
+            host = urlsplit(webhook.url).hostname or ""
+            reason = await asyncio.to_thread(private_address, host)
+            if reason is not None:
+                return Attempt(None, f"refused: {reason}", 0.0)
+        return await self._sender.post(webhook.url, body, headers)
+
+    async def _settle(self, webhook: Webhook, delivery: Delivery, attempt: Attempt) -> bool:
+        """Record the attempt; True when the queue may go on (delivered, or given up)."""
+        now = self._clock.now()
+        status, next_at = DeliveryStatus.DELIVERED, now
+        if not attempt.ok:
+            if now - delivery.created_at >= self._retry_window:
+                status = DeliveryStatus.FAILED
+            else:
+                status = DeliveryStatus.PENDING
+                next_at = now + backoff(delivery.attempts + 1, self._rng)
+        failures = await self._store.record_attempt(delivery, attempt, now, status, next_at)
+        await self._health(webhook, attempt, failures)
+        return status is not DeliveryStatus.PENDING
+
+    async def _health(self, webhook: Webhook, attempt: Attempt, failures: int) -> None:
+        key = AlertKey(AlertKind.WEBHOOK_FAILING)
+        if attempt.ok and webhook.consecutive_failures >= FAILING_AFTER:
+            await self._alerts.resolve(key)
+        elif failures == FAILING_AFTER:
+            await self._alerts.raise_alert(
+                key,
+                f"webhook {webhook.id} ({webhook.url}) failed {failures} times in a row "
+                f"(last: {attempt.error or attempt.status_code}); its deliveries wait and are "
+                f"retried for {self._retry_window} after each event",
+                severity=Severity.WARNING,
+                details={"webhook_id": webhook.id, "url": webhook.url},
+            )
+
+
+def backoff(attempts: int, rng: random.Random) -> timedelta:
+    """5 s after the first failure, doubling to at most an hour; each with jitter (half to
+    all of it), so receivers coming back are not hit by every sender at once."""
+    seconds = min(5 * 2 ** (attempts - 1), 3600)
+    return timedelta(seconds=seconds * rng.uniform(0.5, 1.0))
+
+
+def _router(webhooks: Sequence[Webhook]) -> Route:
+    active = [w for w in webhooks if w.enabled]
+
+    def route(event_type: str, site_id: str | None) -> list[str]:
+        return [
+            w.id
+            for w in active
+            if matches(w.events, event_type)
+            and (w.site_ids is None or (site_id is not None and site_id in w.site_ids))
+        ]
+
+    return route
