@@ -281,7 +281,6 @@ class AmpNexus:
         self._tls = load_tls(self.settings)  # before the database: a typo costs no migration
         await asyncio.to_thread(self.db.migrate)
         self.db.start()
-        self.services.webhooks.start()  # events left undelivered before a restart go now
         try:
             await self._listen()
         except BaseException:
@@ -303,6 +302,8 @@ class AmpNexus:
         config = server_config(self.api, self.settings, tls.http if tls else None)
         self._http = _QuietServer(config)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
+        # Events left undelivered before a restart go now.
+        self.services.webhooks.start(node=f"{socket.gethostname()}:{self.http_port}")
         self._flush_task = asyncio.create_task(self._flush_last_seen())
         self._replan_task = asyncio.create_task(self._replan_periodically())
         while not self._http.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)

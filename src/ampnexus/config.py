@@ -138,7 +138,10 @@ class Settings(BaseSettings):
         "of one session (from its MeterValues)",
     )
     webhook_timeout: float = Field(
-        10.0, gt=0, le=120, description="seconds a webhook receiver has to answer a delivery"
+        10.0,
+        gt=0,
+        le=25,  # under the 30 s lease a process holds on a webhook while it posts
+        description="seconds a webhook receiver has to answer a delivery",
     )
     webhook_retry_hours: float = Field(
         24.0, ge=1, le=720, description="hours after an event its failed deliveries are retried"

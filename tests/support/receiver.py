@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,10 +66,13 @@ class Receiver:
 
     async def wait_for(self, count: int, prefix: str = "", timeout: float = 20.0) -> list[Any]:  # noqa: ASYNC109
         """The first `count` events whose type starts with `prefix`, once they arrived."""
+        await self.wait_until(lambda: len(self.events(prefix)) >= count, timeout)
+        return self.events(prefix)[:count]
+
+    async def wait_until(self, arrived: Callable[[], bool], timeout: float = 20.0) -> None:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
             async with self._arrived:
-                await self._arrived.wait_for(lambda: len(self.events(prefix)) >= count)
-        return self.events(prefix)[:count]
+                await self._arrived.wait_for(arrived)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
@@ -104,3 +107,10 @@ async def receiving() -> AsyncIterator[Receiver]:
         yield receiver
     finally:
         await receiver.stop()
+
+
+async def polled(check: Callable[[], Awaitable[bool]], within: float = 15.0) -> None:
+    """Until `check` holds (the API offers nothing to wait on); TimeoutError after `within`."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)

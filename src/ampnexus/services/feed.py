@@ -298,4 +298,5 @@ class EventFeed:
     async def wait(commit: asyncio.Future[None], seconds: float) -> None:
         """Until that commit, or `seconds` (other processes' events are polled)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(commit), seconds)
+            async with asyncio.timeout(seconds):  # not wait_for: see WebhookService._run
+                await asyncio.shield(commit)

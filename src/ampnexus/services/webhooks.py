@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "AmpNexus-Signature"
 FAILING_AFTER = 5  # consecutive failed attempts: the webhook is reported failing
-LEASE = timedelta(minutes=2)
+# A webhook's lease outlives one post (renewed before each), so a process that died frees its
+# webhooks within this time; a process that restarts under the same node name at once.
+LEASE = timedelta(seconds=30)
 FAN_OUT_BATCH = 500
 SEND_BATCH = 50
 MAX_PARALLEL_WEBHOOKS = 32
@@ -190,7 +192,7 @@ class WebhookService:
         self._poll_s = poll_s
         self._retention = retention
         self._rng = rng or random.Random()
-        self._node = f"{socket.gethostname()[:40]}-{secrets.token_hex(6)}"
+        self._node = f"{socket.gethostname()[:40]}-{secrets.token_hex(6)}"  # until start()
         self._sending: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(MAX_PARALLEL_WEBHOOKS)
         self._wake = asyncio.Event()
@@ -268,7 +270,11 @@ class WebhookService:
         await asyncio.to_thread(check_url, url, self._refuse_private)  # DNS: off the loop
 
     # --- delivery ----------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, node: str | None = None) -> None:
+        """`node`: this process's name among those sharing the database, the same after a
+        restart (host and port), so it takes back its webhooks' leases at once."""
+        if node is not None:
+            self._node = node[:64]
         self._runner = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -285,8 +291,11 @@ class WebhookService:
                 await self.dispatch_once()
             except Exception:
                 log.exception("webhook dispatch failed; trying again shortly")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
+            # that comes as the wait ends, and this loop would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
 
     async def dispatch_once(self) -> None:
         """Hand out new events, start sending every webhook with a delivery due, prune."""
@@ -333,6 +342,8 @@ class WebhookService:
             delivery = pending.delivery
             if delivery.next_attempt_at > self._clock.now():
                 return False  # waiting to retry: it and everything after it
+            if not await self._claim(webhook.id):  # renewed before each post
+                return False
             attempt = await self._post(webhook, pending.event, delivery.attempts + 1)
             if not await self._settle(webhook, delivery, attempt):
                 return False
