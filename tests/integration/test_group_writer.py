@@ -420,3 +420,43 @@ async def test_sqlite_keeps_wal_and_full_sync_and_reads_never_wait_for_the_write
         gate.release.set()
     await held
     assert await names(db) == ["uncommitted"]
+
+
+def feed_row(uid: str) -> tuple[Any, ...]:
+    from ampnexus.store.feed import FEED_ROWS
+
+    return FEED_ROWS, [(uid, "session.started", None, None, AT, "{}", False)]
+
+
+async def feed_uids(db: Database) -> list[str]:
+    from ampnexus.store.tables import feed_events
+
+    return await db.read(lambda conn: sorted(conn.execute(select(feed_events.c.uid)).scalars()))
+
+
+async def test_a_write_and_the_events_it_announces_commit_together_or_not_at_all(db: Database):
+    """The outbox: `then` rows go in the write's transaction, in its savepoint when a batch
+    is retried write by write, so a change is never kept without its events, nor events
+    without their change."""
+
+    def duplicate_event(key_id: int) -> tuple[Any, ...]:
+        return (feed_row("dup"),)  # its second use breaks the unique event id
+
+    gate = Gate()
+    held = await gate.hold(db)
+    tasks = [
+        asyncio.create_task(
+            db.write(insert_key("kept"), lambda key_id: (feed_row(f"ev-{key_id}"),))
+        ),
+        asyncio.create_task(db.write(insert_key("first"), duplicate_event)),
+        asyncio.create_task(db.write(insert_key("second"), duplicate_event)),
+        asyncio.create_task(db.write(insert_key("plain"))),
+    ]
+    await asyncio.sleep(0)
+    gate.release.set()
+    await held
+    kept, first, second, plain = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(kept, int) and isinstance(first, int) and isinstance(plain, int)
+    assert isinstance(second, IntegrityError)  # its event could not be stored: nor its change
+    assert await names(db) == ["first", "kept", "plain"]
+    assert await feed_uids(db) == sorted(["dup", f"ev-{kept}"])

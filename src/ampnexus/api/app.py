@@ -72,6 +72,10 @@ Lists are paginated with `limit` and `offset` and answer `{{items, total, limit,
 Request bodies may be up to {default}; the bulk uploads (a tariff's prices, a site's meter,
 solar and carbon series) up to {bulk}.
 
+Events (sessions, charger status, plans, alerts) reach integrators as signed webhooks
+(`/api/v1/webhooks`; each event's payload is under "webhooks" in this document) and as a
+live Server-Sent Events stream (`/api/v1/events`, resumable with `Last-Event-ID`).
+
 Errors are JSON with a `detail` message: 401 without a valid key (checked before the body
 is read), 403 when the key's scope is not enough (the message names the scope needed), 404
 for unknown resources, 409 for conflicts (including a charger that is not connected), 413
