@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/planner.py
 	$(BIN)/python bench/replan.py
 	$(BIN)/python bench/abuse.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -242,3 +242,39 @@ async def test_the_openapi_document_describes_every_event(api: httpx.AsyncClient
     assert set(schema["properties"]) == {"id", "type", "created_at", "data"}
     data_ref = schema["properties"]["data"]["$ref"].rsplit("/", 1)[-1]
     assert "energy_wh" in document["components"]["schemas"][data_ref]["properties"]
+
+
+@pytest.mark.postgres
+async def test_two_processes_on_one_database_deliver_each_event_once(
+    postgres_server: str, receiver: Receiver
+) -> None:
+    """Two servers share a PostgreSQL database and its outbox; both dispatch. Every event
+    reaches the receiver once, in order, whichever server a charger is connected to."""
+    from tests.conftest import fresh_postgres_database, test_settings
+    from tests.support.server import api_client, running
+
+    for url in fresh_postgres_database(postgres_server):
+        settings = test_settings(url, session_update_interval=0)
+        async with running(settings) as first, running(settings) as second:
+            async with api_client(first) as api:
+                for cp_id in ("CP-1", "CP-2"):
+                    body = {"id": cp_id, "security_profile": 0}
+                    assert (await api.post("/charge-points", json=body)).status_code == 201
+                assert (await api.post("/id-tags", json={"id_tag": "TAG-W"})).status_code == 201
+                await subscribe(api, receiver.url, ["session.*"])
+            for server, cp_id in ((first, "CP-1"), (second, "CP-2")):
+                async with charger(f"ws://127.0.0.1:{server.ocpp_port}/ocpp", cp_id) as cp:
+                    await cp.boot()
+                    for n in range(5):  # distinct meter starts: no start is a replay
+                        started = await cp.start_transaction(1, "TAG-W", 1000 * n)
+                        tx = int(started.transaction_id)
+                        await cp.meter_values(1, tx, 1000 * n + 500, 7000)
+                        await cp.stop_transaction(tx, 1000 * n + 900)
+            events = await receiver.wait_for(30, "session.")
+            await asyncio.sleep(2)  # time for a second copy, were one sent
+            ids = [r.event["id"] for r in receiver.received]
+            assert len(ids) == len(set(ids)) == 30
+            order = [(e["type"], e["data"]["transaction_id"]) for e in events]
+            for tx in {t for _, t in order}:
+                kinds = [k for k, t in order if t == tx]
+                assert kinds == ["session.started", "session.updated", "session.stopped"]

@@ -124,6 +124,7 @@ class SmartChargingService:
         self.forecast_weeks = forecast_weeks
         self._plans: dict[str, SitePlan] = {}
         self._events: EventPublisher | None = None  # set by attach
+        self._announced: dict[str, int] = {}  # site -> the last PlanUpdated announced
         self._sites: dict[str, _SiteState] = {}
         self._meter_w: dict[str, float] = {}  # site -> its meter's last fresh reading
         self._placing: dict[str, list[PowerMeasured]] = {}  # readings while placed is read
@@ -477,8 +478,18 @@ class SmartChargingService:
         return site_plan, dispatch
 
     async def _announce(self, site_plan: SitePlan) -> None:
-        if self._events is not None:
-            self._events.publish(plan_updated(site_plan))
+        """PlanUpdated when the plan differs from the last one announced for the site: a
+        replan on a reading mostly confirms the plan, and integrators (and the feed's
+        storage) want the changes."""
+        if self._events is None:
+            return
+        event = plan_updated(site_plan)
+        # Its power steps and constraints, not its energy: that shrinks as the slot passes.
+        shape = tuple((s.transaction_id, s.power_w, s.waiting_reason) for s in event.sessions)
+        key = hash((event.method, shape, event.binding, event.alerts))
+        if self._announced.get(site_plan.site_id) != key:
+            self._announced[site_plan.site_id] = key
+            self._events.publish(event)
 
     def _start_dispatch(self, site_id: str, dispatch: Dispatch) -> None:
         """Sending happens outside the site's lock: a newer plan's dispatch replaces one

@@ -63,8 +63,8 @@ def _planned(
         charge_point_id=charger,
         connector_id=connector,
         power_w=steps,
-        energy_needed_wh=session.energy_wh,
-        energy_planned_wh=float(energy.sum()),
+        energy_needed_wh=round(session.energy_wh, 1),
+        energy_planned_wh=round(float(energy.sum()), 1),
         cost=cost,
         waiting_reason=site_plan.waiting_reason(session.id),
     )
