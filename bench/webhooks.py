@@ -157,14 +157,19 @@ async def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--phases", default="none,fast,slow")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    print(f"machine busy before the run: {machine_busy_pct()}%")
+    busy = machine_busy_pct()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.phases.split(","):
             workdir = Path(tmp) / name
             workdir.mkdir()
             results.append(await phase(name, args, workdir))
+    if args.json:
+        print(json.dumps({"machine_busy_pct": busy, "phases": results}))
+        return
+    print(f"machine busy before the run: {busy}%")
     print(f"{args.chargers} chargers, {args.duration:g} s per phase, {args.backend}")
     print(
         f"{'phase':6} {'OCPP/s':>7} {'rtt p50/p99 ms':>16} {'events/s':>9} "
