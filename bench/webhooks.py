@@ -64,8 +64,8 @@ class Receiver:
                 self.lags.append((datetime.now(UTC) - created).total_seconds())
                 writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            writer.close()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            writer.close()  # the sender hung up, or the phase ended
 
 
 async def charger(url: str, cp_id: str, until: float, times: list[float]) -> None:

@@ -104,6 +104,8 @@ class ChargePointService:
         self._verified: dict[str, bytes] = {}
         self._cache_key = secrets.token_bytes(32)
         self._registration_listeners: list[RegistrationListener] = []
+        # Each connector's last reported (status, error code): the feed tells changes only.
+        self._reported: dict[tuple[str, int], tuple[str, str]] = {}
 
     def on_registration_changed(self, listener: RegistrationListener) -> None:
         """Called after an operator accepts, rejects, parks or deletes a charger."""
@@ -180,6 +182,8 @@ class ChargePointService:
             raise NotFound(f"charge point {charge_point_id!r} is not registered")
         self._forget_verified(charge_point_id)
         self._presence.forget(charge_point_id)
+        for key in [k for k in self._reported if k[0] == charge_point_id]:
+            del self._reported[key]
         for listener in self._registration_listeners:
             await listener(charge_point_id, None)
 
@@ -279,7 +283,11 @@ class ChargePointService:
             info=connector.info,
             vendor_error_code=connector.vendor_error_code,
         )
-        await self._store.record_status(charge_point_id, StatusRecord(connector, now), (event,))
+        key, reported = (charge_point_id, connector.connector_id), (event.status, event.error_code)
+        changed = self._reported.get(key) != reported  # unknown after a restart: told again
+        self._reported[key] = reported
+        feed = (event,) if changed else ()
+        await self._store.record_status(charge_point_id, StatusRecord(connector, now), feed)
         if self._events is not None:
             self._events.publish(event)
 

@@ -43,9 +43,11 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "AmpNexus-Signature"
 FAILING_AFTER = 5  # consecutive failed attempts: the webhook is reported failing
-# A webhook's lease outlives one post (renewed before each), so a process that died frees its
-# webhooks within this time; a process that restarts under the same node name at once.
-LEASE = timedelta(seconds=30)
+# A process sends a webhook's deliveries while it holds the webhook's lease; one that died
+# frees its webhooks within LEASE, and one that restarts under the same node name at once.
+# Renewed when less than RENEW_BELOW is left: more than the longest post (25 s).
+LEASE = timedelta(seconds=60)
+RENEW_BELOW = timedelta(seconds=30)
 FAN_OUT_BATCH = 500
 SEND_BATCH = 50
 MAX_PARALLEL_WEBHOOKS = 32
@@ -56,6 +58,17 @@ PASS_GAP_S = 0.1
 class Pending:
     delivery: Delivery
     event: StoredEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one attempt: the delivery's new status and its next attempt."""
+
+    delivery: Delivery
+    attempt: Attempt
+    at: datetime
+    status: DeliveryStatus
+    next_attempt_at: datetime
 
 
 # Which webhooks an event goes to: (event type, its site) -> webhook ids.
@@ -86,15 +99,9 @@ class WebhookStore(Protocol):
         """The webhook's pending deliveries, oldest event first."""
         ...
 
-    async def record_attempt(
-        self,
-        delivery: Delivery,
-        attempt: Attempt,
-        at: datetime,
-        status: DeliveryStatus,
-        next_attempt_at: datetime,
-    ) -> int:
-        """Store an attempt and the webhook's health; its consecutive failures now."""
+    async def record_attempts(self, webhook_id: str, outcomes: Sequence[Outcome]) -> int:
+        """Store attempts, in the order made, and the webhook's health; its consecutive
+        failures after them."""
         ...
 
     async def deliveries(
@@ -320,14 +327,15 @@ class WebhookService:
     async def _send_queue(self, webhook_id: str) -> None:
         """Send the webhook's due deliveries in order while this process holds its lease;
         stop at the first failure (its retry waits, and so does everything after it)."""
+        lease = _Lease(self._store, webhook_id, self._node, self._clock)
         try:
             async with self._slots:
-                while await self._claim(webhook_id):
+                while await lease.hold():
                     webhook = await self._store.get(webhook_id)
                     batch = await self._store.pending(webhook_id, SEND_BATCH)
                     if webhook is None or not webhook.enabled or not batch:
                         return
-                    if not await self._send_batch(webhook, batch):
+                    if not await self._send_batch(webhook, batch, lease):
                         return
         except Exception:
             log.exception("webhook %s: sending failed", webhook_id)
@@ -336,22 +344,25 @@ class WebhookService:
             with contextlib.suppress(Exception):
                 await self._store.release(webhook_id, self._node)
 
-    async def _claim(self, webhook_id: str) -> bool:
-        now = self._clock.now()
-        return await self._store.claim(webhook_id, self._node, now, now + LEASE)
-
-    async def _send_batch(self, webhook: Webhook, batch: Sequence[Pending]) -> bool:
-        """True when the whole batch went (or gave up), so the next may follow."""
-        for pending in batch:
-            delivery = pending.delivery
-            if delivery.next_attempt_at > self._clock.now():
-                return False  # waiting to retry: it and everything after it
-            if not await self._claim(webhook.id):  # renewed before each post
-                return False
-            attempt = await self._post(webhook, pending.event, delivery.attempts + 1)
-            if not await self._settle(webhook, delivery, attempt):
-                return False
-        return True
+    async def _send_batch(self, webhook: Webhook, batch: Sequence[Pending], lease: _Lease) -> bool:
+        """True when the whole batch went (or gave up), so the next may follow. The
+        outcomes are stored once for the batch: a crash before that sends them again, with
+        the same event ids (at least once)."""
+        outcomes: list[Outcome] = []
+        try:
+            for pending in batch:
+                delivery = pending.delivery
+                if delivery.next_attempt_at > self._clock.now() or not await lease.hold():
+                    return False  # waiting to retry (it and all after it), or lease lost
+                attempt = await self._post(webhook, pending.event, delivery.attempts + 1)
+                outcomes.append(self._outcome(delivery, attempt))
+                if outcomes[-1].status is DeliveryStatus.PENDING:
+                    return False
+            return True
+        finally:
+            if outcomes:
+                failures = await self._store.record_attempts(webhook.id, outcomes)
+                await self._health(webhook, outcomes[-1].attempt, failures)
 
     async def _post(self, webhook: Webhook, event: StoredEvent, attempt_number: int) -> Attempt:
         body = envelope(event)
@@ -371,8 +382,7 @@ class WebhookService:
                 return Attempt(None, f"refused: {reason}", 0.0)
         return await self._sender.post(webhook.url, body, headers)
 
-    async def _settle(self, webhook: Webhook, delivery: Delivery, attempt: Attempt) -> bool:
-        """Record the attempt; True when the queue may go on (delivered, or given up)."""
+    def _outcome(self, delivery: Delivery, attempt: Attempt) -> Outcome:
         now = self._clock.now()
         status, next_at = DeliveryStatus.DELIVERED, now
         if not attempt.ok:
@@ -381,9 +391,7 @@ class WebhookService:
             else:
                 status = DeliveryStatus.PENDING
                 next_at = now + backoff(delivery.attempts + 1, self._rng)
-        failures = await self._store.record_attempt(delivery, attempt, now, status, next_at)
-        await self._health(webhook, attempt, failures)
-        return status is not DeliveryStatus.PENDING
+        return Outcome(delivery, attempt, now, status, next_at)
 
     async def _health(self, webhook: Webhook, attempt: Attempt, failures: int) -> None:
         key = AlertKey(AlertKind.WEBHOOK_FAILING)
@@ -398,6 +406,26 @@ class WebhookService:
                 severity=Severity.WARNING,
                 details={"webhook_id": webhook.id, "url": webhook.url},
             )
+
+
+class _Lease:
+    """This process's hold on a webhook's queue: taken, and renewed when less than
+    `RENEW_BELOW` is left, so that a post (at most 25 s) always ends within it."""
+
+    def __init__(self, store: WebhookStore, webhook_id: str, node: str, clock: Clock) -> None:
+        self._store, self._webhook_id, self._node, self._clock = store, webhook_id, node, clock
+        self._until: datetime | None = None
+
+    async def hold(self) -> bool:
+        now = self._clock.now()
+        if self._until is not None and self._until - now > RENEW_BELOW:
+            return True
+        until = now + LEASE
+        if await self._store.claim(self._webhook_id, self._node, now, until):
+            self._until = until
+            return True
+        self._until = None
+        return False
 
 
 def backoff(attempts: int, rng: random.Random) -> timedelta:

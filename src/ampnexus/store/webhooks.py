@@ -6,11 +6,23 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
-from ampnexus.domain.webhook import Attempt, Delivery, DeliveryStatus, Webhook
+from ampnexus.domain.webhook import Delivery, DeliveryStatus, Webhook
 from ampnexus.services.ports import Page
-from ampnexus.services.webhooks import Pending, Route
+from ampnexus.services.webhooks import Outcome, Pending, Route
 from ampnexus.store.database import Database
 from ampnexus.store.feed import stored
 from ampnexus.store.tables import charge_points, feed_events, webhook_deliveries, webhooks
@@ -20,6 +32,20 @@ _DELIVERY = select(webhook_deliveries, feed_events.c.uid, feed_events.c.type).jo
 )
 _EVENT_SITE = func.coalesce(feed_events.c.site_id, charge_points.c.site_id)
 _UPDATABLE = {"url", "events", "site_ids", "description", "enabled"}
+_RECORD_ATTEMPT = (
+    update(webhook_deliveries)
+    .where(webhook_deliveries.c.id == bindparam("key"))
+    .values(
+        status=bindparam("new_status"),
+        attempts=webhook_deliveries.c.attempts + 1,
+        next_attempt_at=bindparam("next_at"),
+        last_attempt_at=bindparam("at"),
+        last_status_code=bindparam("code"),
+        last_error=bindparam("error"),
+        last_duration_ms=bindparam("ms"),
+        delivered_at=bindparam("delivered"),
+    )
+)
 
 
 class SqlWebhookStore:
@@ -170,39 +196,34 @@ class SqlWebhookStore:
 
         return await self._db.read(work)
 
-    async def record_attempt(
-        self,
-        delivery: Delivery,
-        attempt: Attempt,
-        at: datetime,
-        status: DeliveryStatus,
-        next_attempt_at: datetime,
-    ) -> int:
-        health: dict[str, Any]
-        if attempt.ok:
-            health = {"consecutive_failures": 0, "last_success_at": at}
-        else:
-            health = {
-                "consecutive_failures": webhooks.c.consecutive_failures + 1,
-                "last_failure_at": at,
+    async def record_attempts(self, webhook_id: str, outcomes: Sequence[Outcome]) -> int:
+        rows = [
+            {
+                "key": o.delivery.id,
+                "new_status": o.status.value,
+                "next_at": o.next_attempt_at,
+                "at": o.at,
+                "code": o.attempt.status_code,
+                "error": o.attempt.error,
+                "ms": round(o.attempt.duration_ms, 1),
+                "delivered": o.at if o.status is DeliveryStatus.DELIVERED else None,
             }
+            for o in outcomes
+        ]
+        # Failures after the last success: all of them when none succeeded (added on).
+        last_ok = max((i for i, o in enumerate(outcomes) if o.attempt.ok), default=None)
+        failed_after = len(outcomes) - 1 - last_ok if last_ok is not None else len(outcomes)
+        health: dict[str, Any] = {}
+        if last_ok is not None:
+            health = {"consecutive_failures": failed_after, "last_success_at": outcomes[last_ok].at}
+        else:
+            health = {"consecutive_failures": webhooks.c.consecutive_failures + failed_after}
+        if not outcomes[-1].attempt.ok:
+            health["last_failure_at"] = outcomes[-1].at
 
         def work(conn: Connection) -> int:
-            conn.execute(
-                update(webhook_deliveries)
-                .where(webhook_deliveries.c.id == delivery.id)
-                .values(
-                    status=status.value,
-                    attempts=webhook_deliveries.c.attempts + 1,
-                    next_attempt_at=next_attempt_at,
-                    last_attempt_at=at,
-                    last_status_code=attempt.status_code,
-                    last_error=attempt.error,
-                    last_duration_ms=round(attempt.duration_ms, 1),
-                    delivered_at=at if status is DeliveryStatus.DELIVERED else None,
-                )
-            )
-            where = webhooks.c.id == delivery.webhook_id
+            conn.execute(_RECORD_ATTEMPT, rows)
+            where = webhooks.c.id == webhook_id
             conn.execute(update(webhooks).where(where).values(health))
             failures = conn.execute(select(webhooks.c.consecutive_failures).where(where))
             return int(failures.scalar() or 0)
