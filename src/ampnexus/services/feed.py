@@ -95,14 +95,10 @@ def _iso(at: datetime) -> str:
     return at.isoformat()
 
 
-def _connected(event: ChargerConnected) -> list[FeedEntry]:
+def _connection(event: ChargerConnected | ChargerDisconnected) -> list[FeedEntry]:
+    kind = "connected" if isinstance(event, ChargerConnected) else "disconnected"
     data = {"charge_point_id": event.charge_point_id, "at": _iso(event.at)}
-    return [_entry("charge_point.connected", event.at, data, event.charge_point_id)]
-
-
-def _disconnected(event: ChargerDisconnected) -> list[FeedEntry]:
-    data = {"charge_point_id": event.charge_point_id, "at": _iso(event.at)}
-    return [_entry("charge_point.disconnected", event.at, data, event.charge_point_id)]
+    return [_entry(f"charge_point.{kind}", event.at, data, event.charge_point_id)]
 
 
 def _status(event: ConnectorStatusChanged) -> list[FeedEntry]:
@@ -196,8 +192,8 @@ def _alert(event: AlertRaised) -> list[FeedEntry]:
 
 
 _MAPPERS: dict[type, Callable[[Any], list[FeedEntry]]] = {
-    ChargerConnected: _connected,
-    ChargerDisconnected: _disconnected,
+    ChargerConnected: _connection,
+    ChargerDisconnected: _connection,
     ConnectorStatusChanged: _status,
     TransactionStarted: _started,
     SessionProgressed: _progressed,
