@@ -8,10 +8,11 @@ with an alert."""
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -133,12 +134,14 @@ class RequestBuilder:
         ]
         sessions: list[Session] = []
         transactions: dict[str, tuple[str, int, int]] = {}
-        running = await self._running(layout, now)
-        facts = await self._needs.resolve_all([t for t, _, _ in running], site)
+        # The reads that do not depend on each other overlap: each waits on the database.
+        (running, facts, modes, bounds), series, expected = await asyncio.gather(
+            self._session_reads(layout, grid, now),
+            self._series(layout, grid),
+            self._expected.expected(layout, grid, now),
+        )
         placements = {p.charge_point_id: p for p in layout.placements}
-        modes = await self._modes.of_site(layout)
         rules: dict[str, SessionRule] = {}
-        bounds = await self._operator_limits(layout, running, grid, now)
         limits: dict[str, OperatorLimit] = {}
         for transaction, started_ok, max_w in running:
             placement = placements[transaction.charge_point_id]
@@ -161,10 +164,7 @@ class RequestBuilder:
             )
         busy = Counter(charger for charger, _, _ in transactions.values())
         sessions += self._standby(layout, grid, busy)
-        sessions += await self._expected.expected(layout, grid, now) or self._expected.prior(
-            layout, grid, sessions
-        )
-        series = await self._series(layout, grid)
+        sessions += expected or self._expected.prior(layout, grid, sessions)
         request = PlanRequest(
             grid=grid,
             circuits=tuple(circuits),
@@ -174,6 +174,24 @@ class RequestBuilder:
             safety_margin=site.safety_margin,
         )
         return request, transactions, rules, limits
+
+    async def _session_reads(
+        self, layout: SiteLayout, grid: SlotGrid, now: datetime
+    ) -> tuple[
+        list[tuple[Transaction, bool, float]],
+        Mapping[int, SessionFacts],
+        dict[str, EffectiveMode],
+        dict[int, OperatorLimit],
+    ]:
+        """The running transactions, then what each needs, its charger's mode and what
+        operators leave it, read at once."""
+        running = await self._running(layout, now)
+        facts, modes, bounds = await asyncio.gather(
+            self._needs.resolve_all([t for t, _, _ in running], layout.site),
+            self._modes.of_site(layout),
+            self._operator_limits(layout, running, grid, now),
+        )
+        return running, facts, modes, bounds
 
     async def _operator_limits(
         self,
