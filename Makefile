@@ -4,9 +4,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean browser
 
-install: $(STAMP)
+install: $(STAMP) node_modules/.installed
+
+# The portal's front-end assets, from the npm registry (served by AmpNexus itself: no CDN).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The browser tests drive Debian's Chromium; install it when it is missing.
+browser:
+	@test -x /usr/bin/chromium || scripts/install-chromium
 
 # Reinstall only when the project's dependency list changes.
 $(STAMP): pyproject.toml
@@ -21,7 +30,7 @@ run: install
 # The tests mostly wait on sockets and databases: more workers than cores pays off.
 TEST_WORKERS ?= 4
 
-test: install lint
+test: install lint browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: install

@@ -265,7 +265,12 @@ class AmpNexus:
             ),
         )
         link.target = self.gateway
-        self.api = create_api(self.services, self.gateway, BodyLimits.of(settings))
+        self.api = create_api(
+            self.services,
+            self.gateway,
+            BodyLimits.of(settings),
+            secure_cookies=settings.tls_cert is not None,
+        )
         self.ocpp_port = 0
         self.ocpp_plain_port: int | None = None  # plain ws:// next to TLS, if configured
         self.http_port = 0

@@ -549,10 +549,10 @@ async def test_docs_are_served_offline(anonymous: httpx.AsyncClient, server: Amp
         spec_url = re.search(r"url:\s*'([^']+)'", html)
         assert spec_url and spec_url.group(1) == "/api/v1/openapi.json"
         assert (await raw.get(spec_url.group(1))).status_code == 200
-        # The root sends a browser to the docs.
+        # The root is the portal: a browser not signed in is sent to its sign-in page.
         root = await raw.get("/")
-        assert root.status_code in (302, 307), root.text
-        assert root.headers["location"] == "/api/v1/docs"
+        assert root.status_code == 303, root.text
+        assert root.headers["location"] == "/login?next=/"
 
 
 # --- transactions -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import swagger_ui_bundle
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ampnexus import __version__
@@ -36,6 +36,7 @@ from ampnexus.api.routers import (
     transactions,
     webhooks,
 )
+from ampnexus.portal.app import install_portal
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
@@ -86,8 +87,12 @@ and 504 when it does not answer in time.
 
 
 def create_api(
-    services: Services, gateway: Any = None, limits: BodyLimits | None = None
+    services: Services,
+    gateway: Any = None,
+    limits: BodyLimits | None = None,
+    secure_cookies: bool = False,
 ) -> FastAPI:
+    """`secure_cookies`: the portal's cookies only over HTTPS (AmpNexus serves TLS)."""
     limits = limits or BodyLimits()
     app = FastAPI(
         title="AmpNexus",
@@ -122,8 +127,5 @@ def create_api(
             swagger_favicon_url=f"{PREFIX}/docs/assets/favicon-32x32.png",
         )
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse(f"{PREFIX}/docs")
-
+    install_portal(app, services, secure_cookies)  # the portal takes `/` and the rest
     return app

@@ -34,6 +34,11 @@ class Readings:
         self.remember(key, event.at, min(event.power_w, max_w))
         return before is None or abs(before[0] - event.power_w) >= POWER_CHANGE_W
 
+    def power_w(self, key: tuple[str, int]) -> float | None:
+        """The connector's power as last read (None: no plausible reading yet)."""
+        measured = self._power.get(key)
+        return None if measured is None else measured[0]
+
     def register_wh(self, key: tuple[str, int]) -> float | None:
         """The connector's register as last read (None: not read, or not reported)."""
         measured = self._power.get(key)

@@ -550,6 +550,10 @@ class SmartChargingService:
         if self._failures.pop(site_id, None) is not None:  # its failures went with it
             self._spawn(self._alerts.resolve(AlertKey(AlertKind.REPLAN_FAILED, site_id=site_id)))
 
+    def power_now_w(self, charge_point_id: str, connector_id: int) -> float | None:
+        """What the connector drew at its latest plausible reading (None: none yet)."""
+        return self._readings.power_w((charge_point_id, connector_id))
+
     def current_plan(self, site_id: str) -> SitePlan | None:
         return self._plans.get(site_id)
 
