@@ -48,6 +48,7 @@ from ampnexus.services.sites import SiteService
 from ampnexus.services.smart_charging import Planner, SmartChargingService
 from ampnexus.services.tariffs import TariffService
 from ampnexus.services.transactions import TransactionService
+from ampnexus.services.users import LoginThrottle, UserService
 from ampnexus.services.webhooks import WebhookSender, WebhookService
 from ampnexus.store.alerts import SqlAlertStore
 from ampnexus.store.api_keys import SqlApiKeyStore
@@ -64,6 +65,7 @@ from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
 from ampnexus.store.tariffs import SqlTariffStore
 from ampnexus.store.transactions import SqlTransactionStore
+from ampnexus.store.users import SqlPortalSessionStore, SqlUserStore
 from ampnexus.store.webhooks import SqlWebhookStore
 from ampnexus.tls import TlsContexts, load_tls
 from ampnexus.webhook_sender import HttpWebhookSender
@@ -97,6 +99,7 @@ class Services:
     time_window: TimeWindow  # where a charger's timestamps are believed
     feed: EventFeed  # the public events: webhooks deliver them, /events streams them
     webhooks: WebhookService
+    users: UserService  # the portal's users and their signed-in sessions
     smart_charging: SmartChargingService = field(init=False)
     plug_and_charge: PlugAndCharge = field(init=False)
 
@@ -178,6 +181,17 @@ def build_services(
             refuse_private=settings.webhook_refuse_private,
             retry_window=timedelta(hours=settings.webhook_retry_hours),
             retention=timedelta(days=settings.event_retention_days),
+        ),
+        users=UserService(
+            SqlUserStore(db),
+            SqlPortalSessionStore(db),
+            clock,
+            throttle=LoginThrottle(
+                clock,
+                per_account=settings.portal_failed_logins_per_account,
+                per_address=settings.portal_failed_logins_per_address,
+                window=settings.portal_failed_logins_window,
+            ),
         ),
     )
     services.smart_charging = SmartChargingService(
@@ -332,6 +346,7 @@ class AmpNexus:
         )
         await self.services.charge_points.flush_last_seen()
         self.services.charge_points.close()
+        self.services.users.close()
         await asyncio.to_thread(self.db.close)
 
     async def run_until_signalled(self) -> None:

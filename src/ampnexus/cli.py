@@ -1,4 +1,4 @@
-"""`ampnexus serve | migrate | apikey | demo | simulate | simulate-site`.
+"""`ampnexus serve | migrate | apikey | user | demo | simulate | simulate-site`.
 
 Options go where people type them: `--database-url` and `--log-level` work before or after
 the command. Every mistake (a wrong flag, a bad setting, a database that cannot be used, a
@@ -132,6 +132,23 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("id", type=int)
     revoke.set_defaults(run=_apikey_revoke)
 
+    user = command("user", "manage the web portal's users")
+    users = user.add_subparsers(required=True, metavar="ACTION")
+    create_user = command("create", "create a user who signs in with email and password", users)
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--password", required=True, help="12 to 128 characters")
+    create_user.add_argument(
+        "--role",
+        choices=["admin", "operator", "viewer"],
+        default="viewer",
+        help="admin (also manages users), operator (runs the site) or viewer (default: reads)",
+    )
+    create_user.set_defaults(run=_user_create)
+    command("list", "list users", users).set_defaults(run=_user_list)
+    delete_user = command("delete", "delete a user and end their sessions", users)
+    delete_user.add_argument("email")
+    delete_user.set_defaults(run=_user_delete)
+
     simulate = command("simulate", "run simulated OCPP 1.6J charge points against a CSMS")
     simulate.add_argument("--url", required=True, help="the CSMS, e.g. ws://HOST:9000/ocpp")
     simulate.add_argument("--chargers", type=int, default=1, help="how many (default 1)")
@@ -211,7 +228,10 @@ def _offline(settings: Settings, work: Any) -> Any:
     try:
         db.migrate()
         services = build_services(db, settings, SystemClock(), port=None)  # type: ignore[arg-type]
-        return asyncio.run(work(services))
+        try:
+            return asyncio.run(work(services))
+        finally:
+            services.users.close()
     finally:
         db.close()
 
@@ -256,6 +276,50 @@ def _apikey_revoke(settings: Settings, args: Any) -> int:
         print(f"ampnexus: {error}", file=sys.stderr)
         return 1
     print(f"revoked API key {args.id}")
+    return 0
+
+
+def _user_create(settings: Settings, args: Any) -> int:
+    from ampnexus.domain.errors import DomainError
+    from ampnexus.domain.user import Role
+
+    role = Role(args.role)
+    try:
+        user = _offline(settings, lambda s: s.users.create(args.email, args.password, role))
+    except DomainError as error:
+        print(f"ampnexus: {error}", file=sys.stderr)
+        return 2
+    print(f"Created user {user.email} ({user.role})")
+    return 0
+
+
+def _user_list(settings: Settings, _: Any) -> int:
+    users = _offline(settings, lambda s: s.users.list())
+    for user in users:
+        seen = (
+            f"last sign-in {user.last_login_at:%Y-%m-%d %H:%M}Z"
+            if user.last_login_at
+            else "never signed in"
+        )
+        state = "" if user.active else f", disabled {user.disabled_at:%Y-%m-%d}"
+        print(
+            f"{user.id:>4}  {user.email}  [{user.role}]  "
+            f"(created {user.created_at:%Y-%m-%d}, {seen}{state})"
+        )
+    if not users:
+        print("no users yet: ampnexus user create --email EMAIL --password PASSWORD --role admin")
+    return 0
+
+
+def _user_delete(settings: Settings, args: Any) -> int:
+    from ampnexus.domain.errors import DomainError
+
+    try:
+        user = _offline(settings, lambda s: s.users.delete(args.email))
+    except DomainError as error:
+        print(f"ampnexus: {error}", file=sys.stderr)
+        return 1
+    print(f"Deleted user {user.email}")
     return 0
 
 

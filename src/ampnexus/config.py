@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     ocpp_failed_upgrades_window: float = Field(
         60.0, gt=0, description="seconds over which failed upgrades are counted"
     )
+    portal_failed_logins_per_account: int = Field(
+        5, ge=1, description="failed portal sign-ins for one email from one address per window"
+    )
+    portal_failed_logins_per_address: int = Field(
+        20, ge=1, description="failed portal sign-ins from one address (any email) per window"
+    )
+    portal_failed_logins_window: float = Field(
+        900.0, gt=0, description="seconds over which failed portal sign-ins are counted"
+    )
     session_update_interval: float = Field(
         60.0,
         ge=0,

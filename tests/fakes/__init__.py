@@ -26,6 +26,7 @@ from tests.fakes.sites import (
     FakeSiteStore,
     FakeTariffStore,
 )
+from tests.fakes.users import FakePortalSessionStore, FakeUserStore
 
 __all__ = [
     "START",
@@ -39,10 +40,12 @@ __all__ = [
     "FakeModeStore",
     "FakeNeedStore",
     "FakeOperatorProfileStore",
+    "FakePortalSessionStore",
     "FakeSeriesStore",
     "FakeSiteStore",
     "FakeTariffStore",
     "FakeTransactionStore",
+    "FakeUserStore",
     "Fakes",
     "ForeignKeyViolation",
     "Memory",
@@ -71,3 +74,5 @@ class Fakes:
         self.needs = FakeNeedStore(m)
         self.modes = FakeModeStore(m)
         self.operator_profiles = FakeOperatorProfileStore(m)
+        self.users = FakeUserStore(m)
+        self.portal_sessions = FakePortalSessionStore(m)

@@ -22,3 +22,5 @@ _drivers: ports.DriverProfileStore = _fakes.drivers
 _needs: ports.NeedStore = _fakes.needs
 _modes: ports.ModeStore = _fakes.modes
 _operator_profiles: ports.OperatorProfileStore = _fakes.operator_profiles
+_users: ports.UserStore = _fakes.users
+_portal_sessions: ports.PortalSessionStore = _fakes.portal_sessions

@@ -25,6 +25,7 @@ from ampnexus.domain.series import Point, SeriesKind
 from ampnexus.domain.site import Circuit, Placement, Site
 from ampnexus.domain.tariff import PricePeriod, Tariff
 from ampnexus.domain.transaction import MeterReading, Transaction
+from ampnexus.domain.user import PortalSession, User
 from ampnexus.services.ports import Page, StatusRecord
 
 T = TypeVar("T")
@@ -81,6 +82,8 @@ class Memory:
     feed: list[object] = field(default_factory=list)  # domain events committed to the outbox
     overrides: dict[int, tuple[str, datetime]] = field(default_factory=dict)  # set_by, set_at
     operator_profiles: list[OperatorProfile] = field(default_factory=list)
+    users: dict[int, tuple[User, str]] = field(default_factory=dict)  # with its password hash
+    portal_sessions: dict[str, PortalSession] = field(default_factory=dict)  # by digest
     _ids: dict[str, count[int]] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:

@@ -49,6 +49,7 @@ from ampnexus.domain.transaction import (
     TransactionStart,
     TransactionStop,
 )
+from ampnexus.domain.user import Role
 from ampnexus.services import ports
 from ampnexus.store.alerts import SqlAlertStore
 from ampnexus.store.charge_points import SqlChargePointStore
@@ -62,6 +63,7 @@ from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
 from ampnexus.store.tariffs import SqlTariffStore
 from ampnexus.store.transactions import SqlTransactionStore
+from ampnexus.store.users import SqlPortalSessionStore, SqlUserStore
 from tests.fakes import Fakes
 
 AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -80,6 +82,8 @@ class Stores:
     needs: ports.NeedStore
     modes: ports.ModeStore
     operator_profiles: ports.OperatorProfileStore
+    users: ports.UserStore
+    portal_sessions: ports.PortalSessionStore
 
 
 Scenario = Callable[[Stores], Awaitable[list[object]]]
@@ -109,6 +113,8 @@ def sql_stores(db: Database) -> Stores:
         SqlNeedStore(db),
         SqlModeStore(db),
         SqlOperatorProfileStore(db),
+        SqlUserStore(db),
+        SqlPortalSessionStore(db),
     )
 
 
@@ -126,6 +132,8 @@ def fake_stores() -> Stores:
         f.needs,
         f.modes,
         f.operator_profiles,
+        f.users,
+        f.portal_sessions,
     )
 
 
@@ -413,6 +421,44 @@ async def operator_profiles(s: Stores) -> list[object]:
     return seen
 
 
+async def users_and_sessions(s: Stores) -> list[object]:
+    """Emails are unique, sessions are found by digest, expire by either bound, and go
+    with their user."""
+    ann = await s.users.add("ann@example.com", Role.ADMIN, "scrypt$hash-a", AT)
+    bob = await s.users.add("bob@example.com", Role.VIEWER, "scrypt$hash-b", AT)
+    seen: list[object] = [
+        ann,
+        await outcome(s.users.add("ann@example.com", Role.VIEWER, "scrypt$x", AT)),
+        await s.users.find("ann@example.com"),
+        await s.users.find("nobody@example.com"),
+        await s.users.get(bob.id),
+        await s.users.update(bob.id, {"role": Role.OPERATOR, "last_login_at": AT}),
+        await s.users.update(999, {"role": Role.OPERATOR}),
+        await s.users.list(),
+    ]
+    later = AT + timedelta(hours=1)
+    a1 = await s.portal_sessions.add(ann.id, "d" * 64, "csrf-1", AT, AT + timedelta(days=7))
+    await s.portal_sessions.add(ann.id, "e" * 64, "csrf-2", AT, AT + timedelta(minutes=30))
+    await s.portal_sessions.add(bob.id, "f" * 64, "csrf-3", later, later + timedelta(days=7))
+    await s.portal_sessions.touch(a1.id, later)
+    seen += [
+        await s.portal_sessions.find("d" * 64),
+        await s.portal_sessions.find("0" * 64),
+        # At AT + 1 h, idle since AT + 30 min: "e" is past its expiry, "d" was just seen.
+        await s.portal_sessions.delete_expired(later, AT + timedelta(minutes=30)),
+        await s.portal_sessions.find("e" * 64),
+        await s.portal_sessions.delete("d" * 64),
+        await s.portal_sessions.delete("d" * 64),
+        await s.users.delete(bob.id),  # its session goes with it
+        await s.portal_sessions.find("f" * 64),
+        await s.users.delete(bob.id),
+        await s.users.list(),
+    ]
+    await s.portal_sessions.add(ann.id, "g" * 64, "csrf-4", AT, AT + timedelta(days=7))
+    seen.append(await s.portal_sessions.delete_for_user(ann.id))
+    return seen
+
+
 def _with_circuit(layout: SiteLayout, circuit_id: str) -> SiteLayout:
     return add_circuit(layout, Circuit(layout.site.id, circuit_id, max_power_w=1e4))
 
@@ -429,6 +475,7 @@ def _with_circuit(layout: SiteLayout, circuit_id: str) -> SiteLayout:
         modes,
         overrides_and_energy,
         operator_profiles,
+        users_and_sessions,
     ],
 )
 async def test_the_fakes_answer_as_the_sql_stores_do(db: Database, scenario: Scenario) -> None:

@@ -43,3 +43,16 @@ class UnreadableAnswer(CommandFailed):
     """The charger's answer passed its protocol's checks but cannot be read into the domain's
     terms (a status the domain does not know, a field of the wrong shape): like an answer off
     the schema, it is no answer."""
+
+
+class BadCredentials(DomainError):
+    """A sign-in refused: the message never says whether the account exists."""
+
+
+class TooManyAttempts(DomainError):
+    """Refused without looking: too many failures lately (or the checks are saturated).
+    Try again after `retry_after` seconds (HTTP 429 with Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

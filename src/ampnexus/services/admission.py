@@ -55,7 +55,7 @@ class _Entry:
         self.refused = 0  # refusals since then
 
 
-class _FailureTable:
+class FailureTable:
     """Failure times per key in a sliding window, bounded in keys and in times per key."""
 
     def __init__(self, limit: int, window: float, capacity: int) -> None:
@@ -96,8 +96,8 @@ class AdmissionThrottle:
         capacity: int = DEFAULT_CAPACITY,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._pairs = _FailureTable(per_charger, window, capacity)
-        self._addresses = _FailureTable(per_address, window, capacity)
+        self._pairs = FailureTable(per_charger, window, capacity)
+        self._addresses = FailureTable(per_address, window, capacity)
         self._busy = _Entry(1)
         self._window = window
         self._now = now

@@ -42,6 +42,7 @@ from ampnexus.domain.transaction import (
     TransactionStart,
     TransactionStop,
 )
+from ampnexus.domain.user import PortalSession, Role, User
 from ampnexus.services.feed import Announce
 
 T = TypeVar("T")
@@ -171,6 +172,44 @@ class ApiKeyStore(Protocol):
     async def find_active(self, digest: str) -> ApiKey | None: ...
     async def list(self) -> Sequence[ApiKey]: ...
     async def revoke(self, key_id: int, at: datetime) -> bool: ...
+
+
+class UserStore(Protocol):
+    async def add(self, email: str, role: Role, password_hash: str, at: datetime) -> User:
+        """Raises Conflict if a user has this (lower-cased) email."""
+        ...
+
+    async def get(self, user_id: int) -> User | None: ...
+    async def find(self, email: str) -> tuple[User, str] | None:
+        """The user with this lower-cased email, and their password hash."""
+        ...
+
+    async def list(self) -> Sequence[User]: ...
+    async def delete(self, user_id: int) -> bool:
+        """Their portal sessions go with them."""
+        ...
+
+    async def update(self, user_id: int, changes: dict[str, Any]) -> User | None:
+        """Sets `role`, `password_hash`, `disabled_at` or `last_login_at`."""
+        ...
+
+
+class PortalSessionStore(Protocol):
+    async def add(
+        self,
+        user_id: int,
+        digest: str,
+        csrf_token: str,
+        at: datetime,
+        expires_at: datetime,
+    ) -> PortalSession: ...
+    async def find(self, digest: str) -> tuple[User, PortalSession] | None: ...
+    async def touch(self, session_id: int, at: datetime) -> None: ...
+    async def delete(self, digest: str) -> bool: ...
+    async def delete_for_user(self, user_id: int) -> int: ...
+    async def delete_expired(self, now: datetime, idle_since: datetime) -> int:
+        """Sessions at or past `expires_at`, or last seen at or before `idle_since`."""
+        ...
 
 
 class AlertStore(Protocol):

@@ -1,4 +1,5 @@
-"""Hashing of charger passwords and API keys, and the bounded thread that runs scrypt."""
+"""Hashing of charger and portal passwords, API keys and session tokens, and the bounded
+thread that runs scrypt."""
 
 from __future__ import annotations
 
@@ -22,14 +23,22 @@ T = TypeVar("T")
 _N, _R, _P = 2**13, 8, 1
 
 
-def hash_password(password: str) -> str:
+# People choose weaker passwords than the chargers' 16..40 random characters: a portal
+# password costs ten times as much, as OWASP advises for scrypt (N=2^13, r=8, p=10: the
+# same 8 MiB, ~100 ms). Parallelism only multiplies the time, so every check's memory bound
+# stays hashlib's default.
+PORTAL_COST = 10
+
+
+def hash_password(password: str, cost: int = _P) -> str:
+    """`cost`: scrypt's parallelism p, stored in the hash (verify_password reads it back)."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=cost)
     encoded_salt, encoded_digest = (
         base64.b64encode(salt).decode(),
         base64.b64encode(digest).decode(),
     )
-    return f"scrypt${_N}${_R}${_P}${encoded_salt}${encoded_digest}"
+    return f"scrypt${_N}${_R}${cost}${encoded_salt}${encoded_digest}"
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -58,6 +67,15 @@ def api_key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def session_digest(token: str) -> str:
+    """Session tokens carry 256 random bits too: stored and looked up as a plain SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class PasswordChecksBusy(Exception):
     """Every password-check slot is taken: the attempt is refused without hashing."""
 
@@ -71,12 +89,14 @@ class PasswordHasher:
     turn instead (it is rare, and authenticated).
     """
 
-    def __init__(self, threads: int = 1, queue: int = 8) -> None:
+    def __init__(self, threads: int = 1, queue: int = 8, cost: int = _P) -> None:
+        """`cost`: what `hash` spends (scrypt's p); `verify` spends what the hash says."""
         self._executor = ThreadPoolExecutor(
             max_workers=threads, thread_name_prefix="scrypt", initializer=_lowest_priority
         )
         self._capacity = threads + queue
         self._in_flight = 0
+        self._cost = cost
 
     async def verify(self, password: str, stored: str) -> bool:
         if self._in_flight >= self._capacity:
@@ -84,12 +104,12 @@ class PasswordHasher:
         return await self._run(verify_password, password, stored)
 
     async def hash(self, password: str) -> str:
-        return await self._run(hash_password, password)
+        return await self._run(hash_password, password, self._cost)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _run(self, work: Callable[..., T], *args: str) -> T:
+    async def _run(self, work: Callable[..., T], *args: str | int) -> T:
         loop = asyncio.get_running_loop()
         job = self._executor.submit(work, *args)
         self._in_flight += 1

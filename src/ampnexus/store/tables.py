@@ -515,3 +515,31 @@ webhook_deliveries = Table(
     Index(None, "webhook_id", "status", "event_seq"),
     Index(None, "status", "next_attempt_at"),
 )
+
+
+# --- portal users and their sessions (migration 0012) ------------------------------------------
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),  # lower-cased by the service
+    Column("password_hash", String(255), nullable=False),  # scrypt$N$r$p$salt$digest
+    Column("role", String(16), nullable=False),  # viewer, operator or admin
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),
+    Column("last_login_at", UtcDateTime),
+)
+
+portal_sessions = Table(
+    "portal_sessions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("digest", String(64), nullable=False, unique=True),  # SHA-256 of the cookie's token
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
