@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from ampnexus.domain.errors import BadCredentials, TooManyAttempts
 from ampnexus.portal import views
 from ampnexus.portal.assets import assets_router
 from ampnexus.portal.auth import (
@@ -26,7 +27,6 @@ from ampnexus.portal.auth import (
     page_user,
     safe_next,
 )
-from ampnexus.domain.errors import BadCredentials, TooManyAttempts
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
@@ -140,8 +140,14 @@ def _login_page(
     response = templates.TemplateResponse(
         request,
         "login.html",
-        {"user": None, "csrf": None, "login_csrf": token, "next": next, "error": error,
-         "email": email},
+        {
+            "user": None,
+            "csrf": None,
+            "login_csrf": token,
+            "next": next,
+            "error": error,
+            "email": email,
+        },
         status_code=status,
     )
     response.set_cookie(

@@ -39,7 +39,8 @@ def assets_router() -> APIRouter:
         path = root / relative
         if not path.is_file():
             raise HTTPException(
-                503, f"{path} is missing: run `make install` (npm ci) to install the portal's assets"
+                503,
+                f"{path} is missing: run `make install` (npm ci) to install the portal's assets",
             )
         return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
 
