@@ -70,8 +70,8 @@ async def test_events_stream_live_and_resume_with_last_event_id(
             await cp.boot()
             await cp.status(1, "Available")
 
-    reading = asyncio.create_task(read_events(api, 2, types="charge_point.connected"))
-    await asyncio.sleep(0.5)  # the stream starts with the next event
+    start = {"Last-Event-ID": str(await server.services.feed.last_seq())}
+    reading = asyncio.create_task(read_events(api, 2, start, types="charge_point.connected"))
     await connect("CP-1")
     await connect("CP-2")
     first = await reading
@@ -105,3 +105,23 @@ async def test_the_stream_refuses_bad_input_and_wants_a_key(
     assert resume.status_code == 422
     async with httpx.AsyncClient(base_url=str(api.base_url)) as anonymous:
         assert (await anonymous.get("/events")).status_code == 401
+
+
+async def test_without_last_event_id_the_stream_starts_with_the_next_event(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str
+) -> None:
+    created = await api.post("/charge-points", json={"id": "CP-1", "security_profile": 0})
+    assert created.status_code == 201
+    async with charger(ocpp_url, "CP-1") as cp:
+        await cp.boot()
+        await cp.status(1, "Available")
+        # Its answer's head arrives once the stream has taken its starting point.
+        async with api.stream("GET", "/events", params={"types": "charge_point.*"}) as stream:
+            await cp.status(1, "Faulted", error_code="GroundFailure")
+            async with asyncio.timeout(10):
+                async for line in stream.aiter_lines():
+                    if line.startswith("data: "):
+                        event = json.loads(line[6:])
+                        break
+    assert event["type"] == "charge_point.status_changed"
+    assert event["data"]["status"] == "Faulted"

@@ -26,6 +26,7 @@ class Webhook:
     consecutive_failures: int = 0
     last_success_at: datetime | None = None
     last_failure_at: datetime | None = None
+    after_seq: int = 0  # it gets the feed's events after this one (those since its creation)
 
 
 @dataclass(frozen=True, slots=True)

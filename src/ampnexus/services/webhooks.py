@@ -51,7 +51,8 @@ RENEW_BELOW = timedelta(seconds=30)
 FAN_OUT_BATCH = 500
 SEND_BATCH = 50
 MAX_PARALLEL_WEBHOOKS = 32
-PASS_GAP_S = 0.1
+PASS_GAP_S = 0.25
+RELIST = timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +72,8 @@ class Outcome:
     next_attempt_at: datetime
 
 
-# Which webhooks an event goes to: (event type, its site) -> webhook ids.
-Route = Callable[[str, str | None], Sequence[str]]
+# Which webhooks an event goes to: (its feed sequence number, type, site) -> webhook ids.
+Route = Callable[[int, str, str | None], Sequence[str]]
 
 
 class WebhookStore(Protocol):
@@ -206,6 +207,7 @@ class WebhookService:
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._pruned_at: datetime | None = None
+        self._listed: tuple[datetime, Sequence[Webhook]] | None = None  # (when, enabled ones)
         feed.on_committed(self._wake.set)
 
     # --- subscriptions -----------------------------------------------------------------
@@ -222,6 +224,7 @@ class WebhookService:
             created_at=self._clock.now(),
         )
         await self._store.add(webhook)
+        self._listed = None
         return webhook
 
     async def get(self, webhook_id: str) -> Webhook:
@@ -239,12 +242,14 @@ class WebhookService:
         updated = await self._store.update(webhook_id, changes)
         if updated is None:
             raise NotFound(f"webhook {webhook_id} does not exist")
+        self._listed = None
         self._wake.set()  # enabled again: its backlog goes now
         return updated
 
     async def delete(self, webhook_id: str) -> None:
         if not await self._store.delete(webhook_id):
             raise NotFound(f"webhook {webhook_id} does not exist")
+        self._listed = None
 
     async def deliveries(
         self, webhook_id: str, status: DeliveryStatus | None, limit: int, offset: int
@@ -311,18 +316,27 @@ class WebhookService:
     async def dispatch_once(self) -> None:
         """Hand out new events, start sending every webhook with a delivery due, prune."""
         now = self._clock.now()
-        route = _router(await self._store.list())
-        while await self._store.fan_out(route, now, FAN_OUT_BATCH) == FAN_OUT_BATCH:
-            pass
-        for webhook_id in await self._store.due(now, 1000):
-            if webhook_id not in self._sending:
-                task = asyncio.get_running_loop().create_task(self._send_queue(webhook_id))
-                self._sending[webhook_id] = task
+        active = await self._active(now)
+        if active:  # without webhooks the feed waits: a new one gets only what comes after it
+            route = _router(active)
+            while await self._store.fan_out(route, now, FAN_OUT_BATCH) == FAN_OUT_BATCH:
+                pass
+            for webhook_id in await self._store.due(now, 1000):
+                if webhook_id not in self._sending:
+                    task = asyncio.get_running_loop().create_task(self._send_queue(webhook_id))
+                    self._sending[webhook_id] = task
         if self._pruned_at is None or now - self._pruned_at > timedelta(hours=1):
             self._pruned_at = now
             pruned = await self._store.prune(now - self._retention)
             if pruned:
                 log.info("pruned %d feed events older than %s", pruned, self._retention)
+
+    async def _active(self, now: datetime) -> Sequence[Webhook]:
+        """The enabled webhooks, read again after a change here or every `RELIST` (changes
+        other processes made)."""
+        if self._listed is None or now - self._listed[0] > RELIST:
+            self._listed = (now, [w for w in await self._store.list() if w.enabled])
+        return self._listed[1]
 
     async def _send_queue(self, webhook_id: str) -> None:
         """Send the webhook's due deliveries in order while this process holds its lease;
@@ -435,14 +449,13 @@ def backoff(attempts: int, rng: random.Random) -> timedelta:
     return timedelta(seconds=seconds * rng.uniform(0.5, 1.0))
 
 
-def _router(webhooks: Sequence[Webhook]) -> Route:
-    active = [w for w in webhooks if w.enabled]
-
-    def route(event_type: str, site_id: str | None) -> list[str]:
+def _router(active: Sequence[Webhook]) -> Route:
+    def route(seq: int, event_type: str, site_id: str | None) -> list[str]:
         return [
             w.id
             for w in active
-            if matches(w.events, event_type)
+            if seq > w.after_seq
+            and matches(w.events, event_type)
             and (w.site_ids is None or (site_id is not None and site_id in w.site_ids))
         ]
 

@@ -487,6 +487,7 @@ webhooks = Table(
     Column("secret", String(100), nullable=False),  # signs each delivery: kept to sign
     Column("created_at", UtcDateTime, nullable=False),
     Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("after_seq", BigInteger, nullable=False, server_default="0"),  # feed at creation
     Column("last_success_at", UtcDateTime),
     Column("last_failure_at", UtcDateTime),
     # Which process sends this webhook's deliveries now, and until when (a lease: one sender

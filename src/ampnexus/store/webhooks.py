@@ -62,6 +62,8 @@ class SqlWebhookStore:
             "enabled": webhook.enabled,
             "secret": webhook.secret,
             "created_at": webhook.created_at,
+            # What the feed holds now is not its to receive: it gets what comes after.
+            "after_seq": select(func.coalesce(func.max(feed_events.c.seq), 0)).scalar_subquery(),
         }
         await self._db.write(lambda conn: conn.execute(insert(webhooks).values(values)))
 
@@ -127,7 +129,7 @@ class SqlWebhookStore:
                     "created_at": at,
                 }
                 for seq, event_type, site_id in events
-                for webhook_id in route(event_type, site_id)
+                for webhook_id in route(seq, event_type, site_id)
             ]
             if rows:
                 conn.execute(insert(webhook_deliveries), rows)
@@ -283,9 +285,7 @@ class SqlWebhookStore:
                 webhook_deliveries.c.status == DeliveryStatus.PENDING.value,
             )
         )
-        old = select(feed_events.c.seq).where(
-            feed_events.c.created_at < before, feed_events.c.fanned_out.is_(True), ~pending
-        )
+        old = select(feed_events.c.seq).where(feed_events.c.created_at < before, ~pending)
 
         def work(conn: Connection) -> int:
             seqs = list(conn.execute(old.limit(10_000)).scalars())
@@ -321,6 +321,7 @@ def _webhook(row: Row[Any]) -> Webhook:
         consecutive_failures=row.consecutive_failures,
         last_success_at=row.last_success_at,
         last_failure_at=row.last_failure_at,
+        after_seq=row.after_seq,
     )
 
 

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("secret", sa.String(length=100), nullable=False),
         sa.Column("created_at", When, nullable=False),
         sa.Column("consecutive_failures", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("after_seq", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("last_success_at", When, nullable=True),
         sa.Column("last_failure_at", When, nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
