@@ -26,6 +26,7 @@ from ampnexus.sim import EV, ChargerSpec, SimChargePoint, SimClock
 from ampnexus.sim.charger import Transaction
 from ampnexus.sim.script import check_script, parse_script
 from tests.conftest import PASSWORD
+from tests.support.portal import portal_sign_in
 
 SPEED = 60.0
 CARD = "SIM-CARD-1"
@@ -886,12 +887,21 @@ async def test_the_demo_shows_cars_charging_and_leaving_with_what_they_asked_for
         assert demo.stdout is not None
         printed: dict[str, str] = {}
         async with asyncio.timeout(30):
-            while not {"API", "API key"} <= set(printed):
+            while not {"portal", "API", "API key"} <= set(printed):
                 line = (await demo.stdout.readline()).decode()
                 assert line, "the demo ended before printing where to look"
                 name, _, shown = line.strip().partition("  ")
-                if name in ("API", "API key"):
+                if name in ("portal", "API", "API key"):
                     printed[name] = shown.strip()
+        # The portal's address and a login that works.
+        portal = re.fullmatch(
+            r"(http://\S+/)  \(sign in as (\S+), password (\S+)\)", printed["portal"]
+        )
+        assert portal, printed["portal"]
+        async with httpx.AsyncClient(base_url=portal[1]) as browser:
+            signed_in = await portal_sign_in(browser, portal[2], portal[3])
+            assert signed_in.status_code == 303, signed_in.text
+            assert "Dashboard" in (await browser.get("/")).text
         headers = {"Authorization": f"Bearer {printed['API key']}"}
         async with httpx.AsyncClient(base_url=printed["API"], headers=headers) as client:
 

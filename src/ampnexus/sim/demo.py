@@ -28,6 +28,7 @@ from ampnexus.config import Settings
 from ampnexus.domain.api_key import ApiKeyScope
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
 from ampnexus.domain.site import Placement, Site
+from ampnexus.domain.user import Role
 from ampnexus.sim.charge_point import SimChargePoint
 from ampnexus.sim.charger import ChargerSpec
 from ampnexus.sim.clock import SimClock
@@ -113,6 +114,10 @@ def _data_dir(chosen: Path | None) -> Iterator[Path]:
         yield Path(temporary)
 
 
+# The demo's portal login: a throwaway database, so a fixed, printed password is fine.
+DEMO_LOGIN, DEMO_PASSWORD = "demo@ampnexus.local", "demo-password-123"
+
+
 def _with_password(spec: ChargerSpec) -> ChargerSpec:
     return replace(spec, password=secrets.token_hex(12))  # 24 hex digits, OCPP's 16..40
 
@@ -121,6 +126,7 @@ async def _register(app: AmpNexus, specs: list[ChargerSpec]) -> str:
     """What an operator does first: an API key, the chargers, the drivers' cards."""
     services = app.services
     _, key = await services.api_keys.create("demo", scope=ApiKeyScope.ADMIN)
+    await services.users.create(DEMO_LOGIN, DEMO_PASSWORD, Role.ADMIN)  # for the portal
     for spec in specs:
         await services.charge_points.register(
             spec.id,
@@ -168,6 +174,8 @@ def _banner(out: TextIO, app: AmpNexus, options: DemoOptions, key: str, data_dir
         f"Simulated time runs {options.speed:g}x real time (server and chargers alike);",
         f"every {STATUS_EVERY_S:g} s a table shows what each car draws and has received.",
         "",
+        f"  portal       http://{host}:{app.http_port}/  (sign in as {DEMO_LOGIN}, "
+        f"password {DEMO_PASSWORD})",
         f"  API          {api}",
         f"  API docs     {api}/docs",
         f"  API key      {key}",
