@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 
 @dataclass
 class Received:
@@ -110,7 +112,11 @@ async def receiving() -> AsyncIterator[Receiver]:
 
 
 async def polled(check: Callable[[], Awaitable[bool]], within: float = 15.0) -> None:
-    """Until `check` holds (the API offers nothing to wait on); TimeoutError after `within`."""
+    """Until `check` holds (the API offers nothing to wait on); TimeoutError after `within`.
+    A connection the server's keep-alive closed as it was reused counts as "not yet"."""
     async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if await check():
+                    return
             await asyncio.sleep(0.05)
