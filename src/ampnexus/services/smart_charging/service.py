@@ -442,7 +442,7 @@ class SmartChargingService:
                 return await self._failed(site_id, error)
             self._plans[site_id] = site_plan
             self._start_dispatch(site_id, dispatch)  # runs on after the lock is released
-            self._spawn(self._announce(site_plan))  # off the replan's path
+            self._spawn(self._announce(site_plan, self._sites[site_id].dispatch))
             self._stop_if_over(site_plan)  # likewise
             await self._succeeded(site_id)
             return site_plan
@@ -477,12 +477,17 @@ class SmartChargingService:
         )
         return site_plan, dispatch
 
-    async def _announce(self, site_plan: SitePlan) -> None:
+    async def _announce(self, site_plan: SitePlan, dispatch: asyncio.Task[Any] | None) -> None:
         """PlanUpdated when the plan differs from the last one announced for the site: a
         replan on a reading mostly confirms the plan, and integrators (and the feed's
-        storage) want the changes."""
+        storage) want the changes. Told once its profiles went out: summing up a plan of a
+        thousand sessions costs the event loop tens of milliseconds the chargers need more."""
         if self._events is None:
             return
+        if dispatch is not None:
+            await asyncio.wait([dispatch])
+        if self._plans.get(site_plan.site_id) is not site_plan:
+            return  # a newer plan replaced it meanwhile: that one is told
         event = plan_updated(site_plan)
         # Its power steps and constraints, not its energy: that shrinks as the slot passes.
         shape = tuple((s.transaction_id, s.power_w, s.waiting_reason) for s in event.sessions)
