@@ -9,6 +9,7 @@ from pydantic import AnyUrl, BaseModel, Field, UrlConstraints
 
 from ampnexus.api.models import Strict
 from ampnexus.domain.webhook import Attempt, Delivery, DeliveryStatus, Webhook
+from ampnexus.services.webhooks import FAILING_AFTER
 
 HttpUrl = Annotated[AnyUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
 Pattern = Annotated[str, Field(min_length=1, max_length=64, examples=["session.*"])]
@@ -49,8 +50,8 @@ class WebhookOut(BaseModel):
     enabled: bool
     created_at: datetime
     health: str = Field(
-        description=f"`ok`, or `failing` after {5} failed attempts in a row (its deliveries "
-        "wait and are retried)"
+        description=f"`ok`, or `failing` after {FAILING_AFTER} failed attempts in a row "
+        "(its deliveries wait and are retried)"
     )
     consecutive_failures: int
     last_success_at: datetime | None
@@ -58,8 +59,6 @@ class WebhookOut(BaseModel):
 
     @classmethod
     def of(cls, webhook: Webhook) -> WebhookOut:
-        from ampnexus.services.webhooks import FAILING_AFTER
-
         return cls(
             id=webhook.id,
             url=webhook.url,

@@ -4,7 +4,6 @@ every form and htmx request carries the session's CSRF token."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -124,7 +123,6 @@ async def _nudges(services: Services, after: int) -> AsyncIterator[bytes]:
         await feed.wait(commit, 15.0)
         if not commit.done():
             yield b": keep-alive\n\n"
-        await asyncio.sleep(0)
 
 
 def _page(request: Request, name: str, signed: Signed, **context: Any) -> Response:

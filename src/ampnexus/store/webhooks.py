@@ -215,7 +215,7 @@ class SqlWebhookStore:
         # Failures after the last success: all of them when none succeeded (added on).
         last_ok = max((i for i, o in enumerate(outcomes) if o.attempt.ok), default=None)
         failed_after = len(outcomes) - 1 - last_ok if last_ok is not None else len(outcomes)
-        health: dict[str, Any] = {}
+        health: dict[str, Any]
         if last_ok is not None:
             health = {"consecutive_failures": failed_after, "last_success_at": outcomes[last_ok].at}
         else:
