@@ -1,14 +1,17 @@
-"""Who is signed in to the portal: the session cookie, CSRF checks and roles."""
+"""Who is signed in to the portal: the session cookie, roles, and the CSRF token that every
+change carries. Pages declare the role they need with `Viewer`, `Operator` or `Admin`."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
 from ampnexus.domain.user import PortalSession, Role, User
+from ampnexus.portal.render import form
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
@@ -16,6 +19,7 @@ if TYPE_CHECKING:
 SESSION_COOKIE = "ampnexus_session"
 LOGIN_CSRF_COOKIE = "ampnexus_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,15 @@ class SignInNeeded(HTTPException):
             super().__init__(303, "sign in first", headers={"Location": login})
 
 
+class Refused(Exception):
+    """Signed in, but not allowed (the role is too low, or the CSRF token is wrong): the
+    portal answers with a page (or, to htmx, a message) saying why."""
+
+    def __init__(self, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 async def page_user(request: Request) -> Signed:
     services: Services = request.app.state.services
     token = request.cookies.get(SESSION_COOKIE, "")
@@ -50,19 +63,32 @@ async def page_user(request: Request) -> Signed:
     return Signed(user, session, token)
 
 
-def require(role: Role, signed: Signed) -> None:
-    """403 unless the user's role covers `role`."""
-    if not signed.user.role.covers(role):
-        raise HTTPException(403, f"this needs the {role} role; you are {signed.user.role}")
+def allowed(role: Role) -> Callable[[Request], Awaitable[Signed]]:
+    """A dependency: the signed-in user when their role covers `role`; for a request that
+    changes something, only with the session's CSRF token too."""
+
+    async def signed_in_as(request: Request) -> Signed:
+        signed = await page_user(request)
+        if not signed.user.role.covers(role):
+            raise Refused(f"This needs the {role} role; you are signed in as {signed.user.role}.")
+        if request.method not in SAFE_METHODS:
+            await check_csrf(request, signed, (await form(request)).get("csrf"))
+        return signed
+
+    return signed_in_as
+
+
+Viewer = Annotated[Signed, Depends(allowed(Role.VIEWER))]
+Operator = Annotated[Signed, Depends(allowed(Role.OPERATOR))]
+Admin = Annotated[Signed, Depends(allowed(Role.ADMIN))]
 
 
 async def check_csrf(request: Request, signed: Signed, form_token: str | None = None) -> None:
-    """Every request that changes something carries the session's CSRF token: htmx in a
-    header, a plain form in its `csrf` field."""
+    """htmx sends the token in a header, a plain form in its `csrf` field."""
     services: Services = request.app.state.services
     token = request.headers.get(CSRF_HEADER) or form_token
     if not services.users.check_csrf(signed.session, token):
-        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
+        raise Refused("Missing or wrong CSRF token: reload the page and try again.")
 
 
 def safe_next(target: str) -> str:

@@ -1,4 +1,5 @@
-"""What the portal's pages show, assembled from the same services the API calls."""
+"""The dashboard: every site's power against its limit, and every charger's state (and why
+it waits), reloaded live."""
 
 from __future__ import annotations
 
@@ -6,10 +7,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
 from ampnexus.domain.charge_point import ChargePoint
+from ampnexus.portal.auth import Viewer
+from ampnexus.portal.render import page
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
+
+router = APIRouter()
 
 # Connector statuses that mean a car draws (or may draw) power.
 CHARGING = {"Charging", "SuspendedEV", "SuspendedEVSE"}
@@ -24,6 +32,18 @@ WAITING_REASONS = {
     "waiting_for_solar": "sunnier hours ahead",
     "limit_reached": "site or circuit limit",
 }
+
+
+@router.get("/", response_class=HTMLResponse)
+async def dashboard_page(request: Request, signed: Viewer) -> Response:
+    board = await dashboard(request.app.state.services)
+    return page(request, "dashboard.html", signed, nav="dashboard", board=board)
+
+
+@router.get("/fragments/dashboard", response_class=HTMLResponse)
+async def dashboard_fragment(request: Request, signed: Viewer) -> Response:
+    board = await dashboard(request.app.state.services)
+    return page(request, "_dashboard.html", signed, board=board)
 
 
 @dataclass
