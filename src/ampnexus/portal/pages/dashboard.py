@@ -82,17 +82,17 @@ async def dashboard(services: Services) -> Dashboard:
     sites = (await services.sites.list(PAGE, 0)).items
     views = (await services.charge_points.list(PAGE, 0)).items
     rows = [_charger_row(services, v.charge_point, v.connected) for v in views]
-    power_by_site: Counter[str] = Counter()
+    power_by_site: dict[str, float] = {}
     for row in rows:
         if row.site_id and row.power_kw:
-            power_by_site[row.site_id] += row.power_kw
+            power_by_site[row.site_id] = power_by_site.get(row.site_id, 0.0) + row.power_kw
     placed = Counter(row.site_id for row in rows)
     site_rows = [
         SiteRow(
             s.id,
             s.name,
             None if s.grid_limit_w is None else s.grid_limit_w / 1000,
-            round(power_by_site[s.id], 1),
+            round(power_by_site.get(s.id, 0.0), 1),
             placed[s.id],
         )
         for s in sites
