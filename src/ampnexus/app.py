@@ -134,6 +134,7 @@ def build_services(
     alerts = AlertService(SqlAlertStore(db), clock, bus)
     remote_starts = RemoteStarts(clock)  # sent by commands, matched by transactions
     operator_profiles = OperatorProfiles(SqlOperatorProfileStore(db), clock, bus)
+    site_services = _site_services(db, clock, bus)
     services = Services(
         clock=clock,
         bus=bus,
@@ -160,11 +161,15 @@ def build_services(
             operator_profiles,
         ),
         charger_commands=port,
-        **_site_services(db, clock, bus),
+        **site_services,
         modes=ModeService(SqlModeStore(db), SqlChargePointStore(db), SqlSiteStore(db), clock, bus),
         overrides=OverrideService(SqlModeStore(db), SqlTransactionStore(db), clock, bus),
         energy=EnergyService(
-            SqlTransactionStore(db), SqlChargePointStore(db), SqlSiteStore(db), clock
+            SqlTransactionStore(db),
+            SqlChargePointStore(db),
+            SqlSiteStore(db),
+            site_services["tariffs"],
+            clock,
         ),
         operator_profiles=operator_profiles,
         time_window=TimeWindow(

@@ -279,12 +279,12 @@ class FakeTransactionStore:
         return [self._shown(t) for t in sorted(found, key=lambda t: (t.started_at, t.id))]
 
     async def energy_sessions(
-        self, charge_point_id: str, since: datetime, until: datetime
+        self, charge_point_ids: Sequence[str], since: datetime, until: datetime
     ) -> Sequence[Transaction]:
         found = [
             t
             for t in self._m.transactions.values()
-            if t.charge_point_id == charge_point_id
+            if t.charge_point_id in charge_point_ids
             and t.started_at < until
             and (t.stopped_at is None or t.stopped_at > since)
         ]

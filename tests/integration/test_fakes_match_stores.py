@@ -343,15 +343,17 @@ async def overrides_and_energy(s: Stores) -> list[object]:
         await s.transactions.get(first),
         await s.transactions.list("CP-1", None, 10, 0),
         await s.transactions.active_on(["CP-1"]),
-        await s.transactions.energy_sessions("CP-1", AT, later),
-        await s.transactions.energy_sessions("CP-1", later, later + timedelta(hours=1)),
-        await s.transactions.energy_sessions("CP-2", AT, later),
+        await s.transactions.energy_sessions(["CP-1"], AT, later),
+        await s.transactions.energy_sessions(["CP-1"], later, later + timedelta(hours=1)),
+        await s.transactions.energy_sessions(["CP-2"], AT, later),
+        await s.transactions.energy_sessions(["CP-2", "CP-1"], AT, later),
+        await s.transactions.energy_sessions([], AT, later),
     ]
     await s.transactions.stop(TransactionStop("CP-1", first, 3000, later), later)
     seen += [
         await s.modes.cancel_override("CP-1", first, "cy", later),
-        await s.transactions.energy_sessions("CP-1", later, later + timedelta(hours=1)),
-        await s.transactions.energy_sessions("CP-1", AT - timedelta(hours=1), AT),
+        await s.transactions.energy_sessions(["CP-1"], later, later + timedelta(hours=1)),
+        await s.transactions.energy_sessions(["CP-1"], AT - timedelta(hours=1), AT),
         await s.modes.history("CP-1", 10, 0),
     ]
     return seen

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
 from ampnexus.app import AmpNexus
 from ampnexus.domain.user import Role
+from tests.support.charger import charger
 from tests.support.portal import portal_sign_in
 
 EMAIL, PASSWORD = "op@example.com", "a long operator password"
@@ -65,3 +68,25 @@ async def test_redirects_stay_on_this_server_and_htmx_is_told_to_sign_in(
     assert 'name="next" value="/"' in form.text
     assert (await portal.get("/assets/htmx.min.js")).status_code == 200
     assert (await portal.get("/assets/nothing.js")).status_code == 404
+
+
+async def test_the_dashboard_shows_each_sites_energy_and_cost_today(
+    server: AmpNexus, portal: httpx.AsyncClient, api: httpx.AsyncClient
+) -> None:
+    site = {"id": "depot", "name": "Depot", "time_zone": "UTC"}
+    assert (await api.post("/sites", json=site)).status_code == 201
+    tariff = {"name": "flat", "kind": "fixed", "import_price": 20}
+    assert (await api.post("/sites/depot/tariffs", json=tariff)).status_code == 201
+    assert (
+        await api.post("/charge-points", json={"id": "CP-D", "security_profile": 0})
+    ).status_code == 201
+    assert (await api.put("/charge-points/CP-D", json={"site_id": "depot"})).status_code == 200
+    assert (await api.post("/id-tags", json={"id_tag": "TAG-D"})).status_code == 201
+    async with charger(f"ws://127.0.0.1:{server.ocpp_port}/ocpp", "CP-D") as cp:
+        await cp.boot()
+        started = await cp.start_transaction(1, "TAG-D", meter_start=1000)
+        await cp.stop_transaction(started.transaction_id, meter_stop=6000)
+    await portal_sign_in(portal, EMAIL, PASSWORD)
+    board = await portal.get("/fragments/dashboard")
+    today = re.search(r'<td class="today">([^<]*)</td>', board.text)
+    assert today is not None and today[1] == "5.0 kWh, cost 100.00"  # 5 kWh at 20

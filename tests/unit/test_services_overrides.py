@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 
@@ -16,6 +16,7 @@ from ampnexus.domain.charging_mode import (
 from ampnexus.domain.errors import Invalid, NotFound
 from ampnexus.domain.events import ModeChanged
 from ampnexus.domain.site import Placement, Site
+from ampnexus.domain.tariff import Band, Tariff, TariffKind
 from ampnexus.domain.transaction import (
     MeterReading,
     SampledValue,
@@ -24,6 +25,7 @@ from ampnexus.domain.transaction import (
 )
 from ampnexus.services.energy import EnergyService
 from ampnexus.services.overrides import OverrideService, SessionEnded
+from ampnexus.services.tariffs import TariffService
 from tests.fakes import Fakes
 
 
@@ -101,7 +103,7 @@ async def test_unknown_and_stopped_sessions_are_refused(
 
 
 async def test_the_energy_report_uses_the_sites_days(fakes: Fakes) -> None:
-    energy = EnergyService(fakes.transactions, fakes.charge_points, fakes.sites, fakes.clock)
+    energy = _energy(fakes)
     await fakes.sites.add(Site("S", "home", "Europe/London", created_at=fakes.clock.now()))
     await fakes.sites.set_placement(Placement("CP-1", "S"))
     now = fakes.clock.now()  # Monday 2 March 2026, 10:00 UTC (GMT)
@@ -124,3 +126,38 @@ async def test_the_energy_report_uses_the_sites_days(fakes: Fakes) -> None:
         await energy.report("GHOST")
     with pytest.raises(Invalid):
         await energy.report("CP-1", date(2020, 1, 1), None)
+
+
+def _energy(fakes: Fakes) -> EnergyService:
+    tariffs = TariffService(fakes.tariffs, fakes.sites, fakes.clock)
+    return EnergyService(fakes.transactions, fakes.charge_points, fakes.sites, tariffs, fakes.clock)
+
+
+async def test_a_sessions_cost_and_a_sites_day_price_each_quarter_hour_it_flowed_in(
+    fakes: Fakes,
+) -> None:
+    energy = _energy(fakes)
+    await fakes.sites.add(Site("S", "home", "Europe/London", created_at=fakes.clock.now()))
+    await fakes.sites.set_placement(Placement("CP-1", "S"))
+    begin = fakes.clock.now() - timedelta(hours=12)  # Sunday 22:00 GMT
+    tx = await fakes.transactions.start(TransactionStart("CP-1", 1, "TAG", 0, begin), begin)
+    reading = MeterReading(begin + timedelta(hours=1), (SampledValue("3", unit="kWh"),))
+    await fakes.transactions.add_meter_values("CP-1", 1, tx, [reading], begin)
+    stop = begin + timedelta(hours=4)  # Monday 02:00
+    await fakes.transactions.stop(TransactionStop("CP-1", tx, 4000, stop), stop)
+    assert await energy.session_cost(await fakes.transactions.get(tx)) is None  # no tariff
+
+    night = Band(time(23, 30), time(6, 30), import_price=10)
+    await fakes.tariffs.add(
+        Tariff("S", "night", TariffKind.TIME_OF_USE, import_price=30, bands=(night,))
+    )
+    # 3 kWh 22:00-23:00 at 30, then 1 kWh evenly to 02:00: 1/6 at 30, 5/6 at 10.
+    cost = await energy.session_cost(await fakes.transactions.get(tx))
+    assert cost == pytest.approx(90 + 5 + 25 / 3)
+    sunday = await energy.site_day("S", date(2026, 3, 1))
+    assert (round(sunday.energy_wh), sunday.cost) == (3333, pytest.approx(90 + 5 + 5 / 3))
+    monday = await energy.site_day("S")  # today, the site's day
+    assert (monday.day, round(monday.energy_wh)) == (date(2026, 3, 2), 667)
+    assert monday.cost == pytest.approx(20 / 3)
+    with pytest.raises(NotFound):
+        await energy.site_day("GHOST")

@@ -9,7 +9,7 @@ the site's calendar day, so a day around a clock change lasts 23 or 25 hours.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
@@ -95,6 +95,50 @@ def energy_by_day(
         for day, day_start, day_end in _local_days(max(begin, since), min(end, until), zone):
             found[day] = found.get(day, 0.0) + rate * (day_end - day_start).total_seconds()
     return found
+
+
+PRICE_STEP = timedelta(minutes=15)  # tariffs change price on quarter hours (Agile: halves)
+
+
+def energy_cost(
+    curve: Curve,
+    price_of: Callable[[datetime], float],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> float:
+    """What the energy of `curve` that flowed in [since, until) cost: each quarter hour's
+    share (UTC quarter hours, which are every zone's too but a handful) at the price in force
+    in its middle, `price_of` giving it per kWh. Exact for prices that change on quarter
+    hours, as time-of-use bands and dynamic tariffs do."""
+    lower = None if since is None else utc(since)
+    upper = None if until is None else utc(until)
+    cost = 0.0
+    for (begin, before), (end, after) in pairwise(curve):
+        energy = after - before
+        if energy <= 0:
+            continue
+        if end <= begin:  # a step at one instant
+            if (lower is None or lower <= begin) and (upper is None or begin < upper):
+                cost += energy / 1000 * price_of(begin)
+            continue
+        rate = energy / (end - begin).total_seconds()
+        start = begin if lower is None else max(begin, lower)
+        stop = end if upper is None else min(end, upper)
+        for piece_start, piece_end in _quarters(start, stop):
+            wh = rate * (piece_end - piece_start).total_seconds()
+            cost += wh / 1000 * price_of(piece_start + (piece_end - piece_start) / 2)
+    return cost
+
+
+def _quarters(begin: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """[begin, end) cut at whole quarter hours."""
+    while begin < end:
+        into = timedelta(
+            minutes=begin.minute % 15, seconds=begin.second, microseconds=begin.microsecond
+        )
+        boundary = begin - into + PRICE_STEP
+        yield begin, min(end, boundary)
+        begin = boundary
 
 
 def _local_days(

@@ -144,9 +144,9 @@ class TransactionStore(Protocol):
         ...
 
     async def energy_sessions(
-        self, charge_point_id: str, since: datetime, until: datetime
+        self, charge_point_ids: Sequence[str], since: datetime, until: datetime
     ) -> Sequence[Transaction]:
-        """The charger's transactions that ran at some time in [since, until) (a running
+        """The chargers' transactions that ran at some time in [since, until) (a running
         one still runs), oldest first, in one read; `meter_values` holds only their total
         energy import register readings, in time order (what an energy report needs)."""
         ...

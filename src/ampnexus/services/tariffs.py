@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ampnexus.domain.errors import Conflict, NotFound
 from ampnexus.domain.series import Slots
@@ -17,6 +17,7 @@ from ampnexus.domain.tariff import (
     check_periods,
     current_tariff,
     parse_agile_csv,
+    price_at,
     prices,
 )
 from ampnexus.domain.time import Clock
@@ -101,8 +102,35 @@ class TariffService:
             prices(tariff, grid, zone, Direction.EXPORT),
         )
 
+    async def price_of(
+        self, site_id: str, since: datetime, until: datetime
+    ) -> Callable[[datetime], float] | None:
+        """The import price per kWh at any moment of [since, until) under the tariff in
+        force then (what a session cost); None when the site has no tariff."""
+        zone = await self._site_zone(site_id)
+        found = (await self._store.list(site_id, TARIFFS_PER_SITE, 0)).items
+        if not found:
+            return None
+        loaded = {}
+        for tariff in found:
+            periods = await self._store.periods(tariff.id or 0, since, until, None)
+            loaded[tariff.id] = replace(tariff, periods=tuple(periods.items))
+        tariffs = list(loaded.values())
+
+        def price(moment: datetime) -> float:
+            tariff = current_tariff(tariffs, moment) or min(tariffs, key=_validity)
+            return price_at(tariff, moment, zone)
+
+        return price
+
     async def _site_zone(self, site_id: str) -> str:
         site = await self._sites.get(site_id)
         if site is None:
             raise NotFound(f"site {site_id!r} does not exist")
         return site.time_zone
+
+
+def _validity(tariff: Tariff) -> datetime:
+    """Before any tariff was in force, the earliest one stands in (a session older than
+    the site's first tariff still gets a cost)."""
+    return tariff.valid_from or datetime.min.replace(tzinfo=UTC)

@@ -269,7 +269,7 @@ class SqlTransactionStore:
         return await self._db.read(work)
 
     async def energy_sessions(
-        self, charge_point_id: str, since: datetime, until: datetime
+        self, charge_point_ids: Sequence[str], since: datetime, until: datetime
     ) -> Sequence[Transaction]:
         # One statement: each session with its register readings, a session without any
         # on one row of NULLs (the outer join).
@@ -288,7 +288,7 @@ class SqlTransactionStore:
             )
             .outerjoin(meter_values, reading)
             .where(
-                transactions.c.charge_point_id == charge_point_id,
+                transactions.c.charge_point_id.in_(charge_point_ids),
                 transactions.c.started_at < until,
                 or_(transactions.c.stopped_at.is_(None), transactions.c.stopped_at > since),
             )

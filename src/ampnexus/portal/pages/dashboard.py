@@ -11,11 +11,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ampnexus.domain.charge_point import ChargePoint
+from ampnexus.domain.errors import NotFound
 from ampnexus.portal.auth import Viewer
 from ampnexus.portal.render import page
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
+    from ampnexus.services.energy import DayTotal
 
 router = APIRouter()
 
@@ -63,6 +65,7 @@ class SiteRow:
     limit_kw: float | None
     power_kw: float
     chargers: int
+    today: DayTotal | None = None  # None: the site vanished while the page was made
 
     @property
     def load_pct(self) -> float | None:
@@ -94,10 +97,18 @@ async def dashboard(services: Services) -> Dashboard:
             None if s.grid_limit_w is None else s.grid_limit_w / 1000,
             round(power_by_site.get(s.id, 0.0), 1),
             placed[s.id],
+            await _today(services, s.id),
         )
         for s in sites
     ]
     return Dashboard(site_rows, rows, Counter(row.state for row in rows))
+
+
+async def _today(services: Services, site_id: str) -> DayTotal | None:
+    try:
+        return await services.energy.site_day(site_id)
+    except NotFound:
+        return None
 
 
 def _charger_row(services: Services, cp: ChargePoint, connected: bool) -> ChargerRow:

@@ -1,15 +1,20 @@
 // Live updates: the server's event stream (the same feed webhooks deliver) tells the page
-// that something changed; the parts that listen for "ampnexus:changed" reload themselves.
+// that something changed; the parts that listen for "ampnexus:changed" reload themselves,
+// at most once every two seconds however busy the site (a burst is one reload).
 (function () {
   "use strict";
   if (!window.EventSource || !document.body.hasAttribute("hx-headers")) return;
+  var EVERY_MS = 2000;
   var pending = null;
+  var last = 0;
   var source = new EventSource("/live");
   source.onmessage = function () {
-    if (pending) return;  // a burst of events: one reload
+    if (pending) return;
+    var wait = Math.max(250, last + EVERY_MS - Date.now());
     pending = setTimeout(function () {
       pending = null;
+      last = Date.now();
       if (window.htmx) window.htmx.trigger(document.body, "ampnexus:changed");
-    }, 250);
+    }, wait);
   };
 })();
