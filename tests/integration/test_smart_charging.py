@@ -70,18 +70,25 @@ async def test_chargers_get_fail_safe_and_tx_profiles_within_the_site_limit(
         a.configuration["NumberOfConnectors"] = ("1", True)  # CP-B keeps its two
         transactions = [await start_charging(a), await start_charging(b)]
 
-        async def both_planned() -> bool:
-            return all(profiles(cp, "TxProfile") for cp in (a, b))
+        # The fail-safes (TxDefaultProfile on connector 0, stack level 0). Static: half the
+        # site per charger once both are known (CP-A's one connector 5500 W / 690 V = 7.9 A;
+        # CP-B's two 2750 W each, below 6 A: 0), the whole site for CP-A while CP-B is not
+        # yet (15.9 A). Dynamic once planned: what the plan leaves a charger's free
+        # connectors, so 0 for CP-A, whose only connector charges.
+        async def planned_with_dynamic_fail_safes() -> bool:
+            return all(
+                profiles(cp, "TxProfile")
+                and bool(fail_safes := profiles(cp, "TxDefaultProfile"))
+                and limit_now_a(fail_safes[-1]) == 0.0
+                for cp in (a, b)
+            )
 
-        await eventually(both_planned)
-        # The fail-safe: half the site per charger. A connector-0 TxDefaultProfile binds each
-        # connector, so CP-A's one connector may draw it all: 5500 W / 690 V = 7.9 A (floored);
-        # CP-B's two would get 2750 W each, below 6 A: no charging on the fail-safe alone.
-        for cp, amps in ((a, 7.9), (b, 0.0)):
-            (fail_safe, *_) = profiles(cp, "TxDefaultProfile")
-            assert fail_safe["connector_id"] == 0
-            assert fail_safe["cs_charging_profiles"]["stack_level"] == 0
-            assert limit_now_a(fail_safe) == amps
+        await eventually(planned_with_dynamic_fail_safes)
+        for cp, most_a in ((a, 15.9), (b, 0.0)):
+            for fail_safe in profiles(cp, "TxDefaultProfile"):
+                assert fail_safe["connector_id"] == 0
+                assert fail_safe["cs_charging_profiles"]["stack_level"] == 0
+                assert 0.0 <= limit_now_a(fail_safe) <= most_a
         # The planned TxProfiles: bound to each transaction, together within the site's limit.
         latest = [profiles(cp, "TxProfile")[-1] for cp in (a, b)]
         assert sorted(p["cs_charging_profiles"]["transaction_id"] for p in latest) == sorted(
