@@ -107,14 +107,16 @@ async def test_a_charger_throttled_without_pause_is_disconnected_with_1008(
         await assert_alive(back)
 
 
-@pytest.mark.settings(ocpp_message_rate=10, ocpp_message_burst=5)
+@pytest.mark.settings(ocpp_message_rate=1, ocpp_message_burst=5)
 async def test_a_charger_within_its_rate_is_never_throttled(ocpp_url: str, registered: str) -> None:
     loop = asyncio.get_running_loop()
     async with raw_charger(ocpp_url, registered, PASSWORD) as ws:
         for number in range(5):
             sent = loop.time()
             await assert_alive(ws, f"ok-{number}")
-            assert loop.time() - sent < 0.09  # no wait for a token (0.1 s at 10/s)
+            # A throttled message would wait a second for its token; a busy machine's
+            # round trip takes a fraction of that.
+            assert loop.time() - sent < 0.5
 
 
 # --- sampled values and message size ----------------------------------------------------------
