@@ -117,7 +117,15 @@ def held_mode_profile(station: Station) -> bool:
 
 
 async def plug_in(scene: Site, cp: str) -> int:
+    """Plugged in, and the plan that counts the session sent (on a busy machine the replan
+    the session asks for can start after the previous dispatch ended)."""
     transaction = await scene.stations[cp].plug_in(1, Car(max_w=CHARGER_W))
+
+    async def planned() -> bool:
+        shown = (await scene.api.get(f"/sites/{SITE}/plan")).json()
+        return any(s.get("transaction_id") == transaction for s in shown.get("sessions", []))
+
+    await eventually(planned)
     await settled(scene)
     return transaction
 
