@@ -43,7 +43,9 @@ def shown_once(
     it in the flash area; a plain form gets the page with it on top."""
     once = {"what": what, "secret": secret}
     if request.headers.get("HX-Request"):
-        response = templates.TemplateResponse(request, "_secret.html", once, status_code=201)
+        response = templates.TemplateResponse(
+            request, "_secret.html", {"once": once}, status_code=201
+        )
         response.headers.update(RELOAD)
         return response
     return page(request, full_page, signed, status=201, once=once, **context)

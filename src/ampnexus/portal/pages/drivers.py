@@ -33,6 +33,11 @@ class Drivers:
     profiles: list[DriverProfile]
     driver_of: dict[str, str]  # id tag (lower-cased) -> the name of its driver profile
 
+    @property
+    def unbound(self) -> list[IdTag]:
+        """Tags no driver has yet: the ones a profile can be given."""
+        return [t for t in self.tags if t.id_tag.lower() not in self.driver_of]
+
 
 @router.get("/drivers", response_class=HTMLResponse)
 async def drivers_page(request: Request, signed: Viewer) -> Response:
