@@ -16,6 +16,7 @@ from ampnexus.domain.api_key import ApiKeyScope
 from ampnexus.domain.user import Role
 from ampnexus.portal.app import PAGES
 from tests.support.portal import portal_sign_in
+from tests.support.server import api_client
 
 ADMIN = ("admin@example.com", "a long admin password")
 OPERATOR = ("op@example.com", "a long operator password")
@@ -275,3 +276,89 @@ async def test_secrets_are_shown_once_and_keys_revoked(
     assert off.status_code == 200 and not (await server.services.webhooks.get(made.id)).enabled
     gone = await client.get("/webhooks/wh_nothing")
     assert gone.status_code == 404 and "webhook wh_nothing does not exist" in gone.text
+
+
+async def test_users_id_tags_profiles_and_tariffs_change_through_their_forms(
+    server: AmpNexus, admin: tuple[httpx.AsyncClient, str], base_url: str
+) -> None:
+    client, csrf = admin
+
+    async def act(path: str, **fields: str) -> httpx.Response:
+        return await client.post(path, data={**fields, "csrf": csrf}, headers=HTMX)
+
+    # A user disabled is signed out; enabled, given a new password, deleted.
+    viewer = await server.services.users.get(VIEWER[0])
+    async with httpx.AsyncClient(base_url=base_url) as elsewhere:
+        assert (await portal_sign_in(elsewhere, *VIEWER)).status_code == 303
+        assert (await act(f"/users/{viewer.id}/disable")).status_code == 200
+        assert (await elsewhere.get("/drivers")).status_code == 303  # to the sign-in form
+    assert not (await server.services.users.get(viewer.id)).active
+    assert (await act(f"/users/{viewer.id}/enable")).status_code == 200
+    short = await act(f"/users/{viewer.id}/password", password="too short")
+    assert short.status_code == 422 and "a password needs 12 to 128" in short.text
+    renewed = await act(f"/users/{viewer.id}/password", password="a brand new password")
+    assert renewed.status_code == 200 and "has a new password" in renewed.text
+    async with httpx.AsyncClient(base_url=base_url) as elsewhere:
+        assert (
+            await portal_sign_in(elsewhere, VIEWER[0], "a brand new password")
+        ).status_code == 303
+    assert (await act(f"/users/{viewer.id}/delete")).status_code == 200
+    gone = await act(f"/users/{viewer.id}/delete")
+    assert gone.status_code == 422 and f"no user {viewer.id}" in gone.text
+
+    # Id tags and a driver profile: bind, unbind, delete.
+    for tag in ("CARD-A", "CARD-B"):
+        assert (
+            await act("/drivers/id-tags", id_tag=tag, expiry_date="2031-01-02T03:04")
+        ).status_code == 200
+    assert (await server.services.authorization.get("CARD-A")).expiry_date is not None
+    twice = await act("/drivers/id-tags", id_tag="card-a")
+    assert twice.status_code == 422 and "already exists" in twice.text
+    made = await act("/drivers/profiles", name="Van", priority="premium", id_tags="CARD-A")
+    assert made.status_code == 200
+    [profile] = (await server.services.drivers.list(10, 0)).items
+    assert profile.id_tags == ("CARD-A",) and profile.priority == "premium"
+    assert (await act(f"/drivers/profiles/{profile.id}/bind", id_tag="CARD-B")).status_code == 200
+    assert (await server.services.drivers.get(profile.id or 0)).id_tags == ("CARD-A", "CARD-B")
+    page = await client.get("/fragments/drivers")
+    assert page.status_code == 200 and "Van" in page.text and "2031-01-02 03:04" in page.text
+    assert (await act(f"/drivers/profiles/{profile.id}/unbind", id_tag="CARD-A")).status_code == 200
+    assert (await act("/drivers/id-tags/delete", id_tag="CARD-B")).status_code == 200
+    assert (await act(f"/drivers/profiles/{profile.id}/delete")).status_code == 200
+    missing = await act(f"/drivers/profiles/{profile.id}/delete")
+    assert missing.status_code == 422 and "does not exist" in missing.text
+
+    # A time-of-use tariff with a flat price outside its one band, then deleted.
+    site = {"id": "depot", "name": "Depot", "time_zone": "Europe/Paris"}
+    async with api_client(server) as api:
+        assert (await api.post("/sites", json=site)).status_code == 201
+    overlap = await act(
+        "/tariffs",
+        site_id="depot",
+        name="Peak",
+        band1_start="17:00",
+        band1_end="20:00",
+        band1_import="0.4",
+        band2_start="19:00",
+        band2_end="21:00",
+        band2_import="0.3",
+    )
+    assert overlap.status_code == 422 and "overlap" in overlap.text
+    created = await act(
+        "/tariffs",
+        site_id="depot",
+        name="Peak",
+        import_price="0.2",
+        band1_start="17:00",
+        band1_end="20:00",
+        band1_import="0.4",
+        band1_days="weekdays",
+    )
+    assert created.status_code == 200
+    [tariff] = (await server.services.tariffs.list("depot", 10, 0)).items
+    assert tariff.import_price == 0.2 and len(tariff.bands) == 1
+    shown = await client.get("/fragments/tariffs")
+    assert "weekdays" in shown.text and "17:00" in shown.text and "in force" in shown.text
+    removed = await act("/tariffs/delete", site_id="depot", tariff_id=str(tariff.id))
+    assert removed.status_code == 200
+    assert (await server.services.tariffs.list("depot", 10, 0)).total == 0
