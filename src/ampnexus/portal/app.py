@@ -13,14 +13,23 @@ from fastapi.staticfiles import StaticFiles
 
 from ampnexus.portal.assets import assets_router
 from ampnexus.portal.auth import Refused
-from ampnexus.portal.pages import dashboard, live, sign_in
+from ampnexus.portal.pages import (
+    api_keys,
+    dashboard,
+    drivers,
+    live,
+    sign_in,
+    tariffs,
+    users,
+    webhooks,
+)
 from ampnexus.portal.render import templates
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
 
 HERE = Path(__file__).parent
-PAGES = (sign_in, dashboard, live)
+PAGES = (sign_in, dashboard, live, drivers, tariffs, webhooks, users, api_keys)
 
 
 def install_portal(app: FastAPI, services: Services, secure_cookies: bool) -> None:
