@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
@@ -31,7 +31,7 @@ async def api_keys_fragment(request: Request, signed: Admin) -> Response:
     return page(request, "_api_keys.html", signed, **await _listing(request))
 
 
-async def _listing(request: Request) -> dict[str, object]:
+async def _listing(request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
     keys = sorted(await services.api_keys.list(), key=lambda k: (not k.active, -k.id))
     return {"keys": keys, "scopes": list(ApiKeyScope)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
@@ -49,7 +49,7 @@ async def drivers_fragment(request: Request, signed: Viewer) -> Response:
     return await _render(request, signed, "_drivers.html")
 
 
-async def _render(request: Request, signed: Signed, template: str, **context: object) -> Response:
+async def _render(request: Request, signed: Signed, template: str, **context: Any) -> Response:
     services: Services = request.app.state.services
     tags = (await services.authorization.list(PAGE, 0)).items
     profiles = (await services.drivers.list(PAGE, 0)).items

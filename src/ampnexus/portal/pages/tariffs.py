@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -63,7 +63,7 @@ async def tariffs_fragment(request: Request, signed: Viewer) -> Response:
     return await _render(request, signed, "_tariffs.html")
 
 
-async def _render(request: Request, signed: Signed, template: str, **context: object) -> Response:
+async def _render(request: Request, signed: Signed, template: str, **context: Any) -> Response:
     services: Services = request.app.state.services
     sites = (await services.sites.list(PAGE, 0)).items
     return page(

@@ -3,7 +3,7 @@ delete. The service keeps one active admin at least and says so when refused."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
@@ -32,7 +32,7 @@ async def users_fragment(request: Request, signed: Admin) -> Response:
     return await _render(request, signed, "_users.html")
 
 
-async def _render(request: Request, signed: Signed, template: str, **context: object) -> Response:
+async def _render(request: Request, signed: Signed, template: str, **context: Any) -> Response:
     services: Services = request.app.state.services
     users = list(await services.users.list())
     return page(request, template, signed, users=users, roles=list(Role), **context)

@@ -3,7 +3,7 @@ log with redelivery. Operators only: a webhook sends the site's events elsewhere
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
@@ -38,7 +38,7 @@ async def webhooks_fragment(request: Request, signed: Operator) -> Response:
     return page(request, "_webhooks.html", signed, **await _listing(request))
 
 
-async def _listing(request: Request) -> dict[str, object]:
+async def _listing(request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
     return {
         "webhooks": list(await services.webhooks.list()),
@@ -153,7 +153,7 @@ async def webhook_fragment(request: Request, webhook_id: WebhookId, signed: Oper
     return page(request, "_deliveries.html", signed, **await _log(services, webhook_id))
 
 
-async def _log(services: Services, webhook_id: str) -> dict[str, object]:
+async def _log(services: Services, webhook_id: str) -> dict[str, Any]:
     webhook: Webhook = await services.webhooks.get(webhook_id)
     found = await services.webhooks.deliveries(webhook_id, None, DELIVERIES_SHOWN, 0)
     return {
