@@ -16,7 +16,7 @@ from tests.browser.conftest import ADMIN, screenshot, sign_in
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
-PAGES = ["/"]
+PAGES = ["/", "/drivers", "/tariffs", "/webhooks", "/users", "/api-keys"]
 
 
 @pytest.fixture
@@ -28,6 +28,11 @@ async def furnished(api: httpx.AsyncClient) -> None:
     assert (await api.post("/charge-points", json=charger)).status_code == 201
     placed = await api.put("/charge-points/CP-ACCESS", json={"site_id": "depot"})
     assert placed.status_code == 200
+    tariff = {"name": "flat", "kind": "fixed", "import_price": 24.5}
+    assert (await api.post("/sites/depot/tariffs", json=tariff)).status_code == 201
+    assert (await api.post("/id-tags", json={"id_tag": "CARD-1"})).status_code == 201
+    hook = {"url": "http://127.0.0.1:9/hook", "events": ["session.*"]}
+    assert (await api.post("/webhooks", json=hook)).status_code == 201
 
 
 async def axe_violations(page: Page) -> list[dict[str, Any]]:
