@@ -1,0 +1,588 @@
+"""Chargers: the list (with the ones awaiting acceptance), and one charger's page an operator
+can work from: its connectors and sessions live, its charging mode, the commands it takes,
+its configuration keys, and what it reported. Actions call the same services as the REST
+API and are checked with the API's own request models, so both refuse the same input."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ValidationError
+
+from ampnexus.api.mode_models import ModeIn
+from ampnexus.api.models import (
+    AvailabilityRequest,
+    ConfigurationChange,
+    RemoteStart,
+    RemoteStop,
+    ResetRequest,
+    UnlockRequest,
+)
+from ampnexus.domain.alert import Alert
+from ampnexus.domain.charge_point import ChargePoint, RegistrationStatus
+from ampnexus.domain.charging_mode import (
+    DAY_NAMES,
+    DEFAULT_PEAK_WINDOWS,
+    RANDOM_DELAY_DEFAULT_S,
+    ChargingMode,
+    EffectiveMode,
+    ModeChange,
+    ModeChoice,
+    RegulationSettings,
+    ScheduleSettings,
+    WeeklyWindow,
+)
+from ampnexus.domain.commands import Availability, ResetKind
+from ampnexus.domain.errors import DomainError, Invalid, NotFound
+from ampnexus.domain.site import Placement, Site
+from ampnexus.domain.transaction import Transaction, import_register_wh
+from ampnexus.domain.user import Role
+from ampnexus.portal.auth import Operator, Signed, Viewer
+from ampnexus.portal.pages.dashboard import (
+    PAGE,
+    WAITING_REASONS,
+    ChargerRow,
+    _charger_row,
+    _waiting_reason,
+)
+from ampnexus.portal.render import done, failed, form, form_lists, page, templates
+from ampnexus.services.ports import StatusRecord
+
+if TYPE_CHECKING:
+    from ampnexus.app import Services
+
+router = APIRouter()
+M = TypeVar("M", bound=BaseModel)
+
+HISTORY_ROWS = 50  # status notifications and mode changes shown: the latest ones
+ALERT_ROWS = 20
+SPARE_WINDOW_ROWS = 2  # empty window rows the mode form offers beyond the current ones
+MODE_LABELS = {
+    ChargingMode.SMART: "Smart (the planner decides: tariffs, solar, limits)",
+    ChargingMode.REGULATION_COMPLIANCE: "Regulation compliance (UK Smart Charge Points "
+    "Regulations: no charging in peak hours, a random delay)",
+    ChargingMode.SCHEDULE: "Schedule (charges only inside its windows)",
+    ChargingMode.PLUG_AND_CHARGE: "Plug and charge (full power as soon as a car plugs in)",
+    ChargingMode.USER_CONTROLLED: "User controlled (starts and stops only when told)",
+}
+CHANGED = {"HX-Trigger": "ampnexus:changed"}  # an action's answer refreshes the live parts
+
+
+# --- the list ------------------------------------------------------------------------------
+@dataclass
+class ListRow:
+    row: ChargerRow
+    charger: ChargePoint
+    connected: bool
+
+
+@router.get("/charge-points", response_class=HTMLResponse)
+async def list_page(request: Request, signed: Viewer) -> Response:
+    rows = await _list(request.app.state.services)
+    can_act = _can_act(signed)
+    return page(
+        request, "charge_points.html", signed, nav="charge_points", rows=rows, can_act=can_act
+    )
+
+
+@router.get("/fragments/charge-points", response_class=HTMLResponse)
+async def list_fragment(request: Request, signed: Viewer) -> Response:
+    rows = await _list(request.app.state.services)
+    return page(request, "_charge_points.html", signed, rows=rows, can_act=_can_act(signed))
+
+
+async def _list(services: Services) -> list[ListRow]:
+    views = (await services.charge_points.list(PAGE, 0)).items
+    return [
+        ListRow(_charger_row(services, v.charge_point, v.connected), v.charge_point, v.connected)
+        for v in views
+    ]
+
+
+@router.post("/charge-points/{charge_point_id}/registration")
+async def registration(request: Request, charge_point_id: str, signed: Operator) -> Response:
+    """Accept or reject a charger (a Pending one, usually): as PATCH registration_status
+    does, so a connected charger is asked to boot again."""
+    status = (await form(request)).get("status", "")
+    back = "/charge-points"
+    if status not in (RegistrationStatus.ACCEPTED, RegistrationStatus.REJECTED):
+        return failed(request, "Choose Accepted or Rejected.", back)
+    services: Services = request.app.state.services
+    try:
+        await services.charge_points.update(charge_point_id, {"registration_status": status})
+    except DomainError as error:
+        return _failed(request, error, back)
+    return _done(request, f"{charge_point_id} is now {status}.", back)
+
+
+# --- one charger ---------------------------------------------------------------------------
+@dataclass
+class ConnectorNow:
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None
+    vendor_error_code: str | None
+    power_w: float | None
+
+
+@dataclass
+class SessionNow:
+    transaction: Transaction
+    energy_wh: float | None  # from its latest register reading; None before one arrives
+
+
+@dataclass
+class Live:
+    """What changes as the charger talks: reloaded on every nudge of the event feed."""
+
+    row: ChargerRow
+    charger: ChargePoint
+    connected: bool
+    zone: str | None
+    connectors: list[ConnectorNow]
+    sessions: list[SessionNow]
+    waiting: str | None
+    alerts: list[Alert]
+    statuses: list[StatusRecord]
+
+
+@dataclass
+class ModePart:
+    effective: EffectiveMode
+    history: list[ModeChange]
+    zone: str | None
+
+
+@router.get("/charge-points/{charge_point_id}", response_class=HTMLResponse)
+async def charger_page(request: Request, charge_point_id: str, signed: Viewer) -> Response:
+    services: Services = request.app.state.services
+    try:
+        live = await _live(services, charge_point_id)
+    except NotFound as error:
+        return page(request, "refused.html", signed, status=404, message=str(error))
+    placement = await services.sites.placement(charge_point_id)
+    site = await _site(services, live.charger.site_id)
+    mode = await _mode_part(services, charge_point_id, live.zone)
+    return page(
+        request,
+        "charge_point.html",
+        signed,
+        nav="charge_points",
+        live=live,
+        mode=mode,
+        placement=placement,
+        site=site,
+        form=_mode_form(mode.effective),
+        modes=MODE_LABELS,
+        days=DAY_NAMES,
+        can_act=_can_act(signed),
+    )
+
+
+@router.get("/fragments/charge-points/{charge_point_id}", response_class=HTMLResponse)
+async def live_fragment(request: Request, charge_point_id: str, signed: Viewer) -> Response:
+    live = await _live(request.app.state.services, charge_point_id)
+    return page(
+        request,
+        "_charge_point_live.html",
+        signed,
+        live=live,
+        can_act=_can_act(signed),
+    )
+
+
+@router.get("/fragments/charge-points/{charge_point_id}/mode", response_class=HTMLResponse)
+async def mode_fragment(request: Request, charge_point_id: str, signed: Viewer) -> Response:
+    services: Services = request.app.state.services
+    charger = (await services.charge_points.get(charge_point_id)).charge_point
+    zone = await _zone(services, charger.site_id)
+    mode = await _mode_part(services, charge_point_id, zone)
+    can_act = _can_act(signed)
+    return page(request, "_charge_point_mode.html", signed, mode=mode, can_act=can_act)
+
+
+async def _live(services: Services, charge_point_id: str) -> Live:
+    view = await services.charge_points.get(charge_point_id)
+    charger = view.charge_point
+    zone = await _zone(services, charger.site_id)
+    row = _charger_row(services, charger, view.connected)
+    connectors = [
+        ConnectorNow(
+            c.connector_id,
+            c.status,
+            c.error_code,
+            c.info,
+            c.vendor_error_code,
+            services.smart_charging.power_now_w(charger.id, c.connector_id),
+        )
+        for c in charger.connectors
+    ]
+    running = await services.transactions.active_on([charger.id])
+    sessions = [await _session_now(services, t) for t in running]
+    reason = _waiting_reason(services, charger) if row.state != "charging" else None
+    alerts = await services.alerts.list(charge_point_id=charger.id, limit=ALERT_ROWS)
+    statuses = await services.charge_points.status_history(charger.id, HISTORY_ROWS, 0)
+    return Live(
+        row,
+        charger,
+        view.connected,
+        zone,
+        connectors,
+        sessions,
+        reason and WAITING_REASONS.get(reason, reason),
+        [a for a in alerts.items if a.open],
+        list(statuses.items),
+    )
+
+
+async def _session_now(services: Services, running: Transaction) -> SessionNow:
+    """Its energy so far: the latest import register reading less the start's."""
+    readings = (await services.transactions.get(running.id)).meter_values
+    for reading in reversed(readings):
+        register = import_register_wh(reading)
+        if register is not None:
+            return SessionNow(running, max(0.0, register - running.meter_start))
+    return SessionNow(running, None)
+
+
+async def _mode_part(services: Services, charge_point_id: str, zone: str | None) -> ModePart:
+    effective = await services.modes.effective(charge_point_id)
+    history = await services.modes.history(charge_point_id, HISTORY_ROWS, 0)
+    return ModePart(effective, list(history.items), zone)
+
+
+async def _site(services: Services, site_id: str | None) -> Site | None:
+    if site_id is None:
+        return None
+    with contextlib.suppress(NotFound):
+        return await services.sites.get(site_id)
+    return None
+
+
+async def _zone(services: Services, site_id: str | None) -> str | None:
+    site = await _site(services, site_id)
+    return None if site is None else site.time_zone
+
+
+# --- the charging mode ---------------------------------------------------------------------
+@dataclass
+class WindowRow:
+    days: list[str]
+    start: str
+    end: str
+
+
+@dataclass
+class ModeForm:
+    """The mode form filled in with what is set now (or the Regulations' defaults)."""
+
+    mode: str
+    peak_windows: list[WindowRow]
+    random_delay_max_s: int
+    charger_applies_delay: bool
+    windows: list[WindowRow]
+    energy_kwh: float | None
+
+
+def _rows(windows: tuple[WeeklyWindow, ...]) -> list[WindowRow]:
+    filled = [
+        WindowRow(w.day_names, w.start.strftime("%H:%M"), w.end.strftime("%H:%M")) for w in windows
+    ]
+    return filled + [WindowRow([], "", "") for _ in range(SPARE_WINDOW_ROWS)]
+
+
+def _mode_form(effective: EffectiveMode) -> ModeForm:
+    settings = effective.settings
+    regulation = settings if isinstance(settings, RegulationSettings) else None
+    schedule = settings if isinstance(settings, ScheduleSettings) else None
+    energy = schedule.energy_wh if schedule else None
+    return ModeForm(
+        mode=effective.mode.value,
+        peak_windows=_rows(regulation.peak_windows if regulation else DEFAULT_PEAK_WINDOWS),
+        random_delay_max_s=regulation.random_delay_max_s if regulation else RANDOM_DELAY_DEFAULT_S,
+        charger_applies_delay=bool(regulation and regulation.charger_applies_delay),
+        windows=_rows(schedule.windows if schedule else ()),
+        energy_kwh=None if energy is None else energy / 1000,
+    )
+
+
+@router.post("/charge-points/{charge_point_id}/mode")
+async def set_mode(request: Request, charge_point_id: str, signed: Operator) -> Response:
+    back = f"/charge-points/{charge_point_id}"
+    services: Services = request.app.state.services
+    try:
+        chosen = _parsed(ModeIn, _mode_body(await form_lists(request)))
+        mode, settings = chosen.to_domain()
+        effective = await services.modes.set(charge_point_id, mode, settings, _who(signed))
+    except DomainError as error:
+        return _failed(request, error, back)
+    return _done(request, f"{charge_point_id} is now in {_mode_text(effective)}.", back)
+
+
+@router.post("/charge-points/{charge_point_id}/mode/clear")
+async def clear_mode(request: Request, charge_point_id: str, signed: Operator) -> Response:
+    back = f"/charge-points/{charge_point_id}"
+    services: Services = request.app.state.services
+    try:
+        effective = await services.modes.clear(charge_point_id, _who(signed))
+    except DomainError as error:
+        return _failed(request, error, back)
+    return _done(request, f"{charge_point_id} follows its site again: {_mode_text(effective)}.", back)
+
+
+def _mode_body(fields: dict[str, list[str]]) -> dict[str, Any]:
+    """The form as the API's ModeIn body: only the chosen mode's settings (ModeIn refuses
+    another mode's), blank fields left out (the Regulations' defaults)."""
+
+    def one(name: str) -> str:
+        return (fields.get(name) or [""])[-1].strip()
+
+    mode = one("mode")
+    body: dict[str, Any] = {"mode": mode}
+    if mode == ChargingMode.REGULATION_COMPLIANCE:
+        body["peak_windows"] = _windows_of(fields, "peak")
+        if one("random_delay_max_s"):
+            body["random_delay_max_s"] = one("random_delay_max_s")
+        body["charger_applies_delay"] = one("charger_applies_delay") == "on"
+    elif mode == ChargingMode.SCHEDULE:
+        body["windows"] = _windows_of(fields, "window")
+        if one("energy_kwh"):
+            body["energy_kwh"] = one("energy_kwh")
+    return body
+
+
+def _windows_of(fields: dict[str, list[str]], prefix: str) -> list[dict[str, Any]]:
+    """Window rows `{prefix}{n}_days|start|end`; a row left wholly blank is no window."""
+    rows: list[dict[str, Any]] = []
+    n = 0
+    while any(f"{prefix}{n}_{part}" in fields for part in ("days", "start", "end")):
+        days = fields.get(f"{prefix}{n}_days", [])
+        start = (fields.get(f"{prefix}{n}_start") or [""])[-1].strip()
+        end = (fields.get(f"{prefix}{n}_end") or [""])[-1].strip()
+        if days or start or end:
+            rows.append({"days": days, "start": start, "end": end})
+        n += 1
+    return rows
+
+
+def _parsed(model: type[M], body: dict[str, Any]) -> M:
+    """The API's request model read from a form; its complaints as one readable message."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise Invalid("; ".join(_problem(e) for e in error.errors())) from None
+
+
+def _problem(error: Any) -> str:
+    where = _field_name(tuple(error["loc"]))
+    if error["type"] == "string_pattern_mismatch":
+        return f"{where}: give a time of day as HH:MM (00:00 to 23:59)"
+    if error["type"] == "too_short" and where.endswith("days"):
+        return f"{where}: tick at least one day"
+    if error["type"] == "too_short" and where.endswith("windows"):
+        return f"{where}: add at least one window"
+    return f"{where}: {error['msg']}"
+
+
+# The form's words for the API's field names, where they differ.
+FIELD_LABELS = {
+    "random_delay_max_s": "maximum random delay (s)",
+    "energy_kwh": "energy per session (kWh)",
+    "connector_id": "connector id",
+    "transaction_id": "session",
+    "type": "choice",
+}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    """('peak_windows', 0, 'start') as 'peak window 1 start'."""
+    words: list[str] = []
+    for part in loc:
+        if isinstance(part, int) and words:
+            words[-1] = words[-1].removesuffix("s")
+            words.append(str(part + 1))
+        else:
+            words.append(FIELD_LABELS.get(str(part), str(part).replace("_", " ")))
+    return " ".join(words) or "form"
+
+
+def _can_act(signed: Signed) -> bool:
+    """Whether to show action forms (the routes refuse a viewer anyway)."""
+    return signed.user.role.covers(Role.OPERATOR)
+
+
+def _who(signed: Signed) -> str:
+    """Recorded as who changed it, as the API records its key's name."""
+    return f"portal:{signed.user.email}"
+
+
+def _mode_text(effective: EffectiveMode) -> str:
+    return f"{effective.mode.value.replace('_', ' ')} ({effective.source.value})"
+
+
+def window_text(window: WeeklyWindow) -> str:
+    days = window.day_names
+    if len(days) == 7:
+        named = "every day"
+    elif days == list(DAY_NAMES[:5]):
+        named = "mon–fri"
+    elif days == list(DAY_NAMES[5:]):
+        named = "sat–sun"
+    else:
+        named = ", ".join(days)
+    return f"{named} {window.start:%H:%M}–{window.end:%H:%M}"
+
+
+def settings_text(choice: ModeChoice | EffectiveMode | None) -> str:
+    """A mode's settings in a line, e.g. "no charging mon–fri 16:00–22:00; delay ≤ 600 s"."""
+    settings = None if choice is None else choice.settings
+    if isinstance(settings, RegulationSettings):
+        peaks = ", ".join(window_text(w) for w in settings.peak_windows) or "no peak hours"
+        delay = (
+            "the charger delays by itself"
+            if settings.charger_applies_delay
+            else f"random delay up to {settings.random_delay_max_s} s"
+        )
+        return f"no charging {peaks}; {delay}"
+    if isinstance(settings, ScheduleSettings):
+        windows = ", ".join(window_text(w) for w in settings.windows)
+        energy = "" if settings.energy_wh is None else f"; {settings.energy_wh / 1000:g} kWh"
+        return f"charges {windows}{energy}"
+    return ""
+
+
+templates.env.filters["window_text"] = window_text
+templates.env.filters["settings_text"] = settings_text
+
+
+# --- commands --------------------------------------------------------------------------------
+@router.post("/charge-points/{charge_point_id}/remote-start")
+async def remote_start(request: Request, charge_point_id: str, signed: Operator) -> Response:
+    fields = await form(request)
+    body = {"id_tag": fields.get("id_tag", "").strip()}
+    if fields.get("connector_id"):
+        body["connector_id"] = fields["connector_id"]
+    services: Services = request.app.state.services
+
+    async def send() -> Any:
+        start = _parsed(RemoteStart, body)
+        return await services.commands.remote_start(
+            charge_point_id, start.id_tag, start.connector_id, None, _who(signed)
+        )
+
+    return await _command(request, charge_point_id, "Remote start", send)
+
+
+@router.post("/charge-points/{charge_point_id}/remote-stop")
+async def remote_stop(request: Request, charge_point_id: str, signed: Operator) -> Response:
+    fields = await form(request)
+    services: Services = request.app.state.services
+
+    async def send() -> Any:
+        stop = _parsed(RemoteStop, {"transaction_id": fields.get("transaction_id", "")})
+        return await services.commands.remote_stop(charge_point_id, stop.transaction_id)
+
+    return await _command(request, charge_point_id, "Remote stop", send)
+
+
+@router.post("/charge-points/{charge_point_id}/reset")
+async def reset(request: Request, charge_point_id: str, signed: Operator) -> Response:
+    fields = await form(request)
+    services: Services = request.app.state.services
+
+    async def send() -> Any:
+        asked = _parsed(ResetRequest, {"type": fields.get("type", "")})
+        return await services.commands.reset(charge_point_id, ResetKind(asked.type))
+
+    return await _command(request, charge_point_id, f"{fields.get('type', '')} reset", send)
+
+
+@router.post("/charge-points/{charge_point_id}/unlock")
+async def unlock(request: Request, charge_point_id: str, signed: Operator) -> Response:
+    fields = await form(request)
+    services: Services = request.app.state.services
+
+    async def send() -> Any:
+        asked = _parsed(UnlockRequest, {"connector_id": fields.get("connector_id", "")})
+        return await services.commands.unlock(charge_point_id, asked.connector_id)
+
+    return await _command(request, charge_point_id, "Unlock", send)
+
+
+@router.post("/charge-points/{charge_point_id}/availability")
+async def availability(request: Request, charge_point_id: str, signed: Operator) -> Response:
+    fields = await form(request)
+    services: Services = request.app.state.services
+    body = {"connector_id": fields.get("connector_id", ""), "type": fields.get("type", "")}
+
+    async def send() -> Any:
+        asked = _parsed(AvailabilityRequest, body)
+        return await services.commands.change_availability(
+            charge_point_id, asked.connector_id, Availability(asked.type)
+        )
+
+    return await _command(request, charge_point_id, "Change availability", send)
+
+
+@router.post("/charge-points/{charge_point_id}/configuration")
+async def change_configuration(
+    request: Request, charge_point_id: str, signed: Operator
+) -> Response:
+    fields = await form(request)
+    services: Services = request.app.state.services
+    body = {"key": fields.get("key", "").strip(), "value": fields.get("value", "")}
+
+    async def send() -> Any:
+        change = _parsed(ConfigurationChange, body)
+        return await services.commands.change_configuration(
+            charge_point_id, change.key, change.value
+        )
+
+    return await _command(request, charge_point_id, f"Setting {body['key']}", send)
+
+
+@router.get(
+    "/fragments/charge-points/{charge_point_id}/configuration", response_class=HTMLResponse
+)
+async def configuration(request: Request, charge_point_id: str, signed: Viewer) -> Response:
+    """GetConfiguration, asked when someone presses the button: the charger's keys now."""
+    services: Services = request.app.state.services
+    back = f"/charge-points/{charge_point_id}"
+    try:
+        read = await services.commands.get_configuration(charge_point_id, None)
+    except DomainError as error:
+        return _failed(request, error, back)
+    keys = sorted(read.values.items(), key=lambda item: item[0].lower())
+    return page(
+        request, "_charge_point_config.html", signed, keys=keys, read_only=read.read_only
+    )
+
+
+async def _command(request: Request, charge_point_id: str, what: str, send: Any) -> Response:
+    """Send a command and say what the charger answered (in its own words), or why not."""
+    back = f"/charge-points/{charge_point_id}"
+    try:
+        answer = await send()
+    except DomainError as error:
+        return _failed(request, error, back)
+    status = answer.as_sent.get("status") or answer.status.value
+    return _done(request, f"{what}: {charge_point_id} answered {status}.", back)
+
+
+def _done(request: Request, message: str, back: str) -> Response:
+    answer = done(request, message, back)
+    answer.headers.update(CHANGED)
+    return answer
+
+
+def _failed(request: Request, error: DomainError, back: str) -> Response:
+    message = str(error)
+    if isinstance(error, NotFound):
+        answer = done(request, message[:1].upper() + message[1:] + ".", back, ok=False, status=404)
+        return answer
+    return failed(request, message[:1].upper() + message[1:] + ".", back)
