@@ -16,7 +16,6 @@ from ampnexus.domain.charge_point import RegistrationStatus
 from ampnexus.domain.charging_mode import (
     EVERY_DAY,
     ChargingMode,
-    ModeSource,
     RegulationSettings,
     ScheduleSettings,
     WeeklyWindow,
@@ -24,6 +23,7 @@ from ampnexus.domain.charging_mode import (
 from tests.browser.conftest import ADMIN, screenshot, sign_in
 from tests.support.charger import charger
 
+DASH = "\u2013"  # ranges of days and times are shown with an en dash
 CP, PASSWORD, ZONE = "CP-NIGHT", "a-charger-password-16", "Europe/London"
 
 
@@ -79,7 +79,7 @@ async def test_an_operator_changes_the_mode_and_starts_and_stops_a_session(
         await expect(page.locator("#flash")).to_contain_text("regulation compliance (charger)")
         await expect(mode).to_have_attribute("data-mode", "regulation_compliance")
         await expect(mode).to_have_attribute("data-source", "charger")
-        await expect(mode).to_contain_text("sat 18:00–20:00")
+        await expect(mode).to_contain_text(f"sat 18:00{DASH}20:00")
         await expect(mode).to_contain_text("random delay up to 900 s")
         stored = await server.services.modes.effective(CP)
         assert isinstance(stored.settings, RegulationSettings)
@@ -96,7 +96,7 @@ async def test_an_operator_changes_the_mode_and_starts_and_stops_a_session(
         await page.get_by_label("Schedule window 1 end").fill(end)
         await page.get_by_role("button", name="Save mode").click()
         await expect(mode).to_have_attribute("data-mode", "schedule")
-        await expect(mode).to_contain_text(f"every day {start}–{end}")
+        await expect(mode).to_contain_text(f"every day {start}{DASH}{end}")
         shown = (await api.get(f"/charge-points/{CP}/mode")).json()
         assert shown["mode"] == "schedule" and shown["source"] == "charger"
         assert shown["windows"] == [
@@ -112,9 +112,7 @@ async def test_an_operator_changes_the_mode_and_starts_and_stops_a_session(
         await page.get_by_label("Connector", exact=True).first.select_option("1")
         await page.get_by_label("Id tag").fill("TAG-NIGHT")
         await page.get_by_role("button", name="Start", exact=True).click()
-        await expect(page.locator("#flash")).to_have_text(
-            f"Remote start: {CP} answered Accepted."
-        )
+        await expect(page.locator("#flash")).to_have_text(f"Remote start: {CP} answered Accepted.")
         asked = await cp.wait_for("RemoteStartTransaction")
         assert asked == {"id_tag": "TAG-NIGHT", "connector_id": 1}
         await cp.status(1, "Preparing")
@@ -140,6 +138,9 @@ async def test_an_operator_changes_the_mode_and_starts_and_stops_a_session(
             "outside its schedule", timeout=15_000
         )
         await screenshot(page, "charge-point")
+        await page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        await screenshot(page, "charge-point-phone")
+        await page.set_viewport_size({"width": 1200, "height": 800})
 
         # Remote stop: the charger answers, then stops the transaction.
         await page.get_by_role("button", name=f"Stop session {tx}").click()
@@ -175,8 +176,6 @@ async def test_a_charger_that_connected_unannounced_is_accepted_from_the_list(
         await page.get_by_role("button", name="Accept CP-STRANGER").click()
         await expect(page.locator("#flash")).to_have_text("CP-STRANGER is now Accepted.")
         await expect(pending).to_have_count(0)
-        await expect(page.locator("#cp-CP-STRANGER")).not_to_have_attribute(
-            "data-state", "pending"
-        )
+        await expect(page.locator("#cp-CP-STRANGER")).not_to_have_attribute("data-state", "pending")
         view = await server.services.charge_points.get("CP-STRANGER")
         assert view.charge_point.registration_status is RegistrationStatus.ACCEPTED

@@ -48,7 +48,9 @@ async def server_with_charger(server: AmpNexus) -> AmpNexus:
 
 
 @contextlib.asynccontextmanager
-async def signed_in(server: AmpNexus, email: str, password: str) -> AsyncIterator[httpx.AsyncClient]:
+async def signed_in(
+    server: AmpNexus, email: str, password: str
+) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{server.http_port}", timeout=10
     ) as client:
@@ -97,8 +99,12 @@ async def test_a_viewer_sees_the_pages_but_no_forms_and_every_action_is_refused(
 async def test_an_action_without_the_csrf_token_is_refused_and_changes_nothing(
     server_with_charger: AmpNexus, operator: httpx.AsyncClient
 ) -> None:
-    body = {"mode": "schedule", "window0_days": "mon", "window0_start": "23:00",
-            "window0_end": "07:00"}  # fmt: skip
+    body = {
+        "mode": "schedule",
+        "window0_days": "mon",
+        "window0_start": "23:00",
+        "window0_end": "07:00",
+    }
     refused = await operator.post(f"/charge-points/{CP}/mode", data=body)
     assert refused.status_code == 403 and "CSRF" in refused.text
     forged = await operator.post(f"/charge-points/{CP}/mode", data={**body, "csrf": "forged"})
@@ -151,9 +157,10 @@ async def test_commands_to_an_offline_charger_say_so_and_an_unknown_charger_is_4
 ) -> None:
     token = csrf_of((await operator.get(f"/charge-points/{CP}")).text)
     headers = {**HTMX, "X-CSRF-Token": token}
-    for path in ("remote-start", "reset", "unlock", "availability", "configuration"):
-        answer = await operator.post(f"/charge-points/{CP}/{path}", data=ACTIONS[path],
-                                     headers=headers)  # fmt: skip
+    for path in ("remote-start", "remote-stop", "reset", "unlock", "availability", "configuration"):
+        answer = await operator.post(
+            f"/charge-points/{CP}/{path}", data=ACTIONS[path], headers=headers
+        )
         assert answer.status_code == 422, path
         assert "is not connected" in answer.text, answer.text
     read = await operator.get(f"/fragments/charge-points/{CP}/configuration", headers=HTMX)
@@ -177,18 +184,23 @@ async def test_a_connected_charger_answers_commands_and_shows_its_configuration(
         token = csrf_of((await operator.get(f"/charge-points/{CP}")).text)
         headers = {**HTMX, "X-CSRF-Token": token}
         cp.answers["Reset"] = "Rejected"
-        reset = await operator.post(f"/charge-points/{CP}/reset", data={"type": "Hard"},
-                                    headers=headers)  # fmt: skip
+        reset = await operator.post(
+            f"/charge-points/{CP}/reset", data={"type": "Hard"}, headers=headers
+        )
         assert reset.status_code == 200 and "answered Rejected" in reset.text
         assert (await cp.wait_for("Reset"))["type"] == "Hard"
-        bad = await operator.post(f"/charge-points/{CP}/unlock", data={"connector_id": "0"},
-                                  headers=headers)  # fmt: skip
+        bad = await operator.post(
+            f"/charge-points/{CP}/unlock", data={"connector_id": "0"}, headers=headers
+        )
         assert bad.status_code == 422 and "Connector id: Input should be greater" in bad.text
         read = await operator.get(f"/fragments/charge-points/{CP}/configuration", headers=HTMX)
         assert read.status_code == 200
         assert "HeartbeatInterval" in read.text and "NumberOfConnectors" in read.text
-        changed = await operator.post(f"/charge-points/{CP}/configuration",
-                                      data=ACTIONS["configuration"], headers=headers)  # fmt: skip
+        changed = await operator.post(
+            f"/charge-points/{CP}/configuration", data=ACTIONS["configuration"], headers=headers
+        )
         assert "answered Accepted" in changed.text
         assert (await cp.wait_for("ChangeConfiguration")) == {
-            "key": "HeartbeatInterval", "value": "60"}  # fmt: skip
+            "key": "HeartbeatInterval",
+            "value": "60",
+        }

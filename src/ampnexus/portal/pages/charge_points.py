@@ -38,7 +38,7 @@ from ampnexus.domain.charging_mode import (
 )
 from ampnexus.domain.commands import Availability, ResetKind
 from ampnexus.domain.errors import DomainError, Invalid, NotFound
-from ampnexus.domain.site import Placement, Site
+from ampnexus.domain.site import Site
 from ampnexus.domain.transaction import Transaction, import_register_wh
 from ampnexus.domain.user import Role
 from ampnexus.portal.auth import Operator, Signed, Viewer
@@ -69,6 +69,7 @@ MODE_LABELS = {
     ChargingMode.PLUG_AND_CHARGE: "Plug and charge (full power as soon as a car plugs in)",
     ChargingMode.USER_CONTROLLED: "User controlled (starts and stops only when told)",
 }
+DASH = "\u2013"  # en dash, for ranges of days and times
 CHANGED = {"HX-Trigger": "ampnexus:changed"}  # an action's answer refreshes the live parts
 
 
@@ -78,6 +79,7 @@ class ListRow:
     row: ChargerRow
     charger: ChargePoint
     connected: bool
+    zone: str | None  # its site's time zone: times as the people there read them
 
 
 @router.get("/charge-points", response_class=HTMLResponse)
@@ -96,9 +98,15 @@ async def list_fragment(request: Request, signed: Viewer) -> Response:
 
 
 async def _list(services: Services) -> list[ListRow]:
+    zones = {s.id: s.time_zone for s in (await services.sites.list(PAGE, 0)).items}
     views = (await services.charge_points.list(PAGE, 0)).items
     return [
-        ListRow(_charger_row(services, v.charge_point, v.connected), v.charge_point, v.connected)
+        ListRow(
+            _charger_row(services, v.charge_point, v.connected),
+            v.charge_point,
+            v.connected,
+            zones.get(v.charge_point.site_id or ""),
+        )
         for v in views
     ]
 
@@ -148,7 +156,6 @@ class Live:
     sessions: list[SessionNow]
     waiting: str | None
     alerts: list[Alert]
-    statuses: list[StatusRecord]
 
 
 @dataclass
@@ -168,6 +175,7 @@ async def charger_page(request: Request, charge_point_id: str, signed: Viewer) -
     placement = await services.sites.placement(charge_point_id)
     site = await _site(services, live.charger.site_id)
     mode = await _mode_part(services, charge_point_id, live.zone)
+    statuses = await _statuses(services, charge_point_id)
     return page(
         request,
         "charge_point.html",
@@ -180,6 +188,8 @@ async def charger_page(request: Request, charge_point_id: str, signed: Viewer) -
         form=_mode_form(mode.effective),
         modes=MODE_LABELS,
         days=DAY_NAMES,
+        statuses=statuses,
+        zone=live.zone,
         can_act=_can_act(signed),
     )
 
@@ -206,6 +216,22 @@ async def mode_fragment(request: Request, charge_point_id: str, signed: Viewer) 
     return page(request, "_charge_point_mode.html", signed, mode=mode, can_act=can_act)
 
 
+@router.get("/fragments/charge-points/{charge_point_id}/history", response_class=HTMLResponse)
+async def history_fragment(request: Request, charge_point_id: str, signed: Viewer) -> Response:
+    services: Services = request.app.state.services
+    charger = (await services.charge_points.get(charge_point_id)).charge_point
+    zone = await _zone(services, charger.site_id)
+    statuses = await _statuses(services, charge_point_id)
+    return page(request, "_charge_point_history.html", signed, statuses=statuses, zone=zone)
+
+
+async def _statuses(services: Services, charge_point_id: str) -> list[StatusRecord]:
+    """The latest StatusNotifications, newest first (errors among them stand out)."""
+    return list(
+        (await services.charge_points.status_history(charge_point_id, HISTORY_ROWS, 0)).items
+    )
+
+
 async def _live(services: Services, charge_point_id: str) -> Live:
     view = await services.charge_points.get(charge_point_id)
     charger = view.charge_point
@@ -226,7 +252,6 @@ async def _live(services: Services, charge_point_id: str) -> Live:
     sessions = [await _session_now(services, t) for t in running]
     reason = _waiting_reason(services, charger) if row.state != "charging" else None
     alerts = await services.alerts.list(charge_point_id=charger.id, limit=ALERT_ROWS)
-    statuses = await services.charge_points.status_history(charger.id, HISTORY_ROWS, 0)
     return Live(
         row,
         charger,
@@ -236,7 +261,6 @@ async def _live(services: Services, charge_point_id: str) -> Live:
         sessions,
         reason and WAITING_REASONS.get(reason, reason),
         [a for a in alerts.items if a.open],
-        list(statuses.items),
     )
 
 
@@ -332,7 +356,9 @@ async def clear_mode(request: Request, charge_point_id: str, signed: Operator) -
         effective = await services.modes.clear(charge_point_id, _who(signed))
     except DomainError as error:
         return _failed(request, error, back)
-    return _done(request, f"{charge_point_id} follows its site again: {_mode_text(effective)}.", back)
+    return _done(
+        request, f"{charge_point_id} follows its site again: {_mode_text(effective)}.", back
+    )
 
 
 def _mode_body(fields: dict[str, list[str]]) -> dict[str, Any]:
@@ -430,16 +456,17 @@ def window_text(window: WeeklyWindow) -> str:
     if len(days) == 7:
         named = "every day"
     elif days == list(DAY_NAMES[:5]):
-        named = "mon–fri"
+        named = f"mon{DASH}fri"
     elif days == list(DAY_NAMES[5:]):
-        named = "sat–sun"
+        named = f"sat{DASH}sun"
     else:
         named = ", ".join(days)
-    return f"{named} {window.start:%H:%M}–{window.end:%H:%M}"
+    return f"{named} {window.start:%H:%M}{DASH}{window.end:%H:%M}"
 
 
 def settings_text(choice: ModeChoice | EffectiveMode | None) -> str:
-    """A mode's settings in a line, e.g. "no charging mon–fri 16:00–22:00; delay ≤ 600 s"."""
+    """A mode's settings in a line, e.g. "no charging mon-fri 16:00-22:00; random delay up to
+    600 s" (with en dashes)."""
     settings = None if choice is None else choice.settings
     if isinstance(settings, RegulationSettings):
         peaks = ", ".join(window_text(w) for w in settings.peak_windows) or "no peak hours"
@@ -546,9 +573,7 @@ async def change_configuration(
     return await _command(request, charge_point_id, f"Setting {body['key']}", send)
 
 
-@router.get(
-    "/fragments/charge-points/{charge_point_id}/configuration", response_class=HTMLResponse
-)
+@router.get("/fragments/charge-points/{charge_point_id}/configuration", response_class=HTMLResponse)
 async def configuration(request: Request, charge_point_id: str, signed: Viewer) -> Response:
     """GetConfiguration, asked when someone presses the button: the charger's keys now."""
     services: Services = request.app.state.services
@@ -558,9 +583,7 @@ async def configuration(request: Request, charge_point_id: str, signed: Viewer) 
     except DomainError as error:
         return _failed(request, error, back)
     keys = sorted(read.values.items(), key=lambda item: item[0].lower())
-    return page(
-        request, "_charge_point_config.html", signed, keys=keys, read_only=read.read_only
-    )
+    return page(request, "_charge_point_config.html", signed, keys=keys, read_only=read.read_only)
 
 
 async def _command(request: Request, charge_point_id: str, what: str, send: Any) -> Response:
