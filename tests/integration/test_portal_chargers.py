@@ -166,7 +166,8 @@ async def test_commands_to_an_offline_charger_say_so_and_an_unknown_charger_is_4
     read = await operator.get(f"/fragments/charge-points/{CP}/configuration", headers=HTMX)
     assert read.status_code == 422 and "is not connected" in read.text
 
-    assert (await operator.get("/charge-points/NOPE")).status_code == 404
+    missing = await operator.get("/charge-points/NOPE")
+    assert missing.status_code == 404 and "No such charger" in missing.text
     assert (await operator.get("/fragments/charge-points/NOPE", headers=HTMX)).status_code == 404
     for path, body in ACTIONS.items():
         answer = await operator.post(f"/charge-points/NOPE/{path}", data=body, headers=headers)
@@ -204,3 +205,20 @@ async def test_a_connected_charger_answers_commands_and_shows_its_configuration(
             "key": "HeartbeatInterval",
             "value": "60",
         }
+
+
+async def test_regulation_mode_is_refused_for_a_charger_without_authentication(
+    server_with_charger: AmpNexus, operator: httpx.AsyncClient
+) -> None:
+    await server_with_charger.services.charge_points.register(
+        "CP-OPEN", password=None, security_profile=0
+    )
+    token = csrf_of((await operator.get("/charge-points/CP-OPEN")).text)
+    answer = await operator.post(
+        "/charge-points/CP-OPEN/mode",
+        data={"mode": "regulation_compliance", "random_delay_max_s": "600"},
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+    assert answer.status_code == 422 and "security profile 0" in answer.text
+    effective = await server_with_charger.services.modes.effective("CP-OPEN")
+    assert effective.source is ModeSource.DEFAULT

@@ -171,7 +171,8 @@ async def charger_page(request: Request, charge_point_id: str, signed: Viewer) -
     try:
         live = await _live(services, charge_point_id)
     except NotFound as error:
-        return page(request, "refused.html", signed, status=404, message=str(error))
+        missing = _sentence(error)
+        return page(request, "charge_point_missing.html", signed, status=404, message=missing)
     placement = await services.sites.placement(charge_point_id)
     site = await _site(services, live.charger.site_id)
     mode = await _mode_part(services, charge_point_id, live.zone)
@@ -196,7 +197,10 @@ async def charger_page(request: Request, charge_point_id: str, signed: Viewer) -
 
 @router.get("/fragments/charge-points/{charge_point_id}", response_class=HTMLResponse)
 async def live_fragment(request: Request, charge_point_id: str, signed: Viewer) -> Response:
-    live = await _live(request.app.state.services, charge_point_id)
+    try:
+        live = await _live(request.app.state.services, charge_point_id)
+    except NotFound as error:
+        return _failed(request, error, "/charge-points")
     return page(
         request,
         "_charge_point_live.html",
@@ -209,7 +213,10 @@ async def live_fragment(request: Request, charge_point_id: str, signed: Viewer) 
 @router.get("/fragments/charge-points/{charge_point_id}/mode", response_class=HTMLResponse)
 async def mode_fragment(request: Request, charge_point_id: str, signed: Viewer) -> Response:
     services: Services = request.app.state.services
-    charger = (await services.charge_points.get(charge_point_id)).charge_point
+    try:
+        charger = (await services.charge_points.get(charge_point_id)).charge_point
+    except NotFound as error:
+        return _failed(request, error, "/charge-points")
     zone = await _zone(services, charger.site_id)
     mode = await _mode_part(services, charge_point_id, zone)
     can_act = _can_act(signed)
@@ -219,7 +226,10 @@ async def mode_fragment(request: Request, charge_point_id: str, signed: Viewer) 
 @router.get("/fragments/charge-points/{charge_point_id}/history", response_class=HTMLResponse)
 async def history_fragment(request: Request, charge_point_id: str, signed: Viewer) -> Response:
     services: Services = request.app.state.services
-    charger = (await services.charge_points.get(charge_point_id)).charge_point
+    try:
+        charger = (await services.charge_points.get(charge_point_id)).charge_point
+    except NotFound as error:
+        return _failed(request, error, "/charge-points")
     zone = await _zone(services, charger.site_id)
     statuses = await _statuses(services, charge_point_id)
     return page(request, "_charge_point_history.html", signed, statuses=statuses, zone=zone)
@@ -251,7 +261,9 @@ async def _live(services: Services, charge_point_id: str) -> Live:
     running = await services.transactions.active_on([charger.id])
     sessions = [await _session_now(services, t) for t in running]
     reason = _waiting_reason(services, charger) if row.state != "charging" else None
-    alerts = await services.alerts.list(charge_point_id=charger.id, limit=ALERT_ROWS)
+    alerts = await services.alerts.list(
+        open_only=True, charge_point_id=charger.id, limit=ALERT_ROWS
+    )
     return Live(
         row,
         charger,
@@ -260,7 +272,7 @@ async def _live(services: Services, charge_point_id: str) -> Live:
         connectors,
         sessions,
         reason and WAITING_REASONS.get(reason, reason),
-        [a for a in alerts.items if a.open],
+        list(alerts.items),
     )
 
 
@@ -604,8 +616,12 @@ def _done(request: Request, message: str, back: str) -> Response:
 
 
 def _failed(request: Request, error: DomainError, back: str) -> Response:
-    message = str(error)
+    """The service's reason, as a sentence; an unknown charger is a 404."""
     if isinstance(error, NotFound):
-        answer = done(request, message[:1].upper() + message[1:] + ".", back, ok=False, status=404)
-        return answer
-    return failed(request, message[:1].upper() + message[1:] + ".", back)
+        return done(request, _sentence(error), back, ok=False, status=404)
+    return failed(request, _sentence(error), back)
+
+
+def _sentence(error: DomainError) -> str:
+    text = str(error)
+    return f"{text[:1].upper()}{text[1:]}."
