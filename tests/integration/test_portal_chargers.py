@@ -11,7 +11,12 @@ import httpx
 import pytest
 
 from ampnexus.app import AmpNexus
-from ampnexus.domain.charging_mode import ChargingMode, ModeSource
+from ampnexus.domain.charging_mode import (
+    DEFAULT_PEAK_WINDOWS,
+    ChargingMode,
+    ModeSource,
+    RegulationSettings,
+)
 from ampnexus.domain.user import Role
 from tests.support.charger import charger
 from tests.support.portal import portal_sign_in
@@ -222,3 +227,21 @@ async def test_regulation_mode_is_refused_for_a_charger_without_authentication(
     assert answer.status_code == 422 and "security profile 0" in answer.text
     effective = await server_with_charger.services.modes.effective("CP-OPEN")
     assert effective.source is ModeSource.DEFAULT
+
+
+async def test_peak_rows_left_out_keep_the_regulations_hours_and_blank_rows_remove_them(
+    server_with_charger: AmpNexus, operator: httpx.AsyncClient
+) -> None:
+    token = csrf_of((await operator.get(f"/charge-points/{CP}")).text)
+    headers = {**HTMX, "X-CSRF-Token": token}
+    body = {"mode": "regulation_compliance", "random_delay_max_s": "300"}
+    kept = await operator.post(f"/charge-points/{CP}/mode", data=body, headers=headers)
+    assert kept.status_code == 200 and "regulation compliance (charger)" in kept.text
+    settings = (await server_with_charger.services.modes.effective(CP)).settings
+    assert isinstance(settings, RegulationSettings)
+    assert settings.peak_windows == DEFAULT_PEAK_WINDOWS and settings.random_delay_max_s == 300
+    blank = {**body, "peak0_start": "", "peak0_end": "", "peak1_start": "", "peak1_end": ""}
+    removed = await operator.post(f"/charge-points/{CP}/mode", data=blank, headers=headers)
+    assert removed.status_code == 200
+    settings = (await server_with_charger.services.modes.effective(CP)).settings
+    assert isinstance(settings, RegulationSettings) and settings.peak_windows == ()

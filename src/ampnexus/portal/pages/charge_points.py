@@ -6,6 +6,7 @@ API and are checked with the API's own request models, so both refuse the same i
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -383,19 +384,22 @@ def _mode_body(fields: dict[str, list[str]]) -> dict[str, Any]:
     mode = one("mode")
     body: dict[str, Any] = {"mode": mode}
     if mode == ChargingMode.REGULATION_COMPLIANCE:
-        body["peak_windows"] = _windows_of(fields, "peak")
+        peaks = _windows_of(fields, "peak")
+        if peaks is not None:
+            body["peak_windows"] = peaks
         if one("random_delay_max_s"):
             body["random_delay_max_s"] = one("random_delay_max_s")
         body["charger_applies_delay"] = one("charger_applies_delay") == "on"
     elif mode == ChargingMode.SCHEDULE:
-        body["windows"] = _windows_of(fields, "window")
+        body["windows"] = _windows_of(fields, "window") or []
         if one("energy_kwh"):
             body["energy_kwh"] = one("energy_kwh")
     return body
 
 
-def _windows_of(fields: dict[str, list[str]], prefix: str) -> list[dict[str, Any]]:
-    """Window rows `{prefix}{n}_days|start|end`; a row left wholly blank is no window."""
+def _windows_of(fields: dict[str, list[str]], prefix: str) -> list[dict[str, Any]] | None:
+    """Window rows `{prefix}{n}_days|start|end`; a row left wholly blank is no window, so
+    blanking every row means none. No rows sent at all: None (the Regulations' defaults)."""
     rows: list[dict[str, Any]] = []
     n = 0
     while any(f"{prefix}{n}_{part}" in fields for part in ("days", "start", "end")):
@@ -405,7 +409,7 @@ def _windows_of(fields: dict[str, list[str]], prefix: str) -> list[dict[str, Any
         if days or start or end:
             rows.append({"days": days, "start": start, "end": end})
         n += 1
-    return rows
+    return rows if n else None
 
 
 def _parsed(model: type[M], body: dict[str, Any]) -> M:
@@ -598,7 +602,9 @@ async def configuration(request: Request, charge_point_id: str, signed: Viewer) 
     return page(request, "_charge_point_config.html", signed, keys=keys, read_only=read.read_only)
 
 
-async def _command(request: Request, charge_point_id: str, what: str, send: Any) -> Response:
+async def _command(
+    request: Request, charge_point_id: str, what: str, send: Callable[[], Awaitable[Any]]
+) -> Response:
     """Send a command and say what the charger answered (in its own words), or why not."""
     back = f"/charge-points/{charge_point_id}"
     try:
