@@ -21,6 +21,7 @@ from ampnexus.domain.charging_mode import (
     WeeklyWindow,
 )
 from tests.browser.conftest import ADMIN, screenshot, sign_in
+from tests.browser.test_portal_access import PHONE, axe_violations, fits_width
 from tests.support.charger import charger
 
 DASH = "\u2013"  # ranges of days and times are shown with an en dash
@@ -179,3 +180,28 @@ async def test_a_charger_that_connected_unannounced_is_accepted_from_the_list(
         await expect(page.locator("#cp-CP-STRANGER")).not_to_have_attribute("data-state", "pending")
         view = await server.services.charge_points.get("CP-STRANGER")
         assert view.charge_point.registration_status is RegistrationStatus.ACCEPTED
+
+
+async def test_the_chargers_pages_are_accessible_and_fit_a_phone(
+    server: AmpNexus, portal: str, page: Page, api: httpx.AsyncClient
+) -> None:
+    await set_up_site(api)
+    async with charger(f"ws://127.0.0.1:{server.ocpp_port}/ocpp", CP, PASSWORD) as cp:
+        await cp.boot()
+        await cp.status(1, "Charging")
+        started = await cp.start_transaction(1, "TAG-A11Y")
+        await cp.meter_values(1, started.transaction_id, 1500, 7000)
+        await sign_in(page, portal, *ADMIN)
+        await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        for path in ("/charge-points", f"/charge-points/{CP}"):
+            for viewport in ({"width": 1200, "height": 800}, PHONE):
+                await page.set_viewport_size(viewport)
+                answer = await page.goto(f"{portal}{path}")
+                assert answer is not None and answer.status == 200, path
+                if path != "/charge-points":  # every part open, as a person would have it
+                    await page.get_by_text("Change the mode").click()
+                    await page.get_by_role("button", name="Read from the charger").click()
+                    await expect(page.locator("#config-table")).to_be_visible()
+                assert await axe_violations(page) == [], (path, viewport)
+                assert await fits_width(page), (path, viewport)
+        await screenshot(page, "phone-charge-point")
