@@ -137,17 +137,24 @@ async def test_invalid_mode_settings_are_refused_with_a_reason_and_change_nothin
             "peak0_start": "25:00",
             "peak0_end": "07:00",
         },
-        "window 1 days: tick at least one day": {
+        "window 1: tick at least one day": {
             "mode": "schedule",
             "window0_start": "23:00",
             "window0_end": "07:00",
         },
-        "maximum random delay (s): input should be less than or equal to 1800": {
+        "maximum random delay must be 0 to 1800 s": {
             "mode": "regulation_compliance",
             "random_delay_max_s": "5000",
         },
-        "windows: add at least one window": {"mode": "schedule"},
-        "mode": {"mode": "turbo"},
+        "a schedule needs at least one window": {"mode": "schedule"},
+        "unknown charging mode": {"mode": "turbo"},
+        "energy per session must be a number of kwh": {
+            "mode": "schedule",
+            "window0_days": "sun",
+            "window0_start": "01:00",
+            "window0_end": "05:00",
+            "energy_kwh": "lots",
+        },
     }
     for reason, body in cases.items():
         answer = await operator.post(f"/charge-points/{CP}/mode", data=body, headers=headers)
@@ -198,7 +205,7 @@ async def test_a_connected_charger_answers_commands_and_shows_its_configuration(
         bad = await operator.post(
             f"/charge-points/{CP}/unlock", data={"connector_id": "0"}, headers=headers
         )
-        assert bad.status_code == 422 and "Connector id: Input should be greater" in bad.text
+        assert bad.status_code == 422 and "Connector id must be 1 or more" in bad.text
         read = await operator.get(f"/fragments/charge-points/{CP}/configuration", headers=HTMX)
         assert read.status_code == 200
         assert "HeartbeatInterval" in read.text and "NumberOfConnectors" in read.text

@@ -1,41 +1,39 @@
 """Chargers: the list (with the ones awaiting acceptance), and one charger's page an operator
 can work from: its connectors and sessions live, its charging mode, the commands it takes,
 its configuration keys, and what it reported. Actions call the same services as the REST
-API and are checked with the API's own request models, so both refuse the same input."""
+API; forms are checked by the domain's rules and the bounds the API and OCPP set."""
 
 from __future__ import annotations
 
 import contextlib
+import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ValidationError
 
-from ampnexus.api.mode_models import ModeIn
-from ampnexus.api.models import (
-    AvailabilityRequest,
-    ConfigurationChange,
-    RemoteStart,
-    RemoteStop,
-    ResetRequest,
-    UnlockRequest,
-)
 from ampnexus.domain.alert import Alert
 from ampnexus.domain.charge_point import ChargePoint, RegistrationStatus
 from ampnexus.domain.charging_mode import (
     DAY_NAMES,
     DEFAULT_PEAK_WINDOWS,
     RANDOM_DELAY_DEFAULT_S,
+    RANDOM_DELAY_LIMIT_S,
     ChargingMode,
     EffectiveMode,
     ModeChange,
     ModeChoice,
+    ModeSettings,
     RegulationSettings,
     ScheduleSettings,
     WeeklyWindow,
+    mode_named,
+    parse_window,
+    settings_for,
 )
 from ampnexus.domain.commands import Availability, ResetKind
 from ampnexus.domain.errors import DomainError, Invalid, NotFound
@@ -57,8 +55,14 @@ if TYPE_CHECKING:
     from ampnexus.app import Services
 
 router = APIRouter()
-M = TypeVar("M", bound=BaseModel)
 
+# What a form may hold, as the API and OCPP 1.6 bound it.
+TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # site-local HH:MM
+WINDOWS_MAX = 50
+ENERGY_MAX_KWH = 1e6
+INT32_MAX = 2**31 - 1
+ID_TAG_MAX = 20  # CiString20
+CONFIG_KEY_MAX, CONFIG_VALUE_MAX = 50, 500
 HISTORY_ROWS = 50  # status notifications and mode changes shown: the latest ones
 ALERT_ROWS = 20
 SPARE_WINDOW_ROWS = 2  # empty window rows the mode form offers beyond the current ones
@@ -353,8 +357,7 @@ async def set_mode(request: Request, charge_point_id: str, signed: Operator) -> 
     back = f"/charge-points/{charge_point_id}"
     services: Services = request.app.state.services
     try:
-        chosen = _parsed(ModeIn, _mode_body(await form_lists(request)))
-        mode, settings = chosen.to_domain()
+        mode, settings = _mode_choice(await form_lists(request))
         effective = await services.modes.set(charge_point_id, mode, settings, _who(signed))
     except DomainError as error:
         return _failed(request, error, back)
@@ -374,83 +377,86 @@ async def clear_mode(request: Request, charge_point_id: str, signed: Operator) -
     )
 
 
-def _mode_body(fields: dict[str, list[str]]) -> dict[str, Any]:
-    """The form as the API's ModeIn body: only the chosen mode's settings (ModeIn refuses
-    another mode's), blank fields left out (the Regulations' defaults)."""
+def _mode_choice(fields: dict[str, list[str]]) -> tuple[ChargingMode, ModeSettings | None]:
+    """The mode and the settings of it the form gives, checked as the API checks them (the
+    domain's rules, plus what a form adds: times as HH:MM, numbers as text). Blank settings
+    take the Regulations' defaults; the other modes' fields are ignored (hidden)."""
 
     def one(name: str) -> str:
         return (fields.get(name) or [""])[-1].strip()
 
-    mode = one("mode")
-    body: dict[str, Any] = {"mode": mode}
-    if mode == ChargingMode.REGULATION_COMPLIANCE:
-        peaks = _windows_of(fields, "peak")
-        if peaks is not None:
-            body["peak_windows"] = peaks
-        if one("random_delay_max_s"):
-            body["random_delay_max_s"] = one("random_delay_max_s")
-        body["charger_applies_delay"] = one("charger_applies_delay") == "on"
-    elif mode == ChargingMode.SCHEDULE:
-        body["windows"] = _windows_of(fields, "window") or []
-        if one("energy_kwh"):
-            body["energy_kwh"] = one("energy_kwh")
-    return body
+    mode = mode_named(one("mode"))
+    if mode is ChargingMode.REGULATION_COMPLIANCE:
+        delay = one("random_delay_max_s")
+        return mode, settings_for(
+            mode,
+            peak_windows=_windows_of(fields, "peak", "Peak window"),
+            random_delay_max_s=None if not delay else _random_delay(delay),
+            charger_applies_delay=one("charger_applies_delay") == "on",
+        )
+    if mode is ChargingMode.SCHEDULE:
+        windows = _windows_of(fields, "window", "Window")
+        if not windows:
+            raise Invalid("A schedule needs at least one window: fill in a window's days and times")
+        energy = one("energy_kwh")
+        return mode, settings_for(
+            mode, windows=windows, energy_wh=None if not energy else _energy_kwh(energy) * 1000
+        )
+    return mode, None
 
 
-def _windows_of(fields: dict[str, list[str]], prefix: str) -> list[dict[str, Any]] | None:
+def _windows_of(fields: dict[str, list[str]], prefix: str, label: str) -> list[WeeklyWindow] | None:
     """Window rows `{prefix}{n}_days|start|end`; a row left wholly blank is no window, so
     blanking every row means none. No rows sent at all: None (the Regulations' defaults)."""
-    rows: list[dict[str, Any]] = []
+    windows: list[WeeklyWindow] = []
     n = 0
     while any(f"{prefix}{n}_{part}" in fields for part in ("days", "start", "end")):
         days = fields.get(f"{prefix}{n}_days", [])
         start = (fields.get(f"{prefix}{n}_start") or [""])[-1].strip()
         end = (fields.get(f"{prefix}{n}_end") or [""])[-1].strip()
-        if days or start or end:
-            rows.append({"days": days, "start": start, "end": end})
         n += 1
-    return rows if n else None
+        if not (days or start or end):
+            continue
+        if not days:
+            raise Invalid(f"{label} {n}: tick at least one day")
+        for moment, which in ((start, "start"), (end, "end")):
+            if not TIME_OF_DAY.match(moment):
+                raise Invalid(f"{label} {n} {which}: give a time of day as HH:MM (00:00 to 23:59)")
+        windows.append(parse_window(days, start, end))
+    if len(windows) > WINDOWS_MAX:
+        raise Invalid(f"At most {WINDOWS_MAX} windows")
+    return windows if n else None
 
 
-def _parsed(model: type[M], body: dict[str, Any]) -> M:
-    """The API's request model read from a form; its complaints as one readable message."""
+def _random_delay(text: str) -> int:
+    delay = _whole(text, "Maximum random delay")
+    if not 0 <= delay <= RANDOM_DELAY_LIMIT_S:
+        raise Invalid(
+            f"Maximum random delay must be 0 to {RANDOM_DELAY_LIMIT_S} s (the Regulations' "
+            f"limit), got {delay}"
+        )
+    return delay
+
+
+def _energy_kwh(text: str) -> float:
     try:
-        return model.model_validate(body)
-    except ValidationError as error:
-        raise Invalid("; ".join(_problem(e) for e in error.errors())) from None
+        energy = float(text)
+    except ValueError:
+        raise Invalid(f"Energy per session must be a number of kWh, got {text!r}") from None
+    if not (math.isfinite(energy) and 0 < energy <= ENERGY_MAX_KWH):
+        raise Invalid(f"Energy per session must be more than 0 kWh, at most {ENERGY_MAX_KWH:g}")
+    return energy
 
 
-def _problem(error: Any) -> str:
-    where = _field_name(tuple(error["loc"]))
-    if error["type"] == "string_pattern_mismatch":
-        return f"{where}: give a time of day as HH:MM (00:00 to 23:59)"
-    if error["type"] == "too_short" and where.endswith("days"):
-        return f"{where}: tick at least one day"
-    if error["type"] == "too_short" and where.endswith("windows"):
-        return f"{where}: add at least one window"
-    return f"{where}: {error['msg']}"
-
-
-# The form's words for the API's field names, where they differ.
-FIELD_LABELS = {
-    "random_delay_max_s": "maximum random delay (s)",
-    "energy_kwh": "energy per session (kWh)",
-    "connector_id": "connector id",
-    "transaction_id": "session",
-    "type": "choice",
-}
-
-
-def _field_name(loc: tuple[Any, ...]) -> str:
-    """('peak_windows', 0, 'start') as 'peak window 1 start'."""
-    words: list[str] = []
-    for part in loc:
-        if isinstance(part, int) and words:
-            words[-1] = words[-1].removesuffix("s")
-            words.append(str(part + 1))
-        else:
-            words.append(FIELD_LABELS.get(str(part), str(part).replace("_", " ")))
-    return " ".join(words) or "form"
+def _whole(text: str, what: str, least: int = 0) -> int:
+    """A whole number from a form field, from `least` to OCPP's integer limit."""
+    try:
+        number = int(text.strip())
+    except ValueError:
+        raise Invalid(f"{what} must be a whole number, got {text!r}") from None
+    if not least <= number <= INT32_MAX:
+        raise Invalid(f"{what} must be {least} or more, got {number}")
+    return number
 
 
 def _can_act(signed: Signed) -> bool:
@@ -507,15 +513,14 @@ templates.env.filters["settings_text"] = settings_text
 @router.post("/charge-points/{charge_point_id}/remote-start")
 async def remote_start(request: Request, charge_point_id: str, signed: Operator) -> Response:
     fields = await form(request)
-    body = {"id_tag": fields.get("id_tag", "").strip()}
-    if fields.get("connector_id"):
-        body["connector_id"] = fields["connector_id"]
     services: Services = request.app.state.services
 
     async def send() -> Any:
-        start = _parsed(RemoteStart, body)
+        id_tag = _text(fields.get("id_tag", ""), "Id tag", ID_TAG_MAX, least=1)
+        connector = fields.get("connector_id", "").strip()
+        connector_id = _whole(connector, "Connector id", least=1) if connector else None
         return await services.commands.remote_start(
-            charge_point_id, start.id_tag, start.connector_id, None, _who(signed)
+            charge_point_id, id_tag, connector_id, None, _who(signed)
         )
 
     return await _command(request, charge_point_id, "Remote start", send)
@@ -527,8 +532,9 @@ async def remote_stop(request: Request, charge_point_id: str, signed: Operator) 
     services: Services = request.app.state.services
 
     async def send() -> Any:
-        stop = _parsed(RemoteStop, {"transaction_id": fields.get("transaction_id", "")})
-        return await services.commands.remote_stop(charge_point_id, stop.transaction_id)
+        text = fields.get("transaction_id", "")
+        transaction_id = _whole(text, "Session", least=-INT32_MAX - 1)
+        return await services.commands.remote_stop(charge_point_id, transaction_id)
 
     return await _command(request, charge_point_id, "Remote stop", send)
 
@@ -537,12 +543,12 @@ async def remote_stop(request: Request, charge_point_id: str, signed: Operator) 
 async def reset(request: Request, charge_point_id: str, signed: Operator) -> Response:
     fields = await form(request)
     services: Services = request.app.state.services
+    kind = fields.get("type", "")
 
     async def send() -> Any:
-        asked = _parsed(ResetRequest, {"type": fields.get("type", "")})
-        return await services.commands.reset(charge_point_id, ResetKind(asked.type))
+        return await services.commands.reset(charge_point_id, _choice(ResetKind, kind))
 
-    return await _command(request, charge_point_id, f"{fields.get('type', '')} reset", send)
+    return await _command(request, charge_point_id, f"{kind} reset", send)
 
 
 @router.post("/charge-points/{charge_point_id}/unlock")
@@ -551,8 +557,8 @@ async def unlock(request: Request, charge_point_id: str, signed: Operator) -> Re
     services: Services = request.app.state.services
 
     async def send() -> Any:
-        asked = _parsed(UnlockRequest, {"connector_id": fields.get("connector_id", "")})
-        return await services.commands.unlock(charge_point_id, asked.connector_id)
+        connector_id = _whole(fields.get("connector_id", ""), "Connector id", least=1)
+        return await services.commands.unlock(charge_point_id, connector_id)
 
     return await _command(request, charge_point_id, "Unlock", send)
 
@@ -561,13 +567,11 @@ async def unlock(request: Request, charge_point_id: str, signed: Operator) -> Re
 async def availability(request: Request, charge_point_id: str, signed: Operator) -> Response:
     fields = await form(request)
     services: Services = request.app.state.services
-    body = {"connector_id": fields.get("connector_id", ""), "type": fields.get("type", "")}
 
     async def send() -> Any:
-        asked = _parsed(AvailabilityRequest, body)
-        return await services.commands.change_availability(
-            charge_point_id, asked.connector_id, Availability(asked.type)
-        )
+        connector_id = _whole(fields.get("connector_id", ""), "Connector id")
+        wanted = _choice(Availability, fields.get("type", ""))
+        return await services.commands.change_availability(charge_point_id, connector_id, wanted)
 
     return await _command(request, charge_point_id, "Change availability", send)
 
@@ -578,15 +582,31 @@ async def change_configuration(
 ) -> Response:
     fields = await form(request)
     services: Services = request.app.state.services
-    body = {"key": fields.get("key", "").strip(), "value": fields.get("value", "")}
+    key = fields.get("key", "").strip()
 
     async def send() -> Any:
-        change = _parsed(ConfigurationChange, body)
-        return await services.commands.change_configuration(
-            charge_point_id, change.key, change.value
-        )
+        checked = _text(key, "Key", CONFIG_KEY_MAX, least=1)
+        value = _text(fields.get("value", ""), "Value", CONFIG_VALUE_MAX)
+        return await services.commands.change_configuration(charge_point_id, checked, value)
 
-    return await _command(request, charge_point_id, f"Setting {body['key']}", send)
+    return await _command(request, charge_point_id, f"Setting {key}", send)
+
+
+def _text(text: str, what: str, most: int, least: int = 0) -> str:
+    """A field within OCPP's length for it (CiString20 for an id tag, ...)."""
+    if not least <= len(text) <= most:
+        raise Invalid(f"{what} must be {least} to {most} characters, got {len(text)}")
+    return text
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choice(kind: type[E], text: str) -> E:
+    try:
+        return kind(text)
+    except ValueError:
+        raise Invalid(f"Choose one of {', '.join(k.value for k in kind)}") from None
 
 
 @router.get("/fragments/charge-points/{charge_point_id}/configuration", response_class=HTMLResponse)
