@@ -15,6 +15,7 @@ from ampnexus.portal.assets import assets_router
 from ampnexus.portal.auth import Refused
 from ampnexus.portal.pages import (
     api_keys,
+    charge_points,
     dashboard,
     drivers,
     live,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from ampnexus.app import Services
 
 HERE = Path(__file__).parent
-PAGES = (sign_in, dashboard, live, drivers, tariffs, webhooks, users, api_keys)
+PAGES = (sign_in, dashboard, live, drivers, tariffs, webhooks, users, api_keys, charge_points)
 
 
 def install_portal(app: FastAPI, services: Services, secure_cookies: bool) -> None:
