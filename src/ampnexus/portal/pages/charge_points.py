@@ -45,8 +45,8 @@ from ampnexus.portal.pages.dashboard import (
     PAGE,
     WAITING_REASONS,
     ChargerRow,
-    _charger_row,
-    _waiting_reason,
+    charger_row,
+    waiting_reason,
 )
 from ampnexus.portal.render import done, failed, form, form_lists, page, templates
 from ampnexus.services.ports import StatusRecord
@@ -107,7 +107,7 @@ async def _list(services: Services) -> list[ListRow]:
     views = (await services.charge_points.list(PAGE, 0)).items
     return [
         ListRow(
-            _charger_row(services, v.charge_point, v.connected),
+            charger_row(services, v.charge_point, v.connected),
             v.charge_point,
             v.connected,
             zones.get(v.charge_point.site_id or ""),
@@ -251,7 +251,7 @@ async def _live(services: Services, charge_point_id: str) -> Live:
     view = await services.charge_points.get(charge_point_id)
     charger = view.charge_point
     zone = await _zone(services, charger.site_id)
-    row = _charger_row(services, charger, view.connected)
+    row = charger_row(services, charger, view.connected)
     connectors = [
         ConnectorNow(
             c.connector_id,
@@ -265,7 +265,7 @@ async def _live(services: Services, charge_point_id: str) -> Live:
     ]
     running = await services.transactions.active_on([charger.id])
     sessions = [await _session_now(services, t) for t in running]
-    reason = _waiting_reason(services, charger) if row.state != "charging" else None
+    reason = waiting_reason(services, charger) if row.state != "charging" else None
     alerts = await services.alerts.list(
         open_only=True, charge_point_id=charger.id, limit=ALERT_ROWS
     )

@@ -84,7 +84,7 @@ class Dashboard:
 async def dashboard(services: Services) -> Dashboard:
     sites = (await services.sites.list(PAGE, 0)).items
     views = (await services.charge_points.list(PAGE, 0)).items
-    rows = [_charger_row(services, v.charge_point, v.connected) for v in views]
+    rows = [charger_row(services, v.charge_point, v.connected) for v in views]
     power_by_site: dict[str, float] = {}
     for row in rows:
         if row.site_id and row.power_kw:
@@ -111,7 +111,7 @@ async def _today(services: Services, site_id: str) -> DayTotal | None:
         return None
 
 
-def _charger_row(services: Services, cp: ChargePoint, connected: bool) -> ChargerRow:
+def charger_row(services: Services, cp: ChargePoint, connected: bool) -> ChargerRow:
     connectors = [(c.connector_id, c.status) for c in cp.connectors if c.connector_id > 0]
     powers = [services.smart_charging.power_now_w(cp.id, n) for n, _ in connectors]
     known = [p for p in powers if p is not None]
@@ -131,7 +131,7 @@ def _state(
     if "Faulted" in statuses:
         return "faulted", "a connector reports Faulted"
     if statuses & CHARGING:
-        reason = _waiting_reason(services, cp)
+        reason = waiting_reason(services, cp)
         if reason is not None:
             return "waiting", WAITING_REASONS.get(reason, reason)
         return "charging", ""
@@ -140,7 +140,7 @@ def _state(
     return "available", ""
 
 
-def _waiting_reason(services: Services, cp: ChargePoint) -> str | None:
+def waiting_reason(services: Services, cp: ChargePoint) -> str | None:
     """Why the plan gives its session nothing now, if it does."""
     if cp.site_id is None:
         return None
