@@ -18,7 +18,9 @@ from ampnexus.portal.pages import (
     dashboard,
     drivers,
     live,
+    sessions,
     sign_in,
+    sites,
     tariffs,
     users,
     webhooks,
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from ampnexus.app import Services
 
 HERE = Path(__file__).parent
-PAGES = (sign_in, dashboard, live, drivers, tariffs, webhooks, users, api_keys)
+PAGES = (sign_in, dashboard, live, drivers, tariffs, webhooks, users, api_keys, sessions, sites)
 
 
 def install_portal(app: FastAPI, services: Services, secure_cookies: bool) -> None:
