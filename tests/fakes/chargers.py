@@ -17,8 +17,10 @@ from ampnexus.domain.errors import Conflict
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.transaction import (
     DEFAULT_UNITS,
+    NO_FILTER,
     MeterReading,
     SampledValue,
+    SessionFilter,
     Transaction,
     TransactionOwner,
     TransactionStart,
@@ -245,15 +247,39 @@ class FakeTransactionStore:
         return replace(self._shown(transaction), meter_values=self._readings_of(transaction_id))
 
     async def list(
-        self, charge_point_id: str | None, active: bool | None, limit: int, offset: int
+        self,
+        charge_point_id: str | None,
+        active: bool | None,
+        limit: int,
+        offset: int,
+        where: SessionFilter = NO_FILTER,
+        registers: bool = False,
     ) -> Page[Transaction]:
         found = [
             t
             for t in self._m.transactions.values()
             if (charge_point_id is None or t.charge_point_id == charge_point_id)
             and (active is None or t.active == active)
+            and self._matches(t, where)
         ]
-        return page([self._shown(t) for t in sorted(found, key=lambda t: -t.id)], limit, offset)
+        shown = [
+            replace(self._shown(t), meter_values=self._register_readings(t.id))
+            if registers
+            else self._shown(t)
+            for t in sorted(found, key=lambda t: -t.id)
+        ]
+        return page(shown, limit, offset)
+
+    def _matches(self, t: Transaction, where: SessionFilter) -> bool:
+        placement = self._m.placements.get(t.charge_point_id)
+        site = placement.site_id if placement is not None else None
+        return (
+            (where.site_id is None or site == where.site_id)
+            and (where.id_tag is None or t.id_tag == where.id_tag)
+            and (where.since is None or t.started_at >= where.since)
+            and (where.until is None or t.started_at < where.until)
+            and (where.before_id is None or t.id < where.before_id)
+        )
 
     async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Transaction]:
         wanted = set(charge_point_ids)

@@ -96,6 +96,23 @@ class Transaction:
         return energy_wh(self.meter_start, self.meter_stop)
 
 
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    """What narrows a list of sessions beyond charger and state (None: no bound).
+    `site_id`: chargers placed on the site now; `id_tag`: the tag that started it;
+    `since`/`until`: when it started, in [since, until); `before_id`: ids below it, so an
+    export pages by id and neither skips nor repeats a session while new ones start."""
+
+    site_id: str | None = None
+    id_tag: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: int | None = None
+
+
+NO_FILTER = SessionFilter()
+
+
 def energy_wh(meter_start: int, meter_stop: int | None) -> int | None:
     """Energy of a session from the charger's register; a meter reset never goes negative."""
     if meter_stop is None:

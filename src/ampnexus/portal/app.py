@@ -19,7 +19,9 @@ from ampnexus.portal.pages import (
     dashboard,
     drivers,
     live,
+    sessions,
     sign_in,
+    sites,
     tariffs,
     users,
     webhooks,
@@ -30,7 +32,19 @@ if TYPE_CHECKING:
     from ampnexus.app import Services
 
 HERE = Path(__file__).parent
-PAGES = (sign_in, dashboard, live, drivers, tariffs, webhooks, users, api_keys, charge_points)
+PAGES = (
+    sign_in,
+    dashboard,
+    live,
+    sites,
+    charge_points,
+    sessions,
+    drivers,
+    tariffs,
+    webhooks,
+    users,
+    api_keys,
+)
 
 
 def install_portal(app: FastAPI, services: Services, secure_cookies: bool) -> None:

@@ -3,7 +3,8 @@ months; transactions and meter values are kept with no end, so 12 months are alw
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -96,6 +97,29 @@ class EnergyService:
         price = await self._tariffs.price_of(placement.site_id, transaction.started_at, until)
         cost = _cost(transaction_curve(transaction), price, None, None)
         return None if price is None or cost != cost else cost
+
+    async def session_costs(
+        self, site_id: str, sessions: Sequence[Transaction]
+    ) -> dict[int, float | None]:
+        """`session_cost` of many sessions at chargers on one site, by transaction id, with
+        one read of its tariffs (and their prices over the sessions' span) for them all: a
+        page of a list or an export. The sessions carry their register readings
+        (`TransactionService.list(..., registers=True)`). Priced off the event loop: an
+        export's page of 500 sessions is some 50 ms of arithmetic."""
+        if not sessions:
+            return {}
+        now = self._clock.now()
+        since = min(s.started_at for s in sessions)
+        until = max(s.stopped_at or now for s in sessions)
+        price = await self._tariffs.price_of(site_id, since, until)
+        if price is None:
+            return {s.id: None for s in sessions}
+
+        def priced() -> dict[int, float | None]:
+            costs = {s.id: _cost(transaction_curve(s), price, None, None) for s in sessions}
+            return {key: None if cost != cost else cost for key, cost in costs.items()}
+
+        return await asyncio.to_thread(priced)
 
 
 def _cost(

@@ -36,7 +36,9 @@ from ampnexus.domain.series import Point, SeriesKind
 from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.tariff import PricePeriod, Tariff
 from ampnexus.domain.transaction import (
+    NO_FILTER,
     MeterReading,
+    SessionFilter,
     Transaction,
     TransactionOwner,
     TransactionStart,
@@ -132,8 +134,18 @@ class TransactionStore(Protocol):
 
     async def get(self, transaction_id: int) -> Transaction | None: ...
     async def list(
-        self, charge_point_id: str | None, active: bool | None, limit: int, offset: int
-    ) -> Page[Transaction]: ...
+        self,
+        charge_point_id: str | None,
+        active: bool | None,
+        limit: int,
+        offset: int,
+        where: SessionFilter = NO_FILTER,
+        registers: bool = False,
+    ) -> Page[Transaction]:
+        """Newest first. `registers`: with their total energy import register readings
+        (what a session's energy and cost are counted from), else no meter values."""
+        ...
+
     async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Transaction]:
         """The running transactions of these chargers, newest first."""
         ...

@@ -25,7 +25,9 @@ from ampnexus.domain.events import (
 from ampnexus.domain.id_tag import IdTagInfo
 from ampnexus.domain.time import Clock
 from ampnexus.domain.transaction import (
+    NO_FILTER,
     MeterReading,
+    SessionFilter,
     Transaction,
     TransactionOwner,
     TransactionStart,
@@ -200,9 +202,17 @@ class TransactionService:
         return transaction
 
     async def list(
-        self, charge_point_id: str | None, active: bool | None, limit: int, offset: int
+        self,
+        charge_point_id: str | None,
+        active: bool | None,
+        limit: int,
+        offset: int,
+        where: SessionFilter = NO_FILTER,
+        registers: bool = False,
     ) -> Page[Transaction]:
-        return await self._store.list(charge_point_id, active, limit, offset)
+        """Newest first; `registers`: with the energy register readings that their energy
+        so far and their cost are counted from (`TariffService.session_costs`)."""
+        return await self._store.list(charge_point_id, active, limit, offset, where, registers)
 
     async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Transaction]:
         return await self._store.active_on(charge_point_ids)

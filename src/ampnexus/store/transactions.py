@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
 from itertools import groupby
@@ -13,8 +13,10 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from ampnexus.domain.transaction import (
     DEFAULT_UNITS,
+    NO_FILTER,
     MeterReading,
     SampledValue,
+    SessionFilter,
     Transaction,
     TransactionOwner,
     TransactionStart,
@@ -218,24 +220,33 @@ class SqlTransactionStore:
         return await self._db.read(work)
 
     async def list(
-        self, charge_point_id: str | None, active: bool | None, limit: int, offset: int
+        self,
+        charge_point_id: str | None,
+        active: bool | None,
+        limit: int,
+        offset: int,
+        where: SessionFilter = NO_FILTER,
+        registers: bool = False,
     ) -> Page[Transaction]:
-        conditions = []
-        if charge_point_id is not None:
-            conditions.append(transactions.c.charge_point_id == charge_point_id)
-        if active is not None:
-            stopped = transactions.c.stopped_at
-            conditions.append(stopped.is_(None) if active else stopped.is_not(None))
+        conditions = _list_conditions(charge_point_id, active, where)
+        source: Any = transactions
+        if where.site_id is not None:  # the chargers placed on the site now
+            source = transactions.join(
+                charge_points, charge_points.c.id == transactions.c.charge_point_id
+            )
+        query = _TRANSACTION.select_from(source)
+        counted = select(func.count()).select_from(source).where(*conditions)
 
         def work(conn: Connection) -> Page[Transaction]:
-            total = conn.scalar(select(func.count()).select_from(transactions).where(*conditions))
+            total = conn.scalar(counted)
             rows = conn.execute(
-                _TRANSACTION.where(*conditions)
+                query.where(*conditions)
                 .order_by(transactions.c.id.desc())
                 .limit(limit)
                 .offset(offset)
-            )
-            return Page([_transaction(row, ()) for row in rows], total or 0)
+            ).all()
+            found = _page_registers(conn, [row.id for row in rows]) if registers else {}
+            return Page([_transaction(row, found.get(row.id, ())) for row in rows], total or 0)
 
         return await self._db.read(work)
 
@@ -308,6 +319,51 @@ class SqlTransactionStore:
             ]
 
         return await self._db.read(work)
+
+
+def _list_conditions(
+    charge_point_id: str | None, active: bool | None, where: SessionFilter
+) -> list[Any]:
+    conditions: list[Any] = []
+    if charge_point_id is not None:
+        conditions.append(transactions.c.charge_point_id == charge_point_id)
+    if active is not None:
+        stopped = transactions.c.stopped_at
+        conditions.append(stopped.is_(None) if active else stopped.is_not(None))
+    if where.site_id is not None:
+        conditions.append(charge_points.c.site_id == where.site_id)
+    if where.id_tag is not None:
+        conditions.append(transactions.c.id_tag == where.id_tag)
+    if where.since is not None:
+        conditions.append(transactions.c.started_at >= where.since)
+    if where.until is not None:
+        conditions.append(transactions.c.started_at < where.until)
+    if where.before_id is not None:
+        conditions.append(transactions.c.id < where.before_id)
+    return conditions
+
+
+def _page_registers(
+    conn: Connection, transaction_ids: Sequence[int]
+) -> dict[int, tuple[MeterReading, ...]]:
+    """The total energy import register readings of a page of sessions, in one read."""
+    if not transaction_ids:
+        return {}
+    rows: Iterable[Any] = conn.execute(  # rows shaped as `_register_readings` reads them
+        select(
+            meter_values.c.transaction_id.label("id"),
+            meter_values.c.timestamp.label("reading_at"),
+            meter_values.c.value.label("reading_value"),
+            meter_values.c.unit.label("reading_unit"),
+        )
+        .where(
+            meter_values.c.transaction_id.in_(list(transaction_ids)),
+            meter_values.c.measurand == _ENERGY_REGISTER,
+            meter_values.c.phase.is_(None),
+        )
+        .order_by(meter_values.c.transaction_id, meter_values.c.timestamp, meter_values.c.id)
+    )
+    return {key: _register_readings(list(group)) for key, group in groupby(rows, lambda r: r.id)}
 
 
 def _register_readings(rows: Sequence[Row[Any]]) -> tuple[MeterReading, ...]:

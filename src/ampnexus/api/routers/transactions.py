@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
 from ampnexus.api.deps import CallerDep, PagingDep, ServicesDep
 from ampnexus.api.models import INT32_MAX, Page, TransactionOut, TransactionSummary, page_of
+from ampnexus.domain.time import utc
+from ampnexus.domain.transaction import SessionFilter
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
 
@@ -18,9 +21,31 @@ async def list_transactions(
     paging: PagingDep,
     charge_point_id: Annotated[str | None, Query(max_length=255)] = None,
     active: Annotated[bool | None, Query(description="true: running; false: finished")] = None,
+    site_id: Annotated[
+        str | None, Query(max_length=255, description="Chargers placed on this site now")
+    ] = None,
+    id_tag: Annotated[
+        str | None, Query(max_length=255, description="Started with this tag")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Started at or after (no offset: UTC)")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Started before (no offset: UTC)")] = None,
+    before_id: Annotated[
+        int | None, Query(le=INT32_MAX, description="Ids below this one (page by id)")
+    ] = None,
 ) -> Page[TransactionSummary]:
     """Newest first. Meter values are in the single-transaction view."""
-    page = await services.transactions.list(charge_point_id, active, paging.limit, paging.offset)
+    where = SessionFilter(
+        site_id,
+        id_tag,
+        None if since is None else utc(since),
+        None if until is None else utc(until),
+        before_id,
+    )
+    page = await services.transactions.list(
+        charge_point_id, active, paging.limit, paging.offset, where
+    )
     return page_of(page, paging, TransactionSummary.of)
 
 
