@@ -161,3 +161,44 @@ async def test_a_need_set_or_removed_through_the_api_replans_the_site(
         await eventually(lambda: replanned_with(3500.0), within=5)
         assert (await api.delete(f"/transactions/{transaction_id}/need")).status_code == 204
         await eventually(lambda: replanned_with(site_default_wh), within=5)
+
+
+async def test_a_site_without_a_grid_limit_is_planned_and_its_chargers_keep_a_fail_safe(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str
+) -> None:
+    """No limit: nothing to share, so each charger may draw its maximum (an unlimited room
+    left by the plan once broke the fail-safe's rounding)."""
+    body = {"id": "FREE", "name": "No limit", "time_zone": "Europe/London"}
+    assert (await api.post("/sites", json=body)).status_code == 201
+    for cp_id in ("CP-A", "CP-B"):
+        assert (
+            await api.post("/charge-points", json={"id": cp_id, "security_profile": 0})
+        ).status_code == 201
+        placed = await api.put(
+            f"/charge-points/{cp_id}",
+            json={"site_id": "FREE", "phases": PHASES, "max_power_w": 11_000},
+        )
+        assert placed.status_code == 200, placed.text
+    assert (await api.post("/id-tags", json={"id_tag": "TAG"})).status_code == 201
+    async with charger(ocpp_url, "CP-A") as a, charger(ocpp_url, "CP-B") as b:
+        await start_charging(a)
+        assert (await b.boot()).status == "Accepted"
+        await b.status(1, "Available")
+
+        async def planned() -> list[str] | None:
+            shown = await api.get("/sites/FREE/plan")
+            assert shown.status_code == 200, shown.text
+            real = [s["charge_point_id"] for s in shown.json()["sessions"] if not s["expected"]]
+            return real or None
+
+        assert await eventually(planned) == ["CP-A"]
+
+        # CP-B is idle: its fail-safe is its own maximum, 11 kW, shared by its two
+        # connectors: 5500 W / 690 V = 7.9 A each.
+        async def idle_fail_safe() -> bool:
+            sent = profiles(b, "TxDefaultProfile")
+            return bool(sent) and limit_now_a(sent[-1]) == 7.9
+
+        await eventually(idle_fail_safe)
+    alerts = (await api.get("/alerts")).json()
+    assert not [a for a in alerts.get("items", []) if a.get("kind") == "replan_failed"], alerts

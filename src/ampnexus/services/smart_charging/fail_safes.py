@@ -144,7 +144,7 @@ class FailSafes:
         for charger, share in static.items():
             capabilities = self._keys.known(charger)
             connectors = capabilities.connectors if capabilities else 1
-            each = math.floor(room.get(charger, 0.0) / 100.0) * 100.0 if charger in room else 0.0
+            each = _floored(room.get(charger, 0.0))
             targets[charger] = min(share, each * connectors)
         self._idle_w.update(targets)
         return targets
@@ -180,6 +180,12 @@ class FailSafes:
             self.accepted(charge_point_id, watts, delay_s)
         else:  # the replan that follows sends it again, in the other unit if guessed
             self.refused(charge_point_id)
+
+
+def _floored(room_w: float) -> float:
+    """To 100 W, so that small moves of the plan do not resend a fail-safe; a site with no
+    limit leaves unlimited room (its static share bounds it)."""
+    return math.floor(room_w / 100.0) * 100.0 if math.isfinite(room_w) else room_w
 
 
 def fail_safe_share_w(
