@@ -73,6 +73,7 @@ def allowed(role: Role) -> Callable[[Request], Awaitable[Signed]]:
             raise Refused(f"This needs the {role} role; you are signed in as {signed.user.role}.")
         if request.method not in SAFE_METHODS:
             await check_csrf(request, signed, (await form(request)).get("csrf"))
+        request.state.signed = signed  # for answers made away from the route (render.failed)
         return signed
 
     return signed_in_as

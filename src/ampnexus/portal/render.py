@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ampnexus.portal.auth import Signed
 
 HERE = Path(__file__).parent
+RELOAD_EVENT = "ampnexus:changed"  # what the live parts of a page listen for (portal.js)
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
@@ -73,19 +74,27 @@ def page(
 
 
 def done(request: Request, message: str, back: str, ok: bool = True, status: int = 200) -> Response:
-    """The answer to an action: htmx shows `message` in the page's flash area (and the live
-    feed refreshes what changed); a plain form goes back to the page it came from."""
+    """The answer to an action: htmx shows `message` in the page's flash area, and after a
+    success the page's live parts reload (not every change is on the event feed: users,
+    keys, modes); a plain form goes back to the page it came from."""
     if request.headers.get("HX-Request"):
-        return templates.TemplateResponse(
+        answer = templates.TemplateResponse(
             request, "_flash.html", {"message": message, "ok": ok}, status_code=status
         )
+        if ok:  # fired on the form that asked; it bubbles to <body>, where the parts listen
+            answer.headers["HX-Trigger"] = RELOAD_EVENT
+        return answer
     return RedirectResponse(back, status_code=303)
 
 
 def failed(request: Request, message: str, back: str) -> Response:
-    """An action refused with a reason the person can act on (htmx swaps 4xx answers too:
-    see portal.js)."""
-    return done(request, message, back, ok=False, status=422)
+    """An action refused with a reason the person can act on, as a 422: a flash message for
+    htmx (which swaps 4xx answers too: see base.html), a page saying it for a plain form (a
+    redirect back would lose the reason)."""
+    if request.headers.get("HX-Request"):
+        return done(request, message, back, ok=False, status=422)
+    signed = getattr(request.state, "signed", None)
+    return page(request, "action_failed.html", signed, status=422, message=message, back=back)
 
 
 async def form(request: Request) -> dict[str, str]:

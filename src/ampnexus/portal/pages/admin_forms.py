@@ -1,6 +1,5 @@
-"""What the administration pages (drivers, tariffs, webhooks, users, API keys) share: an
-action's answer that also tells htmx lists to reload, a refusal that keeps its reason for a
-plain form too, and a secret shown once."""
+"""What the administration pages (drivers, tariffs, webhooks, users, API keys) share: a
+secret shown once, and reading a form's text and number fields."""
 
 from __future__ import annotations
 
@@ -13,27 +12,9 @@ from fastapi.responses import Response
 from ampnexus.domain.errors import Invalid
 from ampnexus.domain.user import Role
 from ampnexus.portal.auth import Signed
-from ampnexus.portal.render import done, failed, page, templates
+from ampnexus.portal.render import RELOAD_EVENT, page, templates
 
 PAGE = 500  # rows read per list: an operator's page, not a report
-# htmx fires this on the form that asked; it bubbles to <body>, where lists listen for it.
-RELOAD = {"HX-Trigger": "ampnexus:changed"}
-
-
-def changed(request: Request, message: str, back: str) -> Response:
-    """The answer to an action that worked: a flash message, and the lists reload (these
-    changes are not on the event feed, so no nudge would come)."""
-    response = done(request, message, back)
-    response.headers.update(RELOAD)
-    return response
-
-
-def refused(request: Request, signed: Signed, message: str, back: str) -> Response:
-    """A 422 with the service's reason: a flash message for htmx; for a plain form a page
-    saying it (the redirect `failed` answers would lose the reason)."""
-    if request.headers.get("HX-Request"):
-        return failed(request, message, back)
-    return page(request, "action_failed.html", signed, status=422, message=message, back=back)
 
 
 def shown_once(
@@ -46,7 +27,7 @@ def shown_once(
         response = templates.TemplateResponse(
             request, "_secret.html", {"once": once}, status_code=201
         )
-        response.headers.update(RELOAD)
+        response.headers["HX-Trigger"] = RELOAD_EVENT
         return response
     return page(request, full_page, signed, status=201, once=once, **context)
 

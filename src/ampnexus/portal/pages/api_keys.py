@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from ampnexus.domain.api_key import ApiKeyScope
 from ampnexus.domain.errors import DomainError, Invalid
 from ampnexus.portal.auth import Admin
-from ampnexus.portal.pages.admin_forms import changed, refused, shown_once, text
-from ampnexus.portal.render import form, page
+from ampnexus.portal.pages.admin_forms import shown_once, text
+from ampnexus.portal.render import done, failed, form, page
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
@@ -46,7 +46,7 @@ async def create_key(request: Request, signed: Admin) -> Response:
             text(fields, "name", 100) or "", scope=_scope(fields.get("scope", "read"))
         )
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
+        return failed(request, str(error), BACK)
     return shown_once(
         request,
         signed,
@@ -64,8 +64,8 @@ async def revoke(request: Request, key_id: KeyId, signed: Admin) -> Response:
     try:
         await services.api_keys.revoke(key_id)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"API key {key_id} revoked: it no longer works.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"API key {key_id} revoked: it no longer works.", BACK)
 
 
 def _scope(value: str) -> ApiKeyScope:

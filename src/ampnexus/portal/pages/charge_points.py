@@ -75,7 +75,6 @@ MODE_LABELS = {
     ChargingMode.USER_CONTROLLED: "User controlled (starts and stops only when told)",
 }
 DASH = "\u2013"  # en dash, for ranges of days and times
-CHANGED = {"HX-Trigger": "ampnexus:changed"}  # an action's answer refreshes the live parts
 
 
 # --- the list ------------------------------------------------------------------------------
@@ -129,7 +128,7 @@ async def registration(request: Request, charge_point_id: str, signed: Operator)
         await services.charge_points.update(charge_point_id, {"registration_status": status})
     except DomainError as error:
         return _failed(request, error, back)
-    return _done(request, f"{charge_point_id} is now {status}.", back)
+    return done(request, f"{charge_point_id} is now {status}.", back)
 
 
 # --- one charger ---------------------------------------------------------------------------
@@ -361,7 +360,7 @@ async def set_mode(request: Request, charge_point_id: str, signed: Operator) -> 
         effective = await services.modes.set(charge_point_id, mode, settings, _who(signed))
     except DomainError as error:
         return _failed(request, error, back)
-    return _done(request, f"{charge_point_id} is now in {_mode_text(effective)}.", back)
+    return done(request, f"{charge_point_id} is now in {_mode_text(effective)}.", back)
 
 
 @router.post("/charge-points/{charge_point_id}/mode/clear")
@@ -372,7 +371,7 @@ async def clear_mode(request: Request, charge_point_id: str, signed: Operator) -
         effective = await services.modes.clear(charge_point_id, _who(signed))
     except DomainError as error:
         return _failed(request, error, back)
-    return _done(
+    return done(
         request, f"{charge_point_id} follows its site again: {_mode_text(effective)}.", back
     )
 
@@ -632,13 +631,7 @@ async def _command(
     except DomainError as error:
         return _failed(request, error, back)
     status = answer.as_sent.get("status") or answer.status.value
-    return _done(request, f"{what}: {charge_point_id} answered {status}.", back)
-
-
-def _done(request: Request, message: str, back: str) -> Response:
-    answer = done(request, message, back)
-    answer.headers.update(CHANGED)
-    return answer
+    return done(request, f"{what}: {charge_point_id} answered {status}.", back)
 
 
 def _failed(request: Request, error: DomainError, back: str) -> Response:

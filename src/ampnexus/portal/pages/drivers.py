@@ -15,8 +15,8 @@ from ampnexus.domain.errors import DomainError, Invalid
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
 from ampnexus.domain.user import Role
 from ampnexus.portal.auth import Operator, Signed, Viewer
-from ampnexus.portal.pages.admin_forms import PAGE, changed, may, number, refused, text
-from ampnexus.portal.render import form, page
+from ampnexus.portal.pages.admin_forms import PAGE, may, number, text
+from ampnexus.portal.render import done, failed, form, page
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
@@ -81,8 +81,8 @@ async def add_id_tag(request: Request, signed: Operator) -> Response:
         )
         added = await services.authorization.add(tag)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"Id tag {added.id_tag} added ({added.status}).", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"Id tag {added.id_tag} added ({added.status}).", BACK)
 
 
 @router.post("/drivers/id-tags/status")
@@ -94,9 +94,9 @@ async def set_id_tag_status(request: Request, signed: Operator) -> Response:
         status = _status(fields.get("status", ""))
         await services.authorization.update(id_tag, {"status": status})
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
+        return failed(request, str(error), BACK)
     verb = "blocked" if status is AuthorizationStatus.BLOCKED else "accepted again"
-    return changed(request, f"Id tag {id_tag} {verb}.", BACK)
+    return done(request, f"Id tag {id_tag} {verb}.", BACK)
 
 
 @router.post("/drivers/id-tags/delete")
@@ -106,8 +106,8 @@ async def delete_id_tag(request: Request, signed: Operator) -> Response:
     try:
         await services.authorization.delete(id_tag)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"Id tag {id_tag} deleted.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"Id tag {id_tag} deleted.", BACK)
 
 
 @router.post("/drivers/profiles")
@@ -127,8 +127,8 @@ async def create_profile(request: Request, signed: Operator) -> Response:
         )
         created = await services.drivers.create(profile)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"Driver profile {created.name} created.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"Driver profile {created.name} created.", BACK)
 
 
 @router.post("/drivers/profiles/{profile_id}/bind")
@@ -140,8 +140,8 @@ async def bind_id_tag(request: Request, profile_id: ProfileId, signed: Operator)
             raise Invalid("choose an id tag to assign")
         profile = await services.drivers.bind(profile_id, id_tag)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"Id tag {id_tag} assigned to {profile.name}.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"Id tag {id_tag} assigned to {profile.name}.", BACK)
 
 
 @router.post("/drivers/profiles/{profile_id}/unbind")
@@ -151,8 +151,8 @@ async def unbind_id_tag(request: Request, profile_id: ProfileId, signed: Operato
     try:
         await services.drivers.unbind(profile_id, id_tag)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"Id tag {id_tag} no longer belongs to profile {profile_id}.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"Id tag {id_tag} no longer belongs to profile {profile_id}.", BACK)
 
 
 @router.post("/drivers/profiles/{profile_id}/delete")
@@ -161,8 +161,8 @@ async def delete_profile(request: Request, profile_id: ProfileId, signed: Operat
     try:
         await services.drivers.delete(profile_id)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"Driver profile {profile_id} deleted.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"Driver profile {profile_id} deleted.", BACK)
 
 
 def _status(value: str) -> AuthorizationStatus:

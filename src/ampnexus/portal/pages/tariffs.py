@@ -25,8 +25,8 @@ from ampnexus.domain.tariff import (
 )
 from ampnexus.domain.user import Role
 from ampnexus.portal.auth import Operator, Signed, Viewer
-from ampnexus.portal.pages.admin_forms import PAGE, changed, may, number, refused, text
-from ampnexus.portal.render import form, page
+from ampnexus.portal.pages.admin_forms import PAGE, may, number, text
+from ampnexus.portal.render import done, failed, form, page
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
@@ -108,8 +108,8 @@ async def create_time_of_use(request: Request, signed: Operator) -> Response:
         )
         created = await services.tariffs.create(tariff)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"Tariff {created.name} created for site {created.site_id}.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"Tariff {created.name} created for site {created.site_id}.", BACK)
 
 
 @router.post("/tariffs/delete")
@@ -121,10 +121,10 @@ async def delete_tariff(request: Request, signed: Operator) -> Response:
         tariff_id = int(fields.get("tariff_id", ""))
         await services.tariffs.delete(site_id, tariff_id)
     except ValueError:
-        return refused(request, signed, "which tariff? (no tariff_id)", BACK)
+        return failed(request, "which tariff? (no tariff_id)", BACK)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"Tariff {tariff_id} of site {site_id} deleted.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"Tariff {tariff_id} of site {site_id} deleted.", BACK)
 
 
 def _bands(fields: dict[str, str]) -> list[Band]:

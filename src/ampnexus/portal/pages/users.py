@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from ampnexus.domain.errors import DomainError, Invalid
 from ampnexus.domain.user import Role
 from ampnexus.portal.auth import Admin, Signed
-from ampnexus.portal.pages.admin_forms import changed, refused
-from ampnexus.portal.render import form, page
+from ampnexus.portal.render import done, failed, form, page
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
@@ -47,8 +46,8 @@ async def create_user(request: Request, signed: Admin) -> Response:
             fields.get("email", ""), fields.get("password", ""), _role(fields.get("role", ""))
         )
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"User {user.email} created ({user.role}).", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"User {user.email} created ({user.role}).", BACK)
 
 
 @router.post("/users/{user_id}/role")
@@ -58,8 +57,8 @@ async def change_role(request: Request, user_id: UserId, signed: Admin) -> Respo
         role = _role((await form(request)).get("role", ""))
         user = await services.users.change_role(user_id, role)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"{user.email} is now {user.role}.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"{user.email} is now {user.role}.", BACK)
 
 
 @router.post("/users/{user_id}/disable")
@@ -77,9 +76,9 @@ async def _set_disabled(request: Request, signed: Signed, user_id: int, off: boo
     try:
         user = await services.users.set_disabled(user_id, off)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
+        return failed(request, str(error), BACK)
     state = "disabled: signed out everywhere" if off else "enabled: may sign in again"
-    return changed(request, f"{user.email} {state}.", BACK)
+    return done(request, f"{user.email} {state}.", BACK)
 
 
 @router.post("/users/{user_id}/password")
@@ -88,8 +87,8 @@ async def set_password(request: Request, user_id: UserId, signed: Admin) -> Resp
     try:
         user = await services.users.set_password(user_id, (await form(request)).get("password", ""))
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"{user.email} has a new password and was signed out.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"{user.email} has a new password and was signed out.", BACK)
 
 
 @router.post("/users/{user_id}/delete")
@@ -98,8 +97,8 @@ async def delete(request: Request, user_id: UserId, signed: Admin) -> Response:
     try:
         user = await services.users.delete(user_id)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"User {user.email} deleted.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"User {user.email} deleted.", BACK)
 
 
 def _role(value: str) -> Role:

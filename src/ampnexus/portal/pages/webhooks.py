@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from ampnexus.domain.errors import DomainError, Invalid
 from ampnexus.domain.webhook import Attempt, Webhook
 from ampnexus.portal.auth import Operator, Signed
-from ampnexus.portal.pages.admin_forms import changed, refused, shown_once, text
-from ampnexus.portal.render import done, form_lists, page
+from ampnexus.portal.pages.admin_forms import shown_once, text
+from ampnexus.portal.render import RELOAD_EVENT, done, failed, form_lists, page
 from ampnexus.services.feed import EVENT_TYPES
 from ampnexus.services.webhooks import FAILING_AFTER, WebhookDraft
 
@@ -54,7 +54,7 @@ async def create_webhook(request: Request, signed: Operator) -> Response:
     try:
         created = await services.webhooks.create(_draft(fields))
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
+        return failed(request, str(error), BACK)
     return shown_once(
         request,
         signed,
@@ -101,9 +101,9 @@ async def _set_enabled(request: Request, signed: Signed, webhook_id: str, on: bo
     try:
         await services.webhooks.update(webhook_id, {"enabled": on})
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
+        return failed(request, str(error), BACK)
     state = "enabled: events are delivered again" if on else "disabled: events wait"
-    return changed(request, f"Webhook {webhook_id} {state}.", BACK)
+    return done(request, f"Webhook {webhook_id} {state}.", BACK)
 
 
 @router.post("/webhooks/{webhook_id}/delete")
@@ -112,8 +112,8 @@ async def delete(request: Request, webhook_id: WebhookId, signed: Operator) -> R
     try:
         await services.webhooks.delete(webhook_id)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
-    return changed(request, f"Webhook {webhook_id} deleted.", BACK)
+        return failed(request, str(error), BACK)
+    return done(request, f"Webhook {webhook_id} deleted.", BACK)
 
 
 @router.post("/webhooks/{webhook_id}/ping")
@@ -122,9 +122,9 @@ async def ping(request: Request, webhook_id: WebhookId, signed: Operator) -> Res
     try:
         attempt = await services.webhooks.ping(webhook_id)
     except DomainError as error:
-        return refused(request, signed, str(error), BACK)
+        return failed(request, str(error), BACK)
     response = done(request, _ping_message(attempt), BACK, ok=attempt.ok)
-    response.headers["HX-Trigger"] = "ampnexus:changed"  # its health may have changed
+    response.headers["HX-Trigger"] = RELOAD_EVENT  # its health changed either way
     return response
 
 
@@ -173,5 +173,5 @@ async def redeliver(
     try:
         again = await services.webhooks.redeliver(webhook_id, delivery_id)
     except DomainError as error:
-        return refused(request, signed, str(error), back)
-    return changed(request, f"Delivery {delivery_id} queued again as delivery {again.id}.", back)
+        return failed(request, str(error), back)
+    return done(request, f"Delivery {delivery_id} queued again as delivery {again.id}.", back)
