@@ -16,7 +16,19 @@ from tests.browser.conftest import ADMIN, screenshot, sign_in
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
-PAGES = ["/", "/drivers", "/tariffs", "/webhooks", "/users", "/api-keys"]
+PAGES = [
+    "/",
+    "/sites",
+    "/sites/depot",
+    "/charge-points",
+    "/charge-points/CP-ACCESS",
+    "/sessions",
+    "/drivers",
+    "/tariffs",
+    "/webhooks",
+    "/users",
+    "/api-keys",
+]
 
 
 @pytest.fixture
