@@ -158,6 +158,15 @@ async def test_an_operator_changes_the_mode_and_starts_and_stops_a_session(
         await expect(mode).to_have_attribute("data-source", "default")
         assert (await server.services.modes.effective(CP)).mode is ChargingMode.SMART
 
+        # The session it ran, on its own page: finished, with the chart of what it drew.
+        await page.goto(f"{portal}/sessions/{tx}")
+        await expect(page.locator("#session")).to_have_attribute("data-active", "false")
+        await expect(page.locator("#session-chart canvas")).to_be_visible()
+        drawn = await page.evaluate(
+            "() => document.getElementById('session-chart')._uplot.data[1].length"
+        )
+        assert drawn >= 3  # the three readings it sent
+
 
 @pytest.mark.settings(unknown_chargers="pending")
 async def test_a_charger_that_connected_unannounced_is_accepted_from_the_list(
