@@ -42,8 +42,8 @@ class PlannedSession(BaseModel):
     waiting_reason: str | None = Field(
         None,
         description="Why it is planned nothing now: peak_window, random_delay, "
-        "outside_schedule, user_controlled, waiting_for_price, waiting_for_solar or "
-        "limit_reached (None: it charges, or needs nothing more)",
+        "outside_schedule, user_controlled, waiting_for_price, waiting_for_solar, "
+        "limit_reached or planned_later (None: it charges, or needs nothing more)",
     )
 
 

@@ -33,6 +33,7 @@ WAITING_REASONS = {
     "waiting_for_price": "cheaper hours ahead",
     "waiting_for_solar": "sunnier hours ahead",
     "limit_reached": "site or circuit limit",
+    "planned_later": "planned for later",
 }
 
 

@@ -90,7 +90,9 @@ class SitePlan:
         """Why a session is planned nothing now: its mode (`peak_window`, `random_delay`,
         `outside_schedule`, `user_controlled`), else a site or circuit limit that binds
         (`limit_reached`), else cheaper or sunnier slots later (`waiting_for_price`,
-        `waiting_for_solar`); None when it charges now or needs nothing more."""
+        `waiting_for_solar`), else `planned_later` (nothing is cheaper later: the plan
+        chose its time among equal ones, or gave now to cars leaving sooner); None when it
+        charges now or needs nothing more."""
         power = self.plan.power_w.get(session_id)
         if not power or power[0] > SLACK_W:
             return None
@@ -108,7 +110,10 @@ class SitePlan:
         first = later[0]
         if slots and slots[first].solar_w > slots[0].solar_w + SLACK_W:
             return "waiting_for_solar"
-        return "waiting_for_price"
+        prices = self.request.series.import_price
+        if len(prices) > first and prices[first] < prices[0]:
+            return "waiting_for_price"
+        return "planned_later"
 
 
 class Outcome(Enum):
