@@ -16,6 +16,8 @@ from ampnexus.portal.auth import Refused
 from ampnexus.portal.pages import (
     api_keys,
     charge_points,
+    charger_commands,
+    charger_mode,
     dashboard,
     drivers,
     live,
@@ -38,6 +40,8 @@ PAGES = (
     live,
     sites,
     charge_points,
+    charger_mode,
+    charger_commands,
     sessions,
     drivers,
     tariffs,

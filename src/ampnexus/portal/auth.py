@@ -84,6 +84,16 @@ Operator = Annotated[Signed, Depends(allowed(Role.OPERATOR))]
 Admin = Annotated[Signed, Depends(allowed(Role.ADMIN))]
 
 
+def may(signed: Signed, role: Role) -> bool:
+    """Whether a page shows the forms that need `role` (the routes refuse anyway)."""
+    return signed.user.role.covers(role)
+
+
+def changed_by(signed: Signed) -> str:
+    """Who a change is recorded as made by, as the API records its key's name."""
+    return f"portal:{signed.user.email}"
+
+
 async def check_csrf(request: Request, signed: Signed, form_token: str | None = None) -> None:
     """htmx sends the token in a header, a plain form in its `csrf` field."""
     services: Services = request.app.state.services

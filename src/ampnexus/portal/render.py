@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from ampnexus.domain.errors import DomainError, NotFound
 from ampnexus.domain.user import Role
 
 if TYPE_CHECKING:
@@ -95,6 +96,18 @@ def failed(request: Request, message: str, back: str) -> Response:
         return done(request, message, back, ok=False, status=422)
     signed = getattr(request.state, "signed", None)
     return page(request, "action_failed.html", signed, status=422, message=message, back=back)
+
+
+def failed_for(request: Request, error: DomainError, back: str) -> Response:
+    """A service's refusal as a sentence; what does not exist is a 404."""
+    if isinstance(error, NotFound):
+        return done(request, sentence(error), back, ok=False, status=404)
+    return failed(request, sentence(error), back)
+
+
+def sentence(error: DomainError) -> str:
+    text = str(error)
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 async def form(request: Request) -> dict[str, str]:

@@ -1,16 +1,13 @@
 """What the administration pages (drivers, tariffs, webhooks, users, API keys) share: a
-secret shown once, and reading a form's text and number fields."""
+secret shown once, and how many rows a list reads."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 
-from ampnexus.domain.errors import Invalid
-from ampnexus.domain.user import Role
 from ampnexus.portal.auth import Signed
 from ampnexus.portal.render import RELOAD_EVENT, page, templates
 
@@ -30,29 +27,3 @@ def shown_once(
         response.headers["HX-Trigger"] = RELOAD_EVENT
         return response
     return page(request, full_page, signed, status=201, once=once, **context)
-
-
-def may(signed: Signed, role: Role) -> bool:
-    return signed.user.role.covers(role)
-
-
-def text(fields: dict[str, str], name: str, longest: int = 1000) -> str | None:
-    """A field's stripped text, None when blank; Invalid when longer than `longest`."""
-    value = fields.get(name, "").strip()
-    if len(value) > longest:
-        raise Invalid(f"{name.replace('_', ' ')} must be at most {longest} characters")
-    return value or None
-
-
-def number(fields: dict[str, str], name: str, label: str) -> float | None:
-    """A decimal field, None when blank; Invalid (naming it) when not a finite number."""
-    value = fields.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        parsed = float(value)
-    except ValueError:
-        raise Invalid(f"{label} must be a number, got {value[:30]!r}") from None
-    if not math.isfinite(parsed) or abs(parsed) > 1e9:
-        raise Invalid(f"{label} must be a finite number, got {value[:30]!r}")
-    return parsed

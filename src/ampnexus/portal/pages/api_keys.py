@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from ampnexus.domain.api_key import ApiKeyScope
 from ampnexus.domain.errors import DomainError, Invalid
 from ampnexus.portal.auth import Admin
-from ampnexus.portal.pages.admin_forms import shown_once, text
+from ampnexus.portal.fields import text
+from ampnexus.portal.pages.admin_forms import shown_once
 from ampnexus.portal.render import done, failed, form, page
 
 if TYPE_CHECKING:

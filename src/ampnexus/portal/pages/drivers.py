@@ -14,8 +14,9 @@ from ampnexus.domain.driver import DriverProfile, PriorityClass
 from ampnexus.domain.errors import DomainError, Invalid
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
 from ampnexus.domain.user import Role
-from ampnexus.portal.auth import Operator, Signed, Viewer
-from ampnexus.portal.pages.admin_forms import PAGE, may, number, text
+from ampnexus.portal.auth import Operator, Signed, Viewer, may
+from ampnexus.portal.fields import number, text
+from ampnexus.portal.pages.admin_forms import PAGE
 from ampnexus.portal.render import done, failed, form, page
 
 if TYPE_CHECKING:

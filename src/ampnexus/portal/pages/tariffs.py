@@ -24,8 +24,9 @@ from ampnexus.domain.tariff import (
     current_tariff,
 )
 from ampnexus.domain.user import Role
-from ampnexus.portal.auth import Operator, Signed, Viewer
-from ampnexus.portal.pages.admin_forms import PAGE, may, number, text
+from ampnexus.portal.auth import Operator, Signed, Viewer, may
+from ampnexus.portal.fields import number, text
+from ampnexus.portal.pages.admin_forms import PAGE
 from ampnexus.portal.render import done, failed, form, page
 
 if TYPE_CHECKING:

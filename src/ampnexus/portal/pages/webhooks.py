@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from ampnexus.domain.errors import DomainError, Invalid
 from ampnexus.domain.webhook import Attempt, Webhook
 from ampnexus.portal.auth import Operator, Signed
-from ampnexus.portal.pages.admin_forms import shown_once, text
+from ampnexus.portal.fields import text
+from ampnexus.portal.pages.admin_forms import shown_once
 from ampnexus.portal.render import RELOAD_EVENT, done, failed, form_lists, page
 from ampnexus.services.feed import EVENT_TYPES
 from ampnexus.services.webhooks import FAILING_AFTER, WebhookDraft
