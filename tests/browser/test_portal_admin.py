@@ -16,6 +16,7 @@ from ampnexus.domain.id_tag import AuthorizationStatus
 from ampnexus.domain.user import Role
 from tests.browser.conftest import ADMIN, screenshot, sign_in
 from tests.support.charger import charger
+from tests.support.portal import portal_client
 from tests.support.receiver import receiving, verify
 
 VIEWER = ("viewer@example.com", "a long viewer password")
@@ -151,7 +152,7 @@ async def test_an_admin_manages_tags_tariffs_webhooks_and_users(
     )
     key = await page.locator("#flash [data-secret]").inner_text(timeout=10_000)
     await expect(page.locator("tr[data-key]", has_text="fleet")).to_contain_text(key[:12])
-    async with httpx.AsyncClient(base_url=portal) as client:
+    async with portal_client(portal) as client:
         answer = await client.get("/api/v1/id-tags", headers={"Authorization": f"Bearer {key}"})
         assert answer.status_code == 200, answer.text
     await screenshot(page, "api-keys")

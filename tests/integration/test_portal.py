@@ -10,7 +10,7 @@ import pytest
 from ampnexus.app import AmpNexus
 from ampnexus.domain.user import Role
 from tests.support.charger import charger
-from tests.support.portal import portal_sign_in
+from tests.support.portal import portal_client, portal_sign_in
 
 EMAIL, PASSWORD = "op@example.com", "a long operator password"
 
@@ -18,7 +18,7 @@ EMAIL, PASSWORD = "op@example.com", "a long operator password"
 @pytest.fixture
 async def portal(server: AmpNexus) -> httpx.AsyncClient:
     await server.services.users.create(EMAIL, PASSWORD, Role.OPERATOR)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.http_port}") as client:
+    async with portal_client(f"http://127.0.0.1:{server.http_port}") as client:
         yield client  # type: ignore[misc]
 
 

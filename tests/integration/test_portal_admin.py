@@ -15,7 +15,7 @@ from ampnexus.app import AmpNexus
 from ampnexus.domain.api_key import ApiKeyScope
 from ampnexus.domain.user import Role
 from ampnexus.portal.app import PAGES
-from tests.support.portal import portal_sign_in
+from tests.support.portal import portal_client, portal_sign_in
 from tests.support.server import api_client
 
 ADMIN = ("admin@example.com", "a long admin password")
@@ -36,7 +36,7 @@ async def base_url(server: AmpNexus) -> str:
 async def signed_in(
     base_url: str, who: tuple[str, str]
 ) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    async with httpx.AsyncClient(base_url=base_url) as client:
+    async with portal_client(base_url) as client:
         answer = await portal_sign_in(client, *who)
         assert answer.status_code == 303, answer.text
         page = await client.get("/drivers")
@@ -288,7 +288,7 @@ async def test_users_id_tags_profiles_and_tariffs_change_through_their_forms(
 
     # A user disabled is signed out; enabled, given a new password, deleted.
     viewer = await server.services.users.get(VIEWER[0])
-    async with httpx.AsyncClient(base_url=base_url) as elsewhere:
+    async with portal_client(base_url) as elsewhere:
         assert (await portal_sign_in(elsewhere, *VIEWER)).status_code == 303
         assert (await act(f"/users/{viewer.id}/disable")).status_code == 200
         assert (await elsewhere.get("/drivers")).status_code == 303  # to the sign-in form
@@ -298,7 +298,7 @@ async def test_users_id_tags_profiles_and_tariffs_change_through_their_forms(
     assert short.status_code == 422 and "a password needs 12 to 128" in short.text
     renewed = await act(f"/users/{viewer.id}/password", password="a brand new password")
     assert renewed.status_code == 200 and "has a new password" in renewed.text
-    async with httpx.AsyncClient(base_url=base_url) as elsewhere:
+    async with portal_client(base_url) as elsewhere:
         assert (
             await portal_sign_in(elsewhere, VIEWER[0], "a brand new password")
         ).status_code == 303

@@ -19,7 +19,7 @@ from ampnexus.domain.charging_mode import (
 )
 from ampnexus.domain.user import Role
 from tests.support.charger import charger
-from tests.support.portal import portal_sign_in
+from tests.support.portal import portal_client, portal_sign_in
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -56,9 +56,7 @@ async def server_with_charger(server: AmpNexus) -> AmpNexus:
 async def signed_in(
     server: AmpNexus, email: str, password: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{server.http_port}", timeout=10
-    ) as client:
+    async with portal_client(f"http://127.0.0.1:{server.http_port}") as client:
         assert (await portal_sign_in(client, email, password)).status_code == 303
         yield client
 

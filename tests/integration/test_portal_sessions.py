@@ -15,7 +15,7 @@ from ampnexus.app import AmpNexus
 from ampnexus.domain.user import Role
 from ampnexus.portal.pages import sessions
 from tests.support.charger import charger
-from tests.support.portal import portal_sign_in
+from tests.support.portal import portal_client, portal_sign_in
 
 EMAIL, PASSWORD = "viewer@example.com", "a long viewer password"
 HEADER = [
@@ -35,7 +35,7 @@ HEADER = [
 @pytest.fixture
 async def portal(server: AmpNexus) -> AsyncIterator[httpx.AsyncClient]:
     await server.services.users.create(EMAIL, PASSWORD, Role.VIEWER)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.http_port}") as client:
+    async with portal_client(f"http://127.0.0.1:{server.http_port}") as client:
         yield client
 
 
