@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/replan.py
 	$(BIN)/python bench/abuse.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/portal.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
