@@ -120,6 +120,6 @@ def test_effects() -> None:
 
 def test_a_program_refuses_a_poll_interval_or_cuts_out_of_range() -> None:
     with pytest.raises(ValueError, match="poll_interval_s"):
-        Program("P", "http://vtn", "ven", ("S1",), poll_interval_s=1)
+        Program("P", "http://vtn", "ven", ("S1",), poll_interval_s=0)
     with pytest.raises(ValueError, match="level_cuts"):
         Program("P", "http://vtn", "ven", ("S1",), level_cuts=(0.0, 0.3, 0.6, 1.5))

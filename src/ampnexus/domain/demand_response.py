@@ -23,7 +23,7 @@ from enum import StrEnum
 
 LevelCuts = tuple[float, float, float, float]
 DEFAULT_LEVEL_CUTS: LevelCuts = (0.0, 0.3, 0.6, 1.0)
-MIN_POLL_INTERVAL_S = 5  # a VTN polled faster than this is hammered for nothing
+MIN_POLL_INTERVAL_S = 1  # the most often a VTN is polled: once a second
 MAX_POLL_INTERVAL_S = 86_400  # openleadr polls at least daily
 
 

@@ -158,6 +158,17 @@ class OperatorLimitChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class DemandResponseChanged:
+    """A demand-response event was received, modified or cancelled, or a program's sites
+    changed or it was removed: what the sites' plans must keep to may differ."""
+
+    program_id: str
+    event_id: str | None  # None: the program itself changed
+    site_ids: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRaised:
     """An alert was opened (not when an open one is counted again)."""
 
@@ -212,5 +223,6 @@ Event = (
     | IdTagChanged
     | ModeChanged
     | OperatorLimitChanged
+    | DemandResponseChanged
     | AlertRaised
 )

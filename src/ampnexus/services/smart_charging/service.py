@@ -26,6 +26,7 @@ from ampnexus.domain.charging_mode import ChargingMode
 from ampnexus.domain.errors import NotFound, Unavailable
 from ampnexus.domain.events import (
     ChargerBooted,
+    DemandResponseChanged,
     DriverChanged,
     IdTagChanged,
     ModeChanged,
@@ -42,6 +43,7 @@ from ampnexus.services.alerts import AlertService
 from ampnexus.services.planning_ports import (
     ChargerModes,
     ChargerPresence,
+    DemandResponseLimits,
     OperatorBounds,
     RunningSessions,
     SessionNeeds,
@@ -109,9 +111,11 @@ class SmartChargingService:
         profile_deadline_s: float = 5.0,
         modes: ChargerModes | None = None,
         operator: OperatorBounds | None = None,
+        demand_response: DemandResponseLimits | None = None,
     ) -> None:
         """`modes`: each charger's charging mode (None: every charger is smart).
-        `operator`: the profiles operators gave chargers, kept as upper bounds (None: none)."""
+        `operator`: the profiles operators gave chargers, kept as upper bounds (None: none).
+        `demand_response`: what demand-response events ask of sites (None: nothing)."""
         self._planner = planner
         self._clock = clock
         self._alerts = alerts
@@ -183,6 +187,7 @@ class SmartChargingService:
             slot_seconds=slot_seconds,
             horizon_slots=horizon_slots,
             operator=operator,
+            demand_response=demand_response,
         )
         self._dispatcher = Dispatcher(
             commands=commands,
@@ -220,6 +225,7 @@ class SmartChargingService:
         bus.subscribe(ModeChanged, self._mode_changed)
         bus.subscribe(SiteMeterRead, self._meter_read)
         bus.subscribe(OperatorLimitChanged, self._operator_changed)
+        bus.subscribe(DemandResponseChanged, self._demand_response_changed)
         # A driver's priority, cap or defaults, or a deleted tag's need: wherever they charge.
         bus.subscribe(DriverChanged, lambda e: self._spawn(self.replan_all()))
         bus.subscribe(IdTagChanged, lambda e: self._spawn(self.replan_all()))
@@ -236,6 +242,12 @@ class SmartChargingService:
         self._fail_safes.booted(event.charge_point_id)  # theirs may have replaced ours
         self._modes.operator_changed(event.charge_point_id)
         self._charger_changed(event.charge_point_id)
+
+    def _demand_response_changed(self, event: DemandResponseChanged) -> None:
+        """An event received, modified or cancelled: its sites are replanned at once, so
+        the plan can move charging out of the event's slots while there is time."""
+        for site_id in event.site_ids:
+            self.request_replan(site_id)
 
     def _site_changed(self, event: SiteChanged) -> None:
         self._modes.changed(event.site_id)  # its default_mode may have changed

@@ -1,0 +1,223 @@
+"""Demand response: the programs AmpNexus takes part in, the events their VTNs send, the
+answer to each (opt in or out, and why), and the limits they put on each site's plan.
+
+The VENs themselves (`grid/openadr.py`) live behind `Vens`; they hand each event they
+receive to `received`, which decides the answer, stores the event and publishes
+`DemandResponseChanged` so smart charging replans the sites it covers. Smart charging
+reads the limits back through `site_limits` (the `DemandResponseLimits` planning port).
+Events in force are kept in memory (read once at start): a replan costs no query."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
+
+from ampnexus.domain.demand_response import (
+    Effect,
+    Event,
+    LevelCuts,
+    OptState,
+    Program,
+    ProgramStatus,
+    SlotLimit,
+    latest,
+    site_limits,
+)
+from ampnexus.domain.errors import Invalid, NotFound
+from ampnexus.domain.events import DemandResponseChanged
+from ampnexus.domain.time import Clock
+from ampnexus.services.ports import DemandResponseStore, EventPublisher
+
+log = logging.getLogger("ampnexus.demand_response")
+
+OPT_IN_REASON = "participating"
+OPT_OUT_CONFIGURED = "notParticipating"  # the program is set to opt out
+OPT_OUT_UNSUPPORTED = "x-signal-not-supported"  # a signal AmpNexus does not act on
+
+
+class EventSink(Protocol):
+    """What a VEN tells the service."""
+
+    async def received(self, event: Event) -> OptState:
+        """A new or modified event; the answer to send the VTN."""
+        ...
+
+    async def registered(self, program_id: str, ven_id: str | None) -> None: ...
+
+
+class Vens(Protocol):
+    """The running VENs, one per program (`grid/openadr.py`)."""
+
+    async def start(self, program: Program, sink: EventSink) -> None:
+        """Register and poll in the background (a program already running is restarted)."""
+        ...
+
+    async def stop(self, program_id: str) -> None: ...
+
+    async def stop_all(self) -> None: ...
+
+    def status(self, program_id: str) -> ProgramStatus: ...
+
+
+class SiteExists(Protocol):
+    async def get(self, site_id: str) -> object:
+        """NotFound for an unknown site."""
+        ...
+
+
+class DemandResponseService:
+    def __init__(
+        self,
+        store: DemandResponseStore,
+        vens: Vens,
+        sites: SiteExists,
+        clock: Clock,
+        events: EventPublisher,
+    ) -> None:
+        self._store = store
+        self._vens = vens
+        self._sites = sites
+        self._clock = clock
+        self._events = events
+        self._programs: dict[str, Program] = {}
+        self._in_force: dict[tuple[str, str], Event] = {}  # events not yet over
+        self._lock = asyncio.Lock()  # program changes one at a time
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Resume every stored program: its VEN registers again as the same VEN id."""
+        now = self._clock.now()
+        for event in await self._store.events(ending_after=now):
+            self._in_force[(event.program_id, event.event_id)] = event
+        for program in await self._store.programs():
+            self._programs[program.id] = program
+            await self._vens.start(program, self)
+
+    async def stop(self) -> None:
+        await self._vens.stop_all()
+
+    # --- programs --------------------------------------------------------------------------
+    async def create(self, program: Program) -> Program:
+        await self._check_sites(program.site_ids)
+        async with self._lock:
+            await self._store.add_program(program, self._clock.now())
+            self._programs[program.id] = program
+            await self._vens.start(program, self)
+        return program
+
+    async def update(self, program: Program) -> Program:
+        """Replaces the program's settings (its VEN id is kept); its VEN restarts when what
+        it registers or polls with changed, and its sites are replanned."""
+        await self._check_sites(program.site_ids)
+        async with self._lock:
+            old = await self.get(program.id)
+            program = replace(program, ven_id=old.ven_id)
+            await self._store.update_program(program, self._clock.now())
+            self._programs[program.id] = program
+            if (old.vtn_url, old.ven_name, old.poll_interval_s, old.opt_out) != (
+                program.vtn_url,
+                program.ven_name,
+                program.poll_interval_s,
+                program.opt_out,
+            ):
+                await self._vens.start(program, self)
+        self._publish(program.id, None, set(old.site_ids) | set(program.site_ids))
+        return program
+
+    async def delete(self, program_id: str) -> None:
+        async with self._lock:
+            program = await self.get(program_id)
+            await self._vens.stop(program_id)
+            await self._store.delete_program(program_id)
+            self._programs.pop(program_id, None)
+            for key in [k for k in self._in_force if k[0] == program_id]:
+                del self._in_force[key]
+        self._publish(program_id, None, set(program.site_ids))
+
+    async def get(self, program_id: str) -> Program:
+        program = self._programs.get(program_id) or await self._store.program(program_id)
+        if program is None:
+            raise NotFound(f"no demand-response program {program_id!r}")
+        return program
+
+    async def programs(self) -> list[Program]:
+        return await self._store.programs()
+
+    def status(self, program_id: str) -> ProgramStatus:
+        return self._vens.status(program_id)
+
+    async def events(self, program_id: str | None = None) -> list[Event]:
+        return await self._store.events(program_id=program_id)
+
+    async def _check_sites(self, site_ids: Sequence[str]) -> None:
+        for site_id in site_ids:
+            try:
+                await self._sites.get(site_id)
+            except NotFound as error:
+                raise Invalid(f"no site {site_id!r}") from error
+
+    # --- what the VENs report (EventSink) --------------------------------------------------
+    async def received(self, event: Event) -> OptState:
+        """Opt in by default; out when the program says so, or when the signal is one
+        AmpNexus cannot act on (opting in would promise a reduction it will not make). A
+        modification keeps the event's answer unless it changes the signal."""
+        program = await self.get(event.program_id)
+        opt, reason = _decide(program, event)
+        event = replace(event, opt=opt, opt_reason=reason, received_at=self._clock.now())
+        if not await self._store.put_event(event):
+            return opt  # an older modification than the one stored: nothing changes
+        self._keep(event)
+        log.info(
+            "program %s: event %s (modification %d, %s) %s",
+            *(event.program_id, event.event_id, event.modification_number, event.status),
+            opt,
+        )
+        self._publish(event.program_id, event.event_id, set(event.site_ids))
+        return opt
+
+    async def registered(self, program_id: str, ven_id: str | None) -> None:
+        program = self._programs.get(program_id)
+        if program is None or program.ven_id == ven_id:
+            return
+        self._programs[program_id] = replace(program, ven_id=ven_id)
+        await self._store.set_ven_id(program_id, ven_id)
+
+    # --- what plans keep to (DemandResponseLimits) -----------------------------------------
+    def site_limits(
+        self, site_id: str, starts: Sequence[datetime], ends: Sequence[datetime]
+    ) -> tuple[SlotLimit, ...]:
+        """Per slot, what the events in force ask of the site's EV load."""
+        if not self._in_force:
+            return ()
+        self._forget_ended(starts[0] if starts else self._clock.now())
+        cuts: dict[str, LevelCuts] = {p.id: p.level_cuts for p in self._programs.values()}
+        return site_limits(self._in_force.values(), site_id, starts, ends, cuts)
+
+    def _keep(self, event: Event) -> None:
+        key = (event.program_id, event.event_id)
+        kept = self._in_force.get(key)
+        self._in_force[key] = latest([kept, event])[0] if kept else event
+
+    def _forget_ended(self, now: datetime) -> None:
+        for key, event in list(self._in_force.items()):
+            end = event.end
+            if end is None or end <= now:
+                del self._in_force[key]
+
+    def _publish(self, program_id: str, event_id: str | None, site_ids: set[str]) -> None:
+        at = self._clock.now()
+        self._events.publish(
+            DemandResponseChanged(program_id, event_id, tuple(sorted(site_ids)), at)
+        )
+
+
+def _decide(program: Program, event: Event) -> tuple[OptState, str]:
+    if program.opt_out:
+        return OptState.OUT, OPT_OUT_CONFIGURED
+    if event.effect is Effect.NONE:
+        return OptState.OUT, OPT_OUT_UNSUPPORTED
+    return OptState.IN, OPT_IN_REASON

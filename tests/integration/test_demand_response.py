@@ -1,0 +1,267 @@
+"""Demand response against a real OpenADR 2.0b VTN (openleadr's OpenADRServer on localhost):
+a program created through the API registers its VEN; SIMPLE and LOAD_DISPATCH events
+reshape a charging site's plan during their slots; a cancelled event lifts the limit; an
+opted-out program's events shape nothing; programs resume after a restart.
+
+The timed replan is an hour away: only the events themselves can reshape the plan."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from openleadr import OpenADRServer, objects
+
+from tests.conftest import test_settings
+from tests.integration.test_smart_charging import PHASES, eventually, start_charging
+from tests.support.charger import charger
+from tests.support.server import api_client, running
+
+pytestmark = pytest.mark.settings(replan_interval=3600.0)
+
+SITE = "S1"
+VEN_ID = "ven-ampnexus"
+CHARGER_KW = 11.0
+SLOT = timedelta(minutes=15)  # the plan's slot (plan_slot_seconds' default)
+EVENT_S = 20.0  # generous: a poll a second, a replan a fraction of one
+
+
+@dataclass
+class Vtn:
+    server: OpenADRServer
+    url: str
+    registrations: list[dict[str, Any]] = field(default_factory=list)
+    opts: dict[str, str] = field(default_factory=dict)  # event id -> the VEN's last answer
+
+    def add(self, signal_name: str, signal_type: str, value: float, start: datetime) -> str:
+        interval = objects.Interval(dtstart=start, duration=2 * SLOT, signal_payload=value)
+        return str(
+            self.server.add_event(
+                VEN_ID, signal_name, signal_type, [interval], callback=self._opted
+            )
+        )
+
+    def _opted(self, ven_id: str, event_id: str, opt_type: str) -> None:
+        self.opts[event_id] = opt_type
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def vtn() -> AsyncIterator[Vtn]:
+    port = free_port()
+    server = OpenADRServer(
+        vtn_id="TEST-VTN",
+        http_port=port,
+        http_host="127.0.0.1",
+        requested_poll_freq=timedelta(seconds=30),  # the program's own interval rules
+    )
+    found = Vtn(server, f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b")
+
+    async def register(info: dict[str, Any]) -> tuple[str, str]:
+        found.registrations.append(info)
+        return VEN_ID, f"reg-{len(found.registrations)}"
+
+    server.add_handler("on_create_party_registration", register)
+    await server.run()
+    try:
+        yield found
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def site(api: httpx.AsyncClient) -> str:
+    """A 22 kW site with one 11 kW charger; every session wants 80 kWh within four hours,
+    more than the charger gives, so the plan charges at full power wherever it may."""
+    departure = (datetime.now(UTC) + timedelta(hours=4)).time().isoformat(timespec="seconds")
+    body = {
+        "id": SITE,
+        "name": "Depot",
+        "time_zone": "UTC",
+        "grid_limit_kw": 22.0,
+        "default_energy_kwh": 80,
+        "default_departure": departure,
+    }
+    assert (await api.post("/sites", json=body)).status_code == 201
+    created = await api.post("/charge-points", json={"id": "CP-A", "security_profile": 0})
+    assert created.status_code == 201, created.text
+    placement = {"site_id": SITE, "phases": PHASES, "max_power_w": CHARGER_KW * 1000}
+    assert (await api.put("/charge-points/CP-A", json=placement)).status_code == 200
+    assert (await api.post("/id-tags", json={"id_tag": "TAG"})).status_code == 201
+    return SITE
+
+
+async def program(api: httpx.AsyncClient, vtn: Vtn, **changes: Any) -> dict[str, Any]:
+    body = {
+        "id": "flex",
+        "vtn_url": vtn.url,
+        "ven_name": "ampnexus-depot",
+        "site_ids": [SITE],
+        "poll_interval_s": 1,
+        **changes,
+    }
+    created = await api.post("/demand-response/programs", json=body)
+    assert created.status_code == 201, created.text
+
+    async def registered() -> dict[str, Any] | None:
+        shown = (await api.get("/demand-response/programs/flex")).json()
+        return shown if shown["status"]["registered"] else None
+
+    return await eventually(registered, within=EVENT_S)
+
+
+def next_slot(after: timedelta = SLOT) -> datetime:
+    """A slot boundary at least `after` from now: the event's slots are whole plan slots."""
+    now = datetime.now(UTC)
+    start = now + after
+    return start - timedelta(seconds=start.timestamp() % SLOT.total_seconds())
+
+
+async def plan_slots(api: httpx.AsyncClient, start: datetime) -> list[tuple[float, float]]:
+    """(cap kW, the session's planned kW) for the event's two slots and the one before."""
+    plan = (await api.get(f"/sites/{SITE}/plan")).json()
+    starts = [datetime.fromisoformat(s["start"]) for s in plan["slots"]]
+    first = starts.index(start) - 1
+    (session,) = [s for s in plan["sessions"] if not s["expected"]]
+    return [(plan["slots"][t]["cap_kw"], session["power_kw"][t]) for t in range(first, first + 3)]
+
+
+async def test_a_program_registers_its_ven_and_resumes_after_a_restart(
+    vtn: Vtn, database_url: str
+) -> None:
+    settings = test_settings(database_url, replan_interval=3600.0)
+    async with running(settings) as first, api_client(first) as api:
+        body = {"id": SITE, "name": "Depot", "time_zone": "UTC"}
+        assert (await api.post("/sites", json=body)).status_code == 201
+        shown = await program(api, vtn)
+        assert shown["status"]["ven_id"] == VEN_ID
+        assert shown["status"]["last_error"] is None
+        assert shown["level_cuts_percent"] == [0, 30, 60, 100]
+        assert vtn.registrations[0]["ven_name"] == "ampnexus-depot"
+        assert [p["id"] for p in (await api.get("/demand-response/programs")).json()] == ["flex"]
+        polled = await eventually(lambda: _last_poll(api), within=EVENT_S)
+        assert polled is not None
+
+    async with running(settings) as again, api_client(again) as api:
+        resumed = await program_status(api)
+        assert resumed["status"]["ven_id"] == VEN_ID
+        assert len(vtn.registrations) == 2
+        assert vtn.registrations[-1].get("ven_id") == VEN_ID  # registered as the same VEN
+
+
+async def _last_poll(api: httpx.AsyncClient) -> str | None:
+    shown = (await api.get("/demand-response/programs/flex")).json()
+    return shown["status"]["last_poll_at"]  # type: ignore[no-any-return]
+
+
+async def program_status(api: httpx.AsyncClient) -> dict[str, Any]:
+    async def registered() -> dict[str, Any] | None:
+        shown = (await api.get("/demand-response/programs/flex")).json()
+        return shown if shown["status"]["registered"] else None
+
+    return await eventually(registered, within=EVENT_S)
+
+
+async def test_a_simple_level_2_event_cuts_the_plan_and_its_cancellation_lifts_it(
+    api: httpx.AsyncClient, ocpp_url: str, vtn: Vtn, site: str
+) -> None:
+    await program(api, vtn)
+    async with charger(ocpp_url, "CP-A") as cp:
+        await start_charging(cp)
+        start = next_slot()
+        before = await eventually(lambda: _planned_at_full(api, start))
+        assert before == [(22.0, CHARGER_KW)] * 3
+
+        event_id = vtn.add("SIMPLE", "level", 2, start)
+
+        async def cut() -> list[tuple[float, float]] | None:
+            slots = await plan_slots(api, start)
+            return slots if slots[1][0] < 22.0 else None
+
+        slots = await eventually(cut, within=EVENT_S)
+        assert slots[0] == (22.0, CHARGER_KW)  # before the event: as it was
+        for cap_kw, planned_kw in slots[1:]:
+            assert cap_kw == pytest.approx(0.4 * CHARGER_KW)  # 60 % of 11 kW shed
+            assert planned_kw <= cap_kw + 1e-6
+        await eventually(lambda: _async(vtn.opts.get(event_id) == "optIn"), within=EVENT_S)
+        (shown,) = (await api.get("/demand-response/events")).json()
+        assert (shown["event_id"], shown["opt"], shown["effect"]) == (event_id, "optIn", "cut")
+        assert shown["intervals"][0]["cut_percent"] == 60.0
+        assert shown["shapes_plans"] is True
+
+        vtn.server.cancel_event(VEN_ID, event_id)
+        assert await eventually(lambda: _planned_at_full(api, start), within=EVENT_S)
+        (shown,) = (await api.get("/demand-response/events")).json()
+        assert (shown["status"], shown["modification_number"]) == ("cancelled", 1)
+        assert shown["shapes_plans"] is False
+
+
+async def test_a_load_dispatch_setpoint_limits_the_sites_ev_load_in_kw(
+    api: httpx.AsyncClient, ocpp_url: str, vtn: Vtn, site: str
+) -> None:
+    await program(api, vtn)
+    async with charger(ocpp_url, "CP-A") as cp:
+        await start_charging(cp)
+        start = next_slot()
+        await eventually(lambda: _planned_at_full(api, start))
+        vtn.add("LOAD_DISPATCH", "setpoint", 5.0, start)
+
+        async def limited() -> list[tuple[float, float]] | None:
+            slots = await plan_slots(api, start)
+            return slots if slots[1][0] < 22.0 else None
+
+        slots = await eventually(limited, within=EVENT_S)
+        assert slots[0] == (22.0, CHARGER_KW)
+        for cap_kw, planned_kw in slots[1:]:
+            assert cap_kw == pytest.approx(5.0)
+            assert 0.0 < planned_kw <= 5.0 + 1e-6
+        (shown,) = (await api.get("/demand-response/events")).json()
+        assert (shown["effect"], shown["intervals"][0]["ev_limit_kw"]) == ("limit", 5.0)
+
+
+async def test_an_opted_out_program_answers_opt_out_and_shapes_no_plan(
+    api: httpx.AsyncClient, ocpp_url: str, vtn: Vtn, site: str
+) -> None:
+    await program(api, vtn, opt_out=True)
+    async with charger(ocpp_url, "CP-A") as cp:
+        await start_charging(cp)
+        start = next_slot()
+        await eventually(lambda: _planned_at_full(api, start))
+        event_id = vtn.add("SIMPLE", "level", 3, start)
+        await eventually(lambda: _async(vtn.opts.get(event_id) == "optOut"), within=EVENT_S)
+        (shown,) = (await api.get("/demand-response/events")).json()
+        assert (shown["opt"], shown["opt_reason"]) == ("optOut", "notParticipating")
+        assert await _planned_at_full(api, start)
+
+
+async def test_programs_are_validated(api: httpx.AsyncClient, vtn: Vtn, site: str) -> None:
+    base = {"id": "p", "vtn_url": vtn.url, "ven_name": "v", "site_ids": [SITE]}
+    unknown = await api.post("/demand-response/programs", json={**base, "site_ids": ["nope"]})
+    assert unknown.status_code == 422
+    bad_url = await api.post("/demand-response/programs", json={**base, "vtn_url": "ftp://x"})
+    assert bad_url.status_code == 422
+    assert (await api.post("/demand-response/programs", json=base)).status_code == 201
+    assert (await api.post("/demand-response/programs", json=base)).status_code == 409
+    patched = await api.patch("/demand-response/programs/p", json={"opt_out": True})
+    assert patched.json()["opt_out"] is True
+    assert (await api.delete("/demand-response/programs/p")).status_code == 204
+    assert (await api.get("/demand-response/programs/p")).status_code == 404
+
+
+async def _planned_at_full(api: httpx.AsyncClient, start: datetime) -> list[Any] | None:
+    slots = await plan_slots(api, start)
+    return slots if all(s == (22.0, CHARGER_KW) for s in slots) else None
+
+
+async def _async(value: bool) -> bool:
+    return value
