@@ -149,6 +149,11 @@ class SlotLimit:
     ev_limit_w: float = math.inf
     event_ids: tuple[str, ...] = ()
 
+    @property
+    def binds(self) -> bool:
+        """It asks something of the EV load (a level-0 event, or none, asks nothing)."""
+        return self.cut > 0.0 or self.ev_limit_w < math.inf
+
     def tighter(self, other: SlotLimit) -> SlotLimit:
         ids = self.event_ids + tuple(i for i in other.event_ids if i not in self.event_ids)
         return SlotLimit(max(self.cut, other.cut), min(self.ev_limit_w, other.ev_limit_w), ids)
@@ -222,4 +227,4 @@ def site_limits(
 
 
 def any_limit(limits: Sequence[SlotLimit]) -> bool:
-    return any(s.cut > 0.0 or s.ev_limit_w < math.inf for s in limits)
+    return any(s.binds for s in limits)

@@ -41,7 +41,8 @@ def with_demand_response(request: PlanRequest, limits: Sequence[SlotLimit]) -> P
     keep = max(1.0 - request.safety_margin, 1e-9)
     caps = list(per_slot(series.cap_w, count, math.inf))
     for t, limit in enumerate(limits[:count]):
+        if not limit.binds:
+            continue  # no event here, or one asking nothing (SIMPLE level 0)
         ev_limit = min(limit.ev_limit_w, fixed_ev[t] + (1.0 - limit.cut) * flexible[t])
-        if math.isfinite(ev_limit):
-            caps[t] = min(caps[t], (ev_limit + net[t]) / keep)
+        caps[t] = min(caps[t], (ev_limit + net[t]) / keep)
     return replace(request, series=replace(series, cap_w=tuple(float(c) for c in caps)))
