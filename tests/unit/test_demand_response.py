@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ampnexus.charging.model import Circuit, PlanRequest, Session, SiteSeries, SlotGrid
+from ampnexus.charging.planner import plan
 from ampnexus.domain.demand_response import (
     Effect,
     Event,
@@ -20,6 +22,7 @@ from ampnexus.domain.demand_response import (
     latest,
     site_limits,
 )
+from ampnexus.services.smart_charging.demand_response import with_demand_response
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 SLOT = timedelta(minutes=15)
@@ -123,3 +126,72 @@ def test_a_program_refuses_a_poll_interval_or_cuts_out_of_range() -> None:
         Program("P", "http://vtn", "ven", ("S1",), poll_interval_s=0)
     with pytest.raises(ValueError, match="level_cuts"):
         Program("P", "http://vtn", "ven", ("S1",), level_cuts=(0.0, 0.3, 0.6, 1.5))
+
+
+# --- the limits in a plan request, as the site import cap ---------------------------------------
+
+
+def request(
+    *sessions: Session, base_w: float = 0.0, solar_w: float = 0.0, margin: float = 0.0
+) -> PlanRequest:
+    grid = SlotGrid(T0, 900, 4)
+    return PlanRequest(
+        grid=grid,
+        circuits=(Circuit("site", None, 22_000.0),),
+        sessions=sessions,
+        series=SiteSeries(base_load_w=(base_w,) * 4, solar_w=(solar_w,) * 4),
+        safety_margin=margin,
+    )
+
+
+def ev(name: str, max_w: float = 11_000.0, uncontrollable: bool = False) -> Session:
+    return Session(
+        name,
+        "site",
+        T0,
+        T0 + timedelta(hours=1),
+        50_000.0,
+        max_w,
+        uncontrollable=uncontrollable,
+    )
+
+
+CUT_60 = (SlotLimit(), SlotLimit(cut=0.6, event_ids=("E",)), SlotLimit(), SlotLimit())
+LIMIT_5KW = (SlotLimit(), SlotLimit(ev_limit_w=5000.0, event_ids=("E",)), SlotLimit(), SlotLimit())
+
+
+def test_without_limits_the_request_is_unchanged() -> None:
+    plain = request(ev("a"))
+    assert with_demand_response(plain, (SlotLimit(),) * 4) is plain
+    assert with_demand_response(plain, ()) is plain
+
+
+def test_a_cut_caps_only_its_slots_at_the_share_of_what_the_evs_could_draw() -> None:
+    caps = with_demand_response(request(ev("a"), ev("b")), CUT_60).series.cap_w
+    assert caps[0] == math.inf and caps[2] == math.inf
+    assert caps[1] == pytest.approx(0.4 * 22_000.0)  # two 11 kW EVs, within the site's 22 kW
+
+
+def test_the_building_load_is_added_so_the_evs_keep_exactly_their_limit() -> None:
+    caps = with_demand_response(request(ev("a"), base_w=3000.0, solar_w=1000.0), LIMIT_5KW)
+    assert caps.series.cap_w[1] == pytest.approx(5000.0 + 2000.0)
+
+
+def test_the_safety_margin_is_not_taken_twice_from_the_evs_limit() -> None:
+    caps = with_demand_response(request(ev("a"), margin=0.1), LIMIT_5KW).series.cap_w
+    assert caps[1] * 0.9 == pytest.approx(5000.0)
+
+
+def test_an_uncontrollable_ev_is_left_whole_by_a_cut_but_counts_against_a_limit() -> None:
+    both = request(ev("a"), ev("stuck", 7000.0, uncontrollable=True))
+    assert with_demand_response(both, CUT_60).series.cap_w[1] == pytest.approx(
+        7000.0 + 0.4 * 11_000.0
+    )
+    assert with_demand_response(both, LIMIT_5KW).series.cap_w[1] == pytest.approx(5000.0)
+
+
+def test_the_planner_keeps_the_evs_within_the_limit() -> None:
+    capped = with_demand_response(request(ev("a"), ev("b")), LIMIT_5KW)
+    planned = plan(capped)
+    assert planned.power_w["a"][1] + planned.power_w["b"][1] <= 5000.0 + 1e-6
+    assert planned.power_w["a"][0] + planned.power_w["b"][0] == pytest.approx(22_000.0)
