@@ -7,6 +7,7 @@ The timed replan is an hour away: only the events themselves can reshape the pla
 
 from __future__ import annotations
 
+import math
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,8 +19,14 @@ import pytest
 from openleadr import OpenADRServer, objects
 
 from tests.conftest import test_settings as settings_for
-from tests.integration.test_smart_charging import PHASES, eventually, start_charging
-from tests.support.charger import charger
+from tests.integration.test_smart_charging import (
+    PHASES,
+    VOLTAGE,
+    eventually,
+    profiles,
+    start_charging,
+)
+from tests.support.charger import TestCharger, charger
 from tests.support.server import api_client, running
 
 pytestmark = pytest.mark.settings(replan_interval=3600.0)
@@ -198,6 +205,10 @@ async def test_a_simple_level_2_event_cuts_the_plan_and_its_cancellation_lifts_i
         for cap_kw, planned_kw in slots[1:]:
             assert cap_kw == pytest.approx(0.4 * CHARGER_KW)  # 60 % of 11 kW shed
             assert planned_kw <= cap_kw + 1e-6
+        # The charger is told: its TxProfile holds it within the cut during the event.
+        at_most_a = 0.4 * CHARGER_KW * 1000 / (VOLTAGE * PHASES)
+        await eventually(lambda: _async(profile_a_at(cp, start) <= at_most_a), within=EVENT_S)
+        assert profile_a_at(cp, start - SLOT) == pytest.approx(CHARGER_KW * 1000 / 690, abs=0.1)
         await eventually(lambda: _async(vtn.opts.get(event_id) == "optIn"), within=EVENT_S)
         (shown,) = (await api.get("/demand-response/events")).json()
         assert (shown["event_id"], shown["opt"], shown["effect"]) == (event_id, "optIn", "cut")
@@ -231,6 +242,8 @@ async def test_a_load_dispatch_setpoint_limits_the_sites_ev_load_in_kw(
         for cap_kw, planned_kw in slots[1:]:
             assert cap_kw == pytest.approx(5.0)
             assert 0.0 < planned_kw <= 5.0 + 1e-6
+        at_most_a = 5000.0 / (VOLTAGE * PHASES)
+        await eventually(lambda: _async(profile_a_at(cp, start) <= at_most_a), within=EVENT_S)
         (shown,) = (await api.get("/demand-response/events")).json()
         assert (shown["effect"], shown["intervals"][0]["ev_limit_kw"]) == ("limit", 5.0)
 
@@ -268,6 +281,18 @@ async def test_programs_are_validated(api: httpx.AsyncClient, vtn: Vtn, site: st
 async def _planned_at_full(api: httpx.AsyncClient, start: datetime) -> list[Any] | None:
     slots = await plan_slots(api, start)
     return slots if slots and all(s == (22.0, CHARGER_KW) for s in slots) else None
+
+
+def profile_a_at(cp: TestCharger, moment: datetime) -> float:
+    """The limit (A per phase) the charger's latest TxProfile sets at `moment`."""
+    found = profiles(cp, "TxProfile")
+    if not found:
+        return math.inf
+    schedule = found[-1]["cs_charging_profiles"]["charging_schedule"]
+    start = datetime.fromisoformat(schedule["start_schedule"])
+    offset = (moment - start).total_seconds()
+    periods = [p for p in schedule["charging_schedule_period"] if p["start_period"] <= offset]
+    return float(periods[-1]["limit"]) if periods else math.inf
 
 
 async def _async(value: bool) -> bool:
