@@ -205,6 +205,9 @@ async def test_a_simple_level_2_event_cuts_the_plan_and_its_cancellation_lifts_i
         for cap_kw, planned_kw in slots[1:]:
             assert cap_kw == pytest.approx(0.4 * CHARGER_KW)  # 60 % of 11 kW shed
             assert planned_kw <= cap_kw + 1e-6
+        plan = (await api.get(f"/sites/{SITE}/plan")).json()
+        shaped = [s["start"] for s in plan["slots"] if s["demand_response"] == [event_id]]
+        assert [datetime.fromisoformat(s) for s in shaped] == [start, start + SLOT]
         # The charger is told: its TxProfile holds it within the cut during the event.
         at_most_a = 0.4 * CHARGER_KW * 1000 / (VOLTAGE * PHASES)
         await eventually(lambda: _async(profile_a_at(cp, start) <= at_most_a), within=EVENT_S)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ampnexus.api.deps import ServicesDep
 from ampnexus.charging.model import Plan, Session
+from ampnexus.domain.demand_response import SlotLimit
 from ampnexus.services.smart_charging import SitePlan
+
+if TYPE_CHECKING:
+    from ampnexus.app import Services
 
 router = APIRouter(prefix="/sites", tags=["plans"])
 
@@ -21,6 +27,10 @@ class PlanSlot(BaseModel):
     solar_kw: float
     import_price: float | None
     binding: str | None = Field(description="The constraint that limits this slot, if any")
+    demand_response: list[str] = Field(
+        default_factory=list,
+        description="The demand-response events (VTN event ids) that lower this slot's cap",
+    )
 
 
 class PlannedSession(BaseModel):
@@ -64,9 +74,11 @@ class PlanOut(BaseModel):
     sessions: list[PlannedSession]
 
     @classmethod
-    def of(cls, site_plan: SitePlan) -> PlanOut:
+    def of(cls, site_plan: SitePlan, shaped_by: Sequence[SlotLimit] = ()) -> PlanOut:
+        """`shaped_by`: per slot, the demand-response events that limit it."""
         plan, request, failure = site_plan.plan, site_plan.request, site_plan.failure
         grid = plan.grid
+        events = [list(s.event_ids) if s.binds else [] for s in shaped_by]
         sessions = {s.id: s for s in request.sessions}
         return cls(
             site_id=site_plan.site_id,
@@ -87,6 +99,7 @@ class PlanOut(BaseModel):
                     solar_kw=_kw(slot.solar_w),
                     import_price=slot.import_price,
                     binding=slot.binding,
+                    demand_response=events[index] if index < len(events) else [],
                 )
                 for index, slot in enumerate(plan.slots)
             ],
@@ -140,7 +153,7 @@ async def current_plan(site_id: str, services: ServicesDep) -> PlanOut:
     site_plan = services.smart_charging.current_plan(site_id)
     if site_plan is None:
         site_plan = await services.smart_charging.replan(site_id)
-    return PlanOut.of(site_plan)
+    return PlanOut.of(site_plan, _shaped_by(services, site_plan))
 
 
 @router.post("/{site_id}/plan", response_model=PlanOut)
@@ -148,4 +161,14 @@ async def replan(site_id: str, services: ServicesDep) -> PlanOut:
     """Replan now (plans are also remade on every relevant event and on a timer). A failed
     replan answers with the last good plan, marked `stale` (503 when there is none)."""
     await services.sites.get(site_id)
-    return PlanOut.of(await services.smart_charging.replan(site_id))
+    site_plan = await services.smart_charging.replan(site_id)
+    return PlanOut.of(site_plan, _shaped_by(services, site_plan))
+
+
+def _shaped_by(services: Services, site_plan: SitePlan) -> tuple[SlotLimit, ...]:
+    """The demand-response events in force over the plan's slots (replans follow every
+    change of them, so they are the ones the plan was made under)."""
+    grid = site_plan.plan.grid
+    starts = [grid.slot_start(t) for t in range(grid.count)]
+    ends = [grid.slot_start(t + 1) for t in range(grid.count)]
+    return services.demand_response.site_limits(site_plan.site_id, starts, ends)
