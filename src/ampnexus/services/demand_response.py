@@ -110,12 +110,14 @@ class DemandResponseService:
         return program
 
     async def update(self, program: Program) -> Program:
-        """Replaces the program's settings (its VEN id is kept); its VEN restarts when what
-        it registers or polls with changed, and its sites are replanned."""
+        """Replaces the program's settings; its VEN restarts when what it registers or polls
+        with changed, and its sites are replanned. The VEN id is kept for the same VTN: one
+        VTN's id means nothing to another."""
         await self._check_sites(program.site_ids)
         async with self._lock:
             old = await self.get(program.id)
-            program = replace(program, ven_id=old.ven_id)
+            same_vtn = old.vtn_url == program.vtn_url
+            program = replace(program, ven_id=old.ven_id if same_vtn else None)
             await self._store.update_program(program, self._clock.now())
             self._programs[program.id] = program
             if (old.vtn_url, old.ven_name, old.poll_interval_s, old.opt_out) != (
