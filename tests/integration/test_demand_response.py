@@ -300,3 +300,22 @@ def profile_a_at(cp: TestCharger, moment: datetime) -> float:
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_an_unreachable_vtn_shows_in_the_status(api: httpx.AsyncClient, site: str) -> None:
+    body = {
+        "id": "gone",
+        "vtn_url": f"http://127.0.0.1:{free_port()}/OpenADR2/Simple/2.0b",
+        "ven_name": "v",
+        "site_ids": [SITE],
+        "poll_interval_s": 1,
+    }
+    assert (await api.post("/demand-response/programs", json=body)).status_code == 201
+
+    async def failing() -> dict[str, Any] | None:
+        status = (await api.get("/demand-response/programs/gone")).json()["status"]
+        return status if status["last_error"] else None
+
+    status = await eventually(failing, within=EVENT_S)
+    assert status["registered"] is False
+    assert "did not answer" in status["last_error"]
