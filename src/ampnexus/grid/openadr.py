@@ -78,6 +78,7 @@ class _Ven:
         self.client = self._client()
         while True:
             try:
+                _reopen(self.client)
                 if self.client.registration_id is None:
                     await self._register(self.client)
                 else:
@@ -171,6 +172,14 @@ class OpenAdrVens:
     def status(self, program_id: str) -> ProgramStatus:
         ven = self._vens.get(program_id)
         return ven.status if ven else ProgramStatus()
+
+
+def _reopen(client: _Client) -> None:
+    """openleadr closes its HTTP session when a re-registration the VTN asked for fails
+    (`create_party_reregistration` calls `stop`); a new one is made on the next request."""
+    session = client.client_session
+    if session is not None and session.closed:
+        client.client_session = None
 
 
 def event_of(program: Program, message: dict[str, Any], now: datetime) -> Event:
