@@ -53,6 +53,18 @@ class Vtn:
             )
         )
 
+    def add_prices(self, steps: list[tuple[datetime, int, float]]) -> str:
+        """An ELECTRICITY_PRICE event: (start, slots, price per kWh) per interval."""
+        intervals = [
+            objects.Interval(dtstart=start, duration=count * SLOT, signal_payload=price)
+            for start, count, price in steps
+        ]
+        return str(
+            self.server.add_event(
+                VEN_ID, "ELECTRICITY_PRICE", "price", intervals, callback=self._opted
+            )
+        )
+
     def _opted(self, ven_id: str, event_id: str, opt_type: str) -> None:
         self.opts[event_id] = opt_type
 
@@ -319,3 +331,43 @@ async def test_an_unreachable_vtn_shows_in_the_status(api: httpx.AsyncClient, si
     status = await eventually(failing, within=EVENT_S)
     assert status["registered"] is False
     assert "did not answer" in status["last_error"]
+
+
+async def test_a_price_event_moves_charging_to_its_cheap_slots(
+    api: httpx.AsyncClient, ocpp_url: str, vtn: Vtn, site: str
+) -> None:
+    """5.5 kWh due in four hours, half an hour at full power: dear for the first hour, free
+    for the half hour after, dear again to the departure. The plan charges in the free part."""
+    await program(api, vtn)
+    async with charger(ocpp_url, "CP-A") as cp:
+        cp.configuration["NumberOfConnectors"] = ("1", True)
+        transaction_id = await start_charging(cp)
+        departure = datetime.now(UTC) + timedelta(hours=4)
+        need = {"energy_kwh": 5.5, "departure": departure.isoformat()}
+        assert (await api.put(f"/transactions/{transaction_id}/need", json=need)).is_success
+        now_slot = next_slot(timedelta(0))
+        cheap = now_slot + 4 * SLOT
+        event_id = vtn.add_prices(
+            [(now_slot, 4, 0.5), (cheap, 2, 0.0), (cheap + 2 * SLOT, 12, 0.5)]
+        )
+
+        async def priced() -> dict[str, Any] | None:
+            plan = (await api.get(f"/sites/{SITE}/plan")).json()
+            starts = [datetime.fromisoformat(s["start"]) for s in plan["slots"]]
+            return (
+                plan
+                if cheap in starts and plan["slots"][starts.index(cheap)]["demand_response"]
+                else None
+            )
+
+        plan = await eventually(priced, within=EVENT_S)
+        starts = [datetime.fromisoformat(s["start"]) for s in plan["slots"]]
+        at = starts.index(cheap)
+        (session,) = [s for s in plan["sessions"] if not s["expected"]]
+        power = session["power_kw"]
+        assert power[at] == pytest.approx(CHARGER_KW) and power[at + 1] == pytest.approx(CHARGER_KW)
+        assert sum(power) == pytest.approx(2 * CHARGER_KW)  # nothing in the dear slots
+        assert plan["slots"][at]["import_price"] == 0.0
+        assert plan["slots"][at - 1]["import_price"] == 0.5
+        (shown,) = (await api.get("/demand-response/events")).json()
+        assert (shown["event_id"], shown["opt"], shown["effect"]) == (event_id, "optIn", "price")

@@ -21,6 +21,7 @@ from ampnexus.domain.demand_response import (
     effect_of,
     latest,
     site_limits,
+    site_prices,
 )
 from ampnexus.services.smart_charging.demand_response import with_demand_response
 
@@ -102,6 +103,7 @@ def test_the_strictest_of_overlapping_events_applies() -> None:
 def test_cancelled_opted_out_unsupported_and_other_sites_shape_nothing() -> None:
     assert not any(s.event_ids for s in limits(event(status=EventStatus.CANCELLED)))
     assert not any(s.event_ids for s in limits(event(opt=OptState.OUT)))
+    assert not any(s.event_ids for s in limits(event("LOAD_DISPATCH", "delta")))
     assert not any(s.event_ids for s in limits(event("ELECTRICITY_PRICE", "price")))
     assert not any(s.event_ids for s in limits(event(), site="S2"))
 
@@ -195,3 +197,27 @@ def test_the_planner_keeps_the_evs_within_the_limit() -> None:
     planned = plan(capped)
     assert planned.power_w["a"][1] + planned.power_w["b"][1] <= 5000.0 + 1e-6
     assert planned.power_w["a"][0] + planned.power_w["b"][0] == pytest.approx(22_000.0)
+
+
+def test_a_price_event_prices_the_slots_it_covers_most_of() -> None:
+    relative = event("ELECTRICITY_PRICE", "priceRelative", value=0.1, minutes=20)
+    got = site_prices([relative], "S1", STARTS, ENDS)
+    assert [p.applied(0.2) if p else None for p in got[:4]] == [
+        None,
+        pytest.approx(0.3),
+        None,
+        None,
+    ]
+    times = event("ELECTRICITY_PRICE", "priceMultiplier", value=2.0)
+    assert site_prices([times], "S1", STARTS, ENDS)[1].applied(0.2) == 0.4  # type: ignore[union-attr]
+
+
+def test_price_events_move_charging_to_cheaper_slots() -> None:
+    small = Session("a", "site", T0, T0 + timedelta(hours=1), 5_500.0, 11_000.0)
+    dear = event("ELECTRICITY_PRICE", "price", value=0.5, start=T0, minutes=30)
+    cheap = event("ELECTRICITY_PRICE", "price", value=0.1, start=T0 + 2 * SLOT, event_id="E2")
+    prices = site_prices([dear, cheap], "S1", STARTS[:4], ENDS[:4])
+    priced = with_demand_response(request(small), (), prices)
+    assert priced.series.import_price == (0.5, 0.5, 0.1, 0.1)
+    planned = plan(priced)
+    assert planned.power_w["a"][0] == 0.0 and planned.power_w["a"][1] == 0.0

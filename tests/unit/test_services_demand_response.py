@@ -147,8 +147,8 @@ async def test_a_program_set_to_opt_out_and_an_unsupported_signal_opt_out(parts:
     assert await service.received(event()) is OptState.OUT
     assert (await store.events())[0].opt_reason == "notParticipating"
     await service.update(PROGRAM)
-    price = event("ELECTRICITY_PRICE", "price", 0.3, event_id="E2")
-    assert await service.received(price) is OptState.OUT
+    delta = event("LOAD_DISPATCH", "delta", -3, event_id="E2")
+    assert await service.received(delta) is OptState.OUT
     assert (await store.events(program_id="P1"))[-1].opt_reason == "x-signal-not-supported"
     assert not any(s.binds for s in service.site_limits("S1", *slots()))
 
@@ -193,3 +193,13 @@ async def test_unknown_sites_and_programs_are_refused(parts: Parts) -> None:
         await service.create(replace(PROGRAM, site_ids=("nowhere",)))
     with pytest.raises(NotFound):
         await service.get("P9")
+
+
+async def test_a_price_event_is_opted_into_and_prices_its_slots(parts: Parts) -> None:
+    service, _, _, _ = parts
+    await service.create(PROGRAM)
+    price = event("ELECTRICITY_PRICE", "price", 0.45)
+    assert await service.received(price) is OptState.IN
+    assert not any(s.binds for s in service.site_limits("S1", *slots()))
+    got = service.site_prices("S1", *slots())
+    assert [p.applied(0.2) if p else None for p in got] == [None, 0.45, 0.45, None]

@@ -10,6 +10,9 @@ shape a plan here:
 - LOAD_DISPATCH `setpoint` and LOAD_CONTROL `x-loadControlSetpoint`: an absolute limit on
   the site's EV load; LOAD_CONTROL `x-loadControlCapacity`: the share of it that may run.
 
+- ELECTRICITY_PRICE `price` (per kWh, the site's currency), `priceRelative` (added to
+  the site's price) and `priceMultiplier` (times it): the import price of its slots.
+
 Anything else is recorded and shown, with no effect on plans (`Effect.NONE`).
 """
 
@@ -50,6 +53,7 @@ class Effect(StrEnum):
 
     CUT = "cut"  # sheds a share of the flexible EV load
     LIMIT = "limit"  # an absolute EV limit
+    PRICE = "price"  # sets, shifts or scales the import price
     NONE = "none"  # recorded only: a signal AmpNexus does not act on (yet)
 
 
@@ -160,6 +164,23 @@ class SlotLimit:
 
 
 NO_LIMIT = SlotLimit()
+PRICE_TYPES = ("price", "priceRelative", "priceMultiplier")
+
+
+@dataclass(frozen=True, slots=True)
+class SlotPrice:
+    """A price event's word on one slot's import price: `kind` one of PRICE_TYPES."""
+
+    kind: str
+    value: float
+    event_id: str
+
+    def applied(self, price: float) -> float:
+        if self.kind == "price":
+            return self.value
+        if self.kind == "priceRelative":
+            return price + self.value
+        return price * self.value
 
 
 def effect_of(signal_name: str, signal_type: str) -> Effect:
@@ -172,6 +193,8 @@ def effect_of(signal_name: str, signal_type: str) -> Effect:
         return Effect.LIMIT
     if name == "LOAD_CONTROL" and kind == "x-loadControlCapacity":
         return Effect.CUT
+    if name == "ELECTRICITY_PRICE" and kind in PRICE_TYPES:
+        return Effect.PRICE
     return Effect.NONE
 
 
@@ -191,6 +214,8 @@ def interval_limit(event: Event, value: float, cuts: LevelCuts) -> SlotLimit:
     """One interval's value as a limit. A SIMPLE level is rounded and held to 0-3; a
     capacity share to 0-1 (the cut is what it leaves out); a setpoint below 0 to 0."""
     ids = (event.event_id,)
+    if event.effect is Effect.PRICE:
+        return NO_LIMIT
     if event.effect is Effect.CUT and event.signal_name.upper() == "SIMPLE":
         level = min(max(round(value), 0), 3)
         return SlotLimit(cut=cuts[level], event_ids=ids)
@@ -215,7 +240,9 @@ def site_limits(
     cuts = level_cuts or {}
     slots = [NO_LIMIT] * len(starts)
     for event in latest(events):
-        if not event.shapes_plans or site_id not in event.site_ids:
+        if not event.shapes_plans or event.effect is Effect.PRICE:
+            continue
+        if site_id not in event.site_ids:
             continue
         program_cuts = cuts.get(event.program_id, DEFAULT_LEVEL_CUTS)
         for interval in event.intervals:
@@ -224,6 +251,32 @@ def site_limits(
                 if interval.start < end and start < interval.end:
                     slots[t] = slots[t].tighter(limit)
     return tuple(slots)
+
+
+def site_prices(
+    events: Iterable[Event],
+    site_id: str,
+    starts: Sequence[datetime],
+    ends: Sequence[datetime],
+) -> tuple[SlotPrice | None, ...]:
+    """Per slot [start, end), the price interval that covers most of it: at least half,
+    and more than any other (None: none does). Prices are not limits: a slot takes the
+    price of most of its time, not the highest."""
+    best: list[tuple[float, SlotPrice] | None] = [None] * len(starts)
+    for event in latest(events):
+        if event.effect is not Effect.PRICE or not event.shapes_plans:
+            continue
+        if site_id not in event.site_ids:
+            continue
+        for interval in event.intervals:
+            price = SlotPrice(event.signal_type, interval.value, event.event_id)
+            for t, (start, end) in enumerate(zip(starts, ends, strict=True)):
+                overlap = (min(end, interval.end) - max(start, interval.start)).total_seconds()
+                half = (end - start).total_seconds() / 2
+                kept = best[t]
+                if overlap >= half and (kept is None or overlap > kept[0]):
+                    best[t] = (overlap, price)
+    return tuple(b[1] if b else None for b in best)
 
 
 def any_limit(limits: Sequence[SlotLimit]) -> bool:

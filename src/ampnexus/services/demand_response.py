@@ -24,8 +24,10 @@ from ampnexus.domain.demand_response import (
     Program,
     ProgramStatus,
     SlotLimit,
+    SlotPrice,
     latest,
     site_limits,
+    site_prices,
 )
 from ampnexus.domain.errors import Invalid, NotFound
 from ampnexus.domain.events import DemandResponseChanged
@@ -198,6 +200,14 @@ class DemandResponseService:
         self._forget_ended(starts[0] if starts else self._clock.now())
         cuts: dict[str, LevelCuts] = {p.id: p.level_cuts for p in self._programs.values()}
         return site_limits(self._in_force.values(), site_id, starts, ends, cuts)
+
+    def site_prices(
+        self, site_id: str, starts: Sequence[datetime], ends: Sequence[datetime]
+    ) -> tuple[SlotPrice | None, ...]:
+        """Per slot, the price event's word on the site's import price."""
+        if not self._in_force:
+            return ()
+        return site_prices(self._in_force.values(), site_id, starts, ends)
 
     def _keep(self, event: Event) -> None:
         key = (event.program_id, event.event_id)

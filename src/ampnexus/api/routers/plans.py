@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from ampnexus.api.deps import ServicesDep
 from ampnexus.charging.model import Plan, Session
-from ampnexus.domain.demand_response import SlotLimit
 from ampnexus.services.smart_charging import SitePlan
 
 if TYPE_CHECKING:
@@ -29,7 +28,8 @@ class PlanSlot(BaseModel):
     binding: str | None = Field(description="The constraint that limits this slot, if any")
     demand_response: list[str] = Field(
         default_factory=list,
-        description="The demand-response events (VTN event ids) that lower this slot's cap",
+        description="The demand-response events (VTN event ids) that lower this slot's cap "
+        "or set its price",
     )
 
 
@@ -74,11 +74,11 @@ class PlanOut(BaseModel):
     sessions: list[PlannedSession]
 
     @classmethod
-    def of(cls, site_plan: SitePlan, shaped_by: Sequence[SlotLimit] = ()) -> PlanOut:
-        """`shaped_by`: per slot, the demand-response events that limit it."""
+    def of(cls, site_plan: SitePlan, shaped_by: Sequence[list[str]] = ()) -> PlanOut:
+        """`shaped_by`: per slot, the demand-response events that limit or price it."""
         plan, request, failure = site_plan.plan, site_plan.request, site_plan.failure
         grid = plan.grid
-        events = [list(s.event_ids) if s.binds else [] for s in shaped_by]
+        events = list(shaped_by)
         sessions = {s.id: s for s in request.sessions}
         return cls(
             site_id=site_plan.site_id,
@@ -165,10 +165,16 @@ async def replan(site_id: str, services: ServicesDep) -> PlanOut:
     return PlanOut.of(site_plan, _shaped_by(services, site_plan))
 
 
-def _shaped_by(services: Services, site_plan: SitePlan) -> tuple[SlotLimit, ...]:
-    """The demand-response events in force over the plan's slots (replans follow every
-    change of them, so they are the ones the plan was made under)."""
-    grid = site_plan.plan.grid
+def _shaped_by(services: Services, site_plan: SitePlan) -> list[list[str]]:
+    """Per slot, the demand-response events in force that limit or price it (replans
+    follow every change of them, so they are the ones the plan was made under)."""
+    grid, site_id = site_plan.plan.grid, site_plan.site_id
     starts = [grid.slot_start(t) for t in range(grid.count)]
     ends = [grid.slot_start(t + 1) for t in range(grid.count)]
-    return services.demand_response.site_limits(site_plan.site_id, starts, ends)
+    limits = services.demand_response.site_limits(site_id, starts, ends) or [None] * grid.count
+    prices = services.demand_response.site_prices(site_id, starts, ends) or [None] * grid.count
+    return [
+        (list(limit.event_ids) if limit and limit.binds else [])
+        + ([price.event_id] if price else [])
+        for limit, price in zip(limits, prices, strict=True)
+    ]

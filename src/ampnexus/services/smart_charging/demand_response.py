@@ -1,4 +1,5 @@
-"""Demand-response limits in a plan request, as the site import cap `SiteSeries.cap_w`.
+"""Demand-response limits in a plan request, as the site import cap `SiteSeries.cap_w`;
+price events as its import price.
 
 The planner's `cap_w` caps the site's whole import (EVs plus the building, less solar),
 while an event limits the EV load alone. So each slot's EV limit is turned into the import
@@ -24,11 +25,33 @@ import numpy as np
 
 from ampnexus.charging.model import PlanRequest
 from ampnexus.charging.problem import SITE_POWER, compile_problem, per_slot
-from ampnexus.domain.demand_response import SlotLimit, any_limit
+from ampnexus.domain.demand_response import SlotLimit, SlotPrice, any_limit
 
 
-def with_demand_response(request: PlanRequest, limits: Sequence[SlotLimit]) -> PlanRequest:
-    """The request with its import cap lowered where the limits ask; as it was without any."""
+def with_demand_response(
+    request: PlanRequest,
+    limits: Sequence[SlotLimit],
+    prices: Sequence[SlotPrice | None] = (),
+) -> PlanRequest:
+    """The request with its import cap lowered where the limits ask and its import price
+    changed where price events say; as it was without either."""
+    return _capped(_priced(request, prices), limits)
+
+
+def _priced(request: PlanRequest, prices: Sequence[SlotPrice | None]) -> PlanRequest:
+    """A site without a tariff has a price of 0 outside the events' slots."""
+    if not any(prices):
+        return request
+    series = request.series
+    base = per_slot(series.import_price, request.grid.count, 0.0)
+    priced = [float(price) for price in base]
+    for t, price in enumerate(prices[: len(priced)]):
+        if price is not None:
+            priced[t] = price.applied(priced[t])
+    return replace(request, series=replace(series, import_price=tuple(priced)))
+
+
+def _capped(request: PlanRequest, limits: Sequence[SlotLimit]) -> PlanRequest:
     if not any_limit(limits):
         return request
     problem = compile_problem(request)

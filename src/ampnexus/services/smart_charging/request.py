@@ -187,8 +187,11 @@ class RequestBuilder:
         grid = request.grid
         starts = [now] + [grid.slot_start(t) for t in range(1, grid.count)]
         ends = [grid.slot_start(t) for t in range(1, grid.count + 1)]
+        source = self._demand_response
         return with_demand_response(
-            request, self._demand_response.site_limits(site_id, starts, ends)
+            request,
+            source.site_limits(site_id, starts, ends),
+            source.site_prices(site_id, starts, ends),
         )
 
     async def _session_reads(
