@@ -228,6 +228,7 @@ def build_services(
         operator=operator_profiles,
         demand_response=services.demand_response,
     )
+    services.demand_response.attach_load(services.smart_charging)  # for its VENs' reports
     services.needs.attach(bus)  # its cache drops what changed before any replan reads it
     operator_profiles.attach(bus)
     services.smart_charging.attach(bus)

@@ -44,6 +44,8 @@ class Vtn:
     url: str
     registrations: list[dict[str, Any]] = field(default_factory=list)
     opts: dict[str, str] = field(default_factory=dict)  # event id -> the VEN's last answer
+    reported: dict[str, list[float]] = field(default_factory=dict)  # resource id -> W values
+    offered: list[dict[str, Any]] = field(default_factory=list)  # report descriptions
 
     def add(self, signal_name: str, signal_type: str, value: float, start: datetime) -> str:
         interval = objects.Interval(dtstart=start, duration=2 * SLOT, signal_payload=value)
@@ -91,6 +93,24 @@ async def vtn() -> AsyncIterator[Vtn]:
         return VEN_ID, f"reg-{len(found.registrations)}"
 
     server.add_handler("on_create_party_registration", register)
+
+    async def offer(
+        ven_id: str,
+        resource_id: str,
+        measurement: str,
+        unit: str,
+        scale: str,
+        min_sampling_interval: timedelta,
+        max_sampling_interval: timedelta,
+    ) -> tuple[Any, timedelta]:
+        found.offered.append({"resource_id": resource_id, "measurement": measurement, "unit": unit})
+
+        async def receive(data: list[tuple[datetime, float]]) -> None:
+            found.reported.setdefault(resource_id, []).extend(value for _, value in data)
+
+        return receive, timedelta(seconds=1)
+
+    server.add_handler("on_register_report", offer)
     await server.run()
     try:
         yield found
@@ -352,7 +372,9 @@ async def test_a_price_event_moves_charging_to_its_cheap_slots(
         )
 
         async def priced() -> dict[str, Any] | None:
-            plan = (await api.get(f"/sites/{SITE}/plan")).json()
+            answer = await api.get(f"/sites/{SITE}/plan")
+            assert answer.status_code == 200, answer.text
+            plan = answer.json()
             starts = [datetime.fromisoformat(s["start"]) for s in plan["slots"]]
             return (
                 plan
@@ -371,3 +393,19 @@ async def test_a_price_event_moves_charging_to_its_cheap_slots(
         assert plan["slots"][at - 1]["import_price"] == 0.5
         (shown,) = (await api.get("/demand-response/events")).json()
         assert (shown["event_id"], shown["opt"], shown["effect"]) == (event_id, "optIn", "price")
+
+
+async def test_the_vtn_receives_each_sites_ev_load_as_telemetry(
+    api: httpx.AsyncClient, ocpp_url: str, vtn: Vtn, site: str
+) -> None:
+    await program(api, vtn)
+    await eventually(lambda: _async(bool(vtn.offered)), within=EVENT_S)
+    assert vtn.offered == [{"resource_id": SITE, "measurement": "RealPower", "unit": "W"}]
+    async with charger(ocpp_url, "CP-A") as cp:
+        transaction_id = await start_charging(cp)
+        await cp.meter_values(1, transaction_id, energy_wh=100.0, power_w=7_200.0)
+
+        async def reported() -> bool:
+            return 7_200.0 in vtn.reported.get(SITE, [])
+
+        await eventually(reported, within=EVENT_S)

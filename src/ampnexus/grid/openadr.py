@@ -7,7 +7,10 @@ and error for the program's status, and re-registers when a registration is lost
 came. Events reach the `EventSink` as domain values; its answer (optIn or optOut) goes
 back to the VTN in oadrCreatedEvent, which openleadr sends.
 
-Not yet: signed messages (certificates), TELEMETRY_USAGE reports.
+Each VEN offers a TELEMETRY_USAGE report of each site's EV load (W, resource id and r_id
+the site's id); openleadr samples and sends it at the granularity the VTN asks for.
+
+Not yet: signed messages (certificates).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import contextlib
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from openleadr import OpenADRClient  # type: ignore[import-untyped]
+from openleadr.objects import SamplingRate  # type: ignore[import-untyped]
 
 from ampnexus.domain.demand_response import (
     Effect,
@@ -38,6 +43,9 @@ log = logging.getLogger("ampnexus.openadr")
 
 SCALES = {"none": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "m": 1e-3}
 UNITS_W = {"W": 1.0, "kW": 1e3, "MW": 1e6}  # units some VTNs give instead of W with a scale
+# What the EV-load report offers: sampled every 1 s to 1 h, as the VTN asks; an hour kept.
+MIN_SAMPLING, MAX_SAMPLING = timedelta(seconds=1), timedelta(hours=1)
+REPORT_DURATION = timedelta(hours=1)
 
 
 class _Client(OpenADRClient):  # type: ignore[misc]
@@ -100,7 +108,28 @@ class _Ven:
         )
         client.add_handler("on_event", self._on_event)
         client.add_handler("on_update_event", self._on_event)
+        for site_id in self.program.site_ids:
+            client.add_report(
+                callback=partial(self.sink.ev_load_w, site_id),
+                resource_id=site_id,
+                measurement="real_power",  # W
+                report_specifier_id=f"{self.program.id}-ev-load",
+                r_id=site_id,
+                report_duration=REPORT_DURATION,
+                sampling_rate=SamplingRate(
+                    min_period=MIN_SAMPLING, max_period=MAX_SAMPLING, on_change=False
+                ),
+            )
         return client
+
+    async def _offer_reports(self, client: _Client) -> None:
+        """TELEMETRY_USAGE of each site's EV load, at the granularity the VTN asks for:
+        openleadr's scheduler samples and its queue sends (only they, not its polling)."""
+        await client.register_reports(client.reports)
+        if not client.scheduler.running:
+            client.scheduler.start()
+        if client.report_queue_task is None or client.report_queue_task.done():
+            client.report_queue_task = asyncio.create_task(client._report_queue_worker())
 
     async def _register(self, client: _Client) -> None:
         answer, _ = await client.query_registration()
@@ -113,6 +142,7 @@ class _Ven:
             return
         await self._note_registration(client)
         log.info("program %s: registered as VEN %s", self.program.id, client.ven_id)
+        await self._offer_reports(client)
         await client.sync_events()  # the events the VTN holds for us now
 
     async def _note_registration(self, client: _Client) -> None:
@@ -142,9 +172,14 @@ class _Ven:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        session = self.client.client_session if self.client else None
-        if session is not None:
-            await session.close()
+        if self.client is None:
+            return
+        if self.client.scheduler.running:
+            self.client.scheduler.shutdown(wait=False)
+        if self.client.report_queue_task is not None:
+            self.client.report_queue_task.cancel()
+        if self.client.client_session is not None:
+            await self.client.client_session.close()
 
 
 class OpenAdrVens:

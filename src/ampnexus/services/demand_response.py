@@ -50,6 +50,10 @@ class EventSink(Protocol):
 
     async def registered(self, program_id: str, ven_id: str | None) -> None: ...
 
+    def ev_load_w(self, site_id: str) -> float:
+        """The site's EV load now, for TELEMETRY_USAGE reports."""
+        ...
+
 
 class Vens(Protocol):
     """The running VENs, one per program (`grid/openadr.py`)."""
@@ -63,6 +67,10 @@ class Vens(Protocol):
     async def stop_all(self) -> None: ...
 
     def status(self, program_id: str) -> ProgramStatus: ...
+
+
+class SiteEvLoad(Protocol):
+    def site_ev_power_w(self, site_id: str) -> float: ...
 
 
 class SiteExists(Protocol):
@@ -88,6 +96,11 @@ class DemandResponseService:
         self._programs: dict[str, Program] = {}
         self._in_force: dict[tuple[str, str], Event] = {}  # events not yet over
         self._lock = asyncio.Lock()  # program changes one at a time
+        self._load: SiteEvLoad | None = None  # set by attach_load (smart charging knows it)
+
+    def attach_load(self, load: SiteEvLoad) -> None:
+        """What the sites' EVs draw, for the VENs' reports (built after this service)."""
+        self._load = load
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -189,6 +202,9 @@ class DemandResponseService:
             return
         self._programs[program_id] = replace(program, ven_id=ven_id)
         await self._store.set_ven_id(program_id, ven_id)
+
+    def ev_load_w(self, site_id: str) -> float:
+        return self._load.site_ev_power_w(site_id) if self._load else 0.0
 
     # --- what plans keep to (DemandResponseLimits) -----------------------------------------
     def site_limits(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -12,9 +10,6 @@ from pydantic import BaseModel, Field
 from ampnexus.api.deps import ServicesDep
 from ampnexus.charging.model import Plan, Session
 from ampnexus.services.smart_charging import SitePlan
-
-if TYPE_CHECKING:
-    from ampnexus.app import Services
 
 router = APIRouter(prefix="/sites", tags=["plans"])
 
@@ -74,11 +69,10 @@ class PlanOut(BaseModel):
     sessions: list[PlannedSession]
 
     @classmethod
-    def of(cls, site_plan: SitePlan, shaped_by: Sequence[list[str]] = ()) -> PlanOut:
-        """`shaped_by`: per slot, the demand-response events that limit or price it."""
+    def of(cls, site_plan: SitePlan) -> PlanOut:
         plan, request, failure = site_plan.plan, site_plan.request, site_plan.failure
         grid = plan.grid
-        events = list(shaped_by)
+        events = site_plan.demand_response
         sessions = {s.id: s for s in request.sessions}
         return cls(
             site_id=site_plan.site_id,
@@ -99,7 +93,7 @@ class PlanOut(BaseModel):
                     solar_kw=_kw(slot.solar_w),
                     import_price=slot.import_price,
                     binding=slot.binding,
-                    demand_response=events[index] if index < len(events) else [],
+                    demand_response=list(events[index]) if index < len(events) else [],
                 )
                 for index, slot in enumerate(plan.slots)
             ],
@@ -153,7 +147,7 @@ async def current_plan(site_id: str, services: ServicesDep) -> PlanOut:
     site_plan = services.smart_charging.current_plan(site_id)
     if site_plan is None:
         site_plan = await services.smart_charging.replan(site_id)
-    return PlanOut.of(site_plan, _shaped_by(services, site_plan))
+    return PlanOut.of(site_plan)
 
 
 @router.post("/{site_id}/plan", response_model=PlanOut)
@@ -161,20 +155,4 @@ async def replan(site_id: str, services: ServicesDep) -> PlanOut:
     """Replan now (plans are also remade on every relevant event and on a timer). A failed
     replan answers with the last good plan, marked `stale` (503 when there is none)."""
     await services.sites.get(site_id)
-    site_plan = await services.smart_charging.replan(site_id)
-    return PlanOut.of(site_plan, _shaped_by(services, site_plan))
-
-
-def _shaped_by(services: Services, site_plan: SitePlan) -> list[list[str]]:
-    """Per slot, the demand-response events in force that limit or price it (replans
-    follow every change of them, so they are the ones the plan was made under)."""
-    grid, site_id = site_plan.plan.grid, site_plan.site_id
-    starts = [grid.slot_start(t) for t in range(grid.count)]
-    ends = [grid.slot_start(t + 1) for t in range(grid.count)]
-    limits = services.demand_response.site_limits(site_id, starts, ends) or [None] * grid.count
-    prices = services.demand_response.site_prices(site_id, starts, ends) or [None] * grid.count
-    return [
-        (list(limit.event_ids) if limit and limit.binds else [])
-        + ([price.event_id] if price else [])
-        for limit, price in zip(limits, prices, strict=True)
-    ]
+    return PlanOut.of(await services.smart_charging.replan(site_id))

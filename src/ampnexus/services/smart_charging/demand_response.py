@@ -69,3 +69,18 @@ def _capped(request: PlanRequest, limits: Sequence[SlotLimit]) -> PlanRequest:
         ev_limit = min(limit.ev_limit_w, fixed_ev[t] + (1.0 - limit.cut) * flexible[t])
         caps[t] = min(caps[t], (ev_limit + net[t]) / keep)
     return replace(request, series=replace(series, cap_w=tuple(float(c) for c in caps)))
+
+
+def shaped_by(
+    limits: Sequence[SlotLimit], prices: Sequence[SlotPrice | None], count: int
+) -> tuple[tuple[str, ...], ...]:
+    """Per slot, the events that lower its cap or set its price (() when none does)."""
+    if not any_limit(limits) and not any(prices):
+        return ()
+    out = []
+    for t in range(count):
+        limit = limits[t] if t < len(limits) else None
+        price = prices[t] if t < len(prices) else None
+        ids = limit.event_ids if limit is not None and limit.binds else ()
+        out.append(ids + ((price.event_id,) if price and price.event_id not in ids else ()))
+    return tuple(out)

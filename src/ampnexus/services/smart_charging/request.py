@@ -53,7 +53,7 @@ from ampnexus.services.planning_ports import (
 )
 from ampnexus.services.smart_charging.background import SessionFlags
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
-from ampnexus.services.smart_charging.demand_response import with_demand_response
+from ampnexus.services.smart_charging.demand_response import shaped_by, with_demand_response
 from ampnexus.services.smart_charging.expected import ExpectedEVs
 from ampnexus.services.smart_charging.fail_safes import FailSafes
 from ampnexus.services.smart_charging.health import ChargerHealth
@@ -99,6 +99,9 @@ class RequestBuilder:
         `demand_response`: what demand-response events ask of sites (None: nothing)."""
         self._sessions = sessions
         self._demand_response = demand_response
+        # Site -> per slot, the demand-response events its latest request was shaped by
+        # (taken by the replan that made the request, for the plan to say).
+        self.shaped_by: dict[str, tuple[tuple[str, ...], ...]] = {}
         self._operator = operator
         self._needs = needs
         self._signals = signals
@@ -188,11 +191,10 @@ class RequestBuilder:
         starts = [now] + [grid.slot_start(t) for t in range(1, grid.count)]
         ends = [grid.slot_start(t) for t in range(1, grid.count + 1)]
         source = self._demand_response
-        return with_demand_response(
-            request,
-            source.site_limits(site_id, starts, ends),
-            source.site_prices(site_id, starts, ends),
-        )
+        limits = source.site_limits(site_id, starts, ends)
+        prices = source.site_prices(site_id, starts, ends)
+        self.shaped_by[site_id] = shaped_by(limits, prices, grid.count)
+        return with_demand_response(request, limits, prices)
 
     async def _session_reads(
         self, layout: SiteLayout, grid: SlotGrid, now: datetime

@@ -466,7 +466,14 @@ class SmartChargingService:
         read = time.perf_counter()
         plan = await asyncio.to_thread(self._planner, request, time_budget_s=self.time_budget_s)
         site_plan = SitePlan(
-            site_id, self._clock.now(), request, plan, transactions, rules=rules, limits=limits
+            site_id,
+            self._clock.now(),
+            request,
+            plan,
+            transactions,
+            rules=rules,
+            limits=limits,
+            demand_response=self._requests.shaped_by.pop(site_id, ()),
         )
         planned = time.perf_counter()
         with _collector_paused():
@@ -573,6 +580,12 @@ class SmartChargingService:
 
     def current_plan(self, site_id: str) -> SitePlan | None:
         return self._plans.get(site_id)
+
+    def site_ev_power_w(self, site_id: str) -> float:
+        """The site's EV load now, by its chargers' latest readings (those placed as far as
+        the last replan knew)."""
+        placed = self._places.placed.items()
+        return self._readings.latest_w({c for c, p in placed if p and p.site_id == site_id})
 
     async def replan_all(self) -> None:
         """The timer's replan: prices, forecasts and departures move even when chargers don't;
