@@ -9,6 +9,7 @@ The timed replan is an hour away: only the events themselves can reshape the pla
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ import httpx
 import pytest
 from openleadr import OpenADRServer, objects
 
+from ampnexus.app import AmpNexus
 from tests.conftest import test_settings as settings_for
 from tests.integration.test_smart_charging import (
     PHASES,
@@ -290,7 +292,7 @@ async def test_a_load_dispatch_setpoint_limits_the_sites_ev_load_in_kw(
 
 
 async def test_an_opted_out_program_answers_opt_out_and_shapes_no_plan(
-    api: httpx.AsyncClient, ocpp_url: str, vtn: Vtn, site: str
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, vtn: Vtn, site: str
 ) -> None:
     await program(api, vtn, opt_out=True)
     async with charger(ocpp_url, "CP-A") as cp:
@@ -303,6 +305,14 @@ async def test_an_opted_out_program_answers_opt_out_and_shapes_no_plan(
         (shown,) = (await api.get("/demand-response/events")).json()
         assert (shown["opt"], shown["opt_reason"]) == ("optOut", "notParticipating")
         assert await _planned_at_full(api, start)
+        # Integrators hear of it: grid.event_received, committed with the event.
+        feed = await server.services.feed.read(0, 500)
+        (received,) = [json.loads(e.data) for e in feed if e.type == "grid.event_received"]
+        assert (received["event_id"], received["site_id"], received["opt"]) == (
+            event_id,
+            SITE,
+            "optOut",
+        )
 
 
 async def test_programs_are_validated(api: httpx.AsyncClient, vtn: Vtn, site: str) -> None:

@@ -3,6 +3,7 @@ order, what replans, and programs that resume with their VEN id."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -54,7 +55,9 @@ class MemoryStore:
     async def set_ven_id(self, program_id: str, ven_id: str | None) -> None:
         self.programs_by_id[program_id] = replace(self.programs_by_id[program_id], ven_id=ven_id)
 
-    async def put_event(self, event: Event) -> bool:
+    async def put_event(
+        self, event: Event, announce: Callable[[bool], Sequence[object]] | None = None
+    ) -> bool:
         kept = self.events_by_key.get((event.program_id, event.event_id))
         if kept is not None and kept.modification_number > event.modification_number:
             return False

@@ -169,6 +169,26 @@ class DemandResponseChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class DemandResponseEventReceived:
+    """A VTN's event (or a modification of it: a new limit, a cancellation) was received
+    and answered; public as `grid.event_received`, once per site it covers."""
+
+    program_id: str
+    event_id: str
+    modification_number: int
+    status: str
+    signal_name: str
+    signal_type: str
+    effect: str
+    opt: str
+    opt_reason: str
+    site_ids: tuple[str, ...]
+    start: datetime | None
+    end: datetime | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRaised:
     """An alert was opened (not when an open one is counted again)."""
 
@@ -224,5 +244,6 @@ Event = (
     | ModeChanged
     | OperatorLimitChanged
     | DemandResponseChanged
+    | DemandResponseEventReceived
     | AlertRaised
 )

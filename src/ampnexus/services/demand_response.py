@@ -30,7 +30,7 @@ from ampnexus.domain.demand_response import (
     site_prices,
 )
 from ampnexus.domain.errors import Invalid, NotFound
-from ampnexus.domain.events import DemandResponseChanged
+from ampnexus.domain.events import DemandResponseChanged, DemandResponseEventReceived
 from ampnexus.domain.time import Clock
 from ampnexus.services.ports import DemandResponseStore, EventPublisher
 
@@ -185,9 +185,11 @@ class DemandResponseService:
         program = await self.get(event.program_id)
         opt, reason = _decide(program, event)
         event = replace(event, opt=opt, opt_reason=reason, received_at=self._clock.now())
-        if not await self._store.put_event(event):
+        public = _received(event)
+        if not await self._store.put_event(event, lambda stored: [public] if stored else []):
             return opt  # an older modification than the one stored: nothing changes
         self._keep(event)
+        self._events.publish(public)
         log.info(
             "program %s: event %s (modification %d, %s) %s",
             *(event.program_id, event.event_id, event.modification_number, event.status),
@@ -241,6 +243,24 @@ class DemandResponseService:
         self._events.publish(
             DemandResponseChanged(program_id, event_id, tuple(sorted(site_ids)), at)
         )
+
+
+def _received(event: Event) -> DemandResponseEventReceived:
+    return DemandResponseEventReceived(
+        program_id=event.program_id,
+        event_id=event.event_id,
+        modification_number=event.modification_number,
+        status=event.status.value,
+        signal_name=event.signal_name,
+        signal_type=event.signal_type,
+        effect=event.effect.value,
+        opt=event.opt.value,
+        opt_reason=event.opt_reason,
+        site_ids=event.site_ids,
+        start=event.start,
+        end=event.end,
+        at=event.received_at,
+    )
 
 
 def _decide(program: Program, event: Event) -> tuple[OptState, str]:

@@ -543,8 +543,11 @@ class DemandResponseStore(Protocol):
         """What the VTN assigned at registration, kept to register as the same VEN."""
         ...
 
-    async def put_event(self, event: DrEvent) -> bool:
-        """Store it unless a higher modification of it is stored; True: stored."""
+    async def put_event(
+        self, event: DrEvent, announce: Callable[[bool], Sequence[object]] | None = None
+    ) -> bool:
+        """Store it unless a higher modification of it is stored; True: stored.
+        `announce`: the domain events to commit to the feed with it (given the result)."""
         ...
 
     async def events(

@@ -18,7 +18,9 @@ from ampnexus.domain.demand_response import (
 )
 from ampnexus.domain.errors import Conflict, NotFound
 from ampnexus.domain.time import parse_timestamp
+from ampnexus.services.feed import Announce
 from ampnexus.store.database import Database
+from ampnexus.store.feed import announced
 from ampnexus.store.tables import dr_events, dr_programs
 from ampnexus.store.upsert import upsert
 
@@ -76,7 +78,7 @@ class SqlDemandResponseStore:
 
         await self._db.write(work)
 
-    async def put_event(self, event: Event) -> bool:
+    async def put_event(self, event: Event, announce: Announce[bool] | None = None) -> bool:
         key = {"program_id": event.program_id, "event_id": event.event_id}
 
         def work(conn: Connection) -> bool:
@@ -91,7 +93,7 @@ class SqlDemandResponseStore:
             upsert(conn, dr_events, key, _event_values(event))
             return True
 
-        return await self._db.write(work)
+        return await self._db.write(work, announced(announce))
 
     async def events(
         self, ending_after: datetime | None = None, program_id: str | None = None
