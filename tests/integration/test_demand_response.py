@@ -425,3 +425,26 @@ async def test_the_vtn_receives_each_sites_ev_load_as_telemetry(
             return 7_200.0 in vtn.reported.get(SITE, [])
 
         await eventually(reported, within=EVENT_S)
+
+
+async def test_an_event_that_would_leave_a_premium_driver_short_is_opted_out(
+    api: httpx.AsyncClient, ocpp_url: str, vtn: Vtn, site: str
+) -> None:
+    """A premium driver needs 20 kWh within two hours (22 kWh at full power): an hour at
+    0 kW would leave them short, so AmpNexus declines it and the plan is unchanged."""
+    profile = {"name": "Ann", "priority": "premium", "id_tags": ["TAG"]}
+    assert (await api.post("/driver-profiles", json=profile)).status_code == 201
+    await program(api, vtn)
+    async with charger(ocpp_url, "CP-A") as cp:
+        cp.configuration["NumberOfConnectors"] = ("1", True)
+        transaction_id = await start_charging(cp)
+        departure = next_slot(timedelta(hours=2))
+        need = {"energy_kwh": 20, "departure": departure.isoformat()}
+        assert (await api.put(f"/transactions/{transaction_id}/need", json=need)).is_success
+        start = next_slot()
+        await eventually(lambda: _planned_at_full(api, start))
+        event_id = vtn.add("LOAD_DISPATCH", "setpoint", 0.0, start)
+        await eventually(lambda: _async(vtn.opts.get(event_id) == "optOut"), within=EVENT_S)
+        (shown,) = (await api.get("/demand-response/events")).json()
+        assert (shown["opt"], shown["opt_reason"]) == ("optOut", "x-premium-driver-short")
+        assert await _planned_at_full(api, start)

@@ -13,6 +13,7 @@ from ampnexus.domain.demand_response import (
     Event,
     EventStatus,
     Interval,
+    LevelCuts,
     OptState,
     Program,
     ProgramStatus,
@@ -206,3 +207,31 @@ async def test_a_price_event_is_opted_into_and_prices_its_slots(parts: Parts) ->
     assert not any(s.binds for s in service.site_limits("S1", *slots()))
     got = service.site_prices("S1", *slots())
     assert [p.applied(0.2) if p else None for p in got] == [None, 0.45, 0.45, None]
+
+
+class ShortLoad:
+    """Smart charging as the service asks it: premium sessions short by `short_wh`."""
+
+    def __init__(self, short_wh: float) -> None:
+        self.short_wh = short_wh
+        self.asked: list[str] = []
+
+    def site_ev_power_w(self, site_id: str) -> float:
+        return 0.0
+
+    async def premium_shortfall_wh(self, site_id: str, event: Event, cuts: LevelCuts) -> float:
+        self.asked.append(site_id)
+        return self.short_wh
+
+
+async def test_an_event_that_would_leave_a_premium_driver_short_is_opted_out(
+    parts: Parts,
+) -> None:
+    service, store, _, _ = parts
+    await service.create(PROGRAM)
+    service.attach_load(ShortLoad(5_000.0))
+    assert await service.received(event()) is OptState.OUT
+    assert (await store.events())[0].opt_reason == "x-premium-driver-short"
+    assert not any(s.binds for s in service.site_limits("S1", *slots()))
+    service.attach_load(ShortLoad(50.0))  # within the planner's rounding
+    assert await service.received(event(modification_number=1)) is OptState.IN

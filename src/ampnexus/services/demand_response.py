@@ -39,6 +39,8 @@ log = logging.getLogger("ampnexus.demand_response")
 OPT_IN_REASON = "participating"
 OPT_OUT_CONFIGURED = "notParticipating"  # the program is set to opt out
 OPT_OUT_UNSUPPORTED = "x-signal-not-supported"  # a signal AmpNexus does not act on
+OPT_OUT_PREMIUM = "x-premium-driver-short"  # meeting it would leave a premium driver short
+PREMIUM_SHORT_WH = 100.0  # less than this is the planner's rounding, not a driver short
 
 
 class EventSink(Protocol):
@@ -70,7 +72,14 @@ class Vens(Protocol):
 
 
 class SiteEvLoad(Protocol):
+    """What smart charging tells of a site (`SmartChargingService`)."""
+
     def site_ev_power_w(self, site_id: str) -> float: ...
+
+    async def premium_shortfall_wh(self, site_id: str, event: Event, cuts: LevelCuts) -> float:
+        """What the site's premium sessions would lack under the event, beyond what they
+        lack without it."""
+        ...
 
 
 class SiteExists(Protocol):
@@ -179,11 +188,14 @@ class DemandResponseService:
 
     # --- what the VENs report (EventSink) --------------------------------------------------
     async def received(self, event: Event) -> OptState:
-        """Opt in by default; out when the program says so, or when the signal is one
-        AmpNexus cannot act on (opting in would promise a reduction it will not make). A
-        modification keeps the event's answer unless it changes the signal."""
+        """Opt in by default; out when the program says so, when the signal is one AmpNexus
+        cannot act on (opting in would promise a reduction it will not make), or when
+        meeting a limit would leave a plugged-in premium driver short of their need (what
+        premium promises them). Each modification is decided again."""
         program = await self.get(event.program_id)
         opt, reason = _decide(program, event)
+        if opt is OptState.IN and await self._premium_short(program, event):
+            opt, reason = OptState.OUT, OPT_OUT_PREMIUM
         event = replace(event, opt=opt, opt_reason=reason, received_at=self._clock.now())
         public = _received(event)
         if not await self._store.put_event(event, lambda stored: [public] if stored else []):
@@ -197,6 +209,27 @@ class DemandResponseService:
         )
         self._publish(event.program_id, event.event_id, set(event.site_ids))
         return opt
+
+    async def _premium_short(self, program: Program, event: Event) -> bool:
+        """A limit in force that some site's premium sessions could not keep to. A site
+        that cannot be planned now is taken as able to (its plan keeps to the event)."""
+        if self._load is None or not event.shapes_plans or event.effect is Effect.PRICE:
+            return False
+        for site_id in event.site_ids:
+            try:
+                short = await self._load.premium_shortfall_wh(site_id, event, program.level_cuts)
+            except Exception:
+                log.exception("site %s: could not plan it under event %s", site_id, event.event_id)
+                continue
+            if short >= PREMIUM_SHORT_WH:
+                log.info(
+                    "site %s: event %s leaves premium drivers %.0f Wh short",
+                    site_id,
+                    event.event_id,
+                    short,
+                )
+                return True
+        return False
 
     async def registered(self, program_id: str, ven_id: str | None) -> None:
         program = self._programs.get(program_id)

@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ampnexus.charging.forecast import DEFAULT_WEEKS
+from ampnexus.charging.model import Priority
 from ampnexus.charging.plausible import DEFAULT_READING_MARGIN, reading_problem
 from ampnexus.domain.alert import AlertKey, AlertKind, Severity
 from ampnexus.domain.charging_mode import ChargingMode
+from ampnexus.domain.demand_response import Event as DrEvent
+from ampnexus.domain.demand_response import LevelCuts, site_limits
 from ampnexus.domain.errors import NotFound, Unavailable
 from ampnexus.domain.events import (
     ChargerBooted,
@@ -55,6 +58,7 @@ from ampnexus.services.ports import ChargerCommands, EventPublisher, Transaction
 from ampnexus.services.smart_charging.background import Background, SessionFlags, logged_failure
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
 from ampnexus.services.smart_charging.ceilings import OperatorCeilings
+from ampnexus.services.smart_charging.demand_response import with_demand_response
 from ampnexus.services.smart_charging.dispatch import Dispatcher
 from ampnexus.services.smart_charging.expected import ExpectedEVs
 from ampnexus.services.smart_charging.fail_safes import FailSafes
@@ -580,6 +584,37 @@ class SmartChargingService:
 
     def current_plan(self, site_id: str) -> SitePlan | None:
         return self._plans.get(site_id)
+
+    async def premium_shortfall_wh(self, site_id: str, event: DrEvent, cuts: LevelCuts) -> float:
+        """What the site's plugged-in premium sessions would lack of their need under the
+        event, beyond what they lack without it: the site is planned both ways now (on top
+        of the events already in force), nothing is applied."""
+        state = self._sites.setdefault(site_id, _SiteState())
+        async with state.lock:
+            layout = await self._places.layout(site_id)
+            request, _, _, _ = await self._requests.request(layout)
+            self._requests.shaped_by.pop(site_id, None)  # a trial: no plan says it
+        grid = request.grid
+        starts = [self._clock.now()] + [grid.slot_start(t) for t in range(1, grid.count)]
+        ends = [grid.slot_start(t + 1) for t in range(grid.count)]
+        limits = site_limits([event], site_id, starts, ends, {event.program_id: cuts})
+        under = with_demand_response(request, limits)
+        premium = [
+            s.id
+            for s in request.sessions
+            if s.priority is Priority.PREMIUM and not (s.expected or s.uncontrollable)
+        ]
+        if not premium or under is request:
+            return 0.0
+        budget = self.time_budget_s
+        without, with_event = await asyncio.gather(
+            asyncio.to_thread(self._planner, request, time_budget_s=budget),
+            asyncio.to_thread(self._planner, under, time_budget_s=budget),
+        )
+        return sum(
+            max(0.0, with_event.unmet_wh.get(s, 0.0) - without.unmet_wh.get(s, 0.0))
+            for s in premium
+        )
 
     def site_ev_power_w(self, site_id: str) -> float:
         """The site's EV load now, by its chargers' latest readings (those placed as far as
