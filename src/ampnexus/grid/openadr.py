@@ -87,6 +87,8 @@ class _Ven:
         while True:
             try:
                 _reopen(self.client)
+                if self.client.registration_id is None and self.status.registered:
+                    await self._renew()  # the VTN cancelled or lost the registration
                 if self.client.registration_id is None:
                     await self._register(self.client)
                 else:
@@ -167,19 +169,29 @@ class _Ven:
             return OptState.OUT.value
         return opt.value
 
+    async def _renew(self) -> None:
+        """A fresh client: openleadr's drops its reports when a registration is cancelled."""
+        await self._close()
+        self.status = replace(self.status, registered=False, registration_id=None)
+        self.client = self._client()
+
     async def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        if self.client is None:
+        await self._close()
+
+    async def _close(self) -> None:
+        client = self.client
+        if client is None:
             return
-        if self.client.scheduler.running:
-            self.client.scheduler.shutdown(wait=False)
-        if self.client.report_queue_task is not None:
-            self.client.report_queue_task.cancel()
-        if self.client.client_session is not None:
-            await self.client.client_session.close()
+        if client.scheduler.running:
+            client.scheduler.shutdown(wait=False)
+        if client.report_queue_task is not None:
+            client.report_queue_task.cancel()
+        if client.client_session is not None:
+            await client.client_session.close()
 
 
 class OpenAdrVens:

@@ -134,9 +134,9 @@ class DemandResponseService:
         return program
 
     async def update(self, program: Program) -> Program:
-        """Replaces the program's settings; its VEN restarts when what it registers or polls
-        with changed, and its sites are replanned. The VEN id is kept for the same VTN: one
-        VTN's id means nothing to another."""
+        """Replaces the program's settings; its VEN restarts when what it registers, polls,
+        targets or reports with changed, and its sites are replanned. The VEN id is kept
+        for the same VTN: one VTN's id means nothing to another."""
         await self._check_sites(program.site_ids)
         async with self._lock:
             old = await self.get(program.id)
@@ -144,12 +144,7 @@ class DemandResponseService:
             program = replace(program, ven_id=old.ven_id if same_vtn else None)
             await self._store.update_program(program, self._clock.now())
             self._programs[program.id] = program
-            if (old.vtn_url, old.ven_name, old.poll_interval_s, old.opt_out) != (
-                program.vtn_url,
-                program.ven_name,
-                program.poll_interval_s,
-                program.opt_out,
-            ):
+            if _ven_settings(old) != _ven_settings(program):
                 await self._vens.start(program, self)
         self._publish(program.id, None, set(old.site_ids) | set(program.site_ids))
         return program
@@ -276,6 +271,11 @@ class DemandResponseService:
         self._events.publish(
             DemandResponseChanged(program_id, event_id, tuple(sorted(site_ids)), at)
         )
+
+
+def _ven_settings(program: Program) -> tuple[object, ...]:
+    """What a running VEN was started with (the SIMPLE cuts are read here, not there)."""
+    return (program.vtn_url, program.ven_name, program.poll_interval_s, program.site_ids)
 
 
 def _received(event: Event) -> DemandResponseEventReceived:
