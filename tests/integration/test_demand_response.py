@@ -448,3 +448,20 @@ async def test_an_event_that_would_leave_a_premium_driver_short_is_opted_out(
         (shown,) = (await api.get("/demand-response/events")).json()
         assert (shown["opt"], shown["opt_reason"]) == ("optOut", "x-premium-driver-short")
         assert await _planned_at_full(api, start)
+
+
+async def test_an_event_that_ends_is_announced(
+    server: AmpNexus, api: httpx.AsyncClient, vtn: Vtn, site: str
+) -> None:
+    await program(api, vtn)
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    interval = objects.Interval(dtstart=soon, duration=timedelta(seconds=1), signal_payload=1)
+    event_id = vtn.server.add_event(VEN_ID, "SIMPLE", "level", [interval], callback=vtn._opted)
+
+    async def ended() -> dict[str, Any] | None:
+        feed = await server.services.feed.read(0, 500)
+        found = [json.loads(e.data) for e in feed if e.type == "grid.event_ended"]
+        return found[0] if found else None
+
+    announced = await eventually(ended, within=EVENT_S)
+    assert (announced["event_id"], announced["site_id"]) == (event_id, SITE)

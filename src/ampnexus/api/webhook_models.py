@@ -236,6 +236,13 @@ class GridEventReceived(BaseModel):
     at: datetime
 
 
+class GridEventEnded(BaseModel):
+    site_id: str
+    program_id: str
+    event_id: str = Field(description="The VTN's event id")
+    at: datetime
+
+
 class WebhookPing(BaseModel):
     webhook_id: str
     at: datetime
@@ -252,5 +259,6 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "plan.updated": PlanUpdatedData,
     "alert.raised": AlertRaisedData,
     "grid.event_received": GridEventReceived,
+    "grid.event_ended": GridEventEnded,
     "webhook.ping": WebhookPing,
 }

@@ -189,6 +189,17 @@ class DemandResponseEventReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class DemandResponseEventEnded:
+    """An opted-in demand-response event's last interval ended; public as
+    `grid.event_ended`, once per site it covered."""
+
+    program_id: str
+    event_id: str
+    site_ids: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRaised:
     """An alert was opened (not when an open one is counted again)."""
 
@@ -245,5 +256,6 @@ Event = (
     | OperatorLimitChanged
     | DemandResponseChanged
     | DemandResponseEventReceived
+    | DemandResponseEventEnded
     | AlertRaised
 )

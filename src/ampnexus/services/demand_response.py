@@ -30,7 +30,11 @@ from ampnexus.domain.demand_response import (
     site_prices,
 )
 from ampnexus.domain.errors import Invalid, NotFound
-from ampnexus.domain.events import DemandResponseChanged, DemandResponseEventReceived
+from ampnexus.domain.events import (
+    DemandResponseChanged,
+    DemandResponseEventEnded,
+    DemandResponseEventReceived,
+)
 from ampnexus.domain.time import Clock
 from ampnexus.services.ports import DemandResponseStore, EventPublisher
 
@@ -106,6 +110,7 @@ class DemandResponseService:
         self._in_force: dict[tuple[str, str], Event] = {}  # events not yet over
         self._lock = asyncio.Lock()  # program changes one at a time
         self._load: SiteEvLoad | None = None  # set by attach_load (smart charging knows it)
+        self._endings: dict[tuple[str, str], asyncio.TimerHandle] = {}  # grid.event_ended
 
     def attach_load(self, load: SiteEvLoad) -> None:
         """What the sites' EVs draw, for the VENs' reports (built after this service)."""
@@ -117,12 +122,16 @@ class DemandResponseService:
         now = self._clock.now()
         for event in await self._store.events(ending_after=now):
             self._in_force[(event.program_id, event.event_id)] = event
+            self._announce_end(event)
         for program in await self._store.programs():
             self._programs[program.id] = program
             await self._vens.start(program, self)
 
     async def stop(self) -> None:
         await self._vens.stop_all()
+        for handle in self._endings.values():
+            handle.cancel()
+        self._endings.clear()
 
     # --- programs --------------------------------------------------------------------------
     async def create(self, program: Program) -> Program:
@@ -157,6 +166,8 @@ class DemandResponseService:
             self._programs.pop(program_id, None)
             for key in [k for k in self._in_force if k[0] == program_id]:
                 del self._in_force[key]
+            for key in [k for k in self._endings if k[0] == program_id]:
+                self._endings.pop(key).cancel()
         self._publish(program_id, None, set(program.site_ids))
 
     async def get(self, program_id: str) -> Program:
@@ -196,6 +207,7 @@ class DemandResponseService:
         if not await self._store.put_event(event, lambda stored: [public] if stored else []):
             return opt  # an older modification than the one stored: nothing changes
         self._keep(event)
+        self._announce_end(event)
         self._events.publish(public)
         log.info(
             "program %s: event %s (modification %d, %s) %s",
@@ -259,6 +271,25 @@ class DemandResponseService:
         key = (event.program_id, event.event_id)
         kept = self._in_force.get(key)
         self._in_force[key] = latest([kept, event])[0] if kept else event
+
+    def _announce_end(self, event: Event) -> None:
+        """grid.event_ended at the end of an opted-in event's last interval (a later
+        modification moves it, a cancellation or opt-out drops it). Timed in this process:
+        an end passed while AmpNexus was down is not announced."""
+        key = (event.program_id, event.event_id)
+        if (kept := self._endings.pop(key, None)) is not None:
+            kept.cancel()
+        end = event.end
+        if not event.shapes_plans or end is None:
+            return
+        delay = max((end - self._clock.now()).total_seconds(), 0.0)
+        ended = DemandResponseEventEnded(event.program_id, event.event_id, event.site_ids, end)
+        loop = asyncio.get_running_loop()
+        self._endings[key] = loop.call_later(delay, self._ended, key, ended)
+
+    def _ended(self, key: tuple[str, str], ended: DemandResponseEventEnded) -> None:
+        self._endings.pop(key, None)
+        self._events.publish(ended)
 
     def _forget_ended(self, now: datetime) -> None:
         for key, event in list(self._in_force.items()):

@@ -25,6 +25,7 @@ from ampnexus.domain.events import (
     ChargerConnected,
     ChargerDisconnected,
     ConnectorStatusChanged,
+    DemandResponseEventEnded,
     DemandResponseEventReceived,
     PlanUpdated,
     SessionProgressed,
@@ -49,6 +50,7 @@ EVENT_TYPES: dict[str, str] = {
     "alert.raised": "An alert was opened",
     "grid.event_received": "A demand-response event (OpenADR) for a site was received, "
     "modified or cancelled, and answered",
+    "grid.event_ended": "An opted-in demand-response event for a site ended",
 }
 
 
@@ -215,6 +217,14 @@ def _grid_event(event: DemandResponseEventReceived) -> list[FeedEntry]:
     ]
 
 
+def _grid_event_ended(event: DemandResponseEventEnded) -> list[FeedEntry]:
+    data = {"program_id": event.program_id, "event_id": event.event_id, "at": _iso(event.at)}
+    return [
+        _entry("grid.event_ended", event.at, {**data, "site_id": site}, site=site)
+        for site in event.site_ids
+    ]
+
+
 _MAPPERS: dict[type, Callable[[Any], list[FeedEntry]]] = {
     ChargerConnected: _connection,
     ChargerDisconnected: _connection,
@@ -225,9 +235,10 @@ _MAPPERS: dict[type, Callable[[Any], list[FeedEntry]]] = {
     PlanUpdated: _planned,
     AlertRaised: _alert,
     DemandResponseEventReceived: _grid_event,
+    DemandResponseEventEnded: _grid_event_ended,
 }
 # Recorded here, as a write of their own: no stored change of theirs to go with.
-_RECORDED_ALONE = (ChargerConnected, ChargerDisconnected, PlanUpdated)
+_RECORDED_ALONE = (ChargerConnected, ChargerDisconnected, PlanUpdated, DemandResponseEventEnded)
 
 
 def matches(patterns: Sequence[str], event_type: str) -> bool:
