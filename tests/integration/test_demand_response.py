@@ -442,12 +442,13 @@ async def test_an_event_that_would_leave_a_premium_driver_short_is_opted_out(
         need = {"energy_kwh": 20, "departure": departure.isoformat()}
         assert (await api.put(f"/transactions/{transaction_id}/need", json=need)).is_success
         start = next_slot()
-        await eventually(lambda: _planned_at_full(api, start))
+        await eventually(lambda: plan_slots(api, start))
         event_id = vtn.add("LOAD_DISPATCH", "setpoint", 0.0, start)
         await eventually(lambda: _async(vtn.opts.get(event_id) == "optOut"), within=EVENT_S)
         (shown,) = (await api.get("/demand-response/events")).json()
         assert (shown["opt"], shown["opt_reason"]) == ("optOut", "x-premium-driver-short")
-        assert await _planned_at_full(api, start)
+        plan = (await api.post(f"/sites/{SITE}/plan")).json()
+        assert all(s["cap_kw"] == 22.0 and not s["demand_response"] for s in plan["slots"])
 
 
 async def test_an_event_that_ends_is_announced(
