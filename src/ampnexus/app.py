@@ -23,6 +23,7 @@ from ampnexus.charging.planner import plan
 from ampnexus.config import Settings
 from ampnexus.domain.time import Clock, SystemClock, TimeWindow
 from ampnexus.errors import PortUnavailable
+from ampnexus.grid.openadr import OpenAdrVens
 from ampnexus.log_redaction import redact_secrets_in_logs
 from ampnexus.ocpp.v16.commands import RawCall, V16Commands
 from ampnexus.services.admission import AdmissionThrottle
@@ -32,6 +33,7 @@ from ampnexus.services.authorization import AuthorizationService
 from ampnexus.services.charge_points import ChargePointService, UnknownChargers
 from ampnexus.services.commands import CommandService
 from ampnexus.services.data_transfer import DataTransferService
+from ampnexus.services.demand_response import DemandResponseService
 from ampnexus.services.drivers import DriverProfileService
 from ampnexus.services.energy import EnergyService
 from ampnexus.services.feed import EventFeed
@@ -55,6 +57,7 @@ from ampnexus.store.api_keys import SqlApiKeyStore
 from ampnexus.store.charge_points import SqlChargePointStore
 from ampnexus.store.data_transfers import SqlDataTransferStore
 from ampnexus.store.database import Database
+from ampnexus.store.demand_response import SqlDemandResponseStore
 from ampnexus.store.drivers import SqlDriverProfileStore
 from ampnexus.store.feed import SqlFeedStore
 from ampnexus.store.id_tags import SqlIdTagStore
@@ -100,6 +103,7 @@ class Services:
     feed: EventFeed  # the public events: webhooks deliver them, /events streams them
     webhooks: WebhookService
     users: UserService  # the portal's users and their signed-in sessions
+    demand_response: DemandResponseService  # OpenADR programs, their VENs and events
     smart_charging: SmartChargingService = field(init=False)
     plug_and_charge: PlugAndCharge = field(init=False)
 
@@ -198,6 +202,9 @@ def build_services(
                 window=settings.portal_failed_logins_window,
             ),
         ),
+        demand_response=DemandResponseService(
+            SqlDemandResponseStore(db), OpenAdrVens(clock), site_services["sites"], clock, bus
+        ),
     )
     services.smart_charging = SmartChargingService(
         sites=services.sites,
@@ -219,7 +226,9 @@ def build_services(
         replan_gap_s=settings.replan_gap,
         modes=services.modes,
         operator=operator_profiles,
+        demand_response=services.demand_response,
     )
+    services.demand_response.attach_load(services.smart_charging)  # for its VENs' reports
     services.needs.attach(bus)  # its cache drops what changed before any replan reads it
     operator_profiles.attach(bus)
     services.smart_charging.attach(bus)
@@ -330,6 +339,7 @@ class AmpNexus:
         self.services.webhooks.start(node=f"{socket.gethostname()}:{self.http_port}")
         self._flush_task = asyncio.create_task(self._flush_last_seen())
         self._replan_task = asyncio.create_task(self._replan_periodically())
+        await self.services.demand_response.start()  # each program's VEN registers again
         while not self._http.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
             await asyncio.sleep(0.01)
 
@@ -337,6 +347,7 @@ class AmpNexus:
         if self._http is not None:
             self._http.should_exit = True
         await self.gateway.stop()
+        await self.services.demand_response.stop()
         for task in (self._flush_task, self._replan_task):
             if task is not None:
                 task.cancel()

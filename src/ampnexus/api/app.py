@@ -21,6 +21,7 @@ from ampnexus.api.routers import (
     alerts,
     api_keys,
     charge_points,
+    demand_response,
     driver_profiles,
     energy,
     events,
@@ -58,6 +59,7 @@ SECURED = (
     plans,
     webhooks,
     events,
+    demand_response,
 )
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 

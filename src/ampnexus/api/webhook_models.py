@@ -220,6 +220,29 @@ class AlertRaisedData(BaseModel):
     at: datetime
 
 
+class GridEventReceived(BaseModel):
+    site_id: str
+    program_id: str
+    event_id: str = Field(description="The VTN's event id")
+    modification_number: int
+    status: str = Field(examples=["far", "active", "cancelled"])
+    signal_name: str = Field(examples=["SIMPLE", "LOAD_DISPATCH"])
+    signal_type: str = Field(examples=["level", "setpoint"])
+    effect: str = Field(description="cut, limit, price, or none (recorded only)")
+    opt: str = Field(description="optIn or optOut, as answered to the VTN")
+    opt_reason: str
+    start: datetime | None
+    end: datetime | None
+    at: datetime
+
+
+class GridEventEnded(BaseModel):
+    site_id: str
+    program_id: str
+    event_id: str = Field(description="The VTN's event id")
+    at: datetime
+
+
 class WebhookPing(BaseModel):
     webhook_id: str
     at: datetime
@@ -235,5 +258,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "session.stopped": SessionStopped,
     "plan.updated": PlanUpdatedData,
     "alert.raised": AlertRaisedData,
+    "grid.event_received": GridEventReceived,
+    "grid.event_ended": GridEventEnded,
     "webhook.ping": WebhookPing,
 }

@@ -158,6 +158,48 @@ class OperatorLimitChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class DemandResponseChanged:
+    """A demand-response event was received, modified or cancelled, or a program's sites
+    changed or it was removed: what the sites' plans must keep to may differ."""
+
+    program_id: str
+    event_id: str | None  # None: the program itself changed
+    site_ids: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DemandResponseEventReceived:
+    """A VTN's event (or a modification of it: a new limit, a cancellation) was received
+    and answered; public as `grid.event_received`, once per site it covers."""
+
+    program_id: str
+    event_id: str
+    modification_number: int
+    status: str
+    signal_name: str
+    signal_type: str
+    effect: str
+    opt: str
+    opt_reason: str
+    site_ids: tuple[str, ...]
+    start: datetime | None
+    end: datetime | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DemandResponseEventEnded:
+    """An opted-in demand-response event's last interval ended; public as
+    `grid.event_ended`, once per site it covered."""
+
+    program_id: str
+    event_id: str
+    site_ids: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRaised:
     """An alert was opened (not when an open one is counted again)."""
 
@@ -212,5 +254,8 @@ Event = (
     | IdTagChanged
     | ModeChanged
     | OperatorLimitChanged
+    | DemandResponseChanged
+    | DemandResponseEventReceived
+    | DemandResponseEventEnded
     | AlertRaised
 )

@@ -25,6 +25,8 @@ from ampnexus.domain.events import (
     ChargerConnected,
     ChargerDisconnected,
     ConnectorStatusChanged,
+    DemandResponseEventEnded,
+    DemandResponseEventReceived,
     PlanUpdated,
     SessionProgressed,
     TransactionStarted,
@@ -46,6 +48,9 @@ EVENT_TYPES: dict[str, str] = {
     "session.stopped": "A charging session ended (StopTransaction)",
     "plan.updated": "A site was replanned: each session's planned power, energy and cost",
     "alert.raised": "An alert was opened",
+    "grid.event_received": "A demand-response event (OpenADR) for a site was received, "
+    "modified or cancelled, and answered",
+    "grid.event_ended": "An opted-in demand-response event for a site ended",
 }
 
 
@@ -191,6 +196,35 @@ def _alert(event: AlertRaised) -> list[FeedEntry]:
     return [_entry("alert.raised", event.at, data, event.charge_point_id, event.site_id)]
 
 
+def _grid_event(event: DemandResponseEventReceived) -> list[FeedEntry]:
+    data = {
+        "program_id": event.program_id,
+        "event_id": event.event_id,
+        "modification_number": event.modification_number,
+        "status": event.status,
+        "signal_name": event.signal_name,
+        "signal_type": event.signal_type,
+        "effect": event.effect,
+        "opt": event.opt,
+        "opt_reason": event.opt_reason,
+        "start": _iso(event.start) if event.start else None,
+        "end": _iso(event.end) if event.end else None,
+        "at": _iso(event.at),
+    }
+    return [
+        _entry("grid.event_received", event.at, {**data, "site_id": site}, site=site)
+        for site in event.site_ids
+    ]
+
+
+def _grid_event_ended(event: DemandResponseEventEnded) -> list[FeedEntry]:
+    data = {"program_id": event.program_id, "event_id": event.event_id, "at": _iso(event.at)}
+    return [
+        _entry("grid.event_ended", event.at, {**data, "site_id": site}, site=site)
+        for site in event.site_ids
+    ]
+
+
 _MAPPERS: dict[type, Callable[[Any], list[FeedEntry]]] = {
     ChargerConnected: _connection,
     ChargerDisconnected: _connection,
@@ -200,9 +234,11 @@ _MAPPERS: dict[type, Callable[[Any], list[FeedEntry]]] = {
     TransactionStopped: _stopped,
     PlanUpdated: _planned,
     AlertRaised: _alert,
+    DemandResponseEventReceived: _grid_event,
+    DemandResponseEventEnded: _grid_event_ended,
 }
 # Recorded here, as a write of their own: no stored change of theirs to go with.
-_RECORDED_ALONE = (ChargerConnected, ChargerDisconnected, PlanUpdated)
+_RECORDED_ALONE = (ChargerConnected, ChargerDisconnected, PlanUpdated, DemandResponseEventEnded)
 
 
 def matches(patterns: Sequence[str], event_type: str) -> bool:

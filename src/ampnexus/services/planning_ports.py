@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ampnexus.charging.compiler import ChargerCapabilities, Steps
 from ampnexus.domain.charging_mode import ChargingMode, EffectiveMode
+from ampnexus.domain.demand_response import SlotLimit, SlotPrice
 from ampnexus.domain.operator_profile import OperatorProfile
 from ampnexus.domain.series import Point, SeriesKind, Slots
 from ampnexus.domain.site import Placement, Site, SiteLayout
@@ -88,4 +89,20 @@ class OperatorBounds(Protocol):
 
     def held(self, charge_point_id: str) -> Sequence[OperatorProfile]:
         """The operator's profiles the charger holds."""
+        ...
+
+
+class DemandResponseLimits(Protocol):
+    """What demand-response events in force ask of a site's EV load (`DemandResponseService`)."""
+
+    def site_limits(
+        self, site_id: str, starts: Sequence[datetime], ends: Sequence[datetime]
+    ) -> tuple[SlotLimit, ...]:
+        """Per slot [start, end); () when no event is in force anywhere."""
+        ...
+
+    def site_prices(
+        self, site_id: str, starts: Sequence[datetime], ends: Sequence[datetime]
+    ) -> tuple[SlotPrice | None, ...]:
+        """Per slot, the price event's word on its import price; () when none is in force."""
         ...

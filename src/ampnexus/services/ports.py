@@ -28,6 +28,8 @@ from ampnexus.domain.commands import (
     TriggerStatus,
     UnlockStatus,
 )
+from ampnexus.domain.demand_response import Event as DrEvent
+from ampnexus.domain.demand_response import Program
 from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.needs import PastSession, SessionNeed
@@ -514,4 +516,42 @@ class OperatorProfileStore(Protocol):
     ) -> dict[str, list[OperatorProfile]]:
         """Each charger's profiles by connector, purpose, stack level and id; a charger with
         none is left out."""
+        ...
+
+
+class DemandResponseStore(Protocol):
+    """Demand-response programs and their events, each event as of its newest modification
+    (`domain/demand_response.py`); a program's events go with it."""
+
+    async def add_program(self, program: Program, at: datetime) -> None:
+        """Conflict when a program has that id."""
+        ...
+
+    async def update_program(self, program: Program, at: datetime) -> None:
+        """NotFound for an unknown program."""
+        ...
+
+    async def delete_program(self, program_id: str) -> bool: ...
+
+    async def program(self, program_id: str) -> Program | None: ...
+
+    async def programs(self) -> list[Program]:
+        """All, by id."""
+        ...
+
+    async def set_ven_id(self, program_id: str, ven_id: str | None) -> None:
+        """What the VTN assigned at registration, kept to register as the same VEN."""
+        ...
+
+    async def put_event(
+        self, event: DrEvent, announce: Callable[[bool], Sequence[object]] | None = None
+    ) -> bool:
+        """Store it unless a higher modification of it is stored; True: stored.
+        `announce`: the domain events to commit to the feed with it (given the result)."""
+        ...
+
+    async def events(
+        self, ending_after: datetime | None = None, program_id: str | None = None
+    ) -> list[DrEvent]:
+        """Events whose last interval ends after `ending_after` (None: all), by start."""
         ...

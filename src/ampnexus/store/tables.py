@@ -544,3 +544,50 @@ portal_sessions = Table(
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
+
+
+# --- demand response, OpenADR 2.0b (migration 0013) --------------------------------------------
+# The programs AmpNexus takes part in as a VEN; `ven_id` is what the VTN assigned (null until
+# it registered). Site ids and the SIMPLE levels' cuts are small lists: JSON.
+dr_programs = Table(
+    "dr_programs",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("vtn_url", String(2048), nullable=False),
+    Column("ven_name", String(255), nullable=False),
+    Column("site_ids", JSON, nullable=False),
+    Column("poll_interval_s", Integer, nullable=False),
+    Column("opt_out", Boolean, nullable=False),
+    Column("level_cuts", JSON, nullable=False),
+    Column("ven_id", String(255)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Each event as of its newest modification; gone with its program. Intervals are JSON
+# ([start, seconds, value] each); `start_at`/`end_at` span them, so the events still to
+# come or in force are read by `end_at` alone.
+dr_events = Table(
+    "dr_events",
+    metadata,
+    Column(
+        "program_id",
+        String(48),
+        ForeignKey("dr_programs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_id", String(255), nullable=False),
+    Column("modification_number", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("signal_name", String(64), nullable=False),
+    Column("signal_type", String(64), nullable=False),
+    Column("intervals", JSON, nullable=False),
+    Column("site_ids", JSON, nullable=False),
+    Column("opt", String(8), nullable=False),
+    Column("opt_reason", String(64), nullable=False),
+    Column("watts_per_unit", Float, nullable=False),
+    Column("start_at", UtcDateTime),
+    Column("end_at", UtcDateTime, index=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("program_id", "event_id"),
+)

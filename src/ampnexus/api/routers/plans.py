@@ -21,6 +21,11 @@ class PlanSlot(BaseModel):
     solar_kw: float
     import_price: float | None
     binding: str | None = Field(description="The constraint that limits this slot, if any")
+    demand_response: list[str] = Field(
+        default_factory=list,
+        description="The demand-response events (VTN event ids) that lower this slot's cap "
+        "or set its price",
+    )
 
 
 class PlannedSession(BaseModel):
@@ -67,6 +72,7 @@ class PlanOut(BaseModel):
     def of(cls, site_plan: SitePlan) -> PlanOut:
         plan, request, failure = site_plan.plan, site_plan.request, site_plan.failure
         grid = plan.grid
+        events = site_plan.demand_response
         sessions = {s.id: s for s in request.sessions}
         return cls(
             site_id=site_plan.site_id,
@@ -87,6 +93,7 @@ class PlanOut(BaseModel):
                     solar_kw=_kw(slot.solar_w),
                     import_price=slot.import_price,
                     binding=slot.binding,
+                    demand_response=list(events[index]) if index < len(events) else [],
                 )
                 for index, slot in enumerate(plan.slots)
             ],

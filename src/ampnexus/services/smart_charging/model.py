@@ -77,6 +77,8 @@ class SitePlan:
     failure: ReplanFailure | None = None
     rules: dict[str, SessionRule] = field(default_factory=dict)  # session id -> its mode's
     limits: dict[str, OperatorLimit] = field(default_factory=dict)  # session id -> operator's
+    # Per slot, the demand-response events that lowered its cap or set its price.
+    demand_response: tuple[tuple[str, ...], ...] = ()
 
     @property
     def stale(self) -> bool:

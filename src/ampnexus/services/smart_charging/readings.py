@@ -54,6 +54,11 @@ class Readings:
         while len(readings) > 1 and readings[1][0] <= cutoff:
             del readings[0]
 
+    def latest_w(self, chargers: Collection[str]) -> float:
+        """What the chargers' connectors draw together by their latest readings (0 once a
+        session stopped): the EV load a site reports to a demand-response program."""
+        return sum(r[-1][1] for key, r in self._readings.items() if key[0] in chargers and r)
+
     def note_raises(self, send: Send) -> None:
         now = self._clock.now()
         raised = [

@@ -44,6 +44,7 @@ from ampnexus.domain.transaction import Transaction
 from ampnexus.services.needs import SessionFacts
 from ampnexus.services.planning_ports import (
     ChargerPresence,
+    DemandResponseLimits,
     OperatorBounds,
     RunningSessions,
     SessionNeeds,
@@ -52,6 +53,7 @@ from ampnexus.services.planning_ports import (
 )
 from ampnexus.services.smart_charging.background import SessionFlags
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
+from ampnexus.services.smart_charging.demand_response import shaped_by, with_demand_response
 from ampnexus.services.smart_charging.expected import ExpectedEVs
 from ampnexus.services.smart_charging.fail_safes import FailSafes
 from ampnexus.services.smart_charging.health import ChargerHealth
@@ -91,9 +93,15 @@ class RequestBuilder:
         slot_seconds: int,
         horizon_slots: int,
         operator: OperatorBounds | None = None,
+        demand_response: DemandResponseLimits | None = None,
     ) -> None:
-        """`operator`: the profiles operators gave chargers (None: no bounds)."""
+        """`operator`: the profiles operators gave chargers (None: no bounds).
+        `demand_response`: what demand-response events ask of sites (None: nothing)."""
         self._sessions = sessions
+        self._demand_response = demand_response
+        # Site -> per slot, the demand-response events its latest request was shaped by
+        # (taken by the replan that made the request, for the plan to say).
+        self.shaped_by: dict[str, tuple[tuple[str, ...], ...]] = {}
         self._operator = operator
         self._needs = needs
         self._signals = signals
@@ -173,7 +181,20 @@ class RequestBuilder:
             voltage=site.voltage,
             safety_margin=site.safety_margin,
         )
-        return request, transactions, rules, limits
+        return self._demand_responded(request, site.id, now), transactions, rules, limits
+
+    def _demand_responded(self, request: PlanRequest, site_id: str, now: datetime) -> PlanRequest:
+        """The request under the demand-response events in force for the site, if any."""
+        if self._demand_response is None:
+            return request
+        grid = request.grid
+        starts = [now] + [grid.slot_start(t) for t in range(1, grid.count)]
+        ends = [grid.slot_start(t) for t in range(1, grid.count + 1)]
+        source = self._demand_response
+        limits = source.site_limits(site_id, starts, ends)
+        prices = source.site_prices(site_id, starts, ends)
+        self.shaped_by[site_id] = shaped_by(limits, prices, grid.count)
+        return with_demand_response(request, limits, prices)
 
     async def _session_reads(
         self, layout: SiteLayout, grid: SlotGrid, now: datetime

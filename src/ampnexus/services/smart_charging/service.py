@@ -20,12 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ampnexus.charging.forecast import DEFAULT_WEEKS
+from ampnexus.charging.model import Priority
 from ampnexus.charging.plausible import DEFAULT_READING_MARGIN, reading_problem
 from ampnexus.domain.alert import AlertKey, AlertKind, Severity
 from ampnexus.domain.charging_mode import ChargingMode
+from ampnexus.domain.demand_response import Event as DrEvent
+from ampnexus.domain.demand_response import LevelCuts, site_limits
 from ampnexus.domain.errors import NotFound, Unavailable
 from ampnexus.domain.events import (
     ChargerBooted,
+    DemandResponseChanged,
     DriverChanged,
     IdTagChanged,
     ModeChanged,
@@ -42,6 +46,7 @@ from ampnexus.services.alerts import AlertService
 from ampnexus.services.planning_ports import (
     ChargerModes,
     ChargerPresence,
+    DemandResponseLimits,
     OperatorBounds,
     RunningSessions,
     SessionNeeds,
@@ -53,6 +58,7 @@ from ampnexus.services.ports import ChargerCommands, EventPublisher, Transaction
 from ampnexus.services.smart_charging.background import Background, SessionFlags, logged_failure
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
 from ampnexus.services.smart_charging.ceilings import OperatorCeilings
+from ampnexus.services.smart_charging.demand_response import with_demand_response
 from ampnexus.services.smart_charging.dispatch import Dispatcher
 from ampnexus.services.smart_charging.expected import ExpectedEVs
 from ampnexus.services.smart_charging.fail_safes import FailSafes
@@ -109,9 +115,11 @@ class SmartChargingService:
         profile_deadline_s: float = 5.0,
         modes: ChargerModes | None = None,
         operator: OperatorBounds | None = None,
+        demand_response: DemandResponseLimits | None = None,
     ) -> None:
         """`modes`: each charger's charging mode (None: every charger is smart).
-        `operator`: the profiles operators gave chargers, kept as upper bounds (None: none)."""
+        `operator`: the profiles operators gave chargers, kept as upper bounds (None: none).
+        `demand_response`: what demand-response events ask of sites (None: nothing)."""
         self._planner = planner
         self._clock = clock
         self._alerts = alerts
@@ -183,6 +191,7 @@ class SmartChargingService:
             slot_seconds=slot_seconds,
             horizon_slots=horizon_slots,
             operator=operator,
+            demand_response=demand_response,
         )
         self._dispatcher = Dispatcher(
             commands=commands,
@@ -220,6 +229,7 @@ class SmartChargingService:
         bus.subscribe(ModeChanged, self._mode_changed)
         bus.subscribe(SiteMeterRead, self._meter_read)
         bus.subscribe(OperatorLimitChanged, self._operator_changed)
+        bus.subscribe(DemandResponseChanged, self._demand_response_changed)
         # A driver's priority, cap or defaults, or a deleted tag's need: wherever they charge.
         bus.subscribe(DriverChanged, lambda e: self._spawn(self.replan_all()))
         bus.subscribe(IdTagChanged, lambda e: self._spawn(self.replan_all()))
@@ -236,6 +246,12 @@ class SmartChargingService:
         self._fail_safes.booted(event.charge_point_id)  # theirs may have replaced ours
         self._modes.operator_changed(event.charge_point_id)
         self._charger_changed(event.charge_point_id)
+
+    def _demand_response_changed(self, event: DemandResponseChanged) -> None:
+        """An event received, modified or cancelled: its sites are replanned at once, so
+        the plan can move charging out of the event's slots while there is time."""
+        for site_id in event.site_ids:
+            self.request_replan(site_id)
 
     def _site_changed(self, event: SiteChanged) -> None:
         self._modes.changed(event.site_id)  # its default_mode may have changed
@@ -454,7 +470,14 @@ class SmartChargingService:
         read = time.perf_counter()
         plan = await asyncio.to_thread(self._planner, request, time_budget_s=self.time_budget_s)
         site_plan = SitePlan(
-            site_id, self._clock.now(), request, plan, transactions, rules=rules, limits=limits
+            site_id,
+            self._clock.now(),
+            request,
+            plan,
+            transactions,
+            rules=rules,
+            limits=limits,
+            demand_response=self._requests.shaped_by.pop(site_id, ()),
         )
         planned = time.perf_counter()
         with _collector_paused():
@@ -561,6 +584,43 @@ class SmartChargingService:
 
     def current_plan(self, site_id: str) -> SitePlan | None:
         return self._plans.get(site_id)
+
+    async def premium_shortfall_wh(self, site_id: str, event: DrEvent, cuts: LevelCuts) -> float:
+        """What the site's plugged-in premium sessions would lack of their need under the
+        event, beyond what they lack without it: the site is planned both ways now (on top
+        of the events already in force), nothing is applied."""
+        state = self._sites.setdefault(site_id, _SiteState())
+        async with state.lock:
+            layout = await self._places.layout(site_id)
+            request, _, _, _ = await self._requests.request(layout)
+            self._requests.shaped_by.pop(site_id, None)  # a trial: no plan says it
+        grid = request.grid
+        starts = [self._clock.now()] + [grid.slot_start(t) for t in range(1, grid.count)]
+        ends = [grid.slot_start(t + 1) for t in range(grid.count)]
+        limits = site_limits([event], site_id, starts, ends, {event.program_id: cuts})
+        under = with_demand_response(request, limits)
+        premium = [
+            s.id
+            for s in request.sessions
+            if s.priority is Priority.PREMIUM and not (s.expected or s.uncontrollable)
+        ]
+        if not premium or under is request:
+            return 0.0
+        budget = self.time_budget_s
+        without, with_event = await asyncio.gather(
+            asyncio.to_thread(self._planner, request, time_budget_s=budget),
+            asyncio.to_thread(self._planner, under, time_budget_s=budget),
+        )
+        return sum(
+            max(0.0, with_event.unmet_wh.get(s, 0.0) - without.unmet_wh.get(s, 0.0))
+            for s in premium
+        )
+
+    def site_ev_power_w(self, site_id: str) -> float:
+        """The site's EV load now, by its chargers' latest readings (those placed as far as
+        the last replan knew)."""
+        placed = self._places.placed.items()
+        return self._readings.latest_w({c for c, p in placed if p and p.site_id == site_id})
 
     async def replan_all(self) -> None:
         """The timer's replan: prices, forecasts and departures move even when chargers don't;

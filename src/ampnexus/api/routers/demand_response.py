@@ -1,0 +1,259 @@
+"""Demand response (OpenADR 2.0b): the programs AmpNexus takes part in as a VEN, each
+with its VEN's status, and the events their VTNs sent with the effect each has on plans."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, Field
+
+from ampnexus.api.deps import ServicesDep
+from ampnexus.api.models import Strict
+from ampnexus.domain.demand_response import (
+    DEFAULT_LEVEL_CUTS,
+    MAX_POLL_INTERVAL_S,
+    MIN_POLL_INTERVAL_S,
+    Effect,
+    Event,
+    LevelCuts,
+    Program,
+    ProgramStatus,
+    interval_limit,
+)
+from ampnexus.domain.errors import Invalid
+
+router = APIRouter(prefix="/demand-response", tags=["demand response"])
+
+Id = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._\-]+$")]
+ProgramId = Annotated[str, Path(min_length=1, max_length=48)]
+VtnUrl = Annotated[
+    str,
+    Field(
+        max_length=2048,
+        pattern=r"^https?://\S+$",
+        examples=["https://vtn.example.com/OpenADR2/Simple/2.0b"],
+        description="The VTN's base URL (its services, EiRegisterParty..., are below it)",
+    ),
+]
+VenName = Annotated[str, Field(min_length=1, max_length=255)]
+SiteIds = Annotated[list[Id], Field(min_length=1, max_length=1000)]
+PollInterval = Annotated[int, Field(ge=MIN_POLL_INTERVAL_S, le=MAX_POLL_INTERVAL_S)]
+Cuts = Annotated[
+    list[Annotated[float, Field(ge=0, le=100)]],
+    Field(
+        min_length=4,
+        max_length=4,
+        description="Per SIMPLE level 0-3, the % of the sites' flexible EV load shed",
+    ),
+]
+
+
+class ProgramCreate(Strict):
+    id: Id = Field(examples=["utility-flex"])
+    vtn_url: VtnUrl
+    ven_name: VenName
+    site_ids: SiteIds
+    poll_interval_s: PollInterval = 10
+    opt_out: bool = Field(False, description="Answer optOut to every event of the program")
+    level_cuts_percent: Cuts = Field(default_factory=lambda: [c * 100 for c in DEFAULT_LEVEL_CUTS])
+
+    def program(self) -> Program:
+        return Program(
+            id=self.id,
+            vtn_url=self.vtn_url,
+            ven_name=self.ven_name,
+            site_ids=_unique(self.site_ids),
+            poll_interval_s=self.poll_interval_s,
+            opt_out=self.opt_out,
+            level_cuts=_cuts(self.level_cuts_percent),
+        )
+
+
+class ProgramPatch(Strict):
+    vtn_url: VtnUrl | None = None
+    ven_name: VenName | None = None
+    site_ids: SiteIds | None = None
+    poll_interval_s: PollInterval | None = None
+    opt_out: bool | None = None
+    level_cuts_percent: Cuts | None = None
+
+    def applied(self, program: Program) -> Program:
+        fields = self.model_dump(exclude_unset=True)
+        if None in fields.values():
+            raise Invalid("a field given must have a value")
+        changes: dict[str, object] = {k: v for k, v in fields.items() if k != "level_cuts_percent"}
+        if "site_ids" in changes:
+            changes["site_ids"] = _unique(fields["site_ids"])
+        if "level_cuts_percent" in fields:
+            changes["level_cuts"] = _cuts(fields["level_cuts_percent"])
+        return replace(program, **changes)  # type: ignore[arg-type]
+
+
+class StatusOut(BaseModel):
+    registered: bool
+    ven_id: str | None = Field(description="What the VTN assigned the VEN")
+    registration_id: str | None
+    last_poll_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+    @classmethod
+    def of(cls, status: ProgramStatus) -> StatusOut:
+        return cls(
+            registered=status.registered,
+            ven_id=status.ven_id,
+            registration_id=status.registration_id,
+            last_poll_at=status.last_poll_at,
+            last_error=status.last_error,
+            last_error_at=status.last_error_at,
+        )
+
+
+class ProgramOut(BaseModel):
+    id: str
+    vtn_url: str
+    ven_name: str
+    site_ids: list[str]
+    poll_interval_s: int
+    opt_out: bool
+    level_cuts_percent: list[float]
+    status: StatusOut
+
+    @classmethod
+    def of(cls, program: Program, status: ProgramStatus) -> ProgramOut:
+        return cls(
+            id=program.id,
+            vtn_url=program.vtn_url,
+            ven_name=program.ven_name,
+            site_ids=list(program.site_ids),
+            poll_interval_s=program.poll_interval_s,
+            opt_out=program.opt_out,
+            level_cuts_percent=[round(c * 100, 6) for c in program.level_cuts],
+            status=StatusOut.of(replace(status, ven_id=status.ven_id or program.ven_id)),
+        )
+
+
+class IntervalOut(BaseModel):
+    start: datetime
+    duration_s: float
+    value: float = Field(description="As the VTN sent it (a level, a setpoint, a share)")
+    cut_percent: float | None = Field(description="The share of flexible EV load shed")
+    ev_limit_kw: float | None = Field(description="The sites' EV load limit")
+
+
+class EventOut(BaseModel):
+    program_id: str
+    event_id: str
+    modification_number: int
+    status: str
+    signal_name: str
+    signal_type: str
+    effect: Effect = Field(description="cut, limit, or none (recorded only)")
+    shapes_plans: bool = Field(description="Opted in, not cancelled, and acted on")
+    opt: str = Field(description="optIn or optOut, as answered to the VTN")
+    opt_reason: str
+    site_ids: list[str]
+    start: datetime | None
+    end: datetime | None
+    received_at: datetime
+    intervals: list[IntervalOut]
+
+    @classmethod
+    def of(cls, event: Event, cuts: LevelCuts) -> EventOut:
+        return cls(
+            program_id=event.program_id,
+            event_id=event.event_id,
+            modification_number=event.modification_number,
+            status=event.status.value,
+            signal_name=event.signal_name,
+            signal_type=event.signal_type,
+            effect=event.effect,
+            shapes_plans=event.shapes_plans,
+            opt=event.opt.value,
+            opt_reason=event.opt_reason,
+            site_ids=list(event.site_ids),
+            start=event.start,
+            end=event.end,
+            received_at=event.received_at,
+            intervals=[
+                _interval(event, i.start, i.duration.total_seconds(), i.value, cuts)
+                for i in event.intervals
+            ],
+        )
+
+
+def _interval(
+    event: Event, start: datetime, seconds: float, value: float, cuts: LevelCuts
+) -> IntervalOut:
+    limit = interval_limit(event, value, cuts)
+    return IntervalOut(
+        start=start,
+        duration_s=seconds,
+        value=value,
+        cut_percent=round(limit.cut * 100, 3) if event.effect is Effect.CUT else None,
+        ev_limit_kw=limit.ev_limit_w / 1000 if event.effect is Effect.LIMIT else None,
+    )
+
+
+def _unique(site_ids: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(site_ids))
+
+
+def _cuts(percent: list[float]) -> LevelCuts:
+    a, b, c, d = (p / 100 for p in percent)
+    return (a, b, c, d)
+
+
+@router.post("/programs", status_code=201, response_model=ProgramOut)
+async def create_program(body: ProgramCreate, services: ServicesDep) -> ProgramOut:
+    """Its VEN registers with the VTN at once and then polls it; the status tells how."""
+    dr = services.demand_response
+    program = await dr.create(body.program())
+    return ProgramOut.of(program, dr.status(program.id))
+
+
+@router.get("/programs", response_model=list[ProgramOut])
+async def list_programs(services: ServicesDep) -> list[ProgramOut]:
+    dr = services.demand_response
+    return [ProgramOut.of(p, dr.status(p.id)) for p in await dr.programs()]
+
+
+@router.get("/programs/{program_id}", response_model=ProgramOut)
+async def show_program(program_id: ProgramId, services: ServicesDep) -> ProgramOut:
+    dr = services.demand_response
+    return ProgramOut.of(await dr.get(program_id), dr.status(program_id))
+
+
+@router.patch("/programs/{program_id}", response_model=ProgramOut)
+async def change_program(
+    program_id: ProgramId, body: ProgramPatch, services: ServicesDep
+) -> ProgramOut:
+    """The fields given change; the VEN re-registers when its VTN, name, interval or opt-out
+    changed; the sites covered before and after are replanned."""
+    dr = services.demand_response
+    program = await dr.update(body.applied(await dr.get(program_id)))
+    return ProgramOut.of(program, dr.status(program_id))
+
+
+@router.delete("/programs/{program_id}", status_code=204)
+async def delete_program(program_id: ProgramId, services: ServicesDep) -> Response:
+    """Stops its VEN; its events go with it and its sites are replanned without them."""
+    await services.demand_response.delete(program_id)
+    return Response(status_code=204)
+
+
+@router.get("/events", response_model=list[EventOut])
+async def list_events(
+    services: ServicesDep,
+    program_id: Annotated[str | None, Query(max_length=48)] = None,
+) -> list[EventOut]:
+    """Every event received, each as of its newest modification, by start."""
+    dr = services.demand_response
+    cuts = {p.id: p.level_cuts for p in await dr.programs()}
+    return [
+        EventOut.of(e, cuts.get(e.program_id, DEFAULT_LEVEL_CUTS))
+        for e in await dr.events(program_id)
+    ]
