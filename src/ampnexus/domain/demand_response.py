@@ -281,3 +281,28 @@ def site_prices(
 
 def any_limit(limits: Sequence[SlotLimit]) -> bool:
     return any(s.binds for s in limits)
+
+
+DelaySpan = tuple[datetime, datetime, str]  # [start, end) and the event's VTN id
+
+
+def delay_exempt(events: Iterable[Event], site_id: str) -> tuple[DelaySpan, ...]:
+    """The spans in which the site provides demand response, by start: each interval of an
+    event in force that directs its EV load (a cut or a limit). The UK Regulations exempt
+    such times from the randomised delay: the VTN chose them, and a delay would only blur
+    its dispatch. Price events are not among them: like a tariff they leave the timing to
+    the site, and a price step seen by every site at once is the very surge the delay
+    spreads. The span ends where the event does, so the rise back at its end is delayed."""
+    spans: list[DelaySpan] = []
+    for event in latest(events):
+        if not event.shapes_plans or event.effect not in (Effect.CUT, Effect.LIMIT):
+            continue
+        if site_id not in event.site_ids:
+            continue
+        spans += [(i.start, i.end, event.event_id) for i in event.intervals if i.end > i.start]
+    return tuple(sorted(spans))
+
+
+def exempt_at(spans: Sequence[DelaySpan], moment: datetime) -> str | None:
+    """The event whose span holds `moment` (None: the delay applies then)."""
+    return next((event_id for start, end, event_id in spans if start <= moment < end), None)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ampnexus.domain.demand_response import (
+    DelaySpan,
     Effect,
     Event,
     LevelCuts,
@@ -25,6 +26,7 @@ from ampnexus.domain.demand_response import (
     ProgramStatus,
     SlotLimit,
     SlotPrice,
+    delay_exempt,
     latest,
     site_limits,
     site_prices,
@@ -266,6 +268,13 @@ class DemandResponseService:
         if not self._in_force:
             return ()
         return site_prices(self._in_force.values(), site_id, starts, ends)
+
+    def delay_exempt(self, site_id: str) -> tuple[DelaySpan, ...]:
+        """When the site provides demand response: its regulation-mode chargers apply no
+        random delay then (`domain.demand_response.delay_exempt`)."""
+        if not self._in_force:
+            return ()
+        return delay_exempt(self._in_force.values(), site_id)
 
     def _keep(self, event: Event) -> None:
         key = (event.program_id, event.event_id)
