@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from ampnexus.domain.charging_mode import (
     ChargingMode,
     EffectiveMode,
@@ -21,6 +23,7 @@ from ampnexus.domain.demand_response import (
     EventStatus,
     Interval,
     OptState,
+    Program,
     delay_exempt,
     exempt_at,
 )
@@ -160,3 +163,20 @@ def test_the_fail_safe_holds_no_start_delay_while_the_site_provides_demand_respo
     assert rules(NOON + timedelta(minutes=5), spans).start_delay_s(REGULATION, "S1") == 0
     assert rules(NOON + 3 * HOUR, spans).start_delay_s(REGULATION, "S1") == 600
     assert rules(NOON + timedelta(minutes=5), spans).start_delay_s(REGULATION, "S2") == 600
+
+
+def test_a_site_that_opted_out_alone_is_shaped_by_nothing() -> None:
+    both = event(site_ids=("S1", "S2"), opted_out=(("S2", "notParticipating"),))
+    assert both.participating == ("S1",)
+    assert (both.shapes("S1"), both.shapes("S2")) == (True, False)
+    assert both.site_opt("S2") == (OptState.OUT, "notParticipating")
+    assert both.site_opt("S1") == (OptState.IN, "participating")
+    assert delay_exempt([both], "S2") == ()
+    assert delay_exempt([both], "S1") != ()
+
+
+def test_a_program_opts_out_only_sites_it_covers() -> None:
+    with pytest.raises(ValueError, match="opt_out_site_ids"):
+        Program("P1", "http://vtn", "ven", ("S1",), opt_out_site_ids=("S2",))
+    kept = Program("P1", "http://vtn", "ven", ("S1", "S2"), opt_out_site_ids=("S2",))
+    assert kept.opt_out_site_ids == ("S2",)
