@@ -180,3 +180,17 @@ def test_a_program_opts_out_only_sites_it_covers() -> None:
         Program("P1", "http://vtn", "ven", ("S1",), opt_out_site_ids=("S2",))
     kept = Program("P1", "http://vtn", "ven", ("S1", "S2"), opt_out_site_ids=("S2",))
     assert kept.opt_out_site_ids == ("S2",)
+
+
+def test_a_session_starting_after_the_event_under_its_fail_safe_still_waits() -> None:
+    """The fail-safe held no delay for the event; a car plugging in after it ended, before
+    the next replan re-sent the fail-safe, is still delayed by its plan."""
+    spans = delay_exempt([event()], "S1")
+    ruled = rules(NOON + timedelta(minutes=5), spans)
+    assert ruled.start_delay_s(REGULATION, "S1") == 0
+    ruled.fail_safe_accepted("CP-1", 0)
+    after = NOON + 2 * HOUR + timedelta(minutes=1)
+    ruled.started(9, "CP-1")
+    late = Transaction(9, "CP-1", 1, "TAG", 0, after)
+    rule = ruled.session_rule(late, REGULATION, "Europe/London", after, "S1")
+    assert rule.reason_at(after) == "random_delay"

@@ -313,8 +313,11 @@ class DemandResponseService:
         self._endings[key] = loop.call_later(delay, self._ended, key, ended)
 
     def _ended(self, key: tuple[str, str], ended: DemandResponseEventEnded) -> None:
+        """Announced, and its sites replanned: their regulation chargers' fail-safes hold
+        their start delay again (ADR 0012)."""
         self._endings.pop(key, None)
         self._events.publish(ended)
+        self._publish(ended.program_id, ended.event_id, set(ended.site_ids))
 
     def _forget_ended(self, now: datetime) -> None:
         for key, event in list(self._in_force.items()):

@@ -102,7 +102,9 @@ class ModeRules:
         self._windows: dict[str, tuple[EffectiveMode, list[Interval], datetime, list[Interval]]]
         self._windows = {}
         self._next_start: dict[str, str] = {}  # charger -> the event its next delay is for
-        self._held_delay: dict[str, int] = {}  # charger -> start delay its fail-safe holds
+        # charger -> start delay its fail-safe holds (None: none, for demand response)
+        self._held_delay: dict[str, int | None] = {}
+        self._exempt_zero: set[str] = set()  # chargers asked to hold none, for demand response
         self._session_delay: dict[int, int] = {}  # transaction -> the delay it started with
         self._held: dict[str, _Held] = {}  # charger -> its mode profile
 
@@ -173,18 +175,25 @@ class ModeRules:
         ):
             return 0
         if exempt_at(self.exempt(site_id), self._clock.now()) is not None:
+            self._exempt_zero.add(mode.charge_point_id)
             return 0
+        self._exempt_zero.discard(mode.charge_point_id)
         event = self._next_start.setdefault(mode.charge_point_id, "first")
         return self.delays.at_start(settings, mode.charge_point_id, event)
 
     def fail_safe_accepted(self, charge_point_id: str, delay_s: int) -> None:
-        self._held_delay[charge_point_id] = delay_s
+        """A 0 held for demand response is not a drawn delay: a session starting under
+        it after the event (before the next replan re-sends the fail-safe) is delayed by
+        its plan unless it started inside the event (`_start_waiting`)."""
+        exempt = delay_s == 0 and charge_point_id in self._exempt_zero
+        self._held_delay[charge_point_id] = None if exempt else delay_s
 
     def started(self, transaction_id: int, charge_point_id: str) -> None:
         """A session started under the delay its charger's fail-safe held; the next one
         gets a new delay."""
-        if charge_point_id in self._held_delay:
-            self._session_delay[transaction_id] = self._held_delay[charge_point_id]
+        held = self._held_delay.get(charge_point_id)
+        if held is not None:
+            self._session_delay[transaction_id] = held
         self._next_start[charge_point_id] = f"after-{transaction_id}"
 
     def ended(self, transaction_id: int) -> None:
