@@ -19,7 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 from openleadr import OpenADRServer, objects
+from openleadr.messaging import create_message, parse_message
 
 from ampnexus.app import AmpNexus
 from tests.conftest import test_settings as settings_for
@@ -54,6 +56,7 @@ class Vtn:
     opts: dict[str, str] = field(default_factory=dict)  # event id -> the VEN's last answer
     reported: dict[str, list[float]] = field(default_factory=dict)  # resource id -> W values
     offered: list[dict[str, Any]] = field(default_factory=list)  # report descriptions
+    opted_out: list[dict[str, Any]] = field(default_factory=list)  # oadrCreateOpt received
 
     def add(self, signal_name: str, signal_type: str, value: float, start: datetime) -> str:
         interval = objects.Interval(dtstart=start, duration=2 * SLOT, signal_payload=value)
@@ -119,6 +122,16 @@ async def vtn() -> AsyncIterator[Vtn]:
         return receive, timedelta(seconds=1)
 
     server.add_handler("on_register_report", offer)
+
+    async def create_opt(request: web.Request) -> web.Response:
+        """EiOpt, which openleadr's VTN does not serve: each oadrCreateOpt kept."""
+        _, payload = parse_message(await request.read())
+        found.opted_out.append(payload)
+        response = {"response_code": 200, "response_description": "OK", "request_id": None}
+        reply = create_message("oadrCreatedOpt", response=response, opt_id=payload["opt_id"])
+        return web.Response(text=reply, content_type="application/xml")
+
+    server.app.router.add_post("/OpenADR2/Simple/2.0b/EiOpt", create_opt)
     await server.run()
     try:
         yield found
@@ -497,6 +510,15 @@ async def test_a_site_set_to_opt_out_is_left_out_of_the_programs_events(
             for e in (json.loads(x.data) for x in feed if x.type == "grid.event_received")
         }
         assert received == {(SITE, "optIn"), ("S2", "optOut")}
+        # The VTN is told which site stays out of the event it was answered optIn.
+        await eventually(lambda: _async(bool(vtn.opted_out)), within=EVENT_S)
+        (told,) = vtn.opted_out
+        assert (told["opt_type"], told["opt_reason"], told["event_id"]) == (
+            "optOut",
+            "notParticipating",
+            first,
+        )
+        assert [t["resource_id"] for t in told["targets"]] == ["S2"]
 
         patched = await api.patch(
             "/demand-response/programs/flex", json={"opt_out_site_ids": [SITE, "S2"]}

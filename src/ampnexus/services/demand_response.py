@@ -58,6 +58,10 @@ class EventSink(Protocol):
 
     async def registered(self, program_id: str, ven_id: str | None) -> None: ...
 
+    def opted_out(self, program_id: str, event_id: str) -> tuple[tuple[str, str], ...]:
+        """The targeted sites that opted out of an event answered optIn, and why."""
+        ...
+
     def ev_load_w(self, site_id: str) -> float:
         """The site's EV load now, for TELEMETRY_USAGE reports."""
         ...
@@ -262,6 +266,10 @@ class DemandResponseService:
             return
         self._programs[program_id] = replace(program, ven_id=ven_id)
         await self._store.set_ven_id(program_id, ven_id)
+
+    def opted_out(self, program_id: str, event_id: str) -> tuple[tuple[str, str], ...]:
+        event = self._in_force.get((program_id, event_id))
+        return () if event is None or event.opt is OptState.OUT else event.opted_out
 
     def ev_load_w(self, site_id: str) -> float:
         return self._load.site_ev_power_w(site_id) if self._load else 0.0
