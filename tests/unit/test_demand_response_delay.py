@@ -30,6 +30,7 @@ from ampnexus.domain.demand_response import (
 from ampnexus.domain.mode_enforcement import DelayDraw, blocked_intervals
 from ampnexus.domain.transaction import Transaction
 from ampnexus.services.smart_charging.modes import ModeRules
+from tests.unit.test_waiting_reasons import site_plan
 
 MONDAY = datetime(2026, 1, 12, tzinfo=UTC)  # Europe/London in January: local time is UTC
 NOON = MONDAY + timedelta(hours=12)
@@ -194,3 +195,10 @@ def test_a_session_starting_after_the_event_under_its_fail_safe_still_waits() ->
     late = Transaction(9, "CP-1", 1, "TAG", 0, after)
     rule = ruled.session_rule(late, REGULATION, "Europe/London", after, "S1")
     assert rule.reason_at(after) == "random_delay"
+
+
+def test_a_session_held_back_by_an_events_cap_waits_for_demand_response() -> None:
+    held = site_plan((0.0, 7_000.0), binding="site power")
+    assert held.waiting_reason("s1") == "limit_reached"
+    shaped = replace(held, demand_response=(("E1",), ()))
+    assert shaped.waiting_reason("s1") == "demand_response"
