@@ -19,7 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 from openleadr import OpenADRServer, objects
+from openleadr.messaging import create_message, parse_message
 
 from ampnexus.app import AmpNexus
 from tests.conftest import test_settings as settings_for
@@ -54,6 +56,7 @@ class Vtn:
     opts: dict[str, str] = field(default_factory=dict)  # event id -> the VEN's last answer
     reported: dict[str, list[float]] = field(default_factory=dict)  # resource id -> W values
     offered: list[dict[str, Any]] = field(default_factory=list)  # report descriptions
+    opted_out: list[dict[str, Any]] = field(default_factory=list)  # oadrCreateOpt received
 
     def add(self, signal_name: str, signal_type: str, value: float, start: datetime) -> str:
         interval = objects.Interval(dtstart=start, duration=2 * SLOT, signal_payload=value)
@@ -119,6 +122,16 @@ async def vtn() -> AsyncIterator[Vtn]:
         return receive, timedelta(seconds=1)
 
     server.add_handler("on_register_report", offer)
+
+    async def create_opt(request: web.Request) -> web.Response:
+        """EiOpt, which openleadr's VTN does not serve: each oadrCreateOpt kept."""
+        _, payload = parse_message(await request.read())
+        found.opted_out.append(payload)
+        response = {"response_code": 200, "response_description": "OK", "request_id": None}
+        reply = create_message("oadrCreatedOpt", response=response, opt_id=payload["opt_id"])
+        return web.Response(text=reply, content_type="application/xml")
+
+    server.app.router.add_post("/OpenADR2/Simple/2.0b/EiOpt", create_opt)
     await server.run()
     try:
         yield found
@@ -466,3 +479,85 @@ async def test_an_event_that_ends_is_announced(
 
     announced = await eventually(ended, within=EVENT_S)
     assert (announced["event_id"], announced["site_id"]) == (event_id, SITE)
+
+
+async def test_a_site_set_to_opt_out_is_left_out_of_the_programs_events(
+    server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, vtn: Vtn, site: str
+) -> None:
+    """S2 always opts out: an event for both sites is answered optIn (S1 takes part) and
+    leaves S2 alone; once S1 opts out too, the next event is answered optOut."""
+    body = {"id": "S2", "name": "Yard", "time_zone": "UTC"}
+    assert (await api.post("/sites", json=body)).status_code == 201
+    created = await program(api, vtn, site_ids=[SITE, "S2"], opt_out_site_ids=["S2"])
+    assert created["opt_out_site_ids"] == ["S2"]
+    async with charger(ocpp_url, "CP-A") as cp:
+        cp.configuration["NumberOfConnectors"] = ("1", True)
+        await start_charging(cp)
+        start = next_slot()
+        await eventually(lambda: _planned_at_full(api, start))
+        first = vtn.add("SIMPLE", "level", 3, start)
+        await eventually(lambda: _async(vtn.opts.get(first) == "optIn"), within=EVENT_S)
+        (shown,) = (await api.get("/demand-response/events")).json()
+        assert (shown["opt"], shown["site_ids"]) == ("optIn", [SITE, "S2"])
+        assert shown["sites"] == [
+            {"site_id": SITE, "opt": "optIn", "opt_reason": "participating"},
+            {"site_id": "S2", "opt": "optOut", "opt_reason": "notParticipating"},
+        ]
+        await eventually(lambda: _cut_at(api, start), within=EVENT_S)  # S1 takes part
+        feed = await server.services.feed.read(0, 500)
+        received = {
+            (e["site_id"], e["opt"])
+            for e in (json.loads(x.data) for x in feed if x.type == "grid.event_received")
+        }
+        assert received == {(SITE, "optIn"), ("S2", "optOut")}
+        # The VTN is told which site stays out of the event it was answered optIn.
+        await eventually(lambda: _async(bool(vtn.opted_out)), within=EVENT_S)
+        (told,) = vtn.opted_out
+        assert (told["opt_type"], told["opt_reason"], told["event_id"]) == (
+            "optOut",
+            "notParticipating",
+            first,
+        )
+        assert [t["resource_id"] for t in told["targets"]] == ["S2"]
+
+        patched = await api.patch(
+            "/demand-response/programs/flex", json={"opt_out_site_ids": [SITE, "S2"]}
+        )
+        assert patched.json()["opt_out_site_ids"] == [SITE, "S2"]
+        vtn.server.cancel_event(VEN_ID, first)
+        assert await eventually(lambda: _planned_at_full(api, start), within=EVENT_S)
+        second = vtn.add("SIMPLE", "level", 3, start)
+        await eventually(lambda: _async(vtn.opts.get(second) == "optOut"), within=EVENT_S)
+        shown = next(
+            e for e in (await api.get("/demand-response/events")).json() if e["event_id"] == second
+        )
+        assert (shown["opt"], shown["opt_reason"]) == ("optOut", "notParticipating")
+        assert {s["opt"] for s in shown["sites"]} == {"optOut"}
+        assert await _planned_at_full(api, start)
+    kept = (await api.get("/demand-response/programs/flex")).json()
+    assert kept["opt_out_site_ids"] == [SITE, "S2"]
+
+
+async def test_only_a_programs_sites_may_opt_out(
+    api: httpx.AsyncClient, vtn: Vtn, site: str
+) -> None:
+    base = {"id": "p", "vtn_url": vtn.url, "ven_name": "v", "site_ids": [SITE]}
+    elsewhere = await api.post(
+        "/demand-response/programs", json={**base, "opt_out_site_ids": ["S9"]}
+    )
+    assert elsewhere.status_code == 422
+    assert (await api.post("/demand-response/programs", json=base)).status_code == 201
+    bad = await api.patch("/demand-response/programs/p", json={"opt_out_site_ids": ["S9"]})
+    assert bad.status_code == 422
+    body = {"id": "S2", "name": "Yard", "time_zone": "UTC"}
+    assert (await api.post("/sites", json=body)).status_code == 201
+    both = {"site_ids": [SITE, "S2"], "opt_out_site_ids": ["S2"]}
+    assert (await api.patch("/demand-response/programs/p", json=both)).status_code == 200
+    # A site the program no longer covers leaves the opted-out ones with it.
+    narrowed = await api.patch("/demand-response/programs/p", json={"site_ids": [SITE]})
+    assert narrowed.json()["opt_out_site_ids"] == []
+
+
+async def _cut_at(api: httpx.AsyncClient, start: datetime) -> bool:
+    slots = await plan_slots(api, start)
+    return bool(slots) and slots[1][0] < 22.0

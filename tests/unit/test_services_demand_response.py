@@ -235,3 +235,34 @@ async def test_an_event_that_would_leave_a_premium_driver_short_is_opted_out(
     assert not any(s.binds for s in service.site_limits("S1", *slots()))
     service.attach_load(ShortLoad(50.0))  # within the planner's rounding
     assert await service.received(event(modification_number=1)) is OptState.IN
+
+
+class ShortAt(ShortLoad):
+    """Premium sessions short at one site only."""
+
+    def __init__(self, site_id: str) -> None:
+        super().__init__(5_000.0)
+        self.site_id = site_id
+
+    async def premium_shortfall_wh(self, site_id: str, event: Event, cuts: LevelCuts) -> float:
+        return self.short_wh if site_id == self.site_id else 0.0
+
+
+async def test_sites_opt_out_alone_and_the_event_is_opted_into_while_one_takes_part(
+    parts: Parts,
+) -> None:
+    service, store, _, _ = parts
+    both = replace(PROGRAM, site_ids=("S1", "S2"), opt_out_site_ids=("S2",))
+    await service.create(both)
+    assert await service.received(event(site_ids=("S1", "S2"))) is OptState.IN
+    (stored,) = await store.events()
+    assert stored.opted_out == (("S2", "notParticipating"),)
+    assert any(s.binds for s in service.site_limits("S1", *slots()))
+    assert not any(s.binds for s in service.site_limits("S2", *slots()))
+    # S1's premium drivers would be short: no site takes part, the VTN hears optOut.
+    service.attach_load(ShortAt("S1"))
+    later = event(site_ids=("S1", "S2"), modification_number=1)
+    assert await service.received(later) is OptState.OUT
+    (stored,) = await store.events()
+    assert (stored.opt_reason, stored.opted_out) == ("x-premium-driver-short", ())  # S1 first
+    assert not any(s.binds for s in service.site_limits("S1", *slots()))

@@ -71,6 +71,7 @@ class Program:
     opt_out: bool = False  # answer optOut to every event (it then shapes no plan)
     level_cuts: LevelCuts = DEFAULT_LEVEL_CUTS
     ven_id: str | None = None
+    opt_out_site_ids: tuple[str, ...] = ()  # these sites always opt out (of its sites)
 
     def __post_init__(self) -> None:
         if not MIN_POLL_INTERVAL_S <= self.poll_interval_s <= MAX_POLL_INTERVAL_S:
@@ -79,6 +80,8 @@ class Program:
             )
         if len(self.level_cuts) != 4 or not all(0.0 <= c <= 1.0 for c in self.level_cuts):
             raise ValueError("level_cuts: four shares between 0 and 1, for levels 0-3")
+        if not set(self.opt_out_site_ids) <= set(self.site_ids):
+            raise ValueError("opt_out_site_ids: only sites the program covers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,8 @@ class Event:
     opt_reason: str
     received_at: datetime
     watts_per_unit: float = 1000.0
+    # Targeted sites that opted out of an event answered optIn, and why (site id, reason).
+    opted_out: tuple[tuple[str, str], ...] = ()
 
     @property
     def effect(self) -> Effect:
@@ -142,6 +147,21 @@ class Event:
             and self.status is not EventStatus.CANCELLED
             and self.effect is not Effect.NONE
         )
+
+    @property
+    def participating(self) -> tuple[str, ...]:
+        """The targeted sites that take part (all of them but those opted out)."""
+        out = {site for site, _ in self.opted_out}
+        return tuple(site for site in self.site_ids if site not in out)
+
+    def shapes(self, site_id: str) -> bool:
+        """In force for this site: the event shapes plans and the site takes part."""
+        return self.shapes_plans and site_id in self.participating
+
+    def site_opt(self, site_id: str) -> tuple[OptState, str]:
+        """What the site answered: the event's answer, unless the site opted out alone."""
+        reason = next((why for site, why in self.opted_out if site == site_id), None)
+        return (self.opt, self.opt_reason) if reason is None else (OptState.OUT, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +260,7 @@ def site_limits(
     cuts = level_cuts or {}
     slots = [NO_LIMIT] * len(starts)
     for event in latest(events):
-        if not event.shapes_plans or event.effect is Effect.PRICE:
-            continue
-        if site_id not in event.site_ids:
+        if not event.shapes(site_id) or event.effect is Effect.PRICE:
             continue
         program_cuts = cuts.get(event.program_id, DEFAULT_LEVEL_CUTS)
         for interval in event.intervals:
@@ -264,9 +282,7 @@ def site_prices(
     price of most of its time, not the highest."""
     best: list[tuple[float, SlotPrice] | None] = [None] * len(starts)
     for event in latest(events):
-        if event.effect is not Effect.PRICE or not event.shapes_plans:
-            continue
-        if site_id not in event.site_ids:
+        if event.effect is not Effect.PRICE or not event.shapes(site_id):
             continue
         for interval in event.intervals:
             price = SlotPrice(event.signal_type, interval.value, event.event_id)
@@ -281,3 +297,26 @@ def site_prices(
 
 def any_limit(limits: Sequence[SlotLimit]) -> bool:
     return any(s.binds for s in limits)
+
+
+DelaySpan = tuple[datetime, datetime, str]  # [start, end) and the event's VTN id
+
+
+def delay_exempt(events: Iterable[Event], site_id: str) -> tuple[DelaySpan, ...]:
+    """The spans in which the site provides demand response, by start: each interval of an
+    event in force that directs its EV load (a cut or a limit). The UK Regulations exempt
+    such times from the randomised delay: the VTN chose them, and a delay would only blur
+    its dispatch. Price events are not among them: like a tariff they leave the timing to
+    the site, and a price step seen by every site at once is the very surge the delay
+    spreads. The span ends where the event does, so the rise back at its end is delayed."""
+    spans: list[DelaySpan] = []
+    for event in latest(events):
+        if not event.shapes(site_id) or event.effect not in (Effect.CUT, Effect.LIMIT):
+            continue
+        spans += [(i.start, i.end, event.event_id) for i in event.intervals if i.end > i.start]
+    return tuple(sorted(spans))
+
+
+def exempt_at(spans: Sequence[DelaySpan], moment: datetime) -> str | None:
+    """The event whose span holds `moment` (None: the delay applies then)."""
+    return next((event_id for start, end, event_id in spans if start <= moment < end), None)

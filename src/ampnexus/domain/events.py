@@ -186,6 +186,7 @@ class DemandResponseEventReceived:
     start: datetime | None
     end: datetime | None
     at: datetime
+    opted_out: tuple[tuple[str, str], ...] = ()  # sites that opted out alone, and why
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -75,14 +76,16 @@ def blocked_intervals(
     tz: str | ZoneInfo,
     delays: DelayDraw,
     days: int = ENFORCED_DAYS,
+    exempt: Sequence[Interval] = (),
 ) -> list[Interval]:
     """The sorted, disjoint UTC intervals in [since, since + days) in which the charger in
-    `mode` must not charge."""
+    `mode` must not charge. `exempt`: when the site provides demand response; a peak window
+    ending inside one has no delay after it (the Regulations exempt those times)."""
     since = utc(since)
     end = since + timedelta(days=days)
     settings = mode.settings
     if mode.mode is ChargingMode.REGULATION_COMPLIANCE and isinstance(settings, RegulationSettings):
-        return _peaks_with_delays(settings, mode.charge_point_id, since, end, tz, delays)
+        return _peaks_with_delays(settings, mode.charge_point_id, since, end, tz, delays, exempt)
     if mode.mode is ChargingMode.SCHEDULE and isinstance(settings, ScheduleSettings):
         return complement(utc_intervals(settings.windows, since, end, tz), since, end)
     return []
@@ -95,12 +98,15 @@ def _peaks_with_delays(
     end: datetime,
     tz: str | ZoneInfo,
     delays: DelayDraw,
+    exempt: Sequence[Interval] = (),
 ) -> list[Interval]:
     # A window that ended up to the longest delay ago may still be delaying now.
     lookback = since - timedelta(seconds=settings.random_delay_max_s + 1)
     found = []
     for start, finish in utc_intervals(settings.peak_windows, lookback, end, tz):
-        if finish < end:  # a real end (one clipped at `end` has its delay beyond the span)
+        # A real end (one clipped at `end` has its delay beyond the span), outside demand
+        # response, waits its delay.
+        if finish < end and not blocked_at(list(exempt), finish):
             finish += timedelta(seconds=delays.after_window(settings, charge_point_id, finish))
         if finish > since:
             found.append((max(start, since), min(finish, end)))

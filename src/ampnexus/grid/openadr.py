@@ -7,6 +7,11 @@ and error for the program's status, and re-registers when a registration is lost
 came. Events reach the `EventSink` as domain values; its answer (optIn or optOut) goes
 back to the VTN in oadrCreatedEvent, which openleadr sends.
 
+Sites that opt out of an event answered optIn are named to the VTN in oadrCreateOpt (EiOpt,
+the event's id and the sites' resource ids): OpenADR answers an event once per VEN, and
+partial participation is told this way. A VTN that does not serve EiOpt shows in the
+program's status; nothing else changes.
+
 Each VEN offers a TELEMETRY_USAGE report of each site's EV load (W, resource id and r_id
 the site's id); openleadr samples and sends it at the granularity the VTN asks for.
 
@@ -37,7 +42,7 @@ from ampnexus.domain.demand_response import (
     effect_of,
 )
 from ampnexus.domain.time import Clock, utc
-from ampnexus.services.demand_response import EventSink
+from ampnexus.services.demand_response import OPT_OUT_CONFIGURED, OPT_OUT_PREMIUM, EventSink
 
 log = logging.getLogger("ampnexus.openadr")
 
@@ -46,6 +51,9 @@ UNITS_W = {"W": 1.0, "kW": 1e3, "MW": 1e6}  # units some VTNs give instead of W 
 # What the EV-load report offers: sampled every 1 s to 1 h, as the VTN asks; an hour kept.
 MIN_SAMPLING, MAX_SAMPLING = timedelta(seconds=1), timedelta(hours=1)
 REPORT_DURATION = timedelta(hours=1)
+# Our opt-out reasons as OpenADR's optReason (openleadr takes only these): a premium
+# driver's need is load that must run.
+OPT_REASONS = {OPT_OUT_CONFIGURED: "notParticipating", OPT_OUT_PREMIUM: "mustRun"}
 
 
 class _Client(OpenADRClient):  # type: ignore[misc]
@@ -69,6 +77,7 @@ class _Ven:
     status: ProgramStatus = field(default_factory=ProgramStatus)
     client: _Client | None = None
     task: asyncio.Task[None] | None = None
+    telling: set[asyncio.Task[None]] = field(default_factory=set)  # oadrCreateOpt under way
 
     def polled(self, answered: bool) -> None:
         now = self.clock.now()
@@ -163,11 +172,40 @@ class _Ven:
     async def _on_event(self, message: dict[str, Any]) -> str:
         """openleadr's on_event and on_update_event: the answer it sends the VTN."""
         try:
-            opt = await self.sink.received(event_of(self.program, message, self.clock.now()))
+            event = event_of(self.program, message, self.clock.now())
+            opt = await self.sink.received(event)
         except Exception:
             log.exception("program %s: an event could not be handled", self.program.id)
             return OptState.OUT.value
+        out = self.sink.opted_out(self.program.id, event.event_id) if opt is OptState.IN else ()
+        if out:  # after this answer: the opt qualifies an event already opted into
+            task = asyncio.create_task(self._tell_opted_out(event, out))
+            self.telling.add(task)
+            task.add_done_callback(self.telling.discard)
         return opt.value
+
+    async def _tell_opted_out(self, event: Event, out: tuple[tuple[str, str], ...]) -> None:
+        """oadrCreateOpt, one per reason: these sites stay out of the event."""
+        client = self.client
+        if client is None:
+            return
+        by_reason: dict[str, list[str]] = {}
+        for site_id, why in out:
+            by_reason.setdefault(OPT_REASONS.get(why, "notParticipating"), []).append(site_id)
+        for reason, sites in by_reason.items():
+            try:
+                told = await client.create_opt(
+                    "optOut",
+                    reason,
+                    targets=[{"resource_id": site} for site in sites],
+                    event_id=event.event_id,
+                    modification_number=event.modification_number,
+                )
+            except Exception as error:  # the answer to the event stands; only this failed
+                self.failed(f"oadrCreateOpt for event {event.event_id}: {error!r}")
+                continue
+            if not told:
+                self.failed(f"the VTN did not take oadrCreateOpt for event {event.event_id}")
 
     async def _renew(self) -> None:
         """A fresh client: openleadr's drops its reports when a registration is cancelled."""
@@ -176,6 +214,8 @@ class _Ven:
         self.client = self._client()
 
     async def stop(self) -> None:
+        for task in list(self.telling):
+            task.cancel()
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

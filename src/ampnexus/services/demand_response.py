@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ampnexus.domain.demand_response import (
+    DelaySpan,
     Effect,
     Event,
     LevelCuts,
@@ -25,6 +26,7 @@ from ampnexus.domain.demand_response import (
     ProgramStatus,
     SlotLimit,
     SlotPrice,
+    delay_exempt,
     latest,
     site_limits,
     site_prices,
@@ -55,6 +57,10 @@ class EventSink(Protocol):
         ...
 
     async def registered(self, program_id: str, ven_id: str | None) -> None: ...
+
+    def opted_out(self, program_id: str, event_id: str) -> tuple[tuple[str, str], ...]:
+        """The targeted sites that opted out of an event answered optIn, and why."""
+        ...
 
     def ev_load_w(self, site_id: str) -> float:
         """The site's EV load now, for TELEMETRY_USAGE reports."""
@@ -194,15 +200,23 @@ class DemandResponseService:
 
     # --- what the VENs report (EventSink) --------------------------------------------------
     async def received(self, event: Event) -> OptState:
-        """Opt in by default; out when the program says so, when the signal is one AmpNexus
-        cannot act on (opting in would promise a reduction it will not make), or when
-        meeting a limit would leave a plugged-in premium driver short of their need (what
-        premium promises them). Each modification is decided again."""
+        """Opt in by default; out when the program says so, or when the signal is one
+        AmpNexus cannot act on (opting in would promise a reduction it will not make).
+        Each targeted site may opt out alone: when the program lists it as always out, or
+        when meeting a limit would leave a plugged-in premium driver there short of their
+        need (what premium promises them). The VTN hears optIn while any targeted site takes
+        part (OpenADR answers per event), optOut when none does. Each modification is
+        decided again."""
         program = await self.get(event.program_id)
         opt, reason = _decide(program, event)
-        if opt is OptState.IN and await self._premium_short(program, event):
-            opt, reason = OptState.OUT, OPT_OUT_PREMIUM
-        event = replace(event, opt=opt, opt_reason=reason, received_at=self._clock.now())
+        opted_out: tuple[tuple[str, str], ...] = ()
+        if opt is OptState.IN:
+            opted_out = await self._sites_out(program, event)
+            if opted_out and len(opted_out) == len(event.site_ids):  # none takes part
+                opt, reason, opted_out = OptState.OUT, opted_out[0][1], ()
+        event = replace(
+            event, opt=opt, opt_reason=reason, opted_out=opted_out, received_at=self._clock.now()
+        )
         public = _received(event)
         if not await self._store.put_event(event, lambda stored: [public] if stored else []):
             return opt  # an older modification than the one stored: nothing changes
@@ -217,26 +231,34 @@ class DemandResponseService:
         self._publish(event.program_id, event.event_id, set(event.site_ids))
         return opt
 
-    async def _premium_short(self, program: Program, event: Event) -> bool:
-        """A limit in force that some site's premium sessions could not keep to. A site
+    async def _sites_out(self, program: Program, event: Event) -> tuple[tuple[str, str], ...]:
+        """The targeted sites that opt out alone, and why: those the program lists, then
+        those whose premium drivers the event would leave short."""
+        out = [(s, OPT_OUT_CONFIGURED) for s in event.site_ids if s in program.opt_out_site_ids]
+        for site_id in (s for s in event.site_ids if s not in program.opt_out_site_ids):
+            if await self._premium_short(program, event, site_id):
+                out.append((site_id, OPT_OUT_PREMIUM))
+        return tuple(sorted(out, key=lambda pair: event.site_ids.index(pair[0])))
+
+    async def _premium_short(self, program: Program, event: Event, site_id: str) -> bool:
+        """A limit in force that the site's premium sessions could not keep to. A site
         that cannot be planned now is taken as able to (its plan keeps to the event)."""
         if self._load is None or not event.shapes_plans or event.effect is Effect.PRICE:
             return False
-        for site_id in event.site_ids:
-            try:
-                short = await self._load.premium_shortfall_wh(site_id, event, program.level_cuts)
-            except Exception:
-                log.exception("site %s: could not plan it under event %s", site_id, event.event_id)
-                continue
-            if short >= PREMIUM_SHORT_WH:
-                log.info(
-                    "site %s: event %s leaves premium drivers %.0f Wh short",
-                    site_id,
-                    event.event_id,
-                    short,
-                )
-                return True
-        return False
+        try:
+            short = await self._load.premium_shortfall_wh(site_id, event, program.level_cuts)
+        except Exception:
+            log.exception("site %s: could not plan it under event %s", site_id, event.event_id)
+            return False
+        if short < PREMIUM_SHORT_WH:
+            return False
+        log.info(
+            "site %s: event %s leaves premium drivers %.0f Wh short",
+            site_id,
+            event.event_id,
+            short,
+        )
+        return True
 
     async def registered(self, program_id: str, ven_id: str | None) -> None:
         program = self._programs.get(program_id)
@@ -244,6 +266,10 @@ class DemandResponseService:
             return
         self._programs[program_id] = replace(program, ven_id=ven_id)
         await self._store.set_ven_id(program_id, ven_id)
+
+    def opted_out(self, program_id: str, event_id: str) -> tuple[tuple[str, str], ...]:
+        event = self._in_force.get((program_id, event_id))
+        return () if event is None or event.opt is OptState.OUT else event.opted_out
 
     def ev_load_w(self, site_id: str) -> float:
         return self._load.site_ev_power_w(site_id) if self._load else 0.0
@@ -267,6 +293,13 @@ class DemandResponseService:
             return ()
         return site_prices(self._in_force.values(), site_id, starts, ends)
 
+    def delay_exempt(self, site_id: str) -> tuple[DelaySpan, ...]:
+        """When the site provides demand response: its regulation-mode chargers apply no
+        random delay then (`domain.demand_response.delay_exempt`)."""
+        if not self._in_force:
+            return ()
+        return delay_exempt(self._in_force.values(), site_id)
+
     def _keep(self, event: Event) -> None:
         key = (event.program_id, event.event_id)
         kept = self._in_force.get(key)
@@ -283,13 +316,16 @@ class DemandResponseService:
         if not event.shapes_plans or end is None:
             return
         delay = max((end - self._clock.now()).total_seconds(), 0.0)
-        ended = DemandResponseEventEnded(event.program_id, event.event_id, event.site_ids, end)
+        ended = DemandResponseEventEnded(event.program_id, event.event_id, event.participating, end)
         loop = asyncio.get_running_loop()
         self._endings[key] = loop.call_later(delay, self._ended, key, ended)
 
     def _ended(self, key: tuple[str, str], ended: DemandResponseEventEnded) -> None:
+        """Announced, and its sites replanned: their regulation chargers' fail-safes hold
+        their start delay again (ADR 0012)."""
         self._endings.pop(key, None)
         self._events.publish(ended)
+        self._publish(ended.program_id, ended.event_id, set(ended.site_ids))
 
     def _forget_ended(self, now: datetime) -> None:
         for key, event in list(self._in_force.items()):
@@ -324,6 +360,7 @@ def _received(event: Event) -> DemandResponseEventReceived:
         start=event.start,
         end=event.end,
         at=event.received_at,
+        opted_out=event.opted_out,
     )
 
 

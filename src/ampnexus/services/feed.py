@@ -211,8 +211,15 @@ def _grid_event(event: DemandResponseEventReceived) -> list[FeedEntry]:
         "end": _iso(event.end) if event.end else None,
         "at": _iso(event.at),
     }
+    out = dict(event.opted_out)  # a site that opted out alone says so, and why
     return [
-        _entry("grid.event_received", event.at, {**data, "site_id": site}, site=site)
+        _entry(
+            "grid.event_received",
+            event.at,
+            {**data, "site_id": site}
+            | ({"opt": "optOut", "opt_reason": out[site]} if site in out else {}),
+            site=site,
+        )
         for site in event.site_ids
     ]
 

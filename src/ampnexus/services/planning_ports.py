@@ -11,7 +11,7 @@ from typing import Protocol
 
 from ampnexus.charging.compiler import ChargerCapabilities, Steps
 from ampnexus.domain.charging_mode import ChargingMode, EffectiveMode
-from ampnexus.domain.demand_response import SlotLimit, SlotPrice
+from ampnexus.domain.demand_response import DelaySpan, SlotLimit, SlotPrice
 from ampnexus.domain.operator_profile import OperatorProfile
 from ampnexus.domain.series import Point, SeriesKind, Slots
 from ampnexus.domain.site import Placement, Site, SiteLayout
@@ -105,4 +105,8 @@ class DemandResponseLimits(Protocol):
         self, site_id: str, starts: Sequence[datetime], ends: Sequence[datetime]
     ) -> tuple[SlotPrice | None, ...]:
         """Per slot, the price event's word on its import price; () when none is in force."""
+        ...
+
+    def delay_exempt(self, site_id: str) -> tuple[DelaySpan, ...]:
+        """When the site provides demand response (no regulation-mode random delay then)."""
         ...

@@ -125,6 +125,7 @@ def _program_values(program: Program) -> dict[str, Any]:
         "opt_out": program.opt_out,
         "level_cuts": list(program.level_cuts),
         "ven_id": program.ven_id,
+        "opt_out_site_ids": list(program.opt_out_site_ids),
     }
 
 
@@ -139,6 +140,7 @@ def _program(row: Row[Any]) -> Program:
         opt_out=row.opt_out,
         level_cuts=cuts,
         ven_id=row.ven_id,
+        opt_out_site_ids=tuple(row.opt_out_site_ids or ()),
     )
 
 
@@ -158,6 +160,7 @@ def _event_values(event: Event) -> dict[str, Any]:
         "start_at": event.start,
         "end_at": event.end,
         "received_at": event.received_at,
+        "opted_out_sites": [list(pair) for pair in event.opted_out],
     }
 
 
@@ -178,4 +181,5 @@ def _event(row: Row[Any]) -> Event:
         opt_reason=row.opt_reason,
         received_at=row.received_at,
         watts_per_unit=row.watts_per_unit,
+        opted_out=tuple((str(site), str(why)) for site, why in row.opted_out_sites or ()),
     )

@@ -562,6 +562,7 @@ dr_programs = Table(
     Column("ven_id", String(255)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("opt_out_site_ids", JSON, nullable=False),  # migration 0014: sites always out
 )
 
 # Each event as of its newest modification; gone with its program. Intervals are JSON
@@ -589,5 +590,7 @@ dr_events = Table(
     Column("start_at", UtcDateTime),
     Column("end_at", UtcDateTime, index=True),
     Column("received_at", UtcDateTime, nullable=False),
+    # Migration 0014: the targeted sites that opted out alone, [[site id, reason], ...].
+    Column("opted_out_sites", JSON, nullable=False),
     PrimaryKeyConstraint("program_id", "event_id"),
 )

@@ -3,6 +3,7 @@ with its VEN's status, and the events their VTNs sent with the effect each has o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
@@ -40,6 +41,13 @@ VtnUrl = Annotated[
 ]
 VenName = Annotated[str, Field(min_length=1, max_length=255)]
 SiteIds = Annotated[list[Id], Field(min_length=1, max_length=1000)]
+OptOutSites = Annotated[
+    list[Id],
+    Field(
+        max_length=1000,
+        description="Sites of the program that always answer optOut: its events leave them be",
+    ),
+]
 PollInterval = Annotated[int, Field(ge=MIN_POLL_INTERVAL_S, le=MAX_POLL_INTERVAL_S)]
 Cuts = Annotated[
     list[Annotated[float, Field(ge=0, le=100)]],
@@ -58,17 +66,21 @@ class ProgramCreate(Strict):
     site_ids: SiteIds
     poll_interval_s: PollInterval = 10
     opt_out: bool = Field(False, description="Answer optOut to every event of the program")
+    opt_out_site_ids: OptOutSites = Field(default_factory=list)
     level_cuts_percent: Cuts = Field(default_factory=lambda: [c * 100 for c in DEFAULT_LEVEL_CUTS])
 
     def program(self) -> Program:
-        return Program(
-            id=self.id,
-            vtn_url=self.vtn_url,
-            ven_name=self.ven_name,
-            site_ids=_unique(self.site_ids),
-            poll_interval_s=self.poll_interval_s,
-            opt_out=self.opt_out,
-            level_cuts=_cuts(self.level_cuts_percent),
+        return _valid(
+            lambda: Program(
+                id=self.id,
+                vtn_url=self.vtn_url,
+                ven_name=self.ven_name,
+                site_ids=_unique(self.site_ids),
+                poll_interval_s=self.poll_interval_s,
+                opt_out=self.opt_out,
+                level_cuts=_cuts(self.level_cuts_percent),
+                opt_out_site_ids=_unique(self.opt_out_site_ids),
+            )
         )
 
 
@@ -78,18 +90,24 @@ class ProgramPatch(Strict):
     site_ids: SiteIds | None = None
     poll_interval_s: PollInterval | None = None
     opt_out: bool | None = None
+    opt_out_site_ids: OptOutSites | None = None
     level_cuts_percent: Cuts | None = None
 
     def applied(self, program: Program) -> Program:
+        """A site no longer covered leaves the opted-out ones too, unless they are given."""
         fields = self.model_dump(exclude_unset=True)
         if None in fields.values():
             raise Invalid("a field given must have a value")
         changes: dict[str, object] = {k: v for k, v in fields.items() if k != "level_cuts_percent"}
         if "site_ids" in changes:
-            changes["site_ids"] = _unique(fields["site_ids"])
+            changes["site_ids"] = sites = _unique(fields["site_ids"])
+            kept = tuple(s for s in program.opt_out_site_ids if s in sites)
+            changes.setdefault("opt_out_site_ids", kept)
+        if "opt_out_site_ids" in fields:
+            changes["opt_out_site_ids"] = _unique(fields["opt_out_site_ids"])
         if "level_cuts_percent" in fields:
             changes["level_cuts"] = _cuts(fields["level_cuts_percent"])
-        return replace(program, **changes)  # type: ignore[arg-type]
+        return _valid(lambda: replace(program, **changes))  # type: ignore[arg-type]
 
 
 class StatusOut(BaseModel):
@@ -119,6 +137,7 @@ class ProgramOut(BaseModel):
     site_ids: list[str]
     poll_interval_s: int
     opt_out: bool
+    opt_out_site_ids: list[str]
     level_cuts_percent: list[float]
     status: StatusOut
 
@@ -131,6 +150,7 @@ class ProgramOut(BaseModel):
             site_ids=list(program.site_ids),
             poll_interval_s=program.poll_interval_s,
             opt_out=program.opt_out,
+            opt_out_site_ids=list(program.opt_out_site_ids),
             level_cuts_percent=[round(c * 100, 6) for c in program.level_cuts],
             status=StatusOut.of(replace(status, ven_id=status.ven_id or program.ven_id)),
         )
@@ -144,6 +164,12 @@ class IntervalOut(BaseModel):
     ev_limit_kw: float | None = Field(description="The sites' EV load limit")
 
 
+class SiteOptOut(BaseModel):
+    site_id: str
+    opt: str = Field(description="What the site answered: optIn or optOut")
+    opt_reason: str
+
+
 class EventOut(BaseModel):
     program_id: str
     event_id: str
@@ -155,7 +181,11 @@ class EventOut(BaseModel):
     shapes_plans: bool = Field(description="Opted in, not cancelled, and acted on")
     opt: str = Field(description="optIn or optOut, as answered to the VTN")
     opt_reason: str
-    site_ids: list[str]
+    site_ids: list[str] = Field(description="The program's sites the event targets")
+    sites: list[SiteOptOut] = Field(
+        description="Per targeted site, its own answer: optOut where it opted out alone (the "
+        "VTN hears optIn while any site takes part)"
+    )
     start: datetime | None
     end: datetime | None
     received_at: datetime
@@ -175,6 +205,7 @@ class EventOut(BaseModel):
             opt=event.opt.value,
             opt_reason=event.opt_reason,
             site_ids=list(event.site_ids),
+            sites=[_site_opt(event, site) for site in event.site_ids],
             start=event.start,
             end=event.end,
             received_at=event.received_at,
@@ -196,6 +227,19 @@ def _interval(
         cut_percent=round(limit.cut * 100, 3) if event.effect is Effect.CUT else None,
         ev_limit_kw=limit.ev_limit_w / 1000 if event.effect is Effect.LIMIT else None,
     )
+
+
+def _site_opt(event: Event, site_id: str) -> SiteOptOut:
+    opt, reason = event.site_opt(site_id)
+    return SiteOptOut(site_id=site_id, opt=opt.value, opt_reason=reason)
+
+
+def _valid(make: Callable[[], Program]) -> Program:
+    """The program, or Invalid (422) with what is wrong with it."""
+    try:
+        return make()
+    except ValueError as error:
+        raise Invalid(str(error)) from error
 
 
 def _unique(site_ids: list[str]) -> tuple[str, ...]:
@@ -231,8 +275,9 @@ async def show_program(program_id: ProgramId, services: ServicesDep) -> ProgramO
 async def change_program(
     program_id: ProgramId, body: ProgramPatch, services: ServicesDep
 ) -> ProgramOut:
-    """The fields given change; the VEN re-registers when its VTN, name, interval or opt-out
-    changed; the sites covered before and after are replanned."""
+    """The fields given change; the VEN re-registers when its VTN, name, interval or sites
+    changed; the sites covered before and after are replanned. `opt_out_site_ids` applies to
+    events received from then on (each modification is answered again)."""
     dr = services.demand_response
     program = await dr.update(body.applied(await dr.get(program_id)))
     return ProgramOut.of(program, dr.status(program_id))

@@ -47,8 +47,14 @@ class PlannedSession(BaseModel):
     waiting_reason: str | None = Field(
         None,
         description="Why it is planned nothing now: peak_window, random_delay, "
-        "outside_schedule, user_controlled, waiting_for_price, waiting_for_solar, "
-        "limit_reached or planned_later (None: it charges, or needs nothing more)",
+        "outside_schedule, user_controlled, demand_response (an event's cap on the site), "
+        "waiting_for_price, waiting_for_solar, limit_reached or planned_later (None: it "
+        "charges, or needs nothing more)",
+    )
+    demand_response: list[str] = Field(
+        default_factory=list,
+        description="Regulation mode: the demand-response events (VTN event ids) in whose "
+        "time its random delays are not applied",
     )
 
 
@@ -102,6 +108,7 @@ class PlanOut(BaseModel):
                     update={
                         "mode": site_plan.mode_of(session_id),
                         "waiting_reason": site_plan.waiting_reason(session_id),
+                        "demand_response": list(site_plan.exempted_by(session_id)),
                     }
                 )
                 for session_id, (charger, connector, transaction_id) in (

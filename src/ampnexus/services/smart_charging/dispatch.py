@@ -128,7 +128,8 @@ class Dispatcher:
         static = self._fail_safes.targets(layout)
         targets = self._fail_safes.idle(layout, site_plan, static)
         modes = await self._modes.of_site(layout)
-        delays = {charger: self._modes.start_delay_s(mode) for charger, mode in modes.items()}
+        site_id = layout.site.id
+        delays = {c: self._modes.start_delay_s(mode, site_id) for c, mode in modes.items()}
         for charger, mode in modes.items():
             if mode.mode is ChargingMode.USER_CONTROLLED and charger in targets:
                 targets[charger] = 0.0  # never starts by itself: a car plugging in draws nothing

@@ -43,6 +43,8 @@ class SessionRule:
     # Regulation mode: when a rise of the rate at an instant may happen (its random delay's
     # end); None: rises go at once.
     rise_until: Callable[[datetime], datetime] | None = None
+    # The demand-response events in whose time its random delays are not applied.
+    demand_response: tuple[str, ...] = ()
 
     @property
     def intervals(self) -> list[tuple[datetime, datetime]]:
@@ -84,13 +86,19 @@ class SitePlan:
     def stale(self) -> bool:
         return self.failure is not None
 
+    def exempted_by(self, session_id: str) -> tuple[str, ...]:
+        """The demand-response events in whose time its random delays are not applied."""
+        rule = self.rules.get(session_id)
+        return () if rule is None else rule.demand_response
+
     def mode_of(self, session_id: str) -> str | None:
         rule = self.rules.get(session_id)
         return None if rule is None else rule.mode
 
     def waiting_reason(self, session_id: str) -> str | None:
         """Why a session is planned nothing now: its mode (`peak_window`, `random_delay`,
-        `outside_schedule`, `user_controlled`), else a site or circuit limit that binds
+        `outside_schedule`, `user_controlled`), else a demand-response event's cap on the
+        site that binds (`demand_response`), else a site or circuit limit that binds
         (`limit_reached`), else cheaper or sunnier slots later (`waiting_for_price`,
         `waiting_for_solar`), else `planned_later` (nothing is cheaper later: the plan
         chose its time among equal ones, or gave now to cars leaving sooner); None when it
@@ -104,6 +112,8 @@ class SitePlan:
             return reason
         slots = self.plan.slots
         binding = slots[0].binding if slots else None
+        if binding == "site power" and self.demand_response and self.demand_response[0]:
+            return "demand_response"
         if binding is not None and binding != "price":
             return "limit_reached"
         later = [t for t, watts in enumerate(power) if watts > SLACK_W]

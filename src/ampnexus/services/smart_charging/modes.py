@@ -11,12 +11,16 @@
 - A user-controlled charger's fail-safe is 0, and its sessions are blocked unless started
   through the API.
 - The planner's sessions and TxProfiles are blocked in the same intervals (`SessionRule`).
+- While the site provides demand response (an opted-in event directing its EV load), no
+  random delay applies: not at a session's start, a window's end or a rise of the rate
+  inside the event, nor in the fail-safe meanwhile (ADR 0012). The rise at the event's end
+  waits its delay: every site of the program would rise at that instant.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -31,6 +35,7 @@ from ampnexus.domain.charging_mode import (
 )
 from ampnexus.domain.charging_profile import ProfileStatus
 from ampnexus.domain.commands import ProfileFilter
+from ampnexus.domain.demand_response import DelaySpan, exempt_at
 from ampnexus.domain.errors import DomainError
 from ampnexus.domain.mode_enforcement import (
     ENFORCED_DAYS,
@@ -43,7 +48,11 @@ from ampnexus.domain.mode_enforcement import (
 from ampnexus.domain.site import SiteLayout
 from ampnexus.domain.time import Clock
 from ampnexus.domain.transaction import Transaction
-from ampnexus.services.planning_ports import ChargerModes, ChargerPresence
+from ampnexus.services.planning_ports import (
+    ChargerModes,
+    ChargerPresence,
+    DemandResponseLimits,
+)
 from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.smart_charging.capabilities import ChargerKeys
 from ampnexus.services.smart_charging.ceilings import OperatorCeilings
@@ -77,8 +86,11 @@ class ModeRules:
         keys: ChargerKeys,
         delays: DelayDraw | None = None,
         ceilings: OperatorCeilings | None = None,
+        demand_response: DemandResponseLimits | None = None,
     ) -> None:
+        """`demand_response`: when each site provides demand response (None: never)."""
         self._modes = modes
+        self._demand_response = demand_response
         self._ceilings = ceilings or OperatorCeilings(None, clock)
         self._chargers = commands
         self._presence = presence
@@ -86,9 +98,13 @@ class ModeRules:
         self._keys = keys
         self.delays = delays or DelayDraw()
         self._site_modes: dict[str, dict[str, EffectiveMode]] = {}  # site -> charger -> mode
-        self._windows: dict[str, tuple[EffectiveMode, datetime, list[Interval]]] = {}
+        # charger -> (mode, exempt spans, when, its blocked intervals)
+        self._windows: dict[str, tuple[EffectiveMode, list[Interval], datetime, list[Interval]]]
+        self._windows = {}
         self._next_start: dict[str, str] = {}  # charger -> the event its next delay is for
-        self._held_delay: dict[str, int] = {}  # charger -> start delay its fail-safe holds
+        # charger -> start delay its fail-safe holds (None: none, for demand response)
+        self._held_delay: dict[str, int | None] = {}
+        self._exempt_zero: set[str] = set()  # chargers asked to hold none, for demand response
         self._session_delay: dict[int, int] = {}  # transaction -> the delay it started with
         self._held: dict[str, _Held] = {}  # charger -> its mode profile
 
@@ -127,39 +143,69 @@ class ModeRules:
         self._held_delay.pop(charge_point_id, None)
 
     # --- blocked time ---------------------------------------------------------------------------
-    def charger_blocked(self, mode: EffectiveMode, tz: str, now: datetime) -> list[Interval]:
-        """The charger's blocked intervals from `now` for `ENFORCED_DAYS`."""
-        kept = self._windows.get(mode.charge_point_id)
-        if kept is None or kept[0] != mode or now - kept[1] >= WINDOWS_KEPT or now < kept[1]:
-            kept = (mode, now, blocked_intervals(mode, now, tz, self.delays))
-            self._windows[mode.charge_point_id] = kept
-        return [(max(a, now), b) for a, b in kept[2] if b > now]
+    def exempt(self, site_id: str | None) -> tuple[DelaySpan, ...]:
+        """When the site provides demand response: no random delay applies then."""
+        if site_id is None or self._demand_response is None:
+            return ()
+        return self._demand_response.delay_exempt(site_id)
 
-    def start_delay_s(self, mode: EffectiveMode) -> int:
-        """The delay the charger's fail-safe should hold for its next session."""
+    def charger_blocked(
+        self, mode: EffectiveMode, tz: str, now: datetime, exempt: Sequence[DelaySpan] = ()
+    ) -> list[Interval]:
+        """The charger's blocked intervals from `now` for `ENFORCED_DAYS` (`exempt`: no
+        delay after a window ending in demand response)."""
+        spans = [(a, b) for a, b, _ in exempt]
+        kept = self._windows.get(mode.charge_point_id)
+        if (
+            kept is None
+            or kept[:2] != (mode, spans)
+            or now - kept[2] >= WINDOWS_KEPT
+            or now < kept[2]
+        ):
+            kept = (mode, spans, now, blocked_intervals(mode, now, tz, self.delays, exempt=spans))
+            self._windows[mode.charge_point_id] = kept
+        return [(max(a, now), b) for a, b in kept[3] if b > now]
+
+    def start_delay_s(self, mode: EffectiveMode, site_id: str | None = None) -> int:
+        """The delay the charger's fail-safe should hold for its next session: none while
+        its site provides demand response (a session starting then has none)."""
         settings = mode.settings
         if mode.mode is not ChargingMode.REGULATION_COMPLIANCE or not isinstance(
             settings, RegulationSettings
         ):
             return 0
+        if exempt_at(self.exempt(site_id), self._clock.now()) is not None:
+            self._exempt_zero.add(mode.charge_point_id)
+            return 0
+        self._exempt_zero.discard(mode.charge_point_id)
         event = self._next_start.setdefault(mode.charge_point_id, "first")
         return self.delays.at_start(settings, mode.charge_point_id, event)
 
     def fail_safe_accepted(self, charge_point_id: str, delay_s: int) -> None:
-        self._held_delay[charge_point_id] = delay_s
+        """A 0 held for demand response is not a drawn delay: a session starting under
+        it after the event (before the next replan re-sends the fail-safe) is delayed by
+        its plan unless it started inside the event (`_start_waiting`)."""
+        exempt = delay_s == 0 and charge_point_id in self._exempt_zero
+        self._held_delay[charge_point_id] = None if exempt else delay_s
 
     def started(self, transaction_id: int, charge_point_id: str) -> None:
         """A session started under the delay its charger's fail-safe held; the next one
         gets a new delay."""
-        if charge_point_id in self._held_delay:
-            self._session_delay[transaction_id] = self._held_delay[charge_point_id]
+        held = self._held_delay.get(charge_point_id)
+        if held is not None:
+            self._session_delay[transaction_id] = held
         self._next_start[charge_point_id] = f"after-{transaction_id}"
 
     def ended(self, transaction_id: int) -> None:
         self._session_delay.pop(transaction_id, None)
 
     def session_rule(
-        self, transaction: Transaction, mode: EffectiveMode, tz: str, now: datetime
+        self,
+        transaction: Transaction,
+        mode: EffectiveMode,
+        tz: str,
+        now: datetime,
+        site_id: str | None = None,
     ) -> SessionRule:
         """When the session may not charge, and why."""
         name = mode.mode.value
@@ -169,40 +215,64 @@ class ModeRules:
             if transaction.started_remotely:
                 return SessionRule(name)
             return SessionRule(name, ((transaction.started_at, now + FAR, "user_controlled"),))
-        blocked = self.charger_blocked(mode, tz, now)
+        settings = mode.settings
+        regulation = mode.mode is ChargingMode.REGULATION_COMPLIANCE and isinstance(
+            settings, RegulationSettings
+        )
+        exempt = self.exempt(site_id) if regulation else ()
+        blocked = self.charger_blocked(mode, tz, now, exempt)
         if mode.mode is ChargingMode.SCHEDULE:
             return SessionRule(name, tuple((a, b, "outside_schedule") for a, b in blocked))
-        settings = mode.settings
-        if mode.mode is not ChargingMode.REGULATION_COMPLIANCE or not isinstance(
-            settings, RegulationSettings
-        ):
+        if not regulation or not isinstance(settings, RegulationSettings):
             return SessionRule(name)
+        rows = [(a, b, "peak_window") for a, b in blocked]
+        # Where the start delay reaches past a window, that part is the delay's.
+        waiting = self._start_waiting(transaction, settings, exempt)
+        rows += [(a, b, "random_delay") for a, b in _less(waiting, blocked) if b > now]
+        return SessionRule(
+            name,
+            tuple(sorted(rows)),
+            rise_until=self._rise_until(transaction, settings, exempt),
+            demand_response=tuple(dict.fromkeys(e for _, b, e in exempt if b > now)),
+        )
+
+    def _start_waiting(
+        self,
+        transaction: Transaction,
+        settings: RegulationSettings,
+        exempt: Sequence[DelaySpan],
+    ) -> list[Interval]:
+        """The session's start delay; none when it started in demand response (kept so:
+        the event's end does not bring a delay back to a session already charging)."""
+        start = transaction.started_at
+        if exempt_at(exempt, start) is not None:
+            self._session_delay[transaction.id] = 0
         delay = self._session_delay.get(transaction.id)
         if delay is None:  # started before a restart: drawn anew, the same on every replan
             delay = self.delays.at_start(
                 settings, transaction.charge_point_id, f"tx-{transaction.id}"
             )
-        start = transaction.started_at
-        waiting = [(start, start + timedelta(seconds=delay))] if delay else []
-        rows = [(a, b, "peak_window") for a, b in blocked]
-        # Where the start delay reaches past a window, that part is the delay's.
-        rows += [(a, b, "random_delay") for a, b in _less(waiting, blocked) if b > now]
-        return SessionRule(
-            name, tuple(sorted(rows)), rise_until=self._rise_until(transaction, settings)
-        )
+        return [(start, start + timedelta(seconds=delay))] if delay else []
 
     def _rise_until(
-        self, transaction: Transaction, settings: RegulationSettings
+        self,
+        transaction: Transaction,
+        settings: RegulationSettings,
+        exempt: Sequence[DelaySpan] = (),
     ) -> Callable[[datetime], datetime] | None:
         """A rise's delay runs from the start of the quarter hour it falls in, drawn for
         that quarter: the same on every replan, so replans cannot put the rise off again.
         A planned rise (at a slot's start) waits its whole delay; one the site's readings
-        bring mid-quarter waits what is left of it."""
+        bring mid-quarter waits what is left of it. A rise inside demand response goes at
+        once; the one at its end is delayed (the span ends there)."""
         if settings.charger_applies_delay or settings.random_delay_max_s <= 0:
             return None
         charger, transaction_id = transaction.charge_point_id, transaction.id
+        spans = tuple(exempt)
 
         def until(moment: datetime) -> datetime:
+            if exempt_at(spans, moment) is not None:
+                return moment
             quarter = _quarter_start(moment)
             event = f"tx-{transaction_id}-{quarter.isoformat()}"
             return quarter + timedelta(seconds=self.delays.at_rise(settings, charger, event))
@@ -227,11 +297,23 @@ class ModeRules:
             held = self._held.get(charger)
             if mode.mode in HELD_MODES and charger not in overridden:
                 max_w = placement.max_power_w or DEFAULT_MAX_POWER_W
-                signature: tuple[object, ...] = (mode.mode, mode.settings, max_w)
+                spans = self._held_exempt(mode, layout.site.id, now)
+                signature: tuple[object, ...] = (mode.mode, mode.settings, max_w, spans)
                 if held is None or held.signature != signature or now - held.at >= REISSUE_AFTER:
-                    await self._install(charger, signature, layout.site.time_zone, mode, max_w)
+                    await self._install(
+                        charger, signature, layout.site.time_zone, mode, (max_w, spans)
+                    )
             elif held is not None:
                 await self._release(charger)
+
+    def _held_exempt(
+        self, mode: EffectiveMode, site_id: str, now: datetime
+    ) -> tuple[Interval, ...]:
+        """The demand-response spans a regulation charger's held profile knows of: a
+        window ending in one has no delay after it (re-issued when they change)."""
+        if mode.mode is not ChargingMode.REGULATION_COMPLIANCE:
+            return ()
+        return tuple((a, b) for a, b, _ in self.exempt(site_id) if b > now)
 
     async def _install(
         self,
@@ -239,11 +321,13 @@ class ModeRules:
         signature: tuple[object, ...],
         tz: str,
         mode: EffectiveMode,
-        max_w: float,
+        limits: tuple[float, tuple[Interval, ...]],
     ) -> None:
+        """`limits`: the charger's maximum, and the demand-response spans it knows of."""
         now = self._clock.now().replace(microsecond=0)
+        max_w, exempt = limits
         capabilities = await self._keys.of(charger)
-        blocked = blocked_intervals(mode, now, tz, self.delays)
+        blocked = blocked_intervals(mode, now, tz, self.delays, exempt=exempt)
         until = now + timedelta(days=ENFORCED_DAYS)
         profile = charge_point_max_profile(blocked, now, until, max_w, capabilities)
         # Never above an operator's ChargePointMaxProfile, and followed rather than theirs.

@@ -154,7 +154,7 @@ class RequestBuilder:
         for transaction, started_ok, max_w in running:
             placement = placements[transaction.charge_point_id]
             mode = modes[transaction.charge_point_id]
-            rule = self._modes.session_rule(transaction, mode, site.time_zone, now)
+            rule = self._modes.session_rule(transaction, mode, site.time_zone, now, site.id)
             session = self._session(
                 transaction, started_ok, facts[transaction.id], placement, site, grid, max_w
             )

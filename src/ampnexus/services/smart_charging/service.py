@@ -164,6 +164,7 @@ class SmartChargingService:
             clock=clock,
             keys=self._keys,
             ceilings=self._ceilings,
+            demand_response=demand_response,
         )
         self._expected = ExpectedEVs(
             history=history,
@@ -349,7 +350,7 @@ class SmartChargingService:
         mode = (await self._modes.of_site(layout)).get(charge_point_id)
         delay = 0
         if mode is not None:
-            delay = self._modes.start_delay_s(mode)
+            delay = self._modes.start_delay_s(mode, placement.site_id)
             if mode.mode is ChargingMode.USER_CONTROLLED:
                 share = 0.0
         capabilities = await self._keys.of(charge_point_id)
