@@ -26,7 +26,7 @@ from tests.integration.test_smart_charging import eventually
 from tests.support.held_charger import Car, FakeClock, Station
 from tests.support.held_limits import Holder
 from tests.support.server import api_client, running
-from tests.support.vtn import Vtn, serving_vtn
+from tests.support.vtn import VEN_ID, Vtn, serving_vtn
 
 pytestmark = [
     # openleadr's VTN keys its aiohttp app by string: aiohttp's advice, not our concern.
@@ -64,6 +64,13 @@ class Scene:
         for station in self.stations.values():
             instants |= station.holder.change_instants(start, end)
         return {at: self.draw_w(at) for at in instants}
+
+    def held_wh(self, start: datetime, end: datetime) -> float:
+        """The energy the chargers would draw in [start, end) under what they hold now."""
+        edges = {start, end}
+        for station in self.stations.values():
+            edges |= station.holder.change_instants(start, end)
+        return sum(self.draw_w(a) * (b - a) / HOUR for a, b in pairwise(sorted(edges)))
 
     def between(self, start: datetime, end: datetime) -> list[float]:
         judged = [*self.draws.items(), *self.held_ahead]
@@ -226,23 +233,51 @@ async def test_an_event_announced_ahead_moves_charging_before_it(database_url: s
     async with scene(database_url, chargers=1, tariff=True) as s:
         now = s.clock.now()
         await plug_in(s, energy_kwh=10, departure=now + 2 * HOUR + SLOT)
-        planned_before = await energy_before_kwh(s, now + EVENT_START)
+        window = now + EVENT_START
+        held_without, planned_without = s.held_wh(now, window), await planned_kwh(s, window)
         _, start, end = await announce(s, ("SIMPLE", "level", 3))
-        planned_with = await energy_before_kwh(s, start)
+        planned_with = await planned_kwh(s, start)
         while s.clock.now() < end + SLOT:
             await s.step()
     drawn = sorted(s.draws.items())
-    before_wh = sum(w * (b - a) / HOUR for (a, w), (b, _) in pairwise(drawn) if b <= start)
-    during = s.between(start, end)
+    drew_wh = sum(w * (b - a) / HOUR for (a, w), (b, _) in pairwise(drawn) if b <= start)
     figures = (
-        f"planned before the event {planned_before} -> {planned_with} kWh, drew {before_wh} Wh"
+        f"before the event, with no event: held {held_without:.0f} Wh, planned"
+        f" {planned_without:.2f} kWh; with it: planned {planned_with:.2f} kWh, drew"
+        f" {drew_wh:.0f} Wh; during it {s.between(start, end)} W"
     )
-    assert planned_with > planned_before + 5, figures
-    assert before_wh >= 5_000, figures
-    assert max(during) <= TOLERANCE_W, figures
+    assert held_without < 100 and planned_without < 0.1, figures  # it waited for cheap power
+    assert planned_with > 9.9 and drew_wh > 9_900, figures  # now it charges first
+    assert max(s.between(start, end)) <= TOLERANCE_W, figures
 
 
-async def energy_before_kwh(s: Scene, start: datetime) -> float:
+async def test_a_cancelled_event_lets_the_chargers_draw_again_at_once(database_url: str) -> None:
+    """A level-3 event, cancelled half an hour into it: the chargers held at 0 draw in full
+    from the replan the cancellation brings, not from the end the event had."""
+    async with scene(database_url) as s:
+        await plug_in(s, energy_kwh=200, departure=s.clock.now() + 6 * HOUR)
+        event_id, start, end = await announce(s, ("SIMPLE", "level", 3))
+        while s.clock.now() < start + 2 * SLOT:
+            await s.step()
+        cancelled_at = s.clock.now()
+        s.vtn.server.cancel_event(VEN_ID, event_id)
+
+        async def lifted() -> bool:
+            return all(
+                event_id not in slot["demand_response"] for slot in (await s.plan())["slots"]
+            )
+
+        await eventually(lifted, within=WAIT_S)
+        await s.settled()
+        while s.clock.now() < end:
+            await s.step()
+    held, after = s.between(start, cancelled_at), s.between(cancelled_at, end)
+    figures = f"before the cancellation {held} W, after it {after} W"
+    assert held and max(held) <= TOLERANCE_W, figures
+    assert after and min(after) == pytest.approx(FULL_W), figures
+
+
+async def planned_kwh(s: Scene, start: datetime) -> float:
     """What the plan gives the sessions before `start`."""
     plan = await s.plan()
     slots = [datetime.fromisoformat(slot["start"]) for slot in plan["slots"]]
