@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,6 +42,13 @@ HOUR = timedelta(hours=1)
 EVENT_START, EVENT_LENGTH = HOUR, HOUR  # from the first instant: announced an hour ahead
 TOLERANCE_W = 150.0  # profiles are floored to 0.1 A per charger (69 W at 3 x 230 V)
 WAIT_S = 20.0  # a poll a real second, then a replan
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: what is judged is planning and dispatch, which do not depend on the
+    database; test_demand_response.py runs the events' storage on both."""
+    return f"sqlite:///{tmp_path / 'ampnexus.sqlite3'}"
 
 
 @dataclass

@@ -90,6 +90,7 @@ def asks(event: Event, interval: Interval, cuts: LevelCuts) -> str:
     if event.effect is Effect.LIMIT:
         return f"EV load at most {limit.ev_limit_w / 1000:g} kW"
     if event.effect is Effect.CUT:
-        what = f"level {round(value)}" if event.signal_name.upper() == "SIMPLE" else f"{value:g}"
+        simple = event.signal_name.upper() == "SIMPLE"
+        what = f"level {round(value)}" if simple else f"capacity {value * 100:g} %"
         return f"{what}: sheds {limit.cut * 100:g} % of the flexible EV load"
     return f"{value:g} (not acted on)"
