@@ -6,7 +6,8 @@ the event's EV limit through the event and at full power again after it.
 A real server on a fake clock that starts at a slot boundary near the real time (openleadr
 judges an event's status by the real time): the clock moves a slot at a time; at each step
 the chargers report, the site is replanned and, once the server is quiet, the slot is judged
-at every instant a held limit may change. The VEN polls the VTN every real second."""
+at every instant a held limit may change, as the chargers held it both before that replan
+and after it. The VEN polls the VTN every real second."""
 
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ from tests.support.vtn import VEN_ID, Vtn, serving_vtn
 pytestmark = [
     # openleadr's VTN keys its aiohttp app by string: aiohttp's advice, not our concern.
     pytest.mark.filterwarnings("ignore:It is recommended to use web.AppKey"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 
 SITE = "S1"
