@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from ampnexus.app import AmpNexus
-from tests.browser.conftest import ADMIN, screenshot, sign_in
+from tests.browser.conftest import ADMIN, SCREENSHOTS, screenshot, sign_in
 from tests.browser.test_portal_access import axe_violations, fits_width
 from tests.browser.test_portal_sessions import chart_data, ok
 from tests.integration.test_smart_charging import eventually
@@ -92,6 +92,8 @@ async def test_a_sites_page_lists_its_events_and_its_plan_keeps_to_them(
         await screenshot(page, "site-demand-response")
         await page.set_viewport_size({"width": 390, "height": 844})
         assert await fits_width(page)
+        await section.scroll_into_view_if_needed()
+        await page.screenshot(path=str(SCREENSHOTS / "site-demand-response-phone.png"))
 
 
 def _within(timestamp: float | None, start: datetime) -> bool:
