@@ -34,6 +34,7 @@ WAITING_REASONS = {
     "waiting_for_solar": "sunnier hours ahead",
     "limit_reached": "site or circuit limit",
     "planned_later": "planned for later",
+    "demand_response": "a demand-response event",
 }
 
 

@@ -1,5 +1,6 @@
 """Sites: the list, and one site's plan for the next hours (a chart, reloaded when the site
-is replanned), its circuit tree with the chargers on it, its tariffs and default mode."""
+is replanned), its demand-response events, its circuit tree with the chargers on it, its
+tariffs and default mode."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ampnexus.domain.errors import DomainError, NotFound
 from ampnexus.domain.site import Circuit, Placement, SiteLayout
 from ampnexus.portal.auth import Viewer
 from ampnexus.portal.pages.dashboard import WAITING_REASONS
+from ampnexus.portal.pages.site_demand_response import site_events
 from ampnexus.portal.render import page
 from ampnexus.services.smart_charging import SitePlan
 
@@ -96,6 +98,7 @@ async def site_page(request: Request, site_id: str, signed: Viewer) -> Response:
         tariffs=tariffs,
         default_mode=DEFAULT_MODE,
         view=view,
+        events=await site_events(services, site_id),
     )
 
 
@@ -108,6 +111,18 @@ async def plan_fragment(request: Request, site_id: str, signed: Viewer) -> Respo
         return page(request, "_flash.html", signed, 404, message=str(error), ok=False)
     view = await _plan_view(services, site_id, layout)
     return page(request, "_site_plan.html", signed, site=layout.site, view=view)
+
+
+@router.get("/fragments/sites/{site_id}/demand-response", response_class=HTMLResponse)
+async def demand_response_fragment(request: Request, site_id: str, signed: Viewer) -> Response:
+    """The site's events, reloaded when one is received or ends."""
+    services: Services = request.app.state.services
+    try:
+        site = await services.sites.get(site_id)
+    except NotFound as error:
+        return page(request, "_flash.html", signed, 404, message=str(error), ok=False)
+    events = await site_events(services, site_id)
+    return page(request, "_site_demand_response.html", signed, site=site, events=events)
 
 
 @dataclass(frozen=True, slots=True)
