@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -203,9 +204,13 @@ async def test_wrong_passwords_lock_out_that_id_from_that_address_only(
     refused = await upgrade(f"{ocpp_url}/CP-OTHER", None, GUESSER)
     assert refused is not None and refused.status_code == 404
     # one line for the burst of 20 refusals, not one per attempt
-    assert warnings(caplog, "upgrade attempts") == [
-        f"refusing upgrade attempts for {registered} from {GUESSER} for 60 s: 3 failed within 60 s"
-    ]
+    # (the seconds left are counted when the line is written: 60, or 59 on a busy machine)
+    (line,) = warnings(caplog, "upgrade attempts")
+    assert re.fullmatch(
+        rf"refusing upgrade attempts for {registered} from {GUESSER} for (59|60) s: "
+        r"3 failed within 60 s",
+        line,
+    ), line
 
 
 @pytest.mark.settings(ocpp_failed_upgrades_per_address=5)
