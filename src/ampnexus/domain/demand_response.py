@@ -19,6 +19,7 @@ Anything else is recorded and shown, with no effect on plans (`Effect.NONE`).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ LevelCuts = tuple[float, float, float, float]
 DEFAULT_LEVEL_CUTS: LevelCuts = (0.0, 0.3, 0.6, 1.0)
 MIN_POLL_INTERVAL_S = 1  # the most often a VTN is polled: once a second
 MAX_POLL_INTERVAL_S = 86_400  # openleadr polls at least daily
+# OpenADR's certificate fingerprint: the last 10 bytes of its SHA-256, as AA:BB:...
+FINGERPRINT = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){9}$")
 
 
 class EventStatus(StrEnum):
@@ -72,6 +75,14 @@ class Program:
     level_cuts: LevelCuts = DEFAULT_LEVEL_CUTS
     ven_id: str | None = None
     opt_out_site_ids: tuple[str, ...] = ()  # these sites always opt out (of its sites)
+    # Signed messages (paths on the AmpNexus host): the VEN signs with its certificate and
+    # unencrypted key, which also authenticate it over HTTPS; `ca_file` is the CA of the
+    # VTN's HTTPS certificate; the VTN's messages count only when signed by the certificate
+    # of `vtn_fingerprint`.
+    cert_file: str | None = None
+    key_file: str | None = None
+    ca_file: str | None = None
+    vtn_fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         if not MIN_POLL_INTERVAL_S <= self.poll_interval_s <= MAX_POLL_INTERVAL_S:
@@ -82,6 +93,25 @@ class Program:
             raise ValueError("level_cuts: four shares between 0 and 1, for levels 0-3")
         if not set(self.opt_out_site_ids) <= set(self.site_ids):
             raise ValueError("opt_out_site_ids: only sites the program covers")
+        self._check_signing()
+
+    def _check_signing(self) -> None:
+        """openleadr signs only with both files, and then reads the CA file unconditionally
+        to make its HTTPS context: a half-configured VEN would fail at its first request."""
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file: give both (signed messages) or neither")
+        if (self.cert_file is None) != (self.ca_file is None):
+            raise ValueError("ca_file: the VTN's HTTPS CA, needed with cert_file and only then")
+        if self.vtn_fingerprint is not None and not FINGERPRINT.match(self.vtn_fingerprint):
+            raise ValueError(
+                "vtn_fingerprint: the VTN certificate's OpenADR fingerprint, ten hex pairs "
+                "(AA:BB:CC:DD:EE:FF:00:11:22:33)"
+            )
+
+    @property
+    def signs(self) -> bool:
+        """Its VEN signs its messages (and presents its certificate over HTTPS)."""
+        return self.cert_file is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,10 @@ program's status; nothing else changes.
 Each VEN offers a TELEMETRY_USAGE report of each site's EV load (W, resource id and r_id
 the site's id); openleadr samples and sends it at the granularity the VTN asks for.
 
-Not yet: signed messages (certificates).
+Signed messages, when the program names the files: openleadr signs each message with the
+VEN's certificate and key (also its HTTPS client certificate, checked against the VTN's
+`ca_file`) and drops any VTN message not signed by the certificate of `vtn_fingerprint`;
+the VEN records why in the program's status.
 """
 
 from __future__ import annotations
@@ -29,7 +32,12 @@ from functools import partial
 from typing import Any
 
 from openleadr import OpenADRClient  # type: ignore[import-untyped]
+from openleadr.messaging import validate_xml_schema  # type: ignore[import-untyped]
 from openleadr.objects import SamplingRate  # type: ignore[import-untyped]
+from openleadr.utils import (  # type: ignore[import-untyped]
+    certificate_fingerprint,
+    extract_pem_cert,
+)
 
 from ampnexus.domain.demand_response import (
     Effect,
@@ -78,6 +86,7 @@ class _Ven:
     client: _Client | None = None
     task: asyncio.Task[None] | None = None
     telling: set[asyncio.Task[None]] = field(default_factory=set)  # oadrCreateOpt under way
+    rejected: str | None = None  # why the VTN's last message was not taken (its signature)
 
     def polled(self, answered: bool) -> None:
         now = self.clock.now()
@@ -87,14 +96,17 @@ class _Ven:
             self.failed("the VTN did not answer the poll")
 
     def failed(self, error: str) -> None:
+        if self.rejected:  # openleadr drops a badly signed answer as if none came: say why
+            error, self.rejected = f"{error}: {self.rejected}", None
         log.warning("program %s: %s", self.program.id, error)
         self.status = replace(self.status, last_error=error, last_error_at=self.clock.now())
 
     async def run(self) -> None:
         """Register (again, while not registered), then poll; never gives up."""
-        self.client = self._client()
         while True:
             try:
+                if self.client is None:  # openleadr reads the signing files here
+                    self.client = self._client()
                 _reopen(self.client)
                 if self.client.registration_id is None and self.status.registered:
                     await self._renew()  # the VTN cancelled or lost the registration
@@ -116,7 +128,13 @@ class _Ven:
             vtn_url=self.program.vtn_url,
             ven_id=self.program.ven_id,
             show_fingerprint=False,
+            cert=self.program.cert_file,
+            key=self.program.key_file,
+            ca_file=self.program.ca_file,
+            vtn_fingerprint=self.program.vtn_fingerprint,
         )
+        if self.program.vtn_fingerprint:
+            client.add_hook("before_schema_validation", self._check_signature)
         client.add_handler("on_event", self._on_event)
         client.add_handler("on_update_event", self._on_event)
         for site_id in self.program.site_ids:
@@ -132,6 +150,23 @@ class _Ven:
                 ),
             )
         return client
+
+    def _check_signature(self, content: str) -> None:
+        """The fingerprint openleadr will compare, found first: it only logs a message it
+        drops for its signature, and the program's status must tell the operator. (Not its
+        whole check: that would spend the message's replay-protection nonce.)"""
+        expected = self.program.vtn_fingerprint
+        try:
+            signer = certificate_fingerprint(extract_pem_cert(validate_xml_schema(content)))
+        except Exception:
+            self.rejected = f"the VTN's message is not signed (expected fingerprint {expected})"
+            return
+        self.rejected = (
+            None
+            if signer == expected
+            else f"the VTN's message failed its signature check: signed by the certificate of "
+            f"fingerprint {signer}, not of {expected}"
+        )
 
     async def _offer_reports(self, client: _Client) -> None:
         """TELEMETRY_USAGE of each site's EV load, at the granularity the VTN asks for:

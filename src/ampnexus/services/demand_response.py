@@ -342,7 +342,8 @@ class DemandResponseService:
 
 def _ven_settings(program: Program) -> tuple[object, ...]:
     """What a running VEN was started with (the SIMPLE cuts are read here, not there)."""
-    return (program.vtn_url, program.ven_name, program.poll_interval_s, program.site_ids)
+    signing = (program.cert_file, program.key_file, program.ca_file, program.vtn_fingerprint)
+    return (program.vtn_url, program.ven_name, program.poll_interval_s, program.site_ids, signing)
 
 
 def _received(event: Event) -> DemandResponseEventReceived:

@@ -126,6 +126,10 @@ def _program_values(program: Program) -> dict[str, Any]:
         "level_cuts": list(program.level_cuts),
         "ven_id": program.ven_id,
         "opt_out_site_ids": list(program.opt_out_site_ids),
+        "cert_file": program.cert_file,
+        "key_file": program.key_file,
+        "ca_file": program.ca_file,
+        "vtn_fingerprint": program.vtn_fingerprint,
     }
 
 
@@ -141,6 +145,10 @@ def _program(row: Row[Any]) -> Program:
         level_cuts=cuts,
         ven_id=row.ven_id,
         opt_out_site_ids=tuple(row.opt_out_site_ids or ()),
+        cert_file=row.cert_file,
+        key_file=row.key_file,
+        ca_file=row.ca_file,
+        vtn_fingerprint=row.vtn_fingerprint,
     )
 
 

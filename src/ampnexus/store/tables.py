@@ -563,6 +563,12 @@ dr_programs = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("opt_out_site_ids", JSON, nullable=False),  # migration 0014: sites always out
+    # Migration 0015: signed messages, the PEM files' paths (null: unsigned) and the VTN's
+    # certificate fingerprint (null: its signatures are not checked).
+    Column("cert_file", String(1024)),
+    Column("key_file", String(1024)),
+    Column("ca_file", String(1024)),
+    Column("vtn_fingerprint", String(29)),
 )
 
 # Each event as of its newest modification; gone with its program. Intervals are JSON

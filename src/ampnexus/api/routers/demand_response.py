@@ -25,6 +25,7 @@ from ampnexus.domain.demand_response import (
     interval_limit,
 )
 from ampnexus.domain.errors import Invalid
+from ampnexus.grid.signing import check_signing_files
 
 router = APIRouter(prefix="/demand-response", tags=["demand response"])
 
@@ -48,6 +49,37 @@ OptOutSites = Annotated[
         description="Sites of the program that always answer optOut: its events leave them be",
     ),
 ]
+PemPath = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1024,
+        description="A PEM file's path on the AmpNexus host (as the TLS files are given)",
+    ),
+]
+Fingerprint = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){9}$",
+        examples=["AA:BB:CC:DD:EE:FF:00:11:22:33"],
+        description="The OpenADR fingerprint of the VTN's signing certificate: its messages "
+        "count only when signed with it",
+    ),
+]
+SIGNING = ("cert_file", "key_file", "ca_file", "vtn_fingerprint")  # null in a PATCH clears
+
+
+class Signing(Strict):
+    """Signed messages (OpenADR 2.0b XML signatures), optional."""
+
+    cert_file: PemPath | None = Field(
+        None, description="The VEN's certificate: signs its messages and is its HTTPS client"
+    )
+    key_file: PemPath | None = Field(None, description="cert_file's private key, unencrypted")
+    ca_file: PemPath | None = Field(None, description="The CA of the VTN's HTTPS certificate")
+    vtn_fingerprint: Fingerprint | None = None
+
+
 PollInterval = Annotated[int, Field(ge=MIN_POLL_INTERVAL_S, le=MAX_POLL_INTERVAL_S)]
 Cuts = Annotated[
     list[Annotated[float, Field(ge=0, le=100)]],
@@ -59,7 +91,7 @@ Cuts = Annotated[
 ]
 
 
-class ProgramCreate(Strict):
+class ProgramCreate(Signing):
     id: Id = Field(examples=["utility-flex"])
     vtn_url: VtnUrl
     ven_name: VenName
@@ -80,11 +112,15 @@ class ProgramCreate(Strict):
                 opt_out=self.opt_out,
                 level_cuts=_cuts(self.level_cuts_percent),
                 opt_out_site_ids=_unique(self.opt_out_site_ids),
+                cert_file=self.cert_file,
+                key_file=self.key_file,
+                ca_file=self.ca_file,
+                vtn_fingerprint=_upper(self.vtn_fingerprint),
             )
         )
 
 
-class ProgramPatch(Strict):
+class ProgramPatch(Signing):
     vtn_url: VtnUrl | None = None
     ven_name: VenName | None = None
     site_ids: SiteIds | None = None
@@ -96,8 +132,8 @@ class ProgramPatch(Strict):
     def applied(self, program: Program) -> Program:
         """A site no longer covered leaves the opted-out ones too, unless they are given."""
         fields = self.model_dump(exclude_unset=True)
-        if None in fields.values():
-            raise Invalid("a field given must have a value")
+        if any(v is None for k, v in fields.items() if k not in SIGNING):
+            raise Invalid("a field given must have a value (only the signing ones may be null)")
         changes: dict[str, object] = {k: v for k, v in fields.items() if k != "level_cuts_percent"}
         if "site_ids" in changes:
             changes["site_ids"] = sites = _unique(fields["site_ids"])
@@ -107,6 +143,8 @@ class ProgramPatch(Strict):
             changes["opt_out_site_ids"] = _unique(fields["opt_out_site_ids"])
         if "level_cuts_percent" in fields:
             changes["level_cuts"] = _cuts(fields["level_cuts_percent"])
+        if "vtn_fingerprint" in fields:
+            changes["vtn_fingerprint"] = _upper(fields["vtn_fingerprint"])
         return _valid(lambda: replace(program, **changes))  # type: ignore[arg-type]
 
 
@@ -139,6 +177,10 @@ class ProgramOut(BaseModel):
     opt_out: bool
     opt_out_site_ids: list[str]
     level_cuts_percent: list[float]
+    cert_file: str | None = Field(description="Paths only: a key's contents are never shown")
+    key_file: str | None
+    ca_file: str | None
+    vtn_fingerprint: str | None
     status: StatusOut
 
     @classmethod
@@ -152,6 +194,10 @@ class ProgramOut(BaseModel):
             opt_out=program.opt_out,
             opt_out_site_ids=list(program.opt_out_site_ids),
             level_cuts_percent=[round(c * 100, 6) for c in program.level_cuts],
+            cert_file=program.cert_file,
+            key_file=program.key_file,
+            ca_file=program.ca_file,
+            vtn_fingerprint=program.vtn_fingerprint,
             status=StatusOut.of(replace(status, ven_id=status.ven_id or program.ven_id)),
         )
 
@@ -235,11 +281,17 @@ def _site_opt(event: Event, site_id: str) -> SiteOptOut:
 
 
 def _valid(make: Callable[[], Program]) -> Program:
-    """The program, or Invalid (422) with what is wrong with it."""
+    """The program, or Invalid (422) with what is wrong with it, its signing files too."""
     try:
-        return make()
+        program = make()
+        check_signing_files(program)
+        return program
     except ValueError as error:
         raise Invalid(str(error)) from error
+
+
+def _upper(fingerprint: str | None) -> str | None:
+    return fingerprint.upper() if fingerprint else None
 
 
 def _unique(site_ids: list[str]) -> tuple[str, ...]:
