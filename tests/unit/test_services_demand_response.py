@@ -3,6 +3,7 @@ order, what replans, and programs that resume with their VEN id."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from ampnexus.domain.demand_response import (
     ProgramStatus,
 )
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
-from ampnexus.domain.events import DemandResponseChanged
+from ampnexus.domain.events import DemandResponseChanged, DemandResponseEventEnded
 from ampnexus.services.demand_response import DemandResponseService, EventSink
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.events import RecordedEvents
@@ -266,3 +267,35 @@ async def test_sites_opt_out_alone_and_the_event_is_opted_into_while_one_takes_p
     (stored,) = await store.events()
     assert (stored.opt_reason, stored.opted_out) == ("x-premium-driver-short", ())  # S1 first
     assert not any(s.binds for s in service.site_limits("S1", *slots()))
+
+
+async def test_an_event_replans_its_sites_where_it_starts_and_where_it_ends(parts: Parts) -> None:
+    """At its start a regulation charger's fail-safe drops its start delay, at its end it
+    holds one again: both need a replan then, not at the next periodic one. (The timers run
+    on the event loop's real time, measured from the clock's now.)"""
+    service, _, _, events = parts
+    await service.create(PROGRAM)
+    soon = event(intervals=(Interval(START + timedelta(seconds=0.2), SLOT / 900, 2),))
+    await service.received(soon)
+    replans = len(events.of(DemandResponseChanged))
+    await asyncio.sleep(0.1)
+    assert len(events.of(DemandResponseChanged)) == replans
+    await asyncio.sleep(0.2)  # past its start (0.2 s)
+    assert len(events.of(DemandResponseChanged)) == replans + 1
+    assert events.of(DemandResponseEventEnded) == []
+    await asyncio.sleep(1.2)  # past its end (1.2 s)
+    assert len(events.of(DemandResponseChanged)) == replans + 2
+    (ended,) = events.of(DemandResponseEventEnded)
+    assert ended.site_ids == ("S1",)
+
+
+async def test_a_cancelled_event_replans_nothing_at_its_old_start(parts: Parts) -> None:
+    service, _, _, events = parts
+    await service.create(PROGRAM)
+    soon = event(intervals=(Interval(START + timedelta(seconds=0.1), SLOT / 900, 2),))
+    await service.received(soon)
+    await service.received(replace(soon, modification_number=1, status=EventStatus.CANCELLED))
+    replans = len(events.of(DemandResponseChanged))
+    await asyncio.sleep(1.3)
+    assert len(events.of(DemandResponseChanged)) == replans
+    assert events.of(DemandResponseEventEnded) == []

@@ -116,7 +116,8 @@ class DemandResponseService:
         self._in_force: dict[tuple[str, str], Event] = {}  # events not yet over
         self._lock = asyncio.Lock()  # program changes one at a time
         self._load: SiteEvLoad | None = None  # set by attach_load (smart charging knows it)
-        self._endings: dict[tuple[str, str], asyncio.TimerHandle] = {}  # grid.event_ended
+        # Per event, the replan at its start and grid.event_ended at its end.
+        self._timers: dict[tuple[str, str], list[asyncio.TimerHandle]] = {}
 
     def attach_load(self, load: SiteEvLoad) -> None:
         """What the sites' EVs draw, for the VENs' reports (built after this service)."""
@@ -128,16 +129,17 @@ class DemandResponseService:
         now = self._clock.now()
         for event in await self._store.events(ending_after=now):
             self._in_force[(event.program_id, event.event_id)] = event
-            self._announce_end(event)
+            self._time(event)
         for program in await self._store.programs():
             self._programs[program.id] = program
             await self._vens.start(program, self)
 
     async def stop(self) -> None:
         await self._vens.stop_all()
-        for handle in self._endings.values():
-            handle.cancel()
-        self._endings.clear()
+        for handles in self._timers.values():
+            for handle in handles:
+                handle.cancel()
+        self._timers.clear()
 
     # --- programs --------------------------------------------------------------------------
     async def create(self, program: Program) -> Program:
@@ -172,8 +174,9 @@ class DemandResponseService:
             self._programs.pop(program_id, None)
             for key in [k for k in self._in_force if k[0] == program_id]:
                 del self._in_force[key]
-            for key in [k for k in self._endings if k[0] == program_id]:
-                self._endings.pop(key).cancel()
+            for key in [k for k in self._timers if k[0] == program_id]:
+                for handle in self._timers.pop(key):
+                    handle.cancel()
         self._publish(program_id, None, set(program.site_ids))
 
     async def get(self, program_id: str) -> Program:
@@ -221,7 +224,7 @@ class DemandResponseService:
         if not await self._store.put_event(event, lambda stored: [public] if stored else []):
             return opt  # an older modification than the one stored: nothing changes
         self._keep(event)
-        self._announce_end(event)
+        self._time(event)
         self._events.publish(public)
         log.info(
             "program %s: event %s (modification %d, %s) %s",
@@ -305,25 +308,37 @@ class DemandResponseService:
         kept = self._in_force.get(key)
         self._in_force[key] = latest([kept, event])[0] if kept else event
 
-    def _announce_end(self, event: Event) -> None:
-        """grid.event_ended at the end of an opted-in event's last interval (a later
-        modification moves it, a cancellation or opt-out drops it). Timed in this process:
-        an end passed while AmpNexus was down is not announced."""
+    def _time(self, event: Event) -> None:
+        """Replan the event's sites where it starts, and announce its end where it ends
+        (grid.event_ended, with a replan): a regulation charger's fail-safe holds no start
+        delay while its site provides demand response, and holds it again after (ADR 0012).
+        A later modification moves both, a cancellation or opt-out drops them. Timed in
+        this process: an end passed while AmpNexus was down is not announced."""
         key = (event.program_id, event.event_id)
-        if (kept := self._endings.pop(key, None)) is not None:
-            kept.cancel()
-        end = event.end
+        for handle in self._timers.pop(key, ()):
+            handle.cancel()
+        start, end = event.start, event.end
         if not event.shapes_plans or end is None:
             return
-        delay = max((end - self._clock.now()).total_seconds(), 0.0)
-        ended = DemandResponseEventEnded(event.program_id, event.event_id, event.participating, end)
+        now = self._clock.now()
         loop = asyncio.get_running_loop()
-        self._endings[key] = loop.call_later(delay, self._ended, key, ended)
+        handles = []
+        if start is not None and start > now:
+            sites = set(event.participating)
+            handles.append(
+                loop.call_later(
+                    (start - now).total_seconds(),
+                    self._publish,
+                    *(event.program_id, event.event_id, sites),
+                )
+            )
+        ended = DemandResponseEventEnded(event.program_id, event.event_id, event.participating, end)
+        delay = max((end - now).total_seconds(), 0.0)
+        handles.append(loop.call_later(delay, self._ended, key, ended))
+        self._timers[key] = handles
 
     def _ended(self, key: tuple[str, str], ended: DemandResponseEventEnded) -> None:
-        """Announced, and its sites replanned: their regulation chargers' fail-safes hold
-        their start delay again (ADR 0012)."""
-        self._endings.pop(key, None)
+        self._timers.pop(key, None)
         self._events.publish(ended)
         self._publish(ended.program_id, ended.event_id, set(ended.site_ids))
 

@@ -98,6 +98,7 @@ class ModeRules:
         self._keys = keys
         self.delays = delays or DelayDraw()
         self._site_modes: dict[str, dict[str, EffectiveMode]] = {}  # site -> charger -> mode
+        self._mode_changes = 0  # counts `changed` calls: a read they overtook is not kept
         # charger -> (mode, exempt spans, when, its blocked intervals)
         self._windows: dict[str, tuple[EffectiveMode, list[Interval], datetime, list[Interval]]]
         self._windows = {}
@@ -118,17 +119,20 @@ class ModeRules:
         if known is not None and set(known) >= set(chargers):
             return known
         found: dict[str, EffectiveMode] = {}
+        changes = self._mode_changes
         if self._modes is not None:
             found = dict(await self._modes.effective_on_site(site.id, site.default_mode, chargers))
         for charger in chargers:  # not registered (yet): smart, as before modes existed
             found.setdefault(
                 charger, EffectiveMode(charger, DEFAULT_MODE, None, ModeSource.DEFAULT)
             )
-        self._site_modes[site.id] = found
+        if changes == self._mode_changes:  # else a mode changed while we read: not kept
+            self._site_modes[site.id] = found
         return found
 
     def changed(self, site_id: str | None = None) -> None:
         """A mode changed (None: somewhere): read again at the next replan."""
+        self._mode_changes += 1
         if site_id is None:
             self._site_modes.clear()
         else:
