@@ -104,5 +104,5 @@ def _within(timestamp: float | None, start: datetime) -> bool:
 
 
 async def _answered(api: httpx.AsyncClient, count: int) -> bool:
-    events = (await api.get("/demand-response/events")).json()
+    events = (await api.get("/demand-response/events")).json()["items"]
     return len(events) >= count and all(e["opt"] == "optIn" for e in events)

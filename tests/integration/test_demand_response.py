@@ -266,14 +266,14 @@ async def test_a_simple_level_2_event_cuts_the_plan_and_its_cancellation_lifts_i
         await eventually(lambda: _async(profile_a_at(cp, start) <= at_most_a), within=EVENT_S)
         assert profile_a_at(cp, start - SLOT) == pytest.approx(CHARGER_KW * 1000 / 690, abs=0.1)
         await eventually(lambda: _async(vtn.opts.get(event_id) == "optIn"), within=EVENT_S)
-        (shown,) = (await api.get("/demand-response/events")).json()
+        (shown,) = (await api.get("/demand-response/events")).json()["items"]
         assert (shown["event_id"], shown["opt"], shown["effect"]) == (event_id, "optIn", "cut")
         assert shown["intervals"][0]["cut_percent"] == 60.0
         assert shown["shapes_plans"] is True
 
         vtn.server.cancel_event(VEN_ID, event_id)
         assert await eventually(lambda: _planned_at_full(api, start), within=EVENT_S)
-        (shown,) = (await api.get("/demand-response/events")).json()
+        (shown,) = (await api.get("/demand-response/events")).json()["items"]
         assert (shown["status"], shown["modification_number"]) == ("cancelled", 1)
         assert shown["shapes_plans"] is False
 
@@ -300,7 +300,7 @@ async def test_a_load_dispatch_setpoint_limits_the_sites_ev_load_in_kw(
             assert 0.0 < planned_kw <= 5.0 + 1e-6
         at_most_a = 5000.0 / (VOLTAGE * PHASES)
         await eventually(lambda: _async(profile_a_at(cp, start) <= at_most_a), within=EVENT_S)
-        (shown,) = (await api.get("/demand-response/events")).json()
+        (shown,) = (await api.get("/demand-response/events")).json()["items"]
         assert (shown["effect"], shown["intervals"][0]["ev_limit_kw"]) == ("limit", 5.0)
 
 
@@ -315,7 +315,7 @@ async def test_an_opted_out_program_answers_opt_out_and_shapes_no_plan(
         await eventually(lambda: _planned_at_full(api, start))
         event_id = vtn.add("SIMPLE", "level", 3, start)
         await eventually(lambda: _async(vtn.opts.get(event_id) == "optOut"), within=EVENT_S)
-        (shown,) = (await api.get("/demand-response/events")).json()
+        (shown,) = (await api.get("/demand-response/events")).json()["items"]
         assert (shown["opt"], shown["opt_reason"]) == ("optOut", "notParticipating")
         assert await _planned_at_full(api, start)
         # Integrators hear of it: grid.event_received, committed with the event.
@@ -420,7 +420,7 @@ async def test_a_price_event_moves_charging_to_its_cheap_slots(
         assert sum(power) == pytest.approx(2 * CHARGER_KW)  # nothing in the dear slots
         assert plan["slots"][at]["import_price"] == 0.0
         assert plan["slots"][at - 1]["import_price"] == 0.5
-        (shown,) = (await api.get("/demand-response/events")).json()
+        (shown,) = (await api.get("/demand-response/events")).json()["items"]
         assert (shown["event_id"], shown["opt"], shown["effect"]) == (event_id, "optIn", "price")
 
 
@@ -458,7 +458,7 @@ async def test_an_event_that_would_leave_a_premium_driver_short_is_opted_out(
         await eventually(lambda: plan_slots(api, start))
         event_id = vtn.add("LOAD_DISPATCH", "setpoint", 0.0, start)
         await eventually(lambda: _async(vtn.opts.get(event_id) == "optOut"), within=EVENT_S)
-        (shown,) = (await api.get("/demand-response/events")).json()
+        (shown,) = (await api.get("/demand-response/events")).json()["items"]
         assert (shown["opt"], shown["opt_reason"]) == ("optOut", "x-premium-driver-short")
         plan = (await api.post(f"/sites/{SITE}/plan")).json()
         assert all(s["cap_kw"] == 22.0 and not s["demand_response"] for s in plan["slots"])
@@ -497,7 +497,7 @@ async def test_a_site_set_to_opt_out_is_left_out_of_the_programs_events(
         await eventually(lambda: _planned_at_full(api, start))
         first = vtn.add("SIMPLE", "level", 3, start)
         await eventually(lambda: _async(vtn.opts.get(first) == "optIn"), within=EVENT_S)
-        (shown,) = (await api.get("/demand-response/events")).json()
+        (shown,) = (await api.get("/demand-response/events")).json()["items"]
         assert (shown["opt"], shown["site_ids"]) == ("optIn", [SITE, "S2"])
         assert shown["sites"] == [
             {"site_id": SITE, "opt": "optIn", "opt_reason": "participating"},
@@ -529,7 +529,9 @@ async def test_a_site_set_to_opt_out_is_left_out_of_the_programs_events(
         second = vtn.add("SIMPLE", "level", 3, start)
         await eventually(lambda: _async(vtn.opts.get(second) == "optOut"), within=EVENT_S)
         shown = next(
-            e for e in (await api.get("/demand-response/events")).json() if e["event_id"] == second
+            e
+            for e in (await api.get("/demand-response/events")).json()["items"]
+            if e["event_id"] == second
         )
         assert (shown["opt"], shown["opt_reason"]) == ("optOut", "notParticipating")
         assert {s["opt"] for s in shown["sites"]} == {"optOut"}
@@ -561,3 +563,38 @@ async def test_only_a_programs_sites_may_opt_out(
 async def _cut_at(api: httpx.AsyncClient, start: datetime) -> bool:
     slots = await plan_slots(api, start)
     return bool(slots) and slots[1][0] < 22.0
+
+
+async def test_events_are_listed_by_window_site_and_page(
+    api: httpx.AsyncClient, vtn: Vtn, site: str
+) -> None:
+    """A program's events pile up for years: the list takes a time window, a site and a
+    page, as every other list does."""
+    body = {"id": "S2", "name": "Yard", "time_zone": "UTC"}
+    assert (await api.post("/sites", json=body)).status_code == 201
+    await program(api, vtn)
+    soon, later = next_slot(), next_slot(timedelta(hours=3))
+    first = vtn.add("SIMPLE", "level", 1, soon)
+    second = vtn.add("SIMPLE", "level", 2, later)
+
+    async def both() -> list[Any] | None:
+        found = (await api.get("/demand-response/events")).json()
+        return found["items"] if found["total"] == 2 else None
+
+    assert [e["event_id"] for e in await eventually(both, within=EVENT_S)] == [first, second]
+
+    async def listed(**query: str | int) -> tuple[list[str], int]:
+        found = (await api.get("/demand-response/events", params=query)).json()
+        return [e["event_id"] for e in found["items"]], found["total"]
+
+    after_first = (soon + 2 * SLOT).isoformat()
+    assert await listed(since=after_first) == ([second], 1)
+    assert await listed(until=(later - SLOT).isoformat()) == ([first], 1)
+    assert await listed(since=soon.isoformat(), until=later.isoformat()) == ([first], 1)
+    assert await listed(site_id=SITE) == ([first, second], 2)
+    assert await listed(site_id="S2") == ([], 0)
+    assert await listed(limit=1) == ([first], 2)
+    assert await listed(limit=1, offset=1) == ([second], 2)
+    assert await listed(program_id="other") == ([], 0)
+    refused = await api.get("/demand-response/events", params={"since": "yesterday"})
+    assert refused.status_code == 422

@@ -42,7 +42,7 @@ def slot_start(at: datetime) -> datetime:
 
 
 async def opted_in(s: Site, event_id: str) -> bool:
-    shown = (await s.api.get("/demand-response/events")).json()
+    shown = (await s.api.get("/demand-response/events")).json()["items"]
     return any(e["event_id"] == event_id and e["opt"] == "optIn" for e in shown)
 
 

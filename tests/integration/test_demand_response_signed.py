@@ -162,7 +162,7 @@ async def test_a_signed_program_registers_and_acts_on_an_event(
 
     assert await eventually(answered, within=EVENT_S) == "optIn"
     assert VEN_ID in vtn.looked_up  # the VTN checked the signature of the VEN's answer
-    events = (await api.get("/demand-response/events")).json()
+    events = (await api.get("/demand-response/events")).json()["items"]
     assert [(e["event_id"], e["opt"]) for e in events] == [(event_id, "optIn")]
 
 
@@ -183,7 +183,7 @@ async def test_a_wrong_vtn_fingerprint_takes_nothing_from_the_vtn(
     await asyncio.sleep(3)  # a few polls more: still nothing taken
     shown = (await api.get("/demand-response/programs/signed")).json()
     assert not shown["status"]["registered"]
-    assert (await api.get("/demand-response/events")).json() == []
+    assert (await api.get("/demand-response/events")).json()["items"] == []
     assert event_id not in vtn.opts
 
 

@@ -67,12 +67,16 @@ class MemoryStore:
         return True
 
     async def events(
-        self, ending_after: datetime | None = None, program_id: str | None = None
+        self,
+        ending_after: datetime | None = None,
+        program_id: str | None = None,
+        starting_before: datetime | None = None,
     ) -> list[Event]:
         return [
             e
             for e in self.events_by_key.values()
             if (ending_after is None or (e.end is not None and e.end > ending_after))
+            and (starting_before is None or (e.start is not None and e.start < starting_before))
             and (program_id is None or e.program_id == program_id)
         ]
 

@@ -350,3 +350,16 @@ def delay_exempt(events: Iterable[Event], site_id: str) -> tuple[DelaySpan, ...]
 def exempt_at(spans: Sequence[DelaySpan], moment: datetime) -> str | None:
     """The event whose span holds `moment` (None: the delay applies then)."""
     return next((event_id for start, end, event_id in spans if start <= moment < end), None)
+
+
+@dataclass(frozen=True, slots=True)
+class EventWindow:
+    """Which events to list: those targeting `site_id`, ending after `ending_after` and
+    starting before `starting_before` (None: any)."""
+
+    site_id: str | None = None
+    ending_after: datetime | None = None
+    starting_before: datetime | None = None
+
+
+ALL_EVENTS = EventWindow()

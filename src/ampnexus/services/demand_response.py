@@ -17,9 +17,11 @@ from datetime import datetime
 from typing import Protocol
 
 from ampnexus.domain.demand_response import (
+    ALL_EVENTS,
     DelaySpan,
     Effect,
     Event,
+    EventWindow,
     LevelCuts,
     OptState,
     Program,
@@ -191,8 +193,13 @@ class DemandResponseService:
     def status(self, program_id: str) -> ProgramStatus:
         return self._vens.status(program_id)
 
-    async def events(self, program_id: str | None = None) -> list[Event]:
-        return await self._store.events(program_id=program_id)
+    async def events(
+        self, program_id: str | None = None, where: EventWindow = ALL_EVENTS
+    ) -> list[Event]:
+        """The events received, by start, each as of its newest modification."""
+        found = await self._store.events(where.ending_after, program_id, where.starting_before)
+        site = where.site_id
+        return found if site is None else [e for e in found if site in e.site_ids]
 
     async def _check_sites(self, site_ids: Sequence[str]) -> None:
         for site_id in site_ids:

@@ -551,7 +551,11 @@ class DemandResponseStore(Protocol):
         ...
 
     async def events(
-        self, ending_after: datetime | None = None, program_id: str | None = None
+        self,
+        ending_after: datetime | None = None,
+        program_id: str | None = None,
+        starting_before: datetime | None = None,
     ) -> list[DrEvent]:
-        """Events whose last interval ends after `ending_after` (None: all), by start."""
+        """Events whose last interval ends after `ending_after` and whose first starts
+        before `starting_before` (None: no bound), by start."""
         ...

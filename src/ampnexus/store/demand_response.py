@@ -96,11 +96,16 @@ class SqlDemandResponseStore:
         return await self._db.write(work, announced(announce))
 
     async def events(
-        self, ending_after: datetime | None = None, program_id: str | None = None
+        self,
+        ending_after: datetime | None = None,
+        program_id: str | None = None,
+        starting_before: datetime | None = None,
     ) -> list[Event]:
         conditions: list[Any] = []
         if ending_after is not None:
             conditions.append(dr_events.c.end_at > ending_after)
+        if starting_before is not None:
+            conditions.append(dr_events.c.start_at < starting_before)
         if program_id is not None:
             conditions.append(dr_events.c.program_id == program_id)
 

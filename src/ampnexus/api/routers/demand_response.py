@@ -11,20 +11,22 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from ampnexus.api.deps import ServicesDep
-from ampnexus.api.models import Strict
+from ampnexus.api.deps import PagingDep, ServicesDep
+from ampnexus.api.models import Page, Strict
 from ampnexus.domain.demand_response import (
     DEFAULT_LEVEL_CUTS,
     MAX_POLL_INTERVAL_S,
     MIN_POLL_INTERVAL_S,
     Effect,
     Event,
+    EventWindow,
     LevelCuts,
     Program,
     ProgramStatus,
     interval_limit,
 )
 from ampnexus.domain.errors import Invalid
+from ampnexus.domain.time import utc
 from ampnexus.grid.signing import check_signing_files
 
 router = APIRouter(prefix="/demand-response", tags=["demand response"])
@@ -342,15 +344,31 @@ async def delete_program(program_id: ProgramId, services: ServicesDep) -> Respon
     return Response(status_code=204)
 
 
-@router.get("/events", response_model=list[EventOut])
+@router.get("/events", response_model=Page[EventOut])
 async def list_events(
     services: ServicesDep,
+    paging: PagingDep,
     program_id: Annotated[str | None, Query(max_length=48)] = None,
-) -> list[EventOut]:
-    """Every event received, each as of its newest modification, by start."""
+    site_id: Annotated[str | None, Query(max_length=255, description="Targeting this site")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Ending after this (no offset: UTC)")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Starting before this (no offset: UTC)")
+    ] = None,
+) -> Page[EventOut]:
+    """The events received, each as of its newest modification, by start. `since=now`
+    lists those in force or ahead."""
     dr = services.demand_response
     cuts = {p.id: p.level_cuts for p in await dr.programs()}
-    return [
-        EventOut.of(e, cuts.get(e.program_id, DEFAULT_LEVEL_CUTS))
-        for e in await dr.events(program_id)
-    ]
+    window = EventWindow(
+        site_id, None if since is None else utc(since), None if until is None else utc(until)
+    )
+    found = await dr.events(program_id, window)
+    shown = found[paging.offset : paging.offset + paging.limit]
+    return Page(
+        items=[EventOut.of(e, cuts.get(e.program_id, DEFAULT_LEVEL_CUTS)) for e in shown],
+        total=len(found),
+        limit=paging.limit,
+        offset=paging.offset,
+    )

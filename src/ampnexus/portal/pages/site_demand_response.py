@@ -13,6 +13,7 @@ from ampnexus.domain.demand_response import (
     DEFAULT_LEVEL_CUTS,
     Effect,
     Event,
+    EventWindow,
     Interval,
     LevelCuts,
     interval_limit,
@@ -57,10 +58,10 @@ async def site_events(services: Services, site_id: str) -> list[SiteEvent]:
     dr = services.demand_response
     now = services.clock.now()
     cuts = {p.id: p.level_cuts for p in await dr.programs()}
+    ahead = EventWindow(site_id, ending_after=now)
     return [
         _shown(event, cuts.get(event.program_id, DEFAULT_LEVEL_CUTS))
-        for event in await dr.events()
-        if site_id in event.site_ids and (event.end is None or event.end > now)
+        for event in await dr.events(where=ahead)
     ]
 
 
