@@ -4,7 +4,7 @@ sweep (`expire`) stores that later in one statement."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
@@ -155,13 +155,18 @@ class SqlReservationStore:
         return await self._db.write(work)
 
     async def next_expiry(self) -> datetime | None:
-        def work(conn: Connection) -> datetime | None:
-            return conn.scalar(
-                select(func.min(reservations.c.expires_at)).where(reservations.c.state == ACTIVE)
-            )
+        """The soonest expiry of an active reservation (the index on state, expires_at)."""
 
-        value = await self._db.read(work)
-        return _aware(value)
+        def work(conn: Connection) -> datetime | None:
+            soonest: datetime | None = conn.scalar(
+                select(reservations.c.expires_at)
+                .where(reservations.c.state == ACTIVE)
+                .order_by(reservations.c.expires_at)
+                .limit(1)
+            )
+            return soonest
+
+        return await self._db.read(work)
 
 
 def _conditions(where: ReservationFilter, now: datetime) -> list[Any]:
@@ -184,15 +189,6 @@ def _conditions(where: ReservationFilter, now: datetime) -> list[Any]:
 
 def _row(conn: Connection, reservation_id: int) -> Row[Any]:
     return conn.execute(select(reservations).where(reservations.c.id == reservation_id)).one()
-
-
-def _aware(value: Any) -> datetime | None:
-    """Should min() come back without the column's type (naive UTC on SQLite)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _reservation(row: Row[Any]) -> Reservation:

@@ -4,7 +4,7 @@ charger, held for an id tag and its group until an expiry date."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
@@ -18,7 +18,7 @@ router = APIRouter(tags=["reservations"])
 ReservationId = Annotated[int, Path(ge=1, le=INT32_MAX)]
 IdToken = Annotated[str, Field(min_length=1, max_length=20)]  # OCPP CiString20
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown charge point or reservation"},
     409: {
         "description": "The charge point is not connected, the connector is already "
