@@ -268,11 +268,11 @@ class ReservationService:
     async def _expire_on_time(self) -> None:
         while True:
             try:
+                self._wake.clear()  # before the read: a reservation made during it wakes us
                 soonest = await self._store.next_expiry()
                 delay = EXPIRY_CHECK_MAX_S
                 if soonest is not None:
                     delay = (soonest - self._clock.now()).total_seconds()
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(min(max(delay, 0.0), EXPIRY_CHECK_MAX_S)):
                         await self._wake.wait()
