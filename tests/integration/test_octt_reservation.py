@@ -315,6 +315,19 @@ async def test_a_reserved_connector_refuses_another_group_and_keeps_the_reservat
     assert (used["state"], used["transaction_id"]) == ("used", member.transaction_id)
 
 
+async def test_a_charger_wide_reservation_leaves_the_choice_of_connector_to_the_charger(api, cp):
+    """Connector 0: the charger keeps one connector free for the tag, so the Central System
+    refuses no start for it; the tag's own start, on any connector, uses it."""
+    made = await reserve(api, cp.id, 0, MEMBER)
+    other = await cp.start_transaction(1, VALID)
+    assert other.id_tag_info["status"] == "Accepted"
+    assert (await shown(api, made["id"]))["state"] == "active"
+    own = await cp.start_transaction(2, MEMBER, meter_start=3)
+    assert own.id_tag_info == {"status": "Accepted", "parent_id_tag": GROUP}
+    used = await shown(api, made["id"])
+    assert (used["state"], used["transaction_id"]) == ("used", own.transaction_id)
+
+
 async def test_a_connector_that_faults_drops_its_reservation(api, cp):
     on_one, on_two, anywhere = (
         await reserve(api, cp.id, 1, VALID),
