@@ -413,6 +413,16 @@ async def test_a_reservation_to_a_charger_offline_is_409_and_not_kept(
     assert ok(await api.get("/reservations"))["total"] == 0
 
 
+async def test_a_reservation_the_charger_never_answers_is_504_and_kept_as_rejected(api, cp):
+    cp.silent = True
+    body = {"connector_id": 1, "id_tag": VALID, "expiry": iso(in_minutes(5))}
+    response = await api.post(f"/charge-points/{cp.id}/reservations", json=body)
+    assert response.status_code == 504, response.text
+    (kept,) = ok(await api.get("/reservations"))["items"]
+    assert (kept["state"], kept["answer"]) == ("rejected", None)
+    assert kept["reason"].startswith("no answer: ") and "ReserveNow" in kept["reason"]
+
+
 # --- smart charging keeps room for the driver -------------------------------------------------
 async def test_the_plan_keeps_room_for_a_reserved_connector_until_its_expiry(
     server: AmpNexus, api: httpx.AsyncClient, ocpp_url: str, registered: str, id_tags: None
