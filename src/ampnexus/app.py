@@ -45,6 +45,7 @@ from ampnexus.services.plug_and_charge import PlugAndCharge
 from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.presence import Presence
 from ampnexus.services.remote_starts import RemoteStarts
+from ampnexus.services.reservations import ReservationService
 from ampnexus.services.site_series import SeriesService
 from ampnexus.services.sites import SiteService
 from ampnexus.services.smart_charging import Planner, SmartChargingService
@@ -64,6 +65,7 @@ from ampnexus.store.id_tags import SqlIdTagStore
 from ampnexus.store.modes import SqlModeStore
 from ampnexus.store.needs import SqlNeedStore
 from ampnexus.store.operator_profiles import SqlOperatorProfileStore
+from ampnexus.store.reservations import SqlReservationStore
 from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
 from ampnexus.store.tariffs import SqlTariffStore
@@ -104,6 +106,7 @@ class Services:
     webhooks: WebhookService
     users: UserService  # the portal's users and their signed-in sessions
     demand_response: DemandResponseService  # OpenADR programs, their VENs and events
+    reservations: ReservationService  # ReserveNow / CancelReservation and their records
     smart_charging: SmartChargingService = field(init=False)
     plug_and_charge: PlugAndCharge = field(init=False)
 
@@ -139,6 +142,10 @@ def build_services(
     remote_starts = RemoteStarts(clock)  # sent by commands, matched by transactions
     operator_profiles = OperatorProfiles(SqlOperatorProfileStore(db), clock, bus)
     site_services = _site_services(db, clock, bus)
+    reservations = ReservationService(
+        SqlReservationStore(db), port, charge_points, authorization, clock, bus
+    )
+    reservations.attach(bus)  # a Faulted or Unavailable connector drops its reservations
     services = Services(
         clock=clock,
         bus=bus,
@@ -153,6 +160,7 @@ def build_services(
             bus,
             remote_starts,
             progress_interval_s=settings.session_update_interval,
+            reservations=reservations,
         ),
         data_transfer=data_transfer,
         api_keys=ApiKeyService(SqlApiKeyStore(db), clock),
@@ -205,6 +213,7 @@ def build_services(
         demand_response=DemandResponseService(
             SqlDemandResponseStore(db), OpenAdrVens(clock), site_services["sites"], clock, bus
         ),
+        reservations=reservations,
     )
     services.smart_charging = SmartChargingService(
         sites=services.sites,
@@ -227,6 +236,7 @@ def build_services(
         modes=services.modes,
         operator=operator_profiles,
         demand_response=services.demand_response,
+        reservations=reservations,
     )
     services.demand_response.attach_load(services.smart_charging)  # for its VENs' reports
     services.needs.attach(bus)  # its cache drops what changed before any replan reads it
@@ -340,6 +350,7 @@ class AmpNexus:
         self._flush_task = asyncio.create_task(self._flush_last_seen())
         self._replan_task = asyncio.create_task(self._replan_periodically())
         await self.services.demand_response.start()  # each program's VEN registers again
+        self.services.reservations.start()  # the expiry timer
         while not self._http.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
             await asyncio.sleep(0.01)
 
@@ -353,6 +364,7 @@ class AmpNexus:
                 task.cancel()
         await self.services.smart_charging.stop()
         await self.services.plug_and_charge.stop()
+        await self.services.reservations.stop()
         await self.services.operator_profiles.drain()
         await self.services.webhooks.stop()  # an undelivered event stays pending: sent later
         await self.services.feed.drain()

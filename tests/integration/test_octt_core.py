@@ -484,6 +484,30 @@ async def test_TC_023_3_authorize_blocked(api, cp):
     assert authorized.id_tag_info["status"] == "Blocked"
 
 
+async def test_TC_024_start_charging_session_lock_failure(api, cp):
+    """TC_024_CSMS: Start Charging Session Lock Failure. The driver is Authorized and plugs
+    in; the connector cannot lock the cable and reports Faulted, ConnectorLockFailure. The
+    Central System answers each StatusNotification and shows the operator the fault."""
+    authorized = await cp.authorize(VALID)
+    assert authorized.id_tag_info["status"] == "Accepted"
+    assert await cp.status(1, "Preparing") is not None  # a StatusNotification.conf
+    assert (await connector_statuses(api, cp.id))[1] == "Preparing"
+
+    answer = await cp.status(1, "Faulted", error_code="ConnectorLockFailure")
+    assert answer is not None
+    shown = {
+        c["connector_id"]: c for c in ok(await api.get(f"/charge-points/{cp.id}"))["connectors"]
+    }
+    assert (shown[1]["status"], shown[1]["error_code"]) == ("Faulted", "ConnectorLockFailure")
+    assert (shown[2]["status"], shown[2]["error_code"]) == ("Available", "NoError")
+    history = ok(await api.get(f"/charge-points/{cp.id}/status-history"))["items"]
+    assert [(h["connector_id"], h["status"], h["error_code"]) for h in history[:2]] == [
+        (1, "Faulted", "ConnectorLockFailure"),
+        (1, "Preparing", "NoError"),
+    ]
+    assert await transactions(api, cp.id) == []  # no session began
+
+
 # --- 3.9 Remote actions, non-happy flow ---------------------------------------------------------
 async def test_TC_026_remote_start_rejected(api, cp):
     """TC_026_CSMS: Remote Start Charging Session - Rejected."""

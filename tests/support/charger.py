@@ -45,7 +45,11 @@ class TestCharger(ChargePoint):
             "SetChargingProfile": "Accepted",
             "ClearChargingProfile": "Accepted",
             "GetCompositeSchedule": "Accepted",
+            "ReserveNow": "Accepted",
         }
+        # The reservations it holds (accepted ReserveNow payloads, by reservationId): a
+        # CancelReservation of one of them is Accepted, of any other Rejected (§5.1).
+        self.reservations: dict[int, dict[str, Any]] = {}
         # An accepted GetCompositeSchedule answers this schedule (camelCase) for the requested
         # duration, with `composite_start` as its scheduleStart (None: left out).
         self.composite: dict[str, Any] = {
@@ -163,6 +167,21 @@ class TestCharger(ChargePoint):
             charging_schedule={"duration": payload["duration"], **self.composite},
         )
 
+    # --- Reservation, as sent by the CSMS -----------------------------------------------------
+    @on("ReserveNow")
+    async def on_reserve_now(self, **payload: Any) -> Any:
+        await self._record("ReserveNow", payload)
+        status = self.answers["ReserveNow"]
+        if status == "Accepted":
+            self.reservations[payload["reservation_id"]] = payload
+        return call_result.ReserveNow(status=status)
+
+    @on("CancelReservation")
+    async def on_cancel_reservation(self, **payload: Any) -> Any:
+        await self._record("CancelReservation", payload)
+        held = self.reservations.pop(payload["reservation_id"], None)
+        return call_result.CancelReservation(status="Accepted" if held else "Rejected")
+
     # --- what a charger sends, as one-liners for the tests ------------------------------------
     async def boot(self, vendor: str = "AmpNexusTest", model: str = "TC-1") -> Any:
         return await self.call(
@@ -188,7 +207,12 @@ class TestCharger(ChargePoint):
         return await self.call(call.Authorize(id_tag=id_tag))
 
     async def start_transaction(
-        self, connector_id: int, id_tag: str, meter_start: int = 1000, timestamp: str | None = None
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int = 1000,
+        timestamp: str | None = None,
+        reservation_id: int | None = None,
     ) -> Any:
         return await self.call(
             call.StartTransaction(
@@ -196,6 +220,7 @@ class TestCharger(ChargePoint):
                 id_tag=id_tag,
                 meter_start=meter_start,
                 timestamp=timestamp or now_iso(),
+                reservation_id=reservation_id,
             )
         )
 

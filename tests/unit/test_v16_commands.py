@@ -34,6 +34,7 @@ from ampnexus.domain.commands import (
     UnlockStatus,
 )
 from ampnexus.domain.errors import CommandFailed, Invalid, UnreadableAnswer
+from ampnexus.domain.reservation import CancelStatus, ReserveStatus
 from ampnexus.ocpp.v16 import schemas
 from ampnexus.ocpp.v16.commands import MESSAGE_TRIGGERS, V16Commands
 from ampnexus.ocpp.v16.profiles import parse_profile, parse_profile_strictly, profile_to_ocpp
@@ -138,6 +139,11 @@ EVERY_COMMAND: dict[str, tuple[Command, Any]] = {
         lambda c: c.trigger_message(CP, TriggeredMessage.STATUS, 2),
         TriggerStatus.ACCEPTED,
     ),
+    "ReserveNow": (
+        lambda c: c.reserve_now(CP, 5, 0, "TAG-1", "GROUP", NOW + timedelta(hours=1)),
+        ReserveStatus.ACCEPTED,
+    ),
+    "CancelReservation": (lambda c: c.cancel_reservation(CP, 5), CancelStatus.ACCEPTED),
 }
 
 
@@ -342,3 +348,23 @@ def test_a_profile_typed_by_a_person_may_not_hold_fields_ocpp_does_not_define():
     with pytest.raises(Invalid, match=r"chargingSchedule.chargingSchedulePeriod\[1\].limt, colour"):
         parse_profile_strictly(payload)
     assert parse_profile_strictly(profile_to_ocpp(tx_profile())) == tx_profile()
+
+
+@pytest.mark.parametrize("status", list(ReserveStatus))
+async def test_reserve_now_sends_the_reservation_and_reads_every_answer(status: ReserveStatus):
+    port, link = commands({"status": status.value})
+    answer = await port.reserve_now(CP, 9, 2, "TAG-1", None, NOW + timedelta(minutes=30))
+    assert answer.status is status
+    [(_, _, payload)] = link.calls
+    assert payload == {
+        "connectorId": 2,
+        "expiryDate": "2026-11-21T22:30:00.000Z",
+        "idTag": "TAG-1",
+        "reservationId": 9,
+    }  # no parentIdTag when there is none
+
+
+async def test_a_reserve_now_answer_off_its_status_set_is_unreadable():
+    port, _ = commands({"status": "Unlocked"})
+    with pytest.raises(UnreadableAnswer, match="ReserveNow"):
+        await port.reserve_now(CP, 9, 1, "TAG-1", None, NOW + timedelta(minutes=30))

@@ -13,6 +13,7 @@ from ampnexus.charging.compiler import ChargerCapabilities, Steps
 from ampnexus.domain.charging_mode import ChargingMode, EffectiveMode
 from ampnexus.domain.demand_response import DelaySpan, SlotLimit, SlotPrice
 from ampnexus.domain.operator_profile import OperatorProfile
+from ampnexus.domain.reservation import Reservation
 from ampnexus.domain.series import Point, SeriesKind, Slots
 from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.transaction import Transaction
@@ -110,3 +111,9 @@ class DemandResponseLimits(Protocol):
     def delay_exempt(self, site_id: str) -> tuple[DelaySpan, ...]:
         """When the site provides demand response (no regulation-mode random delay then)."""
         ...
+
+
+class ReservedConnectors(Protocol):
+    """Reservations in force (`ReservationService`): a driver is coming to each."""
+
+    async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Reservation]: ...

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from ampnexus.domain.alert import AlertKey, AlertKind
 from ampnexus.domain.errors import NotFound
@@ -23,6 +24,7 @@ from ampnexus.domain.events import (
     TransactionStopped,
 )
 from ampnexus.domain.id_tag import IdTagInfo
+from ampnexus.domain.reservation import Reservation
 from ampnexus.domain.time import Clock
 from ampnexus.domain.transaction import (
     NO_FILTER,
@@ -42,6 +44,18 @@ from ampnexus.services.ports import EventPublisher, Page, TransactionStore
 from ampnexus.services.remote_starts import RemoteStarts
 
 
+class ReservationGate(Protocol):
+    """The charger's reservations, as a start meets them (`ReservationService`)."""
+
+    async def admit(
+        self, start: TransactionStart, info: IdTagInfo
+    ) -> tuple[IdTagInfo, Reservation | None]:
+        """The start's answer under the reservations, and the one it uses, if any."""
+        ...
+
+    async def used(self, reservation: Reservation, transaction_id: int) -> None: ...
+
+
 class TransactionService:
     def __init__(
         self,
@@ -52,9 +66,11 @@ class TransactionService:
         events: EventPublisher | None = None,
         remote_starts: RemoteStarts | None = None,
         progress_interval_s: float = 60.0,
+        reservations: ReservationGate | None = None,
     ) -> None:
         """`progress_interval_s`: the least time between two `SessionProgressed` (the feed's
-        session.updated) of one session."""
+        session.updated) of one session. `reservations`: None, no reservation is kept."""
+        self._reservations = reservations
         self._store = store
         self._authorization = authorization
         self._clock = clock
@@ -67,8 +83,13 @@ class TransactionService:
     async def start(self, start: TransactionStart) -> tuple[int, IdTagInfo]:
         """Every start is recorded, even with a bad tag: the charger has already begun
         (offline starts), and the answer's idTagInfo tells it whether to stop. A start that
-        answers a recent RemoteStartTransaction is recorded as started remotely."""
+        answers a recent RemoteStartTransaction is recorded as started remotely. A start
+        on a connector reserved for another group is answered Invalid; one that uses a
+        reservation closes it."""
         id_tag_info = await self._authorization.authorize(start.id_tag, start.charge_point_id)
+        reservation = None
+        if self._reservations is not None:
+            id_tag_info, reservation = await self._reservations.admit(start, id_tag_info)
         remote = self._remote_starts.claim(start.charge_point_id, start.connector_id, start.id_tag)
         start = replace(start, started_remotely=remote is not None)
 
@@ -87,6 +108,8 @@ class TransactionService:
         transaction_id = await self._store.start(
             start, self._clock.now(), lambda new_id: [started(new_id)]
         )
+        if reservation is not None and self._reservations is not None:
+            await self._reservations.used(reservation, transaction_id)
         owner = TransactionOwner(start.charge_point_id, start.connector_id, start.meter_start)
         self._owners.remember(transaction_id, owner)
         self._progress.started(transaction_id, start.timestamp)

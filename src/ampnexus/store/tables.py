@@ -600,3 +600,24 @@ dr_events = Table(
     Column("opted_out_sites", JSON, nullable=False),
     PrimaryKeyConstraint("program_id", "event_id"),
 )
+
+# Reservations (migration 0017): the id is the OCPP reservationId. `state` as stored; an
+# active one past `expires_at` reads as expired before the sweep stores it.
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),  # 0: any connector of the charger
+    Column("id_tag", String(20), nullable=False),
+    Column("parent_id_tag", String(20)),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("answer", String(16)),  # the charger's ReserveNow answer
+    Column("reason", String(200)),
+    Column("transaction_id", Integer),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Index(None, "charge_point_id", "state"),
+    Index(None, "state", "expires_at"),  # the sweep, and the next expiry
+)

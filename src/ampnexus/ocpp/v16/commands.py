@@ -32,7 +32,8 @@ from ampnexus.domain.commands import (
     UnlockStatus,
 )
 from ampnexus.domain.errors import Invalid, UnreadableAnswer
-from ampnexus.domain.time import Clock
+from ampnexus.domain.reservation import CancelStatus, ReserveStatus
+from ampnexus.domain.time import Clock, format_timestamp
 from ampnexus.ocpp.v16.profiles import parse_composite, profile_to_ocpp
 
 S = TypeVar("S", bound=StrEnum)
@@ -168,6 +169,32 @@ class V16Commands:
         if connector_id is not None:
             payload["connectorId"] = connector_id
         return await self._status(charge_point_id, "TriggerMessage", payload, TriggerStatus)
+
+    # --- Reservation ---------------------------------------------------------------------------
+    async def reserve_now(
+        self,
+        charge_point_id: str,
+        reservation_id: int,
+        connector_id: int,
+        id_tag: str,
+        parent_id_tag: str | None,
+        expires_at: datetime,
+    ) -> Answer[ReserveStatus]:
+        payload: dict[str, Any] = {
+            "connectorId": connector_id,
+            "expiryDate": format_timestamp(expires_at),
+            "idTag": id_tag,
+            "reservationId": reservation_id,
+        }
+        if parent_id_tag is not None:
+            payload["parentIdTag"] = parent_id_tag
+        return await self._status(charge_point_id, "ReserveNow", payload, ReserveStatus)
+
+    async def cancel_reservation(
+        self, charge_point_id: str, reservation_id: int
+    ) -> Answer[CancelStatus]:
+        payload = {"reservationId": reservation_id}
+        return await self._status(charge_point_id, "CancelReservation", payload, CancelStatus)
 
     # --- the wire -----------------------------------------------------------------------------
     async def _call(

@@ -37,6 +37,7 @@ from ampnexus.domain.charging_mode import EffectiveMode
 from ampnexus.domain.charging_profile import ProfilePurpose
 from ampnexus.domain.driver import PriorityClass
 from ampnexus.domain.operator_profile import OperatorProfile
+from ampnexus.domain.reservation import Reservation
 from ampnexus.domain.series import SeriesKind
 from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.time import Clock
@@ -46,6 +47,7 @@ from ampnexus.services.planning_ports import (
     ChargerPresence,
     DemandResponseLimits,
     OperatorBounds,
+    ReservedConnectors,
     RunningSessions,
     SessionNeeds,
     SiteSignals,
@@ -94,10 +96,13 @@ class RequestBuilder:
         horizon_slots: int,
         operator: OperatorBounds | None = None,
         demand_response: DemandResponseLimits | None = None,
+        reservations: ReservedConnectors | None = None,
     ) -> None:
-        """`operator`: the profiles operators gave chargers (None: no bounds).
+        """`reservations`: connectors held for a driver to come (None: none).
+        `operator`: the profiles operators gave chargers (None: no bounds).
         `demand_response`: what demand-response events ask of sites (None: nothing)."""
         self._sessions = sessions
+        self._reservations = reservations
         self._demand_response = demand_response
         # Site -> per slot, the demand-response events its latest request was shaped by
         # (taken by the replan that made the request, for the plan to say).
@@ -143,10 +148,11 @@ class RequestBuilder:
         sessions: list[Session] = []
         transactions: dict[str, tuple[str, int, int]] = {}
         # The reads that do not depend on each other overlap: each waits on the database.
-        (running, facts, modes, bounds), series, expected = await asyncio.gather(
+        (running, facts, modes, bounds), series, expected, reserved = await asyncio.gather(
             self._session_reads(layout, grid, now),
             self._series(layout, grid),
             self._expected.expected(layout, grid, now),
+            self._reserved(layout),
         )
         placements = {p.charge_point_id: p for p in layout.placements}
         rules: dict[str, SessionRule] = {}
@@ -173,6 +179,7 @@ class RequestBuilder:
         busy = Counter(charger for charger, _, _ in transactions.values())
         sessions += self._standby(layout, grid, busy)
         sessions += expected or self._expected.prior(layout, grid, sessions)
+        sessions += self._held(layout, grid, reserved, set(transactions.values()))
         request = PlanRequest(
             grid=grid,
             circuits=tuple(circuits),
@@ -366,6 +373,49 @@ class RequestBuilder:
                 )
             )
         return standby
+
+    async def _reserved(self, layout: SiteLayout) -> Sequence[Reservation]:
+        if self._reservations is None or not layout.placements:
+            return ()
+        return await self._reservations.active_on([p.charge_point_id for p in layout.placements])
+
+    def _held(
+        self,
+        layout: SiteLayout,
+        grid: SlotGrid,
+        reserved: Sequence[Reservation],
+        running: set[tuple[str, int, int]],
+    ) -> list[Session]:
+        """Each reservation as an expected session on its connector, from now until its
+        expiry: its driver is coming, so room is kept for the site's default need (what the
+        connector can take before the expiry, if less). One whose connector already charges
+        is left out (the transaction that used it is planned)."""
+        site = layout.site
+        placements = {p.charge_point_id: p for p in layout.placements}
+        busy = {(charger, connector) for charger, connector, _ in running}
+        held = []
+        for reservation in reserved:
+            placement = placements.get(reservation.charge_point_id)
+            if placement is None or (reservation.charge_point_id, reservation.connector_id) in busy:
+                continue
+            departure = min(max(reservation.expires_at, grid.slot_start(1)), grid.end)
+            max_power = placement.max_power_w or DEFAULT_MAX_POWER_W
+            hours = (departure - grid.start).total_seconds() / 3600
+            phases = placement.grid_phases(site.phases)
+            held.append(
+                Session(
+                    id=f"reservation-{reservation.id}",
+                    circuit_id=placement.circuit_id or SITE,
+                    arrival=grid.start,
+                    departure=departure,
+                    energy_wh=min(site.default_energy_wh, max_power * hours),
+                    max_power_w=max_power,
+                    min_power_w=MIN_CURRENT_A * site.voltage * len(phases),
+                    phases=phases,
+                    expected=True,
+                )
+            )
+        return held
 
     async def _series(self, layout: SiteLayout, grid: SlotGrid) -> SiteSeries:
         """The building load is what the meter saw minus what the site's EVs drew at the same

@@ -41,6 +41,7 @@ from ampnexus.domain.events import (
     TransactionStarted,
     TransactionStopped,
 )
+from ampnexus.domain.reservation import ReservationChanged
 from ampnexus.domain.time import Clock
 from ampnexus.services.alerts import AlertService
 from ampnexus.services.planning_ports import (
@@ -48,6 +49,7 @@ from ampnexus.services.planning_ports import (
     ChargerPresence,
     DemandResponseLimits,
     OperatorBounds,
+    ReservedConnectors,
     RunningSessions,
     SessionNeeds,
     SiteDirectory,
@@ -116,8 +118,10 @@ class SmartChargingService:
         modes: ChargerModes | None = None,
         operator: OperatorBounds | None = None,
         demand_response: DemandResponseLimits | None = None,
+        reservations: ReservedConnectors | None = None,
     ) -> None:
-        """`modes`: each charger's charging mode (None: every charger is smart).
+        """`reservations`: the connectors held for a driver to come (None: none).
+        `modes`: each charger's charging mode (None: every charger is smart).
         `operator`: the profiles operators gave chargers, kept as upper bounds (None: none).
         `demand_response`: what demand-response events ask of sites (None: nothing)."""
         self._planner = planner
@@ -193,6 +197,7 @@ class SmartChargingService:
             horizon_slots=horizon_slots,
             operator=operator,
             demand_response=demand_response,
+            reservations=reservations,
         )
         self._dispatcher = Dispatcher(
             commands=commands,
@@ -231,6 +236,8 @@ class SmartChargingService:
         bus.subscribe(SiteMeterRead, self._meter_read)
         bus.subscribe(OperatorLimitChanged, self._operator_changed)
         bus.subscribe(DemandResponseChanged, self._demand_response_changed)
+        # A reservation made or ended: room for its driver is kept, or given back.
+        bus.subscribe(ReservationChanged, lambda e: self._charger_changed(e.charge_point_id))
         # A driver's priority, cap or defaults, or a deleted tag's need: wherever they charge.
         bus.subscribe(DriverChanged, lambda e: self._spawn(self.replan_all()))
         bus.subscribe(IdTagChanged, lambda e: self._spawn(self.replan_all()))
