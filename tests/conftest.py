@@ -58,6 +58,9 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "command_timeout": 2.0,
         "heartbeat_interval": 120,
+        # The automatic sync asks every charger its list keys and version at boot; tests that
+        # count a charger's messages run without it (tests/integration/test_octt_local_list).
+        "local_list_sync": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

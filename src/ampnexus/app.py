@@ -13,7 +13,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 
@@ -37,6 +37,7 @@ from ampnexus.services.demand_response import DemandResponseService
 from ampnexus.services.drivers import DriverProfileService
 from ampnexus.services.energy import EnergyService
 from ampnexus.services.feed import EventFeed
+from ampnexus.services.local_list import LocalListCommands, LocalListService
 from ampnexus.services.modes import ModeService
 from ampnexus.services.needs import NeedService
 from ampnexus.services.operator_profiles import OperatorProfiles
@@ -62,6 +63,7 @@ from ampnexus.store.demand_response import SqlDemandResponseStore
 from ampnexus.store.drivers import SqlDriverProfileStore
 from ampnexus.store.feed import SqlFeedStore
 from ampnexus.store.id_tags import SqlIdTagStore
+from ampnexus.store.local_lists import SqlLocalListStore
 from ampnexus.store.modes import SqlModeStore
 from ampnexus.store.needs import SqlNeedStore
 from ampnexus.store.operator_profiles import SqlOperatorProfileStore
@@ -109,6 +111,7 @@ class Services:
     reservations: ReservationService  # ReserveNow / CancelReservation and their records
     smart_charging: SmartChargingService = field(init=False)
     plug_and_charge: PlugAndCharge = field(init=False)
+    local_lists: LocalListService = field(init=False)  # chargers' local authorization lists
 
 
 def build_services(
@@ -246,7 +249,25 @@ def build_services(
         services.modes, authorization, services.transactions, services.commands, clock
     )
     services.plug_and_charge.attach(bus)
+    services.local_lists = _local_lists(db, settings, clock, port, services)
     return services
+
+
+def _local_lists(
+    db: Database, settings: Settings, clock: Clock, port: ChargerCommands, services: Services
+) -> LocalListService:
+    """Its commands are the OCPP 1.6 adapter's (V16Commands): beyond the common port."""
+    local_lists = LocalListService(
+        SqlLocalListStore(db),
+        SqlIdTagStore(db),
+        cast(LocalListCommands, port),
+        services.charge_points,
+        services.alerts,
+        clock,
+    )
+    if settings.local_list_sync:
+        local_lists.attach(services.bus)
+    return local_lists
 
 
 def _site_services(db: Database, clock: Clock, bus: LocalBus) -> dict[str, Any]:
@@ -365,6 +386,7 @@ class AmpNexus:
         await self.services.smart_charging.stop()
         await self.services.plug_and_charge.stop()
         await self.services.reservations.stop()
+        await self.services.local_lists.stop()
         await self.services.operator_profiles.drain()
         await self.services.webhooks.stop()  # an undelivered event stays pending: sent later
         await self.services.feed.drain()

@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         description="refuse webhook URLs on private, loopback or link-local addresses "
         "(for hosted deployments, where receivers are on the internet)",
     )
+    local_list_sync: bool = Field(
+        True,
+        description="keep the local authorization list of every charger that has one in step "
+        "with the id tags (asks each charger's list keys and version when it connects)",
+    )
     event_retention_days: float = Field(
         7.0,
         gt=0,

@@ -46,6 +46,7 @@ class TestCharger(ChargePoint):
             "ClearChargingProfile": "Accepted",
             "GetCompositeSchedule": "Accepted",
             "ReserveNow": "Accepted",
+            "SendLocalList": "Accepted",  # Accepted: applied (VersionMismatch when it is)
         }
         # The reservations it holds (accepted ReserveNow payloads, by reservationId): a
         # CancelReservation of one of them is Accepted, of any other Rejected (§5.1).
@@ -64,6 +65,11 @@ class TestCharger(ChargePoint):
             "SupportedFeatureProfiles": ("Core,SmartCharging,RemoteTrigger", True),
         }
         self.silent = False  # when True, commands are received but never answered
+        # Its Local Authorization List: idTag -> idTagInfo, and that list's version (what
+        # GetLocalListVersion answers, unless `reported_version` says otherwise).
+        self.local_list: dict[str, dict[str, Any]] = {}
+        self.local_list_version = 0
+        self.reported_version: int | None = None
 
     async def _record(self, action: str, payload: dict[str, Any]) -> None:
         async with self._arrived:
@@ -181,6 +187,38 @@ class TestCharger(ChargePoint):
         await self._record("CancelReservation", payload)
         held = self.reservations.pop(payload["reservation_id"], None)
         return call_result.CancelReservation(status="Accepted" if held else "Rejected")
+
+    # --- Local Auth List Management, as sent by the CSMS ----------------------------------------
+    @on("SendLocalList")
+    async def on_send_local_list(self, **payload: Any) -> Any:
+        await self._record("SendLocalList", payload)
+        status = self.answers["SendLocalList"]
+        differential = payload["update_type"] == "Differential"
+        behind = payload["list_version"] <= self.local_list_version
+        if status == "Accepted" and differential and behind:
+            status = "VersionMismatch"  # as a real charger answers (OCPP 1.6 §7.47)
+        if status == "Accepted":
+            if not differential:
+                self.local_list = {}
+            for entry in payload.get("local_authorization_list") or ():
+                if "id_tag_info" in entry:
+                    self.local_list[entry["id_tag"]] = entry["id_tag_info"]
+                else:
+                    self.local_list.pop(entry["id_tag"], None)
+            self.local_list_version = payload["list_version"]
+        return call_result.SendLocalList(status=status)
+
+    @on("GetLocalListVersion")
+    async def on_get_local_list_version(self, **payload: Any) -> Any:
+        await self._record("GetLocalListVersion", payload)
+        reported = self.reported_version
+        return call_result.GetLocalListVersion(
+            list_version=self.local_list_version if reported is None else reported
+        )
+
+    def sent(self, action: str) -> list[dict[str, Any]]:
+        """Every `action` the CSMS sent, in order."""
+        return [payload for received, payload in self.received if received == action]
 
     # --- what a charger sends, as one-liners for the tests ------------------------------------
     async def boot(self, vendor: str = "AmpNexusTest", model: str = "TC-1") -> Any:

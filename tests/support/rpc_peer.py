@@ -46,9 +46,9 @@ class RpcPeer:
         async with asyncio.timeout(30):
             return await future
 
-    async def wait_for(self, action: str, timeout: float = 15.0) -> dict[str, Any]:
+    async def wait_for(self, action: str, within: float = 15.0) -> dict[str, Any]:
         """The payload of the first `action` the CSMS sent (waiting for it)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 for name, payload in self.received:
                     if name == action:

@@ -27,6 +27,7 @@ from ampnexus.api.routers import (
     events,
     health,
     id_tags,
+    local_lists,
     modes,
     needs,
     operator_profiles,
@@ -62,6 +63,7 @@ SECURED = (
     webhooks,
     events,
     demand_response,
+    local_lists,
 )
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 

@@ -23,6 +23,7 @@ class AlertKind(StrEnum):
     CHARGER_REFUSES_PROFILES = "charger_refuses_profiles"  # planned at its maximum meanwhile
     SESSION_STOPPED = "session_stopped"  # stopped to keep its site within its limit
     WEBHOOK_FAILING = "webhook_failing"  # a receiver keeps failing: its deliveries wait
+    LOCAL_LIST_TRUNCATED = "local_list_truncated"  # more id tags than a charger's list holds
 
 
 class Severity(StrEnum):

@@ -139,6 +139,14 @@ class IdTagChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class IdTagAdded:
+    """An id tag was created (chargers' local lists take it in)."""
+
+    id_tag: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ModeChanged:
     """A charger's own charging mode was set, changed or removed (`mode` None: it follows
     its site's default again). A site's default_mode changing is a SiteChanged."""

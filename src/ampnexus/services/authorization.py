@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from ampnexus.domain.errors import Conflict, Invalid, NotFound
-from ampnexus.domain.events import IdTagChanged
+from ampnexus.domain.events import IdTagAdded, IdTagChanged
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag, IdTagInfo, authorize, own_id_tag
 from ampnexus.domain.time import Clock
 from ampnexus.services.ports import EventPublisher, IdTagStore, Page
@@ -75,6 +75,8 @@ class AuthorizationService:
             raise Conflict(_exists(tag.id_tag, existing.id_tag))
         await self._store.add(tag, self._clock.now())
         self._cache.clear()  # every spelling of it may be cached as unknown
+        if self._events is not None:
+            self._events.publish(IdTagAdded(tag.id_tag, self._clock.now()))
         return tag
 
     async def get(self, id_tag: str) -> IdTag:

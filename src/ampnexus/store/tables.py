@@ -621,3 +621,28 @@ reservations = Table(
     Index(None, "charge_point_id", "state"),
     Index(None, "state", "expires_at"),  # the sweep, and the next expiry
 )
+
+
+# --- local authorization lists (migration 0016) -------------------------------------------------
+# Per charger: the list version it holds from us and that list's entries (JSON, read and
+# written whole; null: not known, the next update is a full one), what it last answered.
+local_lists = Table(
+    "local_lists",
+    metadata,
+    Column(
+        "charge_point_id",
+        String(255),
+        ForeignKey("charge_points.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("held", JSON),
+    Column("reported_version", Integer),
+    Column("reported_at", UtcDateTime),
+    Column("last_status", String(16)),
+    Column("problem", Text),
+    Column("unsupported", Boolean, nullable=False),
+    Column("max_length", Integer),
+    Column("left_out", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -32,6 +32,7 @@ from ampnexus.domain.commands import (
     UnlockStatus,
 )
 from ampnexus.domain.errors import Invalid, UnreadableAnswer
+from ampnexus.domain.local_list import ListEntry, ListUpdate, ListVersion, UpdateStatus
 from ampnexus.domain.reservation import CancelStatus, ReserveStatus
 from ampnexus.domain.time import Clock, format_timestamp
 from ampnexus.ocpp.v16.profiles import parse_composite, profile_to_ocpp
@@ -196,6 +197,25 @@ class V16Commands:
         payload = {"reservationId": reservation_id}
         return await self._status(charge_point_id, "CancelReservation", payload, CancelStatus)
 
+    # --- Local Auth List Management -------------------------------------------------------
+    async def send_local_list(
+        self, charge_point_id: str, update: ListUpdate
+    ) -> Answer[UpdateStatus]:
+        payload = {
+            "listVersion": update.version,
+            "updateType": update.kind.value,
+            "localAuthorizationList": [authorization_data(e) for e in update.entries],
+        }
+        return await self._status(charge_point_id, "SendLocalList", payload, UpdateStatus)
+
+    async def get_local_list_version(self, charge_point_id: str) -> ListVersion:
+        """The version the charger holds: 0 for an empty list, -1 when it has none."""
+        reply = await self._call(charge_point_id, "GetLocalListVersion", {})
+        version = reply.get("listVersion")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise _unreadable(f"{charge_point_id} GetLocalListVersion", f"listVersion {version!r}")
+        return ListVersion(version, reply)
+
     # --- the wire -----------------------------------------------------------------------------
     async def _call(
         self, charge_point_id: str, action: str, payload: dict[str, Any]
@@ -210,6 +230,19 @@ class V16Commands:
     ) -> Answer[S]:
         reply = await self._call(charge_point_id, action, payload)
         return Answer(read_status(reply, kind, f"{charge_point_id} {action}"), reply)
+
+
+def authorization_data(entry: ListEntry) -> dict[str, Any]:
+    """An AuthorizationData (§7.2); without idTagInfo it removes the tag (differential)."""
+    data: dict[str, Any] = {"idTag": entry.id_tag}
+    if entry.info is not None:
+        info: dict[str, Any] = {"status": entry.info.status.value}
+        if entry.info.expiry_date is not None:
+            info["expiryDate"] = format_timestamp(entry.info.expiry_date)
+        if entry.info.parent_id_tag is not None:
+            info["parentIdTag"] = entry.info.parent_id_tag
+        data["idTagInfo"] = info
+    return data
 
 
 def read_status(reply: Mapping[str, Any], kind: type[S], what: str) -> S:
