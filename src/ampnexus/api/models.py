@@ -455,7 +455,7 @@ class DataTransferOut(BaseModel):
     def of(cls, record: DataTransferRecord) -> DataTransferOut:
         return cls(
             id=record.id,
-            direction=record.direction.value,  # type: ignore[arg-type]
+            direction=record.direction.value,
             vendor_id=record.vendor_id,
             message_id=record.message_id,
             data=record.data,

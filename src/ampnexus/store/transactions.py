@@ -231,7 +231,15 @@ class SqlTransactionStore:
                     "stop_detail": left.detail,
                 }
                 if conn.execute(_CLOSE_LEFT_OPEN, {"key": row.id, **values}).rowcount:
-                    closed.append(replace(_transaction(row, ()), **values))
+                    closed.append(
+                        replace(
+                            _transaction(row, ()),
+                            stopped_at=stopped_at,
+                            meter_stop=meter_stop,
+                            stop_reason=left.reason,
+                            stop_detail=left.detail,
+                        )
+                    )
             return closed
 
         return await self._db.write(work, announced(announce))
