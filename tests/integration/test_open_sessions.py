@@ -8,6 +8,7 @@ still answered and changes nothing.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from ampnexus.app import AmpNexus
+from ampnexus.domain.user import Role
 from ampnexus.store.feed import SqlFeedStore
 from tests.conftest import PASSWORD
 from tests.integration.test_octt_core import (
@@ -29,6 +31,7 @@ from tests.integration.test_octt_core import (
     transaction,
 )
 from tests.support.charger import TestCharger, charger
+from tests.support.portal import portal_client, portal_sign_in
 
 
 @pytest.fixture
@@ -186,3 +189,15 @@ async def test_a_session_started_after_the_boot_is_not_closed_by_its_available(a
     started = await cp.start_transaction(1, VALID, 1_000)
     await cp.status(1, "Available")
     assert (await transaction(api, started.transaction_id))["active"] is True
+
+
+async def test_the_portal_shows_why_a_session_was_closed(server, api, cp):
+    first = await open_session(cp)
+    await cp.start_transaction(1, VALID, meter_start=1_000)
+    await server.services.users.create("viewer@example.com", "a long viewer password", Role.VIEWER)
+    async with portal_client(f"http://127.0.0.1:{server.http_port}") as portal:
+        await portal_sign_in(portal, "viewer@example.com", "a long viewer password")
+        page = await portal.get(f"/sessions/{first}")
+    assert page.status_code == 200
+    assert "superseded" in page.text
+    assert html.escape((await transaction(api, first))["stop_detail"]) in page.text
