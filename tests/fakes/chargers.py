@@ -13,18 +13,23 @@ from typing import Any
 from ampnexus.domain.alert import Alert, AlertKey, AlertKind, Severity
 from ampnexus.domain.api_key import ApiKey, ApiKeyScope
 from ampnexus.domain.charge_point import BootInfo, ChargePoint
+from ampnexus.domain.data_transfer import DataTransferRecord, Direction
 from ampnexus.domain.errors import Conflict
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.transaction import (
     DEFAULT_UNITS,
     NO_FILTER,
+    ChargerReading,
+    LeftOpen,
     MeterReading,
+    ReadingFilter,
     SampledValue,
     SessionFilter,
     Transaction,
     TransactionOwner,
     TransactionStart,
     TransactionStop,
+    import_register_wh,
 )
 from ampnexus.services.feed import Announce
 from ampnexus.services.ports import Page, StatusRecord
@@ -85,6 +90,11 @@ class FakeChargePointStore:
             model=boot.model,
             serial_number=boot.serial_number,
             firmware_version=boot.firmware_version,
+            charge_box_serial_number=boot.charge_box_serial_number,
+            iccid=boot.iccid,
+            imsi=boot.imsi,
+            meter_type=boot.meter_type,
+            meter_serial_number=boot.meter_serial_number,
             last_boot=at,
             last_seen=at,
         )
@@ -154,6 +164,7 @@ class FakeIdTagStore:
 class FakeTransactionStore:
     def __init__(self, memory: Memory) -> None:
         self._m = memory
+        self._received: dict[int, datetime] = {}  # created_at, by transaction id
 
     async def start(
         self, start: TransactionStart, at: datetime, announce: Announce[int] | None = None
@@ -176,7 +187,9 @@ class FakeTransactionStore:
             meter_start=start.meter_start,
             started_at=start.timestamp,
             started_remotely=start.started_remotely,
+            reservation_id=start.reservation_id,
         )
+        self._received[transaction_id] = at
         if announce is not None:
             self._m.feed.extend(announce(transaction_id))
         return transaction_id
@@ -228,6 +241,65 @@ class FakeTransactionStore:
         at: datetime,
     ) -> None:
         self._keep(charge_point_id, connector_id, None, claimed_transaction_id, readings, at)
+
+    async def close_left_open(
+        self, left: LeftOpen, announce: Announce[builtins.list[Transaction]] | None = None
+    ) -> builtins.list[Transaction]:
+        closed = []
+        for t in sorted(self._m.transactions.values(), key=lambda t: t.id):
+            if not self._left_open(t, left):
+                continue
+            stopped_at, meter_stop = left.fallback_at, t.meter_start
+            registers = self._register_readings(t.id)
+            register = import_register_wh(registers[-1]) if registers else None
+            if register is not None:
+                stopped_at, meter_stop = (
+                    registers[-1].timestamp,
+                    max(t.meter_start, round(register)),
+                )
+            done = replace(
+                t,
+                stopped_at=max(t.started_at, stopped_at),
+                meter_stop=meter_stop,
+                stop_reason=left.reason,
+                stop_detail=left.detail,
+            )
+            self._m.transactions[t.id] = done
+            closed.append(self._shown(done))
+        if announce is not None:
+            self._m.feed.extend(announce(closed))
+        return closed
+
+    def _left_open(self, t: Transaction, left: LeftOpen) -> bool:
+        received = self._received.get(t.id)
+        return (
+            t.active
+            and (t.charge_point_id, t.connector_id) == (left.charge_point_id, left.connector_id)
+            and (left.other_than is None or t.id != left.other_than)
+            and (left.started_by is None or t.started_at <= left.started_by)
+            and (
+                left.received_before is None
+                or (received is not None and received < left.received_before)
+            )
+        )
+
+    async def charger_readings(
+        self, charge_point_id: str, where: ReadingFilter, limit: int, offset: int
+    ) -> Page[ChargerReading]:
+        found = [
+            (index, ChargerReading(r.connector_id, r.reading.timestamp, sample, r.received_at))
+            for index, r in enumerate(self._m.readings)
+            if r.charge_point_id == charge_point_id
+            and r.transaction_id is None
+            and r.rejected_id is None
+            and (where.connector_id is None or r.connector_id == where.connector_id)
+            and (where.since is None or r.reading.timestamp >= where.since)
+            and (where.until is None or r.reading.timestamp < where.until)
+            for sample in r.reading.sampled_values
+        ]
+        # Newest first; within an instant, in the order stored (as the SQL ids run).
+        ordered = sorted(found, key=lambda item: (-item[1].timestamp.timestamp(), item[0]))
+        return page([reading for _, reading in ordered], limit, offset)
 
     async def owner(self, transaction_id: int) -> TransactionOwner | None:
         transaction = self._m.transactions.get(transaction_id)
@@ -414,6 +486,23 @@ class FakeDataTransferStore:
                 "received_at": at,
             }
         )
+
+    async def list(self, charge_point_id: str, limit: int, offset: int) -> Page[DataTransferRecord]:
+        records = [
+            DataTransferRecord(
+                id=index + 1,
+                charge_point_id=charge_point_id,
+                direction=Direction(str(row["direction"])),
+                vendor_id=str(row["vendor_id"]),
+                message_id=row["message_id"],  # type: ignore[arg-type]
+                data=row["data"],  # type: ignore[arg-type]
+                status=row["status"],  # type: ignore[arg-type]
+                at=row["received_at"],  # type: ignore[arg-type]
+            )
+            for index, row in enumerate(self._m.data_transfers)
+            if row["charge_point_id"] == charge_point_id
+        ]
+        return page(records[::-1], limit, offset)
 
 
 class FakeApiKeyStore:

@@ -44,7 +44,10 @@ from ampnexus.domain.series import Point, SeriesKind
 from ampnexus.domain.site import Circuit, Placement, Site, SiteLayout, add_circuit, place
 from ampnexus.domain.tariff import PricePeriod, Tariff, TariffKind
 from ampnexus.domain.transaction import (
+    SUPERSEDED,
+    LeftOpen,
     MeterReading,
+    ReadingFilter,
     SampledValue,
     TransactionStart,
     TransactionStop,
@@ -53,6 +56,7 @@ from ampnexus.domain.user import Role
 from ampnexus.services import ports
 from ampnexus.store.alerts import SqlAlertStore
 from ampnexus.store.charge_points import SqlChargePointStore
+from ampnexus.store.data_transfers import SqlDataTransferStore
 from ampnexus.store.database import Database
 from ampnexus.store.drivers import SqlDriverProfileStore
 from ampnexus.store.id_tags import SqlIdTagStore
@@ -84,6 +88,7 @@ class Stores:
     operator_profiles: ports.OperatorProfileStore
     users: ports.UserStore
     portal_sessions: ports.PortalSessionStore
+    data_transfers: ports.DataTransferStore
 
 
 Scenario = Callable[[Stores], Awaitable[list[object]]]
@@ -115,6 +120,7 @@ def sql_stores(db: Database) -> Stores:
         SqlOperatorProfileStore(db),
         SqlUserStore(db),
         SqlPortalSessionStore(db),
+        SqlDataTransferStore(db),
     )
 
 
@@ -134,6 +140,7 @@ def fake_stores() -> Stores:
         f.operator_profiles,
         f.users,
         f.portal_sessions,
+        f.data_transfers,
     )
 
 
@@ -187,6 +194,61 @@ async def transactions(s: Stores) -> list[object]:
         await s.transactions.get(first),
         await s.transactions.list("CP-1", None, 10, 0),
         await s.transactions.list(None, True, 10, 0),
+    ]
+
+
+async def sessions_left_open(s: Stores) -> list[object]:
+    """Closed at their latest total register reading (kWh read as Wh), else at the fallback
+    with no energy; never twice; only what the bounds let through."""
+    later = AT + timedelta(minutes=1)
+    first = await s.transactions.start(TransactionStart("CP-1", 1, "TAG", 100, AT), AT)
+    await s.transactions.start(TransactionStart("CP-1", 2, "TAG", 0, AT), AT)
+    register = SampledValue("0.5", unit="kWh")
+    per_phase = SampledValue("9", unit="kWh", phase="L1")
+    await s.transactions.add_meter_values(
+        "CP-1",
+        1,
+        first,
+        [MeterReading(later, (per_phase, register)), MeterReading(AT, (register,))],
+        AT,
+    )
+
+    def left(connector_id: int, **bounds: Any) -> LeftOpen:
+        return LeftOpen("CP-1", connector_id, SUPERSEDED, "why", AT + timedelta(hours=1), **bounds)
+
+    return [
+        await s.transactions.close_left_open(left(1, other_than=first)),
+        await s.transactions.close_left_open(left(1, started_by=AT - timedelta(seconds=1))),
+        await s.transactions.close_left_open(left(1, started_by=AT)),
+        await s.transactions.close_left_open(left(1)),  # closed already
+        await s.transactions.close_left_open(left(2, received_before=AT)),
+        await s.transactions.close_left_open(left(2, received_before=later)),
+        await s.transactions.get(first),
+        await s.transactions.list("CP-1", None, 10, 0),
+    ]
+
+
+async def charger_readings_and_data_transfers(s: Stores) -> list[object]:
+    later = AT + timedelta(minutes=1)
+    energy, power = SampledValue("150"), SampledValue("7", "Power.Active.Import", "kW")
+    await s.transactions.add_meter_values(
+        "CP-1", 0, None, [MeterReading(AT, (energy, power)), MeterReading(later, (energy,))], AT
+    )
+    await s.transactions.add_meter_values("CP-1", 2, None, [MeterReading(AT, (power,))], later)
+    await s.transactions.add_meter_values("CP-2", 1, None, [MeterReading(AT, (energy,))], AT)
+    await s.transactions.add_rejected_meter_values("CP-1", 1, 7, [MeterReading(AT, (energy,))], AT)
+    for direction, status in (("in", "Accepted"), ("out", None), ("out", "Rejected")):
+        await s.data_transfers.record("CP-1", direction, "com.v", "m", "d", status, AT)
+    await s.data_transfers.record("CP-2", "in", "com.v", None, None, "UnknownVendorId", later)
+    return [
+        await s.transactions.charger_readings("CP-1", ReadingFilter(), 10, 0),
+        await s.transactions.charger_readings("CP-1", ReadingFilter(), 2, 1),
+        await s.transactions.charger_readings("CP-1", ReadingFilter(connector_id=2), 10, 0),
+        await s.transactions.charger_readings("CP-1", ReadingFilter(since=later), 10, 0),
+        await s.transactions.charger_readings("CP-1", ReadingFilter(until=later), 10, 0),
+        await s.data_transfers.list("CP-1", 10, 0),
+        await s.data_transfers.list("CP-1", 1, 1),
+        await s.data_transfers.list("CP-2", 10, 0),
     ]
 
 
@@ -470,6 +532,8 @@ def _with_circuit(layout: SiteLayout, circuit_id: str) -> SiteLayout:
     [
         id_tags,
         transactions,
+        sessions_left_open,
+        charger_readings_and_data_transfers,
         alerts,
         series,
         drivers_and_needs,

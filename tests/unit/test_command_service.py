@@ -20,7 +20,7 @@ from ampnexus.domain.charging_profile import (
     SchedulePeriod,
 )
 from ampnexus.domain.commands import Answer, DataTransferAnswer, DataTransferStatus
-from ampnexus.domain.errors import Conflict, Invalid, NotFound
+from ampnexus.domain.errors import CommandFailed, CommandTimeout, Conflict, Invalid, NotFound
 from ampnexus.domain.transaction import Transaction
 from ampnexus.services.charge_points import ChargePointService
 from ampnexus.services.commands import CommandService
@@ -141,3 +141,29 @@ async def test_a_data_transfer_is_logged_with_the_chargers_status():
     answer = await commands.data_transfer("CP-1", "com.example", "ping", None)
     assert answer.status is DataTransferStatus.UNKNOWN_VENDOR_ID
     assert store.records == [("CP-1", "out", "com.example", "ping", None, "UnknownVendorId", NOW)]
+
+
+class FailingPort(Port):
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    async def data_transfer(self, *args: Any) -> DataTransferAnswer:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (CommandTimeout("CP-1 did not answer DataTransfer"), "NoAnswer"),
+        (CommandFailed("NotImplemented", "no DataTransfer here"), "CallError"),
+    ],
+)
+async def test_a_data_transfer_without_an_answer_is_logged_with_why(error: Exception, status: str):
+    """The operator's send is on record even when the charger never answered it; the API
+    still reports the failure (504 / 502)."""
+    store = DataTransfers()
+    commands = service(FailingPort(error), Transactions(), store)
+    with pytest.raises(type(error)):
+        await commands.data_transfer("CP-1", "com.example", "ping", "x")
+    assert store.records == [("CP-1", "out", "com.example", "ping", "x", status, NOW)]

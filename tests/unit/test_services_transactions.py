@@ -183,3 +183,48 @@ async def test_only_the_latest_reading_of_a_message_sets_the_power(fakes: Fakes)
 async def test_an_unknown_transaction_is_not_found(fakes: Fakes) -> None:
     with pytest.raises(NotFound):
         await service(fakes).get(7)
+
+
+# --- sessions a charger left open ---------------------------------------------------------
+async def test_a_start_on_a_busy_connector_closes_the_older_session_once(fakes: Fakes) -> None:
+    transactions = service(fakes)
+    older, _ = await transactions.start(start_of(fakes))
+    fakes.clock.advance(minutes=10)
+    on_other_connector, _ = await transactions.start(start_of(fakes, connector_id=2))
+    newer, _ = await transactions.start(start_of(fakes))
+    again, _ = await transactions.start(start_of(fakes))  # a replayed start closes nothing more
+    assert again == newer
+    closed = await transactions.get(older)
+    assert (closed.stop_reason, closed.stopped_at, closed.energy_wh) == (
+        "superseded",
+        fakes.clock.now(),  # no reading: the new start is the latest instant known
+        0,
+    )
+    assert closed.stop_detail is not None and f"transaction {newer}" in closed.stop_detail
+    assert [e.transaction_id for e in fakes.events.of(TransactionStopped)] == [older]
+    assert fakes.memory.feed[-1] == fakes.events.of(TransactionStopped)[0]  # committed with it
+    for running in (newer, on_other_connector):
+        assert (await transactions.get(running)).active
+
+
+async def test_only_a_first_status_soon_after_a_boot_closes_a_session(fakes: Fakes) -> None:
+    transactions = service(fakes)
+    first, _ = await transactions.start(start_of(fakes))
+    second, _ = await transactions.start(start_of(fakes, connector_id=2))
+    fakes.clock.advance(minutes=1)
+    await transactions.connector_reported("CP-1", 1, "Available")  # no boot: only a status
+    transactions.charger_booted("CP-1")
+    await transactions.connector_reported("CP-1", 0, "Available")  # the charger as a whole
+    fakes.clock.advance(minutes=16)
+    await transactions.connector_reported("CP-1", 2, "Available")  # too long after the boot
+    assert (await transactions.get(first)).active and (await transactions.get(second)).active
+
+    transactions.charger_booted("CP-1")
+    booted_at = fakes.clock.now()
+    await transactions.connector_reported("CP-2", 1, "Available")  # another charger's
+    await transactions.connector_reported("CP-1", 1, "Available")
+    await transactions.connector_reported("CP-1", 2, "Charging")
+    await transactions.connector_reported("CP-1", 2, "Available")  # not its first status
+    closed = await transactions.get(first)
+    assert (closed.stop_reason, closed.stopped_at) == ("charger_rebooted", booted_at)
+    assert (await transactions.get(second)).active

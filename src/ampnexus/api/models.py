@@ -13,9 +13,10 @@ from ampnexus.domain.alert import Alert, AlertKind, Severity
 from ampnexus.domain.api_key import ApiKey, ApiKeyScope
 from ampnexus.domain.charging_profile import ChargingProfile, ChargingSchedule
 from ampnexus.domain.commands import CompositeAnswer
+from ampnexus.domain.data_transfer import DataTransferRecord
 from ampnexus.domain.id_tag import AuthorizationStatus, IdTag
 from ampnexus.domain.time import utc
-from ampnexus.domain.transaction import Transaction
+from ampnexus.domain.transaction import ChargerReading, Transaction
 from ampnexus.ocpp.v16.profiles import parse_profile_strictly
 from ampnexus.services.charge_points import ChargePointView
 from ampnexus.services.ports import Page as ServicePage
@@ -104,6 +105,11 @@ class ChargePointOut(BaseModel):
     model: str | None
     serial_number: str | None
     firmware_version: str | None
+    charge_box_serial_number: str | None = Field(description="From its last BootNotification")
+    iccid: str | None = Field(description="Its modem's SIM card (ICCID), as it last booted")
+    imsi: str | None = Field(description="Its modem's subscriber id (IMSI), as it last booted")
+    meter_type: str | None = Field(description="Its main meter's type, as it last booted")
+    meter_serial_number: str | None = Field(description="Its main meter's serial number")
     last_seen: datetime | None
     last_boot: datetime | None
     created_at: datetime | None
@@ -124,6 +130,11 @@ class ChargePointOut(BaseModel):
             model=cp.model,
             serial_number=cp.serial_number,
             firmware_version=cp.firmware_version,
+            charge_box_serial_number=cp.charge_box_serial_number,
+            iccid=cp.iccid,
+            imsi=cp.imsi,
+            meter_type=cp.meter_type,
+            meter_serial_number=cp.meter_serial_number,
             last_seen=cp.last_seen,
             last_boot=cp.last_boot,
             created_at=cp.created_at,
@@ -402,6 +413,57 @@ class MeterValueOut(BaseModel):
     sampled_values: list[SampledValueOut]
 
 
+class ChargerReadingOut(SampledValueOut):
+    """One sampled value a charger sent in a MeterValues without a transaction."""
+
+    connector_id: int = Field(description="0: the charger's main meter")
+    timestamp: datetime = Field(description="When the charger took it")
+    received_at: datetime
+
+    @classmethod
+    def of(cls, reading: ChargerReading) -> ChargerReadingOut:
+        s = reading.sample
+        return cls(
+            connector_id=reading.connector_id,
+            timestamp=reading.timestamp,
+            received_at=reading.received_at,
+            value=s.value,
+            measurand=s.measurand,
+            unit=s.unit,
+            phase=s.phase,
+            context=s.context,
+            location=s.location,
+            format=s.format,
+        )
+
+
+class DataTransferOut(BaseModel):
+    id: int
+    direction: Literal["in", "out"] = Field(
+        description="in: the charger sent it; out: sent to the charger through the API"
+    )
+    vendor_id: str
+    message_id: str | None
+    data: str | None
+    status: str | None = Field(
+        description="The answer's status: the CSMS's (in) or the charger's (out); NoAnswer: "
+        "the charger did not answer in time; CallError: it answered with a CALLERROR"
+    )
+    at: datetime = Field(description="When it was received or answered")
+
+    @classmethod
+    def of(cls, record: DataTransferRecord) -> DataTransferOut:
+        return cls(
+            id=record.id,
+            direction=record.direction.value,
+            vendor_id=record.vendor_id,
+            message_id=record.message_id,
+            data=record.data,
+            status=record.status,
+            at=record.at,
+        )
+
+
 class TransactionSummary(BaseModel):
     id: int
     charge_point_id: str
@@ -412,7 +474,15 @@ class TransactionSummary(BaseModel):
     meter_start: int
     meter_stop: int | None
     energy_wh: int | None
-    stop_reason: str | None
+    stop_reason: str | None = Field(
+        description="The charger's reason; superseded or charger_rebooted: AmpNexus closed it "
+        "itself (see stop_detail)"
+    )
+    stop_id_tag: str | None = Field(description="The tag that stopped it, when one did")
+    stop_detail: str | None = Field(
+        description="Why AmpNexus closed it when its charger never sent the StopTransaction"
+    )
+    reservation_id: int | None = Field(description="The reservation it started on")
     active: bool
     started_remotely: bool = Field(
         description="started by a RemoteStartTransaction (the API's or plug & charge's) "
@@ -458,6 +528,9 @@ def _transaction_fields(t: Transaction) -> dict[str, Any]:
         "meter_stop": t.meter_stop,
         "energy_wh": t.energy_wh,
         "stop_reason": t.stop_reason,
+        "stop_id_tag": t.stop_id_tag,
+        "stop_detail": t.stop_detail,
+        "reservation_id": t.reservation_id,
         "active": t.active,
         "started_remotely": t.started_remotely,
         "charge_now": t.charge_now,

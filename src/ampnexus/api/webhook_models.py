@@ -178,7 +178,12 @@ class SessionStopped(BaseModel):
     stopped_at: datetime
     meter_stop_wh: int | None
     energy_wh: float | None
-    reason: str | None = Field(examples=["EVDisconnected"])
+    reason: str | None = Field(
+        examples=["EVDisconnected"],
+        description="The charger's StopTransaction reason; superseded or charger_rebooted: "
+        "AmpNexus closed a session its charger left open (a new start on the connector, or "
+        "Available after a reboot), at its last register reading",
+    )
 
 
 class PowerStep(BaseModel):

@@ -50,6 +50,12 @@ class ChargePoint:
     model: str | None = None
     serial_number: str | None = None
     firmware_version: str | None = None
+    # The rest of its last BootNotification.
+    charge_box_serial_number: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
     last_seen: datetime | None = None
     last_boot: datetime | None = None
     created_at: datetime | None = None

@@ -86,6 +86,10 @@ class Transaction:
     meter_values: tuple[MeterReading, ...] = field(default_factory=tuple)
     charge_now: bool = False  # the owner's override: no mode holds this session back
     started_remotely: bool = False  # started through the API (RemoteStartTransaction)
+    reservation_id: int | None = None  # the reservation its StartTransaction named
+    # Why the CSMS closed it itself (its charger never sent the StopTransaction); None when
+    # the charger stopped it.
+    stop_detail: str | None = None
 
     @property
     def active(self) -> bool:
@@ -111,6 +115,50 @@ class SessionFilter:
 
 
 NO_FILTER = SessionFilter()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingFilter:
+    """Which of a charger's readings: on `connector_id` (0: the charger's main meter), taken
+    in [since, until); None: no bound."""
+
+    connector_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerReading:
+    """One sampled value a charger sent outside any transaction (a MeterValues without a
+    transactionId: a connector's or the main meter's reading)."""
+
+    connector_id: int
+    timestamp: datetime
+    sample: SampledValue
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOpen:
+    """The open transactions on a connector that its charger can no longer be running:
+    other than `other_than`, started by `started_by` (charger's time), received before
+    `received_before` (server's time); None: no such bound. Closed with `reason` and
+    `detail`, at their latest reading, else at `fallback_at`."""
+
+    charge_point_id: str
+    connector_id: int
+    reason: str
+    detail: str
+    fallback_at: datetime
+    other_than: int | None = None
+    started_by: datetime | None = None
+    received_before: datetime | None = None
+
+
+# Why the CSMS closes a transaction its charger left open (stop_reason; OCPP's own reasons
+# are spelled in CamelCase, these are not, so they are told apart).
+SUPERSEDED = "superseded"
+CHARGER_REBOOTED = "charger_rebooted"
 
 
 def energy_wh(meter_start: int, meter_stop: int | None) -> int | None:

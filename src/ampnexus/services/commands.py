@@ -29,7 +29,8 @@ from ampnexus.domain.commands import (
     TriggerStatus,
     UnlockStatus,
 )
-from ampnexus.domain.errors import Conflict, Invalid
+from ampnexus.domain.data_transfer import CALL_ERROR, NO_ANSWER
+from ampnexus.domain.errors import CommandFailed, CommandTimeout, Conflict, Invalid
 from ampnexus.services.charge_points import ChargePointService
 from ampnexus.services.data_transfer import DataTransferService
 from ampnexus.services.operator_profiles import OperatorProfiles
@@ -130,8 +131,14 @@ class CommandService:
     async def data_transfer(
         self, charge_point_id: str, vendor_id: str, message_id: str | None, data: str | None
     ) -> DataTransferAnswer:
+        """Recorded with the charger's answer; one sent that got none, with why not."""
         await self._known(charge_point_id)
-        answer = await self._port.data_transfer(charge_point_id, vendor_id, message_id, data)
+        try:
+            answer = await self._port.data_transfer(charge_point_id, vendor_id, message_id, data)
+        except (CommandTimeout, CommandFailed) as error:
+            status = NO_ANSWER if isinstance(error, CommandTimeout) else CALL_ERROR
+            await self._data_transfer.sent(charge_point_id, vendor_id, message_id, data, status)
+            raise
         await self._data_transfer.sent(
             charge_point_id, vendor_id, message_id, data, answer.status.value
         )

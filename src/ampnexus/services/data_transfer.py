@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from ampnexus.domain.data_transfer import DataTransferRecord
 from ampnexus.domain.time import Clock
-from ampnexus.services.ports import DataTransferStore
+from ampnexus.services.ports import DataTransferStore, Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +54,7 @@ class DataTransferService:
         await self._store.record(
             charge_point_id, "out", vendor_id, message_id, data, status, self._clock.now()
         )
+
+    async def list(self, charge_point_id: str, limit: int, offset: int) -> Page[DataTransferRecord]:
+        """Both directions, newest first."""
+        return await self._store.list(charge_point_id, limit, offset)

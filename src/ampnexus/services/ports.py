@@ -28,6 +28,7 @@ from ampnexus.domain.commands import (
     TriggerStatus,
     UnlockStatus,
 )
+from ampnexus.domain.data_transfer import DataTransferRecord
 from ampnexus.domain.demand_response import Event as DrEvent
 from ampnexus.domain.demand_response import Program
 from ampnexus.domain.driver import DriverProfile
@@ -40,7 +41,10 @@ from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.tariff import PricePeriod, Tariff
 from ampnexus.domain.transaction import (
     NO_FILTER,
+    ChargerReading,
+    LeftOpen,
     MeterReading,
+    ReadingFilter,
     SessionFilter,
     Transaction,
     TransactionOwner,
@@ -130,6 +134,21 @@ class TransactionStore(Protocol):
         transaction, marked with the id claimed."""
         ...
 
+    async def close_left_open(
+        self, left: LeftOpen, announce: Announce[list[Transaction]] | None = None
+    ) -> list[Transaction]:
+        """Close the transactions its charger left open, as `left` finds them: each at its
+        latest total import register reading, else at `left.fallback_at` with no energy.
+        Returns those this call closed (none twice); `announce`, given them, the events
+        committed with it."""
+        ...
+
+    async def charger_readings(
+        self, charge_point_id: str, where: ReadingFilter, limit: int, offset: int
+    ) -> Page[ChargerReading]:
+        """The samples the charger sent without a transaction, newest first."""
+        ...
+
     async def owner(self, transaction_id: int) -> TransactionOwner | None: ...
     async def highest_transaction_id(self) -> int:
         """The highest transaction id issued so far; 0 when there is none."""
@@ -178,6 +197,9 @@ class DataTransferStore(Protocol):
         status: str | None,
         at: datetime,
     ) -> None: ...
+    async def list(self, charge_point_id: str, limit: int, offset: int) -> Page[DataTransferRecord]:
+        """Both directions, newest first."""
+        ...
 
 
 class ApiKeyStore(Protocol):

@@ -27,8 +27,13 @@ from ampnexus.domain.id_tag import IdTagInfo
 from ampnexus.domain.reservation import Reservation
 from ampnexus.domain.time import Clock
 from ampnexus.domain.transaction import (
+    CHARGER_REBOOTED,
     NO_FILTER,
+    SUPERSEDED,
+    ChargerReading,
+    LeftOpen,
     MeterReading,
+    ReadingFilter,
     SessionFilter,
     Transaction,
     TransactionOwner,
@@ -79,6 +84,7 @@ class TransactionService:
         self._owners = TransactionOwners(store)
         self._remote_starts = remote_starts or RemoteStarts(clock)
         self._progress = _ProgressPacing(progress_interval_s)
+        self._reboots = _Reboots()
 
     async def start(self, start: TransactionStart) -> tuple[int, IdTagInfo]:
         """Every start is recorded, even with a bad tag: the charger has already begun
@@ -114,7 +120,58 @@ class TransactionService:
         self._owners.remember(transaction_id, owner)
         self._progress.started(transaction_id, start.timestamp)
         self._publish(started(transaction_id))
+        await self._close_superseded(start, transaction_id)
         return transaction_id, id_tag_info
+
+    # --- sessions a charger left open ------------------------------------------------------
+    async def _close_superseded(self, start: TransactionStart, transaction_id: int) -> None:
+        """A connector runs one transaction: one still open there when a later one starts
+        lost its StopTransaction (typically in a reboot), and is closed now."""
+        await self._close(
+            LeftOpen(
+                start.charge_point_id,
+                start.connector_id,
+                SUPERSEDED,
+                f"closed by AmpNexus: transaction {transaction_id} started on connector "
+                f"{start.connector_id} while this one had no StopTransaction",
+                fallback_at=start.timestamp,
+                other_than=transaction_id,
+                started_by=start.timestamp,
+            )
+        )
+
+    def charger_booted(self, charge_point_id: str) -> None:
+        """A BootNotification: the first status each connector reports next tells
+        whether the sessions open on it survived the boot."""
+        self._reboots.booted(charge_point_id, self._clock.now())
+
+    async def connector_reported(
+        self, charge_point_id: str, connector_id: int, status: str
+    ) -> None:
+        """A StatusNotification. A connector Available as the first status after a boot runs
+        no transaction: one open on it from before the boot is closed."""
+        booted_at = self._reboots.first_status(charge_point_id, connector_id, self._clock.now())
+        if booted_at is None or status != "Available" or connector_id == 0:
+            return
+        await self._close(
+            LeftOpen(
+                charge_point_id,
+                connector_id,
+                CHARGER_REBOOTED,
+                f"closed by AmpNexus: the charger rebooted and then reported connector "
+                f"{connector_id} Available without a StopTransaction for this one",
+                fallback_at=booted_at,
+                received_before=booted_at,
+            )
+        )
+
+    async def _close(self, left: LeftOpen) -> None:
+        """Close what `left` finds, with the session.stopped each closed one tells. A real
+        StopTransaction arriving later is answered as a replay: nothing counted twice."""
+        closed = await self._store.close_left_open(left, lambda done: [_stopped(t) for t in done])
+        for transaction in closed:
+            self._progress.stopped(transaction.id)
+            self._publish(_stopped(transaction))
 
     async def stop(self, stop: TransactionStop) -> IdTagInfo | None:
         owner = await self._owners.owner(stop.transaction_id)
@@ -239,6 +296,59 @@ class TransactionService:
 
     async def active_on(self, charge_point_ids: Sequence[str]) -> Sequence[Transaction]:
         return await self._store.active_on(charge_point_ids)
+
+    async def charger_readings(
+        self, charge_point_id: str, where: ReadingFilter, limit: int, offset: int
+    ) -> Page[ChargerReading]:
+        """What the charger metered outside any transaction, newest first."""
+        return await self._store.charger_readings(charge_point_id, where, limit, offset)
+
+
+def _stopped(transaction: Transaction) -> TransactionStopped:
+    assert transaction.stopped_at is not None, "only a closed transaction tells its stop"
+    return TransactionStopped(
+        transaction.id,
+        transaction.charge_point_id,
+        transaction.stopped_at,
+        transaction.connector_id,
+        meter_stop_wh=transaction.meter_stop,
+        energy_wh=None if transaction.energy_wh is None else float(transaction.energy_wh),
+        reason=transaction.stop_reason,
+    )
+
+
+class _Reboots:
+    """Per charger, when it last booted and which connectors reported a status since: only
+    a connector's first status after a boot says what the boot left. A status later than
+    WINDOW after the boot says nothing of it. Bounded: the oldest boots are dropped."""
+
+    CAPACITY = 50_000
+    WINDOW = timedelta(minutes=15)
+
+    def __init__(self) -> None:
+        self._boots: dict[str, tuple[datetime, set[int]]] = {}
+
+    def booted(self, charge_point_id: str, at: datetime) -> None:
+        self._boots.pop(charge_point_id, None)
+        if len(self._boots) >= self.CAPACITY:
+            del self._boots[next(iter(self._boots))]
+        self._boots[charge_point_id] = (at, set())
+
+    def first_status(
+        self, charge_point_id: str, connector_id: int, now: datetime
+    ) -> datetime | None:
+        """The boot's instant, when this is the connector's first status since it."""
+        boot = self._boots.get(charge_point_id)
+        if boot is None:
+            return None
+        booted_at, reported = boot
+        if now - booted_at > self.WINDOW:
+            del self._boots[charge_point_id]
+            return None
+        if connector_id in reported:
+            return None
+        reported.add(connector_id)
+        return booted_at
 
 
 def _runs_on(owner: TransactionOwner | None, charge_point_id: str, connector_id: int) -> bool:

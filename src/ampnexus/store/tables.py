@@ -160,6 +160,8 @@ transactions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     # Answered a RemoteStartTransaction sent by the API or by plug & charge.
     Column("started_remotely", Boolean, nullable=False, server_default=false()),
+    # Why the CSMS closed it itself (migration 0020); null when its charger stopped it.
+    Column("stop_detail", Text),
     # A StartTransaction replayed after a reconnect must find its first copy.
     UniqueConstraint("charge_point_id", "connector_id", "id_tag", "meter_start", "started_at"),
     Index(None, "charge_point_id", "stopped_at"),

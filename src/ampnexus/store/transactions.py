@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from itertools import groupby
@@ -14,13 +15,17 @@ from sqlalchemy.sql.dml import ReturningInsert
 from ampnexus.domain.transaction import (
     DEFAULT_UNITS,
     NO_FILTER,
+    ChargerReading,
+    LeftOpen,
     MeterReading,
+    ReadingFilter,
     SampledValue,
     SessionFilter,
     Transaction,
     TransactionOwner,
     TransactionStart,
     TransactionStop,
+    import_register_wh,
 )
 from ampnexus.services.feed import Announce
 from ampnexus.services.ports import Page
@@ -93,6 +98,21 @@ _CHARGE_NOW = (
 )
 _TRANSACTION = select(transactions, _CHARGE_NOW)
 _ENERGY_REGISTER = "Energy.Active.Import.Register"
+# A session's latest total import register reading: where a session its charger left open
+# is closed at, and with what energy.
+_LAST_REGISTER = (
+    select(meter_values.c.timestamp, meter_values.c.value, meter_values.c.unit)
+    .where(
+        meter_values.c.transaction_id == bindparam("key"),
+        meter_values.c.measurand == _ENERGY_REGISTER,
+        meter_values.c.phase.is_(None),
+    )
+    .order_by(meter_values.c.timestamp.desc(), meter_values.c.id.desc())
+    .limit(1)
+)
+_CLOSE_LEFT_OPEN = update(transactions).where(
+    transactions.c.id == bindparam("key"), transactions.c.stopped_at.is_(None)
+)
 
 
 @cache
@@ -192,6 +212,72 @@ class SqlTransactionStore:
         rows = _reading_rows(charge_point_id, connector_id, None, readings, at)
         rejected = [(*row, claimed_transaction_id) for row in rows]
         await self._db.append(REJECTED_METER_VALUE_ROWS, rejected)
+
+    async def close_left_open(
+        self, left: LeftOpen, announce: Announce[list[Transaction]] | None = None
+    ) -> list[Transaction]:
+        """Close the transactions `left` finds still open, each at its latest register
+        reading (else at `left.fallback_at`, with no energy); those closed, as now stored."""
+        conditions = _left_open_conditions(left)
+        query = _TRANSACTION.where(*conditions).order_by(transactions.c.id)
+        # Nearly every StartTransaction asks, and nearly always nothing was left open: a read
+        # answers that without a turn of the writer.
+        found = select(transactions.c.id).where(*conditions).limit(1)
+        if await self._db.read(lambda conn: conn.execute(found).first()) is None:
+            return []
+
+        def work(conn: Connection) -> list[Transaction]:
+            closed = []
+            for row in conn.execute(query).all():
+                stopped_at, meter_stop = _last_known(conn, row, left.fallback_at)
+                values = {
+                    "stopped_at": stopped_at,
+                    "meter_stop": meter_stop,
+                    "stop_reason": left.reason,
+                    "stop_detail": left.detail,
+                }
+                if conn.execute(_CLOSE_LEFT_OPEN, {"key": row.id, **values}).rowcount:
+                    closed.append(
+                        replace(
+                            _transaction(row, ()),
+                            stopped_at=stopped_at,
+                            meter_stop=meter_stop,
+                            stop_reason=left.reason,
+                            stop_detail=left.detail,
+                        )
+                    )
+            return closed
+
+        return await self._db.write(work, announced(announce))
+
+    async def charger_readings(
+        self, charge_point_id: str, where: ReadingFilter, limit: int, offset: int
+    ) -> Page[ChargerReading]:
+        conditions = [
+            meter_values.c.charge_point_id == charge_point_id,
+            meter_values.c.transaction_id.is_(None),
+            meter_values.c.rejected_transaction_id.is_(None),
+        ]
+        if where.connector_id is not None:
+            conditions.append(meter_values.c.connector_id == where.connector_id)
+        if where.since is not None:
+            conditions.append(meter_values.c.timestamp >= where.since)
+        if where.until is not None:
+            conditions.append(meter_values.c.timestamp < where.until)
+        counted = select(func.count()).select_from(meter_values).where(*conditions)
+        query = (
+            select(meter_values)
+            .where(*conditions)
+            .order_by(meter_values.c.timestamp.desc(), meter_values.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+
+        def work(conn: Connection) -> Page[ChargerReading]:
+            total = conn.scalar(counted) or 0
+            return Page([_charger_reading(row) for row in conn.execute(query)], total)
+
+        return await self._db.read(work)
 
     async def owner(self, transaction_id: int) -> TransactionOwner | None:
         def work(conn: Connection) -> TransactionOwner | None:
@@ -319,6 +405,45 @@ class SqlTransactionStore:
             ]
 
         return await self._db.read(work)
+
+
+def _left_open_conditions(left: LeftOpen) -> list[Any]:
+    conditions: list[Any] = [
+        transactions.c.charge_point_id == left.charge_point_id,
+        transactions.c.connector_id == left.connector_id,
+        transactions.c.stopped_at.is_(None),
+    ]
+    if left.other_than is not None:
+        conditions.append(transactions.c.id != left.other_than)
+    if left.started_by is not None:
+        conditions.append(transactions.c.started_at <= left.started_by)
+    if left.received_before is not None:
+        conditions.append(transactions.c.created_at < left.received_before)
+    return conditions
+
+
+def _last_known(conn: Connection, row: Row[Any], fallback_at: datetime) -> tuple[datetime, int]:
+    """When a session left open last showed life, and its register then (Wh)."""
+    last = conn.execute(_LAST_REGISTER, {"key": row.id}).first()
+    if last is not None:
+        sample = SampledValue(last.value, _ENERGY_REGISTER, unit=last.unit)
+        register = import_register_wh(MeterReading(last.timestamp, (sample,)))
+        if register is not None:
+            return max(row.started_at, last.timestamp), max(row.meter_start, round(register))
+    return max(row.started_at, fallback_at), row.meter_start
+
+
+def _charger_reading(row: Row[Any]) -> ChargerReading:
+    sample = SampledValue(
+        value=row.value,
+        measurand=row.measurand,
+        unit=row.unit,
+        phase=row.phase,
+        context=row.context,
+        location=row.location,
+        format=row.format,
+    )
+    return ChargerReading(row.connector_id, row.timestamp, sample, row.received_at)
 
 
 def _list_conditions(
@@ -455,4 +580,6 @@ def _transaction(row: Row[Any], readings: tuple[MeterReading, ...]) -> Transacti
         meter_values=readings,
         charge_now=bool(row.charge_now),
         started_remotely=row.started_remotely,
+        reservation_id=row.reservation_id,
+        stop_detail=row.stop_detail,
     )

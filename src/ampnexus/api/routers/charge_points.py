@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
@@ -14,10 +15,12 @@ from ampnexus.api.models import (
     ChargePointCreate,
     ChargePointOut,
     ChargePointUpdate,
+    ChargerReadingOut,
     ChargingProfileRequest,
     CommandReply,
     CompositeScheduleReply,
     ConfigurationChange,
+    DataTransferOut,
     DataTransferRequest,
     Page,
     RemoteStart,
@@ -32,6 +35,8 @@ from ampnexus.api.site_models import PlacementIn, PlacementOut
 from ampnexus.domain.charge_point import RegistrationStatus
 from ampnexus.domain.charging_profile import ChargingRateUnit, ProfilePurpose
 from ampnexus.domain.commands import Availability, ProfileFilter, ResetKind
+from ampnexus.domain.time import utc
+from ampnexus.domain.transaction import ReadingFilter
 from ampnexus.ocpp.v16.commands import TRIGGERED_BY_NAME
 
 router = APIRouter(prefix="/charge-points", tags=["charge points"])
@@ -113,6 +118,44 @@ async def status_history(
     """Every StatusNotification the charger sent, newest first."""
     page = await services.charge_points.status_history(charge_point_id, paging.limit, paging.offset)
     return page_of(page, paging, StatusOut.of)
+
+
+@router.get("/{charge_point_id}/meter-values", response_model=Page[ChargerReadingOut])
+async def meter_values(
+    charge_point_id: ChargePointId,
+    services: ServicesDep,
+    paging: PagingDep,
+    connector_id: Annotated[
+        int | None, Query(ge=0, le=INT32_MAX, description="0: the charger's main meter")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Taken at or after (no offset: UTC)")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Taken before (no offset: UTC)")] = None,
+) -> Page[ChargerReadingOut]:
+    """The sampled values the charger sent outside any transaction (MeterValues without a
+    transactionId: a connector's or the main meter's readings), newest first. A session's
+    readings are in GET /transactions/{id}."""
+    await services.charge_points.get(charge_point_id)  # 404 for a charger not registered
+    where = ReadingFilter(
+        connector_id, None if since is None else utc(since), None if until is None else utc(until)
+    )
+    page = await services.transactions.charger_readings(
+        charge_point_id, where, paging.limit, paging.offset
+    )
+    return page_of(page, paging, ChargerReadingOut.of)
+
+
+@router.get("/{charge_point_id}/data-transfers", response_model=Page[DataTransferOut])
+async def data_transfers(
+    charge_point_id: ChargePointId, services: ServicesDep, paging: PagingDep
+) -> Page[DataTransferOut]:
+    """DataTransfer messages in both directions, newest first: those the charger sent (in),
+    with AmpNexus's answer, and those sent through POST data-transfer (out), with the
+    charger's."""
+    await services.charge_points.get(charge_point_id)
+    page = await services.data_transfer.list(charge_point_id, paging.limit, paging.offset)
+    return page_of(page, paging, DataTransferOut.of)
 
 
 # --- commands ------------------------------------------------------------------------------

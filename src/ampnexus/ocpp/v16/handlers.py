@@ -50,6 +50,7 @@ async def boot_notification(ctx: Context, payload: dict[str, Any]) -> dict[str, 
     )
     charge_points = ctx.services.charge_points
     status = await charge_points.boot(ctx.charge_point_id, boot)
+    ctx.services.transactions.charger_booted(ctx.charge_point_id)
     ctx.session.registration = status
     accepted = status is RegistrationStatus.ACCEPTED
     return {
@@ -82,6 +83,9 @@ async def status_notification(ctx: Context, payload: dict[str, Any]) -> dict[str
         timestamp=instant,
     )
     await ctx.services.charge_points.status_notification(ctx.charge_point_id, connector)
+    await ctx.services.transactions.connector_reported(
+        ctx.charge_point_id, connector.connector_id, connector.status
+    )
     return {}
 
 
