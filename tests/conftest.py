@@ -67,10 +67,14 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-async def server(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[AmpNexus]:
-    """`@pytest.mark.settings(name=value, ...)` on a test changes the server's settings."""
+async def server(
+    database_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AmpNexus]:
+    """`@pytest.mark.settings(name=value, ...)` on a test changes the server's settings.
+    Files (firmware, uploads) go to the test's own directory."""
     marker = request.node.get_closest_marker("settings")
-    async with running(test_settings(database_url, **(marker.kwargs if marker else {}))) as app:
+    overrides = {"data_dir": tmp_path / "data"} | (marker.kwargs if marker else {})
+    async with running(test_settings(database_url, **overrides)) as app:
         yield app
 
 

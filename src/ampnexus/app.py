@@ -37,6 +37,8 @@ from ampnexus.services.demand_response import DemandResponseService
 from ampnexus.services.drivers import DriverProfileService
 from ampnexus.services.energy import EnergyService
 from ampnexus.services.feed import EventFeed
+from ampnexus.services.file_ports import FileCommands, NoFileCommands
+from ampnexus.services.firmware import FirmwareService
 from ampnexus.services.local_list import LocalListCommands, LocalListService
 from ampnexus.services.modes import ModeService
 from ampnexus.services.needs import NeedService
@@ -52,6 +54,7 @@ from ampnexus.services.sites import SiteService
 from ampnexus.services.smart_charging import Planner, SmartChargingService
 from ampnexus.services.tariffs import TariffService
 from ampnexus.services.transactions import TransactionService
+from ampnexus.services.uploads import UploadService
 from ampnexus.services.users import LoginThrottle, UserService
 from ampnexus.services.webhooks import WebhookSender, WebhookService
 from ampnexus.store.alerts import SqlAlertStore
@@ -62,6 +65,8 @@ from ampnexus.store.database import Database
 from ampnexus.store.demand_response import SqlDemandResponseStore
 from ampnexus.store.drivers import SqlDriverProfileStore
 from ampnexus.store.feed import SqlFeedStore
+from ampnexus.store.files import DiskFileStore
+from ampnexus.store.firmware import SqlFileTransferStore
 from ampnexus.store.id_tags import SqlIdTagStore
 from ampnexus.store.local_lists import SqlLocalListStore
 from ampnexus.store.modes import SqlModeStore
@@ -110,6 +115,8 @@ class Services:
     demand_response: DemandResponseService  # OpenADR programs, their VENs and events
     reservations: ReservationService  # ReserveNow / CancelReservation and their records
     smart_charging: SmartChargingService = field(init=False)
+    firmware: FirmwareService = field(init=False)  # firmware served, updates, rollouts
+    uploads: UploadService = field(init=False)  # diagnostics and logs chargers upload
     plug_and_charge: PlugAndCharge = field(init=False)
     local_lists: LocalListService = field(init=False)  # chargers' local authorization lists
 
@@ -121,7 +128,9 @@ def build_services(
     port: ChargerCommands,
     planner: Planner = plan,
     sender: WebhookSender | None = None,
+    file_commands: FileCommands | None = None,
 ) -> Services:
+    """`file_commands`: firmware, diagnostics and log commands (none: refused as unavailable)."""
     bus = LocalBus()
     feed = EventFeed(SqlFeedStore(db))
     feed.attach(bus)
@@ -250,6 +259,7 @@ def build_services(
     )
     services.plug_and_charge.attach(bus)
     services.local_lists = _local_lists(db, settings, clock, port, services)
+    _file_services(services, db, settings, file_commands or NoFileCommands())
     return services
 
 
@@ -268,6 +278,31 @@ def _local_lists(
     if settings.local_list_sync:
         local_lists.attach(services.bus)
     return local_lists
+
+
+def _file_services(
+    services: Services, db: Database, settings: Settings, commands: FileCommands
+) -> None:
+    store, files = SqlFileTransferStore(db), DiskFileStore(settings.data_dir / "files")
+    services.firmware = FirmwareService(
+        store,
+        files,
+        commands,
+        services.charge_points,
+        services.alerts,
+        services.clock,
+        settings.firmware_max_bytes,
+        settings.files_url,
+    )
+    services.uploads = UploadService(
+        store,
+        files,
+        commands,
+        services.charge_points,
+        services.clock,
+        settings.upload_max_bytes,
+        settings.files_url,
+    )
 
 
 def _site_services(db: Database, clock: Clock, bus: LocalBus) -> dict[str, Any]:
@@ -311,7 +346,9 @@ class AmpNexus:
         self.db = Database(settings.database_url)
         link, clock = _LateLink(), clock or SystemClock()
         commands = V16Commands(link, clock)  # the protocol chargers speak: OCPP 1.6J
-        self.services = build_services(self.db, settings, clock, commands, planner)
+        self.services = build_services(
+            self.db, settings, clock, commands, planner, file_commands=commands
+        )
         self.gateway = Gateway(
             self.services,
             command_timeout=settings.command_timeout,

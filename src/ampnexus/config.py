@@ -84,6 +84,25 @@ class Settings(BaseSettings):
         1000, ge=1, description="concurrent HTTP connections or requests; more get 503"
     )
 
+    data_dir: Path = Field(
+        Path("data"),
+        description="where AmpNexus keeps files: the firmware it serves, the diagnostics and "
+        "logs chargers upload (under files/)",
+    )
+    files_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="the HTTP address chargers reach AmpNexus at, for firmware downloads and "
+        "diagnostics uploads (e.g. http://csms.example:8000); None: the address the API "
+        "request that sent the command came to",
+    )
+    firmware_max_bytes: int = Field(
+        256 * MiB, ge=1024, description="largest firmware image the API takes, bytes"
+    )
+    upload_max_bytes: int = Field(
+        64 * MiB, ge=1024, description="largest diagnostics or log file a charger may upload"
+    )
+
     timestamp_max_ahead_hours: float = Field(
         24.0,
         gt=0,

@@ -333,6 +333,7 @@ async def charger(
     password: str | None = None,
     subprotocols: list[str] | None = None,
     ssl: SSLContext | None = None,
+    charger_class: type[TestCharger] = TestCharger,
 ) -> AsyncIterator[TestCharger]:
     """A connected test charger whose receive loop runs for the block's duration; a wss://
     URL with `ssl`, the context that trusts the server (and holds any client certificate)."""
@@ -343,7 +344,7 @@ async def charger(
         additional_headers=headers,
         ssl=ssl,
     ) as websocket:
-        cp = TestCharger(charge_point_id, websocket)
+        cp = charger_class(charge_point_id, websocket)
         task = asyncio.create_task(cp.start())
         try:
             yield cp

@@ -21,10 +21,13 @@ from ampnexus.api.routers import (
     alerts,
     api_keys,
     charge_points,
+    charger_files,
     demand_response,
     driver_profiles,
     energy,
     events,
+    files,
+    firmware,
     health,
     id_tags,
     local_lists,
@@ -64,6 +67,8 @@ SECURED = (
     events,
     demand_response,
     local_lists,
+    firmware,
+    charger_files,
 )
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 
@@ -113,6 +118,7 @@ def create_api(
     document_events(app)
 
     app.include_router(health.router, prefix=PREFIX)
+    app.include_router(files.router)  # chargers' downloads and uploads: no API key
     secured = APIRouter(prefix=PREFIX, dependencies=[Depends(require_api_key)])
     for module in SECURED:
         secured.include_router(module.router)

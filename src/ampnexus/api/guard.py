@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ampnexus.api.auth import STATE_KEY, Refusal, authenticate, authorize, is_secured
 from ampnexus.config import MiB, Settings
+from ampnexus.domain.firmware import UPLOADS_PATH
 
 if TYPE_CHECKING:
     from ampnexus.services.api_keys import ApiKeyService
@@ -35,16 +36,24 @@ _CLOSE = {"Connection": "close"}
 # otherwise be reset by the close, and never see the 401 or 413. Larger ones, and chunked
 # bodies of unknown size, are not worth the bandwidth: the connection is closed.
 DRAIN_MAX = 4 * MiB
+FIRMWARE_UPLOAD_PATH = "/api/v1/firmware"  # its own limit, as chargers' uploads have
 
 
 @dataclass(frozen=True)
 class BodyLimits:
     default: int = Settings.model_fields["http_max_body_bytes"].default
     bulk: int = Settings.model_fields["http_max_bulk_body_bytes"].default
+    firmware: int = Settings.model_fields["firmware_max_bytes"].default  # POST /firmware
+    upload: int = Settings.model_fields["upload_max_bytes"].default  # a charger's upload
 
     @classmethod
     def of(cls, settings: Settings) -> BodyLimits:
-        return cls(settings.http_max_body_bytes, settings.http_max_bulk_body_bytes)
+        return cls(
+            settings.http_max_body_bytes,
+            settings.http_max_bulk_body_bytes,
+            settings.firmware_max_bytes,
+            settings.upload_max_bytes,
+        )
 
 
 def size(count: int) -> str:
@@ -131,6 +140,10 @@ class RequestGuard:
         await self.app(scope, _counting(receive, limit), send)
 
     def _body_limit(self, method: str, path: str) -> int:
+        if method in ("PUT", "POST") and path.startswith(f"{UPLOADS_PATH}/"):
+            return self._limits.upload
+        if method == "POST" and path == FIRMWARE_UPLOAD_PATH:
+            return self._limits.firmware
         bulk = any(method in methods and regex.match(path) for regex, methods in self._bulk)
         return self._limits.bulk if bulk else self._limits.default
 

@@ -24,6 +24,8 @@ class AlertKind(StrEnum):
     SESSION_STOPPED = "session_stopped"  # stopped to keep its site within its limit
     WEBHOOK_FAILING = "webhook_failing"  # a receiver keeps failing: its deliveries wait
     LOCAL_LIST_TRUNCATED = "local_list_truncated"  # more id tags than a charger's list holds
+    FIRMWARE_FAILED = "firmware_failed"  # a firmware update failed to download or install
+    FIRMWARE_REJECTED = "firmware_rejected"  # a charger deemed a firmware not authentic
 
 
 class Severity(StrEnum):

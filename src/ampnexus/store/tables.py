@@ -648,3 +648,85 @@ local_lists = Table(
     Column("left_out", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+
+# --- firmware, diagnostics and logs (migration 0018) ---------------------------------------------
+# Firmware images AmpNexus serves; the file itself lies in the data directory under its id.
+firmware_files = Table(
+    "firmware_files",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+)
+
+firmware_rollouts = Table(
+    "firmware_rollouts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("location", String(512), nullable=False),
+    Column("signed", Boolean, nullable=False),
+    Column("firmware_id", BigInteger),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# One charger's UpdateFirmware or SignedUpdateFirmware; a signed one's requestId is its id.
+firmware_updates = Table(
+    "firmware_updates",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("rollout_id", BigInteger, ForeignKey("firmware_rollouts.id", ondelete="CASCADE")),
+    Column("firmware_id", BigInteger),
+    Column("location", String(512), nullable=False),
+    Column("signed", Boolean, nullable=False),
+    Column("retrieve_at", UtcDateTime, nullable=False),
+    Column("install_at", UtcDateTime),
+    Column("retries", Integer),
+    Column("retry_interval", Integer),
+    Column("signing_certificate", Text),
+    Column("signature", Text),
+    Column("state", String(16), nullable=False),
+    Column("answer", String(20)),
+    Column("last_status", String(32)),
+    Column("problem", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "charge_point_id", "id"),
+    Index(None, "rollout_id"),
+)
+
+# GetDiagnostics and GetLog requests: the token in the upload URL, and what arrived there.
+upload_requests = Table(
+    "upload_requests",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("answer", String(20)),
+    Column("file_name", String(255)),
+    Column("status", String(32)),
+    Column("size", BigInteger),
+    Column("sha256", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("uploaded_at", UtcDateTime),
+    Index(None, "charge_point_id", "kind", "id"),
+)
+
+# Every firmware, diagnostics and log status notification, as received.
+transfer_reports = Table(
+    "transfer_reports",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("notification", String(40), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("subject_id", BigInteger),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "charge_point_id", "notification", "id"),
+)

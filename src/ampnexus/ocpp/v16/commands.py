@@ -32,6 +32,13 @@ from ampnexus.domain.commands import (
     UnlockStatus,
 )
 from ampnexus.domain.errors import Invalid, UnreadableAnswer
+from ampnexus.domain.firmware import (
+    FirmwareUpdate,
+    LogRequestStatus,
+    SignedUpdateStatus,
+    UploadOptions,
+    UploadRequest,
+)
 from ampnexus.domain.local_list import ListEntry, ListUpdate, ListVersion, UpdateStatus
 from ampnexus.domain.reservation import CancelStatus, ReserveStatus
 from ampnexus.domain.time import Clock, format_timestamp
@@ -216,6 +223,54 @@ class V16Commands:
             raise _unreadable(f"{charge_point_id} GetLocalListVersion", f"listVersion {version!r}")
         return ListVersion(version, reply)
 
+    # --- Firmware Management, and the whitepaper's signed firmware and logs -----------------
+    async def update_firmware(self, update: FirmwareUpdate) -> Mapping[str, Any]:
+        payload = {
+            "location": update.location,
+            "retrieveDate": format_timestamp(update.retrieve_at),
+        }
+        return await self._call(
+            update.charge_point_id, "UpdateFirmware", payload | _retries(update)
+        )
+
+    async def signed_update_firmware(self, update: FirmwareUpdate) -> Answer[SignedUpdateStatus]:
+        assert update.signing is not None
+        firmware = {
+            "location": update.location,
+            "retrieveDateTime": format_timestamp(update.retrieve_at),
+            "signingCertificate": update.signing.certificate,
+            "signature": update.signing.signature,
+        }
+        if update.install_at is not None:
+            firmware["installDateTime"] = format_timestamp(update.install_at)
+        payload = {"requestId": update.request_id, "firmware": firmware} | _retries(update)
+        return await self._status(
+            update.charge_point_id, "SignedUpdateFirmware", payload, SignedUpdateStatus
+        )
+
+    async def get_diagnostics(
+        self, charge_point_id: str, location: str, options: UploadOptions
+    ) -> Mapping[str, Any]:
+        payload: dict[str, Any] = {"location": location} | _retries(options)
+        if options.since is not None:
+            payload["startTime"] = format_timestamp(options.since)
+        if options.until is not None:
+            payload["stopTime"] = format_timestamp(options.until)
+        return await self._call(charge_point_id, "GetDiagnostics", payload)
+
+    async def get_log(
+        self, request: UploadRequest, location: str, options: UploadOptions
+    ) -> Answer[LogRequestStatus]:
+        log: dict[str, Any] = {"remoteLocation": location}
+        if options.since is not None:
+            log["oldestTimestamp"] = format_timestamp(options.since)
+        if options.until is not None:
+            log["latestTimestamp"] = format_timestamp(options.until)
+        payload = {"logType": request.kind.value, "requestId": request.request_id, "log": log}
+        return await self._status(
+            request.charge_point_id, "GetLog", payload | _retries(options), LogRequestStatus
+        )
+
     # --- the wire -----------------------------------------------------------------------------
     async def _call(
         self, charge_point_id: str, action: str, payload: dict[str, Any]
@@ -243,6 +298,11 @@ def authorization_data(entry: ListEntry) -> dict[str, Any]:
             info["parentIdTag"] = entry.info.parent_id_tag
         data["idTagInfo"] = info
     return data
+
+
+def _retries(what: FirmwareUpdate | UploadOptions) -> dict[str, int]:
+    fields = {"retries": what.retries, "retryInterval": what.retry_interval_s}
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def read_status(reply: Mapping[str, Any], kind: type[S], what: str) -> S:

@@ -53,6 +53,8 @@ async def boot_notification(ctx: Context, payload: dict[str, Any]) -> dict[str, 
     ctx.services.transactions.charger_booted(ctx.charge_point_id)
     ctx.session.registration = status
     accepted = status is RegistrationStatus.ACCEPTED
+    if accepted:  # a firmware rollout that found it offline reaches it now
+        ctx.after(lambda: ctx.services.firmware.booted(ctx.charge_point_id))
     return {
         "status": status.value,
         "currentTime": format_timestamp(ctx.services.clock.now()),
@@ -141,6 +143,42 @@ async def data_transfer(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]
         ctx.charge_point_id, payload["vendorId"], payload.get("messageId"), payload.get("data")
     )
     return {"status": reply.status} | ({"data": reply.data} if reply.data is not None else {})
+
+
+# --- Firmware Management, and the whitepaper's signed firmware and logs ------------------------
+@router.on("FirmwareStatusNotification")
+async def firmware_status(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    await ctx.services.firmware.status_received(
+        ctx.charge_point_id, "FirmwareStatusNotification", payload["status"], None
+    )
+    return {}
+
+
+@router.on("SignedFirmwareStatusNotification")
+async def signed_firmware_status(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    await ctx.services.firmware.status_received(
+        ctx.charge_point_id,
+        "SignedFirmwareStatusNotification",
+        payload["status"],
+        payload.get("requestId"),
+    )
+    return {}
+
+
+@router.on("DiagnosticsStatusNotification")
+async def diagnostics_status(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    await ctx.services.uploads.status_received(
+        ctx.charge_point_id, "DiagnosticsStatusNotification", payload["status"], None
+    )
+    return {}
+
+
+@router.on("LogStatusNotification")
+async def log_status(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    await ctx.services.uploads.status_received(
+        ctx.charge_point_id, "LogStatusNotification", payload["status"], payload.get("requestId")
+    )
+    return {}
 
 
 def id_tag_info(info: IdTagInfo) -> dict[str, Any]:
