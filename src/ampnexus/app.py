@@ -21,11 +21,13 @@ from ampnexus.api.http_server import server_config
 from ampnexus.bus.local import LocalBus
 from ampnexus.charging.planner import plan
 from ampnexus.config import Settings
+from ampnexus.domain.errors import ChargerNotConnected
 from ampnexus.domain.time import Clock, SystemClock, TimeWindow
 from ampnexus.errors import PortUnavailable
 from ampnexus.grid.openadr import OpenAdrVens
 from ampnexus.log_redaction import redact_secrets_in_logs
 from ampnexus.ocpp.v16.commands import RawCall, V16Commands
+from ampnexus.ocpp.v16.security import V16SecurityCommands  # its handlers join the router
 from ampnexus.services.admission import AdmissionThrottle
 from ampnexus.services.alerts import AlertService
 from ampnexus.services.api_keys import ApiKeyService
@@ -49,6 +51,7 @@ from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.presence import Presence
 from ampnexus.services.remote_starts import RemoteStarts
 from ampnexus.services.reservations import ReservationService
+from ampnexus.services.security import SecurityCommands, SecurityService
 from ampnexus.services.site_series import SeriesService
 from ampnexus.services.sites import SiteService
 from ampnexus.services.smart_charging import Planner, SmartChargingService
@@ -73,6 +76,7 @@ from ampnexus.store.modes import SqlModeStore
 from ampnexus.store.needs import SqlNeedStore
 from ampnexus.store.operator_profiles import SqlOperatorProfileStore
 from ampnexus.store.reservations import SqlReservationStore
+from ampnexus.store.security import SqlSecurityStore
 from ampnexus.store.series import SqlSeriesStore
 from ampnexus.store.sites import SqlSiteStore
 from ampnexus.store.tariffs import SqlTariffStore
@@ -117,6 +121,7 @@ class Services:
     smart_charging: SmartChargingService = field(init=False)
     firmware: FirmwareService = field(init=False)  # firmware served, updates, rollouts
     uploads: UploadService = field(init=False)  # diagnostics and logs chargers upload
+    security: SecurityService = field(init=False)  # the OCPP security extension
     plug_and_charge: PlugAndCharge = field(init=False)
     local_lists: LocalListService = field(init=False)  # chargers' local authorization lists
 
@@ -129,6 +134,7 @@ def build_services(
     planner: Planner = plan,
     sender: WebhookSender | None = None,
     file_commands: FileCommands | None = None,
+    security_port: SecurityCommands | None = None,
 ) -> Services:
     """`file_commands`: firmware, diagnostics and log commands (none: refused as unavailable)."""
     bus = LocalBus()
@@ -142,6 +148,7 @@ def build_services(
         unknown_chargers=UnknownChargers(settings.unknown_chargers),
         events=bus,
         max_security_profile=settings.max_security_profile,
+        organization=settings.cpo_name,
         throttle=AdmissionThrottle(
             per_charger=settings.ocpp_failed_upgrades_per_charger,
             per_address=settings.ocpp_failed_upgrades_per_address,
@@ -260,6 +267,7 @@ def build_services(
     services.plug_and_charge.attach(bus)
     services.local_lists = _local_lists(db, settings, clock, port, services)
     _file_services(services, db, settings, file_commands or NoFileCommands())
+    services.security = _security_service(db, settings, clock, services, security_port)
     return services
 
 
@@ -305,6 +313,37 @@ def _file_services(
     )
 
 
+def _security_service(
+    db: Database,
+    settings: Settings,
+    clock: Clock,
+    services: Services,
+    port: SecurityCommands | None,
+) -> SecurityService:
+    from ampnexus.charger_pki import ManagedCa, PemCertificates
+    from ampnexus.ocpp.v16.security import V16SecurityCommands
+
+    ca_dir = settings.charger_ca_dir
+    return SecurityService(
+        SqlSecurityStore(db),
+        port or V16SecurityCommands(_NoLink()),
+        services.charger_commands,
+        services.charge_points,
+        services.alerts,
+        PemCertificates(),
+        clock,
+        authority=ManagedCa(ca_dir, settings.cpo_name) if ca_dir is not None else None,
+        organization=settings.cpo_name,
+    )
+
+
+class _NoLink:
+    """For services built without a gateway (tests of other services)."""
+
+    async def call(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> Any:
+        raise ChargerNotConnected(f"charge point {charge_point_id!r} is not connected")
+
+
 def _site_services(db: Database, clock: Clock, bus: LocalBus) -> dict[str, Any]:
     """Sites, tariffs, series, driver profiles and needs: what plans are made from."""
     sites, drivers = SqlSiteStore(db), SqlDriverProfileStore(db)
@@ -347,7 +386,13 @@ class AmpNexus:
         link, clock = _LateLink(), clock or SystemClock()
         commands = V16Commands(link, clock)  # the protocol chargers speak: OCPP 1.6J
         self.services = build_services(
-            self.db, settings, clock, commands, planner, file_commands=commands
+            self.db,
+            settings,
+            clock,
+            commands,
+            planner,
+            file_commands=commands,
+            security_port=V16SecurityCommands(link),
         )
         self.gateway = Gateway(
             self.services,

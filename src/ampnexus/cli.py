@@ -31,6 +31,8 @@ FLAGS = (
     "tls_cert",
     "tls_key",
     "tls_ca",
+    "charger_ca_dir",
+    "cpo_name",
     "ocpp_plain_port",
 )
 
@@ -107,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     tls.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: wss:// and https://")
     tls.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
     tls.add_argument("--tls-ca", metavar="FILE", help="CA for charger client certificates")
+    tls.add_argument(
+        "--charger-ca-dir",
+        metavar="DIR",
+        help="CA AmpNexus keeps here (made on first use) to sign chargers' CSRs; with TLS, "
+        "certificates it signed admit profile 3 chargers (none: CSRs wait for an external CA)",
+    )
+    tls.add_argument("--cpo-name", help="the O a charger's CSR must hold (its CpoName)")
     tls.add_argument(
         "--ocpp-plain-port", type=int, metavar="PORT", help="also serve plain ws:// (profile 0/1)"
     )

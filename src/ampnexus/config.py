@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     tls_ca: Path | None = Field(
         None, description="PEM CA that charger client certificates must chain to (profile 3)"
     )
+    charger_ca_dir: Path | None = Field(
+        None,
+        description="directory of the CA AmpNexus manages to sign chargers' certificates "
+        "(SignCertificate), made on first use; with TLS on, the certificates it signed admit "
+        "profile 3 chargers. None: an external CA signs, CSRs are queued for the operator",
+    )
+    cpo_name: str | None = Field(
+        None,
+        max_length=64,
+        description="the CPO name (CpoName) a charger's CSR must hold as its O; None: any O",
+    )
     ocpp_plain_port: int | None = Field(
         None,
         ge=0,
@@ -197,7 +208,8 @@ class Settings(BaseSettings):
         """The highest OCPP security profile this configuration can serve."""
         if self.tls_cert is None:
             return 1
-        return 3 if self.tls_ca is not None else 2
+        client_ca = self.tls_ca is not None or self.charger_ca_dir is not None
+        return 3 if client_ca else 2
 
     @field_validator("database_url")
     @classmethod

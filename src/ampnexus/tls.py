@@ -49,12 +49,36 @@ def load_tls(settings: Settings) -> TlsContexts | None:
         # a profile 3 charger without one; a certificate that does not chain to the CA
         # fails the handshake itself.
         ocpp.verify_mode = ssl.CERT_OPTIONAL
+    if settings.charger_ca_dir is not None:
+        _trust_managed_ca(ocpp, settings.charger_ca_dir)
     return TlsContexts(ocpp=ocpp, http=_server_context(cert, key))
+
+
+def _trust_managed_ca(context: ssl.SSLContext, directory: Path) -> None:
+    """The CA AmpNexus signs chargers' CSRs with vouches for their client certificates too
+    (made here if this is its first use)."""
+    from ampnexus.charger_pki import ManagedCa
+
+    try:
+        cert = ManagedCa(directory).ensure()
+        context.load_verify_locations(cafile=cert)
+    except (OSError, ValueError, ssl.SSLError) as error:
+        raise TlsUnavailable(f"--charger-ca-dir {directory}: cannot use its CA ({error})") from None
+    context.verify_mode = ssl.CERT_OPTIONAL
 
 
 def client_common_name(ssl_object: Any) -> str | None:
     """The subject CN of the client certificate the handshake verified against the CA, or
     None: no TLS, no certificate, no CA to verify it with, or not exactly one CN."""
+    return _client_subject(ssl_object, "commonName")
+
+
+def client_organization(ssl_object: Any) -> str | None:
+    """The subject O of that verified client certificate (the CPO, whitepaper A00.FR.404)."""
+    return _client_subject(ssl_object, "organizationName")
+
+
+def _client_subject(ssl_object: Any, attribute: str) -> str | None:
     if ssl_object is None:
         return None
     certificate = ssl_object.getpeercert()  # {} unless the certificate was verified
@@ -64,7 +88,7 @@ def client_common_name(ssl_object: Any) -> str | None:
         value
         for relative_name in certificate.get("subject", ())
         for name, value in relative_name
-        if name == "commonName"
+        if name == attribute
     ]
     return names[0] if len(names) == 1 else None
 

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import logging
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -17,6 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
@@ -378,3 +381,94 @@ def _serve(
 
 def _read(log: Path) -> str:
     return log.read_text(errors="replace")
+
+
+# --- OCTT TLS cases (section 3.21.4) ------------------------------------------------------------
+# What OCTT checks of the Central System's TLS: 1.2 or newer, the ECDHE-ECDSA AES-GCM suites (the
+# tests' CA issues elliptic-curve keys of 256 bits, above the 224 OCTT asks), a PEM certificate
+# with a serial number whose CN is the server's FQDN; then the charger boots over it.
+OCTT_ECDSA_SUITES = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384")
+
+
+@pytest.fixture
+async def fqdn_tls_server(database_url: str, ca: Authority) -> AsyncIterator[AmpNexus]:
+    """TLS with a certificate whose CN is the FQDN chargers use (localhost), client
+    certificates checked against `ca`."""
+    server = ca.server("localhost")
+    settings = settings_for(database_url, tls_cert=server.cert, tls_key=server.key, tls_ca=ca.cert)
+    async with running(settings) as app:
+        yield app
+
+
+def _fqdn_url(app: AmpNexus) -> str:
+    return f"wss://localhost:{app.ocpp_port}/ocpp"
+
+
+async def _octt_handshake_checks(app: AmpNexus, ca: Authority, presented: Any = None) -> None:
+    """TLS below 1.2 is refused; each OCTT suite is served at TLS 1.2."""
+    url = f"{_fqdn_url(app)}/CP-X"
+    old = client_context(ca, presented)
+    old.minimum_version = ssl.TLSVersion.TLSv1
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises((OSError, InvalidHandshake)):
+        async with connect(url, ssl=old):
+            pass
+    for suite in OCTT_ECDSA_SUITES:
+        context = client_context(ca, presented)
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(suite)
+        _reader, writer = await asyncio.open_connection(
+            "localhost", app.ocpp_port, ssl=context, server_hostname="localhost"
+        )
+        try:
+            tls = writer.get_extra_info("ssl_object")
+            assert tls.version() == "TLSv1.2" and tls.cipher()[0] == suite
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+
+async def _boot_and_report(cp: Any) -> None:
+    assert (await cp.boot()).status == "Accepted"
+    for connector_id in (0, 1, 2):
+        await cp.status(connector_id, "Available")
+
+
+def _negotiated(cp: Any) -> Any:
+    return cp.websocket.transport.get_extra_info("ssl_object")
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+async def test_TC_086_tls_server_side_certificate_valid_certificate(
+    fqdn_tls_server: AmpNexus, ca: Authority
+) -> None:
+    app = fqdn_tls_server
+    await app.services.charge_points.register("CP-2", password=PASSWORD, security_profile=2)
+    configured = app.settings.tls_cert
+    assert configured is not None and configured.read_text().startswith("-----BEGIN CERTIFICATE")
+    await _octt_handshake_checks(app, ca)
+    async with charger(_fqdn_url(app), "CP-2", PASSWORD, ssl=client_context(ca)) as cp:
+        tls = _negotiated(cp)
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        sent = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+        assert sent.serial_number > 0
+        (common_name,) = sent.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        assert common_name.value == "localhost"  # the FQDN of the endpoint
+        await _boot_and_report(cp)
+        assert app.services.charge_points.is_connected("CP-2")
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+async def test_TC_087_tls_client_side_certificate_valid_certificate(
+    fqdn_tls_server: AmpNexus, ca: Authority
+) -> None:
+    app = fqdn_tls_server
+    await app.services.charge_points.register("CP-3", password=None, security_profile=3)
+    own = ca.client("CP-3")
+    await _octt_handshake_checks(app, ca, own)
+    async with charger(_fqdn_url(app), "CP-3", ssl=client_context(ca, own)) as cp:
+        assert _negotiated(cp).version() in ("TLSv1.2", "TLSv1.3")
+        await _boot_and_report(cp)
+        assert app.services.charge_points.is_connected("CP-3")
+        shown = await app.services.charge_points.get("CP-3")
+        assert {c.connector_id for c in shown.charge_point.connectors} == {0, 1, 2}

@@ -36,6 +36,7 @@ from ampnexus.api.routers import (
     operator_profiles,
     plans,
     reservations,
+    security,
     site_series,
     sites,
     tariffs,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 SECURED = (
     charge_points,
+    security,
     transactions,
     id_tags,
     api_keys,

@@ -225,6 +225,15 @@ class AlertRaisedData(BaseModel):
     at: datetime
 
 
+class SecurityEventData(BaseModel):
+    charge_point_id: str
+    type: str = Field(examples=["TamperDetectionActivated", "InvalidChargePointCertificate"])
+    critical: bool = Field(description="Critical in the OCPP 1.6 security whitepaper's list")
+    tech_info: str | None
+    timestamp: datetime = Field(description="When the charger says it happened")
+    at: datetime = Field(description="When AmpNexus received it")
+
+
 class GridEventReceived(BaseModel):
     site_id: str
     program_id: str
@@ -263,6 +272,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "session.stopped": SessionStopped,
     "plan.updated": PlanUpdatedData,
     "alert.raised": AlertRaisedData,
+    "charge_point.security_event": SecurityEventData,
     "grid.event_received": GridEventReceived,
     "grid.event_ended": GridEventEnded,
     "webhook.ping": WebhookPing,

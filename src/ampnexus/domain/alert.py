@@ -26,6 +26,7 @@ class AlertKind(StrEnum):
     LOCAL_LIST_TRUNCATED = "local_list_truncated"  # more id tags than a charger's list holds
     FIRMWARE_FAILED = "firmware_failed"  # a firmware update failed to download or install
     FIRMWARE_REJECTED = "firmware_rejected"  # a charger deemed a firmware not authentic
+    SECURITY_EVENT = "security_event"  # a charger reported a critical security event
 
 
 class Severity(StrEnum):

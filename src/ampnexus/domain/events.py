@@ -268,3 +268,15 @@ Event = (
     | DemandResponseEventEnded
     | AlertRaised
 )
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEventReported:
+    """A charger's SecurityEventNotification (OCPP 1.6 security extension)."""
+
+    charge_point_id: str
+    type: str
+    timestamp: datetime  # when the charger says it happened
+    tech_info: str | None
+    critical: bool
+    at: datetime  # when it was received

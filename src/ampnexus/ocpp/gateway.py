@@ -64,7 +64,7 @@ from ampnexus.ocpp.v16 import schemas
 from ampnexus.ocpp.v16.handlers import router
 from ampnexus.services.admission import Refusal
 from ampnexus.services.charge_points import Admission, Transport
-from ampnexus.tls import client_common_name
+from ampnexus.tls import client_common_name, client_organization
 
 if TYPE_CHECKING:
     from ampnexus.app import Services
@@ -209,10 +209,11 @@ class Gateway:
             self._warn(
                 ("certificate", charge_point_id, transport.client_cn),
                 "refused charge point %r: security profile 3 needs a client certificate with "
-                "CN=%s from the CA of --tls-ca; it presented %s",
+                "CN=%s (and O=the --cpo-name, if set) from the CA of --tls-ca or "
+                "--charger-ca-dir; it presented %s",
                 charge_point_id,
                 charge_point_id,
-                f"CN={transport.client_cn}" if transport.client_cn else "none",
+                _presented(transport),
             )
             return connection.respond(
                 HTTPStatus.FORBIDDEN, "A client certificate for this charge point is required\n"
@@ -428,7 +429,18 @@ def basic_credentials(headers: Headers) -> tuple[str | None, str | None]:
 
 def _transport(connection: ServerConnection) -> Transport:
     ssl_object = connection.transport.get_extra_info("ssl_object")
-    return Transport(tls=ssl_object is not None, client_cn=client_common_name(ssl_object))
+    return Transport(
+        tls=ssl_object is not None,
+        client_cn=client_common_name(ssl_object),
+        client_organization=client_organization(ssl_object),
+    )
+
+
+def _presented(transport: Transport) -> str:
+    if not transport.client_cn:
+        return "none"
+    organization = f", O={transport.client_organization}" if transport.client_organization else ""
+    return f"CN={transport.client_cn}{organization}"
 
 
 def _unauthorized(connection: ServerConnection) -> Response:

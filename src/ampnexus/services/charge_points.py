@@ -57,6 +57,7 @@ class Transport:
 
     tls: bool = False
     client_cn: str | None = None
+    client_organization: str | None = None  # its subject's O
 
 
 PLAIN = Transport()
@@ -65,7 +66,7 @@ PLAIN = Transport()
 _PROFILE_NEEDS = {
     2: "security profile 2 needs TLS: start AmpNexus with --tls-cert and --tls-key",
     3: "security profile 3 needs client certificates checked against a CA: start AmpNexus "
-    "with --tls-cert, --tls-key and --tls-ca",
+    "with --tls-cert, --tls-key and --tls-ca (or --charger-ca-dir)",
 }
 
 
@@ -89,8 +90,12 @@ class ChargePointService:
         max_security_profile: int = 1,
         throttle: AdmissionThrottle | None = None,
         hasher: PasswordHasher | None = None,
+        organization: str | None = None,
     ) -> None:
+        """`organization`: the CPO name a profile 3 charger's certificate must hold as its O
+        (whitepaper A00.FR.404); None: its O is not checked."""
         self._events = events
+        self._organization = organization
         self.max_security_profile = max_security_profile  # 2 with TLS, 3 with a client CA
         self._throttle = throttle or AdmissionThrottle()
         self._hasher = hasher or PasswordHasher()
@@ -106,6 +111,9 @@ class ChargePointService:
         self._registration_listeners: list[RegistrationListener] = []
         # Each connector's last reported (status, error code): the feed tells changes only.
         self._reported: dict[tuple[str, int], tuple[str, str]] = {}
+        # A new AuthorizationKey's hash while the charger is being given it: it may reconnect
+        # with it before its answer is read and stored.
+        self._offered: dict[str, str] = {}
 
     def on_registration_changed(self, listener: RegistrationListener) -> None:
         """Called after an operator accepts, rejects, parks or deletes a charger."""
@@ -193,6 +201,36 @@ class ChargePointService:
         await self.get(charge_point_id)
         return await self._store.status_history(charge_point_id, limit, offset)
 
+    # --- credentials changed over OCPP (security extension) ----------------------------
+    async def offer_password(self, charge_point_id: str, password: str) -> None:
+        """A new AuthorizationKey about to be sent: admitted next to the stored one until
+        `confirm_password` or `withdraw_password`."""
+        if len(password) not in PASSWORD_LENGTH:
+            raise Invalid("password must be 16 to 40 characters (OCPP AuthorizationKey)")
+        self._offered[charge_point_id] = await self._hasher.hash(password)
+
+    async def confirm_password(self, charge_point_id: str) -> None:
+        """The charger took the offered key: it replaces the old one, which stops working."""
+        offered = self._offered.pop(charge_point_id)
+        await self._store.update(charge_point_id, {"password_hash": offered})
+        self._forget_verified(charge_point_id)
+
+    def withdraw_password(self, charge_point_id: str) -> None:
+        self._offered.pop(charge_point_id, None)
+
+    async def raise_profile(self, charge_point_id: str, profile: int) -> None:
+        """The charger took a higher security profile. Profile 3 authenticates by
+        certificate: its password goes (a password left behind could later be accepted)."""
+        changes: dict[str, Any] = {"security_profile": profile}
+        if profile == 3:
+            changes["password_hash"] = None
+        await self._store.update(charge_point_id, changes)
+        self._forget_verified(charge_point_id)
+
+    def check_served(self, profile: int) -> None:
+        """Invalid when this server cannot serve `profile` (no TLS, or no client CA)."""
+        self._check_served(profile)
+
     # --- charger side ----------------------------------------------------------------
     async def admit(
         self,
@@ -246,12 +284,17 @@ class ChargePointService:
         if charge_point.security_profile == 3:
             if transport.client_cn != charge_point_id:
                 return Admission.NEEDS_CERTIFICATE
+            if self._organization and transport.client_organization != self._organization:
+                return Admission.NEEDS_CERTIFICATE
             return Admission.ADMITTED
         if not charge_point.needs_password:
             return Admission.ADMITTED
         if password is None or charge_point.password_hash is None:
             return Admission.UNAUTHORIZED
         if await self._password_matches(charge_point, password):
+            return Admission.ADMITTED
+        offered = self._offered.get(charge_point_id)
+        if offered is not None and await self._hasher.verify(password, offered):
             return Admission.ADMITTED
         return Admission.UNAUTHORIZED
 

@@ -28,6 +28,7 @@ from ampnexus.domain.events import (
     DemandResponseEventEnded,
     DemandResponseEventReceived,
     PlanUpdated,
+    SecurityEventReported,
     SessionProgressed,
     TransactionStarted,
     TransactionStopped,
@@ -48,6 +49,8 @@ EVENT_TYPES: dict[str, str] = {
     "session.stopped": "A charging session ended (StopTransaction)",
     "plan.updated": "A site was replanned: each session's planned power, energy and cost",
     "alert.raised": "An alert was opened",
+    "charge_point.security_event": "A charger reported a security event "
+    "(SecurityEventNotification); `critical` as the OCPP security whitepaper lists them",
     "grid.event_received": "A demand-response event (OpenADR) for a site was received, "
     "modified or cancelled, and answered",
     "grid.event_ended": "An opted-in demand-response event for a site ended",
@@ -232,6 +235,18 @@ def _grid_event_ended(event: DemandResponseEventEnded) -> list[FeedEntry]:
     ]
 
 
+def _security_event(event: SecurityEventReported) -> list[FeedEntry]:
+    data = {
+        "charge_point_id": event.charge_point_id,
+        "type": event.type,
+        "critical": event.critical,
+        "tech_info": event.tech_info,
+        "timestamp": _iso(event.timestamp),
+        "at": _iso(event.at),
+    }
+    return [_entry("charge_point.security_event", event.at, data, event.charge_point_id)]
+
+
 _MAPPERS: dict[type, Callable[[Any], list[FeedEntry]]] = {
     ChargerConnected: _connection,
     ChargerDisconnected: _connection,
@@ -243,6 +258,7 @@ _MAPPERS: dict[type, Callable[[Any], list[FeedEntry]]] = {
     AlertRaised: _alert,
     DemandResponseEventReceived: _grid_event,
     DemandResponseEventEnded: _grid_event_ended,
+    SecurityEventReported: _security_event,
 }
 # Recorded here, as a write of their own: no stored change of theirs to go with.
 _RECORDED_ALONE = (ChargerConnected, ChargerDisconnected, PlanUpdated, DemandResponseEventEnded)

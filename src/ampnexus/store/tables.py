@@ -730,3 +730,33 @@ transfer_reports = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Index(None, "charge_point_id", "notification", "id"),
 )
+
+
+# --- OCPP security extension (migration 0019) ----------------------------------------------
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("type", String(50), nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),  # when the charger says it happened
+    Column("tech_info", String(255)),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "charge_point_id", "id"),
+)
+
+# Chargers' certificate signing requests, what was done with them and the charger's answer.
+certificate_signings = Table(
+    "certificate_signings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("charge_point_id", String(255), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("csr", Text, nullable=False),
+    Column("problem", Text),
+    Column("certificate_chain", Text),
+    Column("charger_status", String(20)),
+    Column("answered_at", UtcDateTime),
+    Index(None, "charge_point_id", "id"),
+)
