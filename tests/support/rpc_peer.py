@@ -46,15 +46,19 @@ class RpcPeer:
         async with asyncio.timeout(30):
             return await future
 
-    async def wait_for(self, action: str, within: float = 15.0) -> dict[str, Any]:
-        """The payload of the first `action` the CSMS sent (waiting for it)."""
+    async def wait_for(self, action: str, after: int = 0, within: float = 15.0) -> dict[str, Any]:
+        """The payload of the `after`+1-th `action` the CSMS sent (waiting for it)."""
         async with asyncio.timeout(within):
             while True:
-                for name, payload in self.received:
-                    if name == action:
-                        return payload
+                sent = self.sent(action)
+                if len(sent) > after:
+                    return sent[after]
                 self._arrived.clear()
                 await self._arrived.wait()
+
+    def sent(self, action: str) -> list[dict[str, Any]]:
+        """Every `action` the CSMS sent so far, in order."""
+        return [payload for name, payload in self.received if name == action]
 
     async def _read(self) -> None:
         assert self.process.stdout is not None
