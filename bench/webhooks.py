@@ -77,9 +77,15 @@ async def charger(url: str, cp_id: str, until: float, times: list[float]) -> Non
             counter += 1
             started = time.perf_counter()
             await ws.send(json.dumps([2, str(counter), action, payload]))
-            answer = json.loads(await ws.recv())
+            while True:
+                frame = json.loads(await ws.recv())
+                if frame[0] == 2:  # the server asks (local list, keys): not this charger's
+                    error = [4, frame[1], "NotImplemented", "bench charger", {}]
+                    await ws.send(json.dumps(error))
+                elif frame[1] == str(counter):
+                    break
             times.append(time.perf_counter() - started)
-            return answer[2]
+            return frame[2]
 
         def now() -> str:
             return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
