@@ -814,8 +814,10 @@ async def test_ampnexus_simulate_runs_a_scripted_fleet(
     script = tmp_path / "evening.json"
     plug_in = {"action": "plug_in", "ev": {"soc": 40, "max_power_kw": 22}}
     swipe = {"action": "present_tag", "id_tag": CARD}
-    events = [{"at": 0, **plug_in}, {"at": 30, **swipe}, {"at": 300, **swipe}]
-    events += [{"at": 320, "action": "unplug"}]
+    # The first swipe waits 10 s of real time (600 simulated): a swipe before its charger is
+    # booted is lost, and a loaded machine has taken 3 s to start the simulator and boot.
+    events = [{"at": 0, **plug_in}, {"at": 600, **swipe}, {"at": 870, **swipe}]
+    events += [{"at": 890, "action": "unplug"}]
     script.write_text(json.dumps({"events": [{"charger": "SIM-0001", **e} for e in events]}))
     fleet = ("--url", ocpp_url, "--chargers", "2", "--password", PASSWORD)
     async with ampnexus_child("simulate", *fleet, "--script", str(script), "--speed", "60") as sim:
@@ -826,11 +828,11 @@ async def test_ampnexus_simulate_runs_a_scripted_fleet(
             done = [t for t in found["items"] if not t["active"]]
             return all(c["connected"] for c in chargers) and bool(done)
 
-        await eventually(session_over, timeout=20)
+        await eventually(session_over, timeout=40)
         found = ok(await api.get("/transactions", params={"charge_point_id": "SIM-0001"}))
         (session,) = found["items"]
         # SIM-0001 is the fleet's 7.4 kW single-phase wall box, charging from the first swipe
-        # (30 s) to the second (300 s). At 60x a busy machine may run the script a few
+        # (600 s) to the second (870 s). At 60x a busy machine may run the script a few
         # simulated seconds late, so the energy is judged on the session as recorded.
         lasted = (
             datetime.fromisoformat(session["stopped_at"])
