@@ -13,7 +13,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, Protocol
 
 import uvicorn
 
@@ -39,7 +39,7 @@ from ampnexus.services.demand_response import DemandResponseService
 from ampnexus.services.drivers import DriverProfileService
 from ampnexus.services.energy import EnergyService
 from ampnexus.services.feed import EventFeed
-from ampnexus.services.file_ports import FileCommands, NoFileCommands
+from ampnexus.services.file_ports import FileCommands
 from ampnexus.services.firmware import FirmwareService
 from ampnexus.services.local_list import LocalListCommands, LocalListService
 from ampnexus.services.modes import ModeService
@@ -126,17 +126,22 @@ class Services:
     local_lists: LocalListService = field(init=False)  # chargers' local authorization lists
 
 
+class ChargerProtocol(ChargerCommands, LocalListCommands, FileCommands, Protocol):
+    """Every command of the profiles chargers speak, in domain terms: the common port
+    smart charging and the API use, plus each profile's own (each service takes its own)."""
+
+
 def build_services(
     db: Database,
     settings: Settings,
     clock: Clock,
-    port: ChargerCommands,
+    port: ChargerProtocol,
     planner: Planner = plan,
     sender: WebhookSender | None = None,
-    file_commands: FileCommands | None = None,
     security_port: SecurityCommands | None = None,
 ) -> Services:
-    """`file_commands`: firmware, diagnostics and log commands (none: refused as unavailable)."""
+    """`port`: what chargers are told, in domain terms (`V16Commands` speaks it as OCPP 1.6J);
+    `security_port`: the security extension's commands (`V16SecurityCommands`)."""
     bus = LocalBus()
     feed = EventFeed(SqlFeedStore(db))
     feed.attach(bus)
@@ -266,19 +271,18 @@ def build_services(
     )
     services.plug_and_charge.attach(bus)
     services.local_lists = _local_lists(db, settings, clock, port, services)
-    _file_services(services, db, settings, file_commands or NoFileCommands())
+    _file_services(services, db, settings, port)
     services.security = _security_service(db, settings, clock, services, security_port)
     return services
 
 
 def _local_lists(
-    db: Database, settings: Settings, clock: Clock, port: ChargerCommands, services: Services
+    db: Database, settings: Settings, clock: Clock, port: LocalListCommands, services: Services
 ) -> LocalListService:
-    """Its commands are the OCPP 1.6 adapter's (V16Commands): beyond the common port."""
     local_lists = LocalListService(
         SqlLocalListStore(db),
         SqlIdTagStore(db),
-        cast(LocalListCommands, port),
+        port,
         services.charge_points,
         services.alerts,
         clock,
@@ -391,7 +395,6 @@ class AmpNexus:
             clock,
             commands,
             planner,
-            file_commands=commands,
             security_port=V16SecurityCommands(link),
         )
         self.gateway = Gateway(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ampnexus.domain.commands import Answer
-from ampnexus.domain.errors import Invalid, Unavailable
+from ampnexus.domain.errors import Invalid
 from ampnexus.domain.firmware import (
     FirmwareFile,
     FirmwareUpdate,
@@ -130,23 +130,3 @@ class FileCommands(Protocol):
     async def get_log(
         self, request: UploadRequest, location: str, options: UploadOptions
     ) -> Answer[LogRequestStatus]: ...
-
-
-class NoFileCommands:
-    """FileCommands where no charger protocol is wired (tools that only read)."""
-
-    async def update_firmware(self, update: FirmwareUpdate) -> Mapping[str, Any]:
-        raise Unavailable("no charger protocol here")
-
-    async def signed_update_firmware(self, update: FirmwareUpdate) -> Answer[SignedUpdateStatus]:
-        raise Unavailable("no charger protocol here")
-
-    async def get_diagnostics(
-        self, charge_point_id: str, location: str, options: UploadOptions
-    ) -> Mapping[str, Any]:
-        raise Unavailable("no charger protocol here")
-
-    async def get_log(
-        self, request: UploadRequest, location: str, options: UploadOptions
-    ) -> Answer[LogRequestStatus]:
-        raise Unavailable("no charger protocol here")
