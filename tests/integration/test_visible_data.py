@@ -26,8 +26,13 @@ async def cp(api: httpx.AsyncClient, ocpp_url: str, registered: str) -> AsyncIte
         yield connected
 
 
+# One whole minute for the module: a test that read the clock for each timestamp saw the
+# minute turn between sending readings and checking them.
+ANCHOR = datetime.now(UTC).replace(second=0, microsecond=0)
+
+
 def at(minutes_ago: int) -> datetime:
-    return datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes_ago)
+    return ANCHOR - timedelta(minutes=minutes_ago)
 
 
 def readings_of(page: dict[str, Any]) -> list[tuple[int, datetime, str, str]]:
