@@ -315,6 +315,20 @@ async def test_a_reserved_connector_refuses_another_group_and_keeps_the_reservat
     assert (used["state"], used["transaction_id"]) == ("used", member.transaction_id)
 
 
+async def test_a_reservation_made_after_starts_were_answered_is_kept_to(api, cp):
+    """Starts are answered from the chargers known to hold reservations, kept in memory: a
+    reservation made after one was answered must reach the next start."""
+    before = await cp.start_transaction(1, VALID)  # no reservation anywhere yet
+    assert before.id_tag_info["status"] == "Accepted"
+    await cp.stop_transaction(before.transaction_id, 100)
+    made = await reserve(api, cp.id, 1, MEMBER)
+    refused = await cp.start_transaction(1, VALID)  # not of the reservation's group
+    assert refused.id_tag_info["status"] == "Invalid"
+    ok(await api.delete(f"/reservations/{made['id']}"))
+    after = await cp.start_transaction(1, VALID)  # cancelled: the connector is free again
+    assert after.id_tag_info["status"] == "Accepted"
+
+
 async def test_a_charger_wide_reservation_leaves_the_choice_of_connector_to_the_charger(api, cp):
     """Connector 0: the charger keeps one connector free for the tag, so the Central System
     refuses no start for it; the tag's own start, on any connector, uses it."""

@@ -71,6 +71,9 @@ class ReservationStore(Protocol):
     ) -> Page[Reservation]: ...
     async def expire(self, now: datetime) -> Sequence[Reservation]: ...
     async def next_expiry(self) -> datetime | None: ...
+    async def reserved_chargers(self, now: datetime) -> set[str]:
+        """The chargers holding a reservation in force now."""
+        ...
 
 
 class ReservationCommands(Protocol):
@@ -110,6 +113,8 @@ class ReservationService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()  # a new reservation may expire before the timer's next
         self._timer: asyncio.Task[None] | None = None
+        self._reserved: set[str] | None = None  # chargers holding a reservation (None: read)
+        self._reservation_changes = 0  # reservations made or ended: a read they overtook
 
     # --- the operator's side ------------------------------------------------------------------
     async def reserve(
@@ -138,6 +143,7 @@ class ReservationService:
         # Stored before it is sent: its id is the reservationId, and a StartTransaction
         # naming it may arrive before the answer is read here.
         reservation = await self._store.add(new, now)
+        self._reserved_changed()
         try:
             answer = await self._commands.reserve_now(
                 charge_point_id,
@@ -210,6 +216,8 @@ class ReservationService:
         group covering the connector). A tag of another group on a reserved connector is
         Invalid: the charger should have refused it (§5.13). A reservation of connector 0
         refuses nobody here: the charger keeps one of its connectors free."""
+        if start.charge_point_id not in await self._reserved_chargers():
+            return info, None  # the common case, answered from memory: a start reads nothing
         if start.reservation_id is not None:
             named = await self._store.get(start.reservation_id)
             if (
@@ -304,7 +312,24 @@ class ReservationService:
         if ended is not None:
             self._changed(ended, state)
 
+    async def _reserved_chargers(self) -> set[str]:
+        """The chargers holding a reservation, read again only after one was made or ended
+        (a read that a change overtook is not kept). It may hold one whose reservation has
+        just expired: `admit` then reads what is in force."""
+        known = self._reserved
+        if known is None:
+            changes = self._reservation_changes
+            known = await self._store.reserved_chargers(self._clock.now())
+            if changes == self._reservation_changes:
+                self._reserved = known
+        return known
+
+    def _reserved_changed(self) -> None:
+        self._reservation_changes += 1
+        self._reserved = None
+
     def _changed(self, reservation: Reservation, state: ReservationState) -> None:
+        self._reserved_changed()
         if self._events is not None:
             self._events.publish(
                 ReservationChanged(

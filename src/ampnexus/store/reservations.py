@@ -112,6 +112,17 @@ class SqlReservationStore:
 
         return await self._db.read(work)
 
+    async def reserved_chargers(self, now: datetime) -> set[str]:
+        def work(conn: Connection) -> set[str]:
+            rows = conn.execute(
+                select(reservations.c.charge_point_id)
+                .where(reservations.c.state == ACTIVE, reservations.c.expires_at > now)
+                .distinct()
+            )
+            return {row.charge_point_id for row in rows}
+
+        return await self._db.read(work)
+
     async def list(
         self, where: ReservationFilter, now: datetime, limit: int, offset: int
     ) -> Page[Reservation]:
