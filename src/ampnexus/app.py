@@ -50,7 +50,7 @@ from ampnexus.services.plug_and_charge import PlugAndCharge
 from ampnexus.services.ports import ChargerCommands
 from ampnexus.services.presence import Presence
 from ampnexus.services.remote_starts import RemoteStarts
-from ampnexus.services.reservations import ReservationService
+from ampnexus.services.reservations import ReservationCommands, ReservationService
 from ampnexus.services.security import SecurityCommands, SecurityService
 from ampnexus.services.site_series import SeriesService
 from ampnexus.services.sites import SiteService
@@ -126,7 +126,9 @@ class Services:
     local_lists: LocalListService = field(init=False)  # chargers' local authorization lists
 
 
-class ChargerProtocol(ChargerCommands, LocalListCommands, FileCommands, Protocol):
+class ChargerProtocol(
+    ChargerCommands, LocalListCommands, FileCommands, ReservationCommands, Protocol
+):
     """Every command of the profiles chargers speak, in domain terms: the common port
     smart charging and the API use, plus each profile's own (each service takes its own)."""
 

@@ -35,7 +35,6 @@ from ampnexus.domain.driver import DriverProfile
 from ampnexus.domain.id_tag import IdTag
 from ampnexus.domain.needs import PastSession, SessionNeed
 from ampnexus.domain.operator_profile import OperatorProfile
-from ampnexus.domain.reservation import CancelStatus, ReserveStatus
 from ampnexus.domain.series import Point, SeriesKind
 from ampnexus.domain.site import Placement, Site, SiteLayout
 from ampnexus.domain.tariff import PricePeriod, Tariff
@@ -345,20 +344,6 @@ class ChargerCommands(Protocol):
     async def trigger_message(
         self, charge_point_id: str, message: TriggeredMessage, connector_id: int | None
     ) -> Answer[TriggerStatus]: ...
-
-    async def reserve_now(
-        self,
-        charge_point_id: str,
-        reservation_id: int,
-        connector_id: int,
-        id_tag: str,
-        parent_id_tag: str | None,
-        expires_at: datetime,
-    ) -> Answer[ReserveStatus]: ...
-
-    async def cancel_reservation(
-        self, charge_point_id: str, reservation_id: int
-    ) -> Answer[CancelStatus]: ...
 
 
 # --- sites, tariffs, series, driver profiles and needs ------------------------------------------
