@@ -327,7 +327,6 @@ def _security_service(
     port: SecurityCommands | None,
 ) -> SecurityService:
     from ampnexus.charger_pki import ManagedCa, PemCertificates
-    from ampnexus.ocpp.v16.security import V16SecurityCommands
 
     ca_dir = settings.charger_ca_dir
     return SecurityService(
